@@ -1,0 +1,37 @@
+// Jest projects: unit (pure, fast), integration (emulators), e2e (whole local deployment), infra (CDK).
+// Integration and e2e start DynamoDB Local + fauxqs once per run in their globalSetup.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+const transform = {
+  "^.+\\.(t|j|mj)s$": [
+    "@swc/jest",
+    { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" }, sourceMaps: "inline" },
+  ],
+};
+// middy 6 and fauxqs are ESM-only; let swc transform them for Jest's CJS runtime.
+const transformIgnorePatterns = ["/node_modules/(?!(@middy)/)"];
+const common = { transform, transformIgnorePatterns, testEnvironment: "node" };
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    { ...common, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
+    {
+      ...common,
+      displayName: "integration",
+      testMatch: ["<rootDir>/test/integration/**/*.test.ts"],
+      testTimeout: 30000,
+      globalSetup: "<rootDir>/test/setup/global-setup.ts",
+      globalTeardown: "<rootDir>/test/setup/global-teardown.ts",
+    },
+    {
+      ...common,
+      displayName: "e2e",
+      testMatch: ["<rootDir>/test/e2e/**/*.test.ts"],
+      testTimeout: 120000,
+      globalSetup: "<rootDir>/test/setup/global-setup.ts",
+      globalTeardown: "<rootDir>/test/setup/global-teardown.ts",
+    },
+    { ...common, displayName: "infra", testMatch: ["<rootDir>/test/infra/**/*.test.ts"], testTimeout: 60000 },
+  ],
+};
