@@ -1,0 +1,36 @@
+// The single-table key design of Sous's DynamoDB state, in one place (DESIGN.md §4).
+//
+//   pk                     sk                      what
+//   CONFIG                 HEAD                    pointer to the current config version
+//   CONFIG#<write id>      PART#<n>                immutable parts of one stored config version
+//   TASK#<job>             <node>                  a task that started, finished or backs off
+//   COUNTER                <kind>#<name>           resources in use on one node or worker
+//   WORKER                 <worker id>             registration, queue, resources, heartbeat
+//   SCHEDULER              LEASE                   the round lease with its fencing epoch
+//   SCHEDULER              STATE                   round cursor, orphan timers, dispatch mark
+//   NODES#<source>         PART#<n>                nodes pushed through the API for one source
+//
+// Attribute names are DynamoDB reserved words more often than not (state, status, name,
+// limit...), so every expression goes through ExpressionAttributeNames.
+
+export const CONFIG_HEAD = { pk: "CONFIG", sk: "HEAD" } as const;
+export const configPartsPk = (writeId: string) => `CONFIG#${writeId}`;
+export const configPartKey = (writeId: string, part: number) => ({ pk: configPartsPk(writeId), sk: `PART#${part}` });
+
+export const taskPk = (job: string) => `TASK#${job}`;
+export const taskKey = (job: string, node: string) => ({ pk: taskPk(job), sk: node });
+
+export const COUNTER_PK = "COUNTER";
+export type CounterKind = "node" | "worker";
+export const counterSk = (kind: CounterKind, name: string) => `${kind}#${name}`;
+export const counterKey = (kind: CounterKind, name: string) => ({ pk: COUNTER_PK, sk: counterSk(kind, name) });
+/** Attribute holding the amount of one resource in use on a counter item. */
+export const usedAttribute = (resource: string) => `used:${resource}`;
+
+export const WORKER_PK = "WORKER";
+export const workerKey = (id: string) => ({ pk: WORKER_PK, sk: id });
+
+export const LEASE_KEY = { pk: "SCHEDULER", sk: "LEASE" } as const;
+export const SCHEDULER_STATE_KEY = { pk: "SCHEDULER", sk: "STATE" } as const;
+
+export const nodeSourcePk = (source: string) => `NODES#${source}`;

@@ -1,0 +1,113 @@
+// The scheduler lease: at most one round commits at a time. A round renews the lease it holds
+// or takes over an expired one; every takeover increases the fencing epoch, and every commit
+// carries a ConditionCheck on the epoch, so a round that lost its lease (paused, slow, or
+// presumed dead) commits nothing. Each acquisition also numbers the round (`round`), which
+// task items record so an interrupted dispatch can be found and repeated.
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import { UpdateCommand, type TransactWriteCommandInput } from "@aws-sdk/lib-dynamodb";
+import type { StoreContext } from "./context";
+import { LEASE_KEY } from "./keys";
+
+export interface Lease {
+  owner: string;
+  epoch: number;
+  /** Monotonic number of this round across all holders. */
+  round: number;
+  expiresAtMs: number;
+}
+
+type ConditionCheck = NonNullable<NonNullable<TransactWriteCommandInput["TransactItems"]>[number]["ConditionCheck"]>;
+
+const NAMES = { "#owner": "owner", "#epoch": "epoch", "#expires": "expiresAtMs", "#round": "round" };
+
+function toLease(attributes: Record<string, unknown> | undefined): Lease {
+  return {
+    owner: String(attributes?.owner),
+    epoch: Number(attributes?.epoch),
+    round: Number(attributes?.round),
+    expiresAtMs: Number(attributes?.expiresAtMs),
+  };
+}
+
+/**
+ * Renews `previous` (same owner and epoch) or takes over a missing or expired lease.
+ * Returns null when another owner holds an unexpired lease.
+ */
+export async function acquireLease(
+  ctx: StoreContext,
+  owner: string,
+  nowMs: number,
+  ttlMs: number,
+  previous?: Lease,
+): Promise<Lease | null> {
+  const expiresAtMs = nowMs + ttlMs;
+  if (previous) {
+    try {
+      const renewed = await ctx.doc.send(
+        new UpdateCommand({
+          TableName: ctx.tableName,
+          Key: LEASE_KEY,
+          UpdateExpression: "SET #expires = :expires, #round = #round + :one",
+          ConditionExpression: "#owner = :owner AND #epoch = :epoch",
+          ExpressionAttributeNames: NAMES,
+          ExpressionAttributeValues: { ":expires": expiresAtMs, ":one": 1, ":owner": owner, ":epoch": previous.epoch },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return toLease(renewed.Attributes);
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // Lost it: fall through and try a takeover like anyone else.
+    }
+  }
+  try {
+    const taken = await ctx.doc.send(
+      new UpdateCommand({
+        TableName: ctx.tableName,
+        Key: LEASE_KEY,
+        UpdateExpression:
+          "SET #owner = :owner, #expires = :expires, #epoch = if_not_exists(#epoch, :zero) + :one, " +
+          "#round = if_not_exists(#round, :zero) + :one",
+        ConditionExpression: "attribute_not_exists(pk) OR #expires < :now",
+        ExpressionAttributeNames: NAMES,
+        ExpressionAttributeValues: { ":owner": owner, ":expires": expiresAtMs, ":zero": 0, ":one": 1, ":now": nowMs },
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    return toLease(taken.Attributes);
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return null;
+    throw error;
+  }
+}
+
+/** Gives the lease up early so the next round need not wait for it to expire. */
+export async function releaseLease(ctx: StoreContext, lease: Lease): Promise<void> {
+  try {
+    await ctx.doc.send(
+      new UpdateCommand({
+        TableName: ctx.tableName,
+        Key: LEASE_KEY,
+        UpdateExpression: "SET #expires = :zero",
+        ConditionExpression: "#owner = :owner AND #epoch = :epoch",
+        ExpressionAttributeNames: { "#owner": "owner", "#epoch": "epoch", "#expires": "expiresAtMs" },
+        ExpressionAttributeValues: { ":zero": 0, ":owner": lease.owner, ":epoch": lease.epoch },
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
+}
+
+/** The transaction item that fences a commit: it fails once anyone else took the lease over. */
+export function leaseFence(ctx: StoreContext, lease: Lease): { ConditionCheck: ConditionCheck } {
+  return {
+    ConditionCheck: {
+      TableName: ctx.tableName,
+      Key: LEASE_KEY,
+      ConditionExpression: "#epoch = :epoch AND #owner = :owner",
+      ExpressionAttributeNames: { "#epoch": "epoch", "#owner": "owner" },
+      ExpressionAttributeValues: { ":epoch": lease.epoch, ":owner": lease.owner },
+    },
+  };
+}
