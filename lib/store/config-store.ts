@@ -5,7 +5,8 @@
 // ConflictError and leaves the winner untouched. HEAD keeps the last few versions.
 import { randomUUID } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { BatchWriteCommand, GetCommand, UpdateCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, UpdateCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
+import { batchWrite } from "./batch";
 import type { StoreContext } from "./context";
 import { ConflictError } from "./errors";
 import { CONFIG_HEAD, configPartKey, configPartsPk } from "./keys";
@@ -50,19 +51,8 @@ function splitDocument(document: Record<string, unknown>): string[] {
   return parts;
 }
 
-async function writeItems(ctx: StoreContext, requests: Record<string, unknown>[]): Promise<void> {
-  for (let i = 0; i < requests.length; i += 25) {
-    let pending: Record<string, unknown>[] | undefined = requests.slice(i, i + 25);
-    for (let attempt = 0; pending && pending.length > 0; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
-      const result = await ctx.doc.send(new BatchWriteCommand({ RequestItems: { [ctx.tableName]: pending } }));
-      pending = result.UnprocessedItems?.[ctx.tableName];
-    }
-  }
-}
-
 async function deleteParts(ctx: StoreContext, writeId: string, parts: number): Promise<void> {
-  await writeItems(
+  await batchWrite(
     ctx,
     Array.from({ length: parts }, (_, n) => ({ DeleteRequest: { Key: configPartKey(writeId, n) } })),
   );
@@ -131,7 +121,7 @@ export async function putConfig(
   const version = (expectedVersion ?? 0) + 1;
   const writeId = randomUUID();
   const parts = splitDocument(document);
-  await writeItems(
+  await batchWrite(
     ctx,
     parts.map((body, n) => ({ PutRequest: { Item: { ...configPartKey(writeId, n), body } } })),
   );
