@@ -1,5 +1,5 @@
 // Batched DynamoDB writes with retries of unprocessed items, shared by the store modules.
-import { BatchWriteCommand, type BatchWriteCommandInput } from "@aws-sdk/lib-dynamodb";
+import { BatchWriteCommand, type BatchWriteCommandInput, type BatchWriteCommandOutput } from "@aws-sdk/lib-dynamodb";
 import type { StoreContext } from "./context";
 
 export type WriteRequest = NonNullable<BatchWriteCommandInput["RequestItems"]>[string][number];
@@ -12,7 +12,9 @@ export async function batchWrite(ctx: StoreContext, requests: readonly WriteRequ
     let pending: WriteRequest[] | undefined = requests.slice(i, i + BATCH_WRITE_LIMIT);
     for (let attempt = 0; pending && pending.length > 0; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
-      const result = await ctx.doc.send(new BatchWriteCommand({ RequestItems: { [ctx.tableName]: pending } }));
+      const result: BatchWriteCommandOutput = await ctx.doc.send(
+        new BatchWriteCommand({ RequestItems: { [ctx.tableName]: pending } }),
+      );
       pending = result.UnprocessedItems?.[ctx.tableName];
     }
   }
