@@ -1,0 +1,447 @@
+// Task items and the commit protocol (DESIGN.md §4, ADR 0002). A task item exists only for a
+// (job, node) that started, finished or backs off; pending tasks are implied. Starting tasks
+// commits, per TransactWriteItems batch of at most 100 items: a fence on the lease epoch, one
+// update per touched counter with the batch's summed amounts, and one conditional put per
+// task. Finishing a task moves it off `running` for the matching attempt and releases its
+// charges in the same transaction, so a duplicate or stale status changes nothing.
+import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import {
+  BatchGetCommand,
+  TransactWriteCommand,
+  paginateQuery,
+  type BatchGetCommandOutput,
+  type TransactWriteCommandInput,
+} from "@aws-sdk/lib-dynamodb";
+import type { TaskStatus } from "../model/status";
+import type { StoreContext } from "./context";
+import { LeaseLostError } from "./errors";
+import { counterKey, taskKey, taskPk, usedAttribute, type CounterKind } from "./keys";
+import { leaseFence, type Lease } from "./lease";
+
+type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
+
+export const TRANSACTION_ITEM_LIMIT = 100;
+
+/** Resources a task holds on one counter (a data node or a worker). */
+export interface CounterCharge {
+  kind: CounterKind;
+  name: string;
+  resource: string;
+  amount: number;
+}
+
+/** A charge with the limit the round planned against (used only when starting). */
+export interface LimitedCharge extends CounterCharge {
+  limit: number;
+}
+
+/** Coarse state for listings and filters; the status bits say the rest. */
+export type TaskState = "running" | "done" | "failed" | "backoff" | "incomplete" | "error";
+
+export interface BackoffStep {
+  seconds: number;
+  noMoreBackoffs: boolean;
+}
+
+/** What is stored per (job, node). */
+export interface TaskItem {
+  job: string;
+  node: string;
+  state: TaskState;
+  /** Bumped on every write; starts are conditional on the version the round read. */
+  version: number;
+  /** The last status that is not `running` (while running: the previous one, for prev_status). */
+  status?: TaskStatus;
+  /** Present while running. */
+  running?: {
+    attempt: string;
+    worker: string;
+    startedAtMs: number;
+    /** The round that committed the start; dispatch is repeated for rounds not marked dispatched. */
+    round: number;
+    charges: CounterCharge[];
+    nextBackoff: BackoffStep;
+  };
+}
+
+export interface TaskStart {
+  job: string;
+  node: string;
+  attempt: string;
+  worker: string;
+  charges: LimitedCharge[];
+  nextBackoff: BackoffStep;
+  /** Version of the item the plan saw; null when there was no item (never started). */
+  expectedVersion: number | null;
+}
+
+export interface StartCommitResult {
+  committed: TaskStart[];
+  /** Starts dropped because their item or a counter changed since the snapshot. */
+  rejected: { start: TaskStart; reason: string }[];
+  transactions: number;
+}
+
+interface StoredTask {
+  pk: string;
+  sk: string;
+  job: string;
+  node: string;
+  state: TaskState;
+  version: number;
+  status?: TaskStatus;
+  running?: TaskItem["running"];
+}
+
+function toTaskItem(item: Record<string, unknown>): TaskItem {
+  const stored = item as unknown as StoredTask;
+  return {
+    job: stored.job,
+    node: stored.node,
+    state: stored.state,
+    version: stored.version,
+    ...(stored.status ? { status: stored.status } : {}),
+    ...(stored.running ? { running: stored.running } : {}),
+  };
+}
+
+/** All task items of one job, paginated. */
+export async function readJobTasks(ctx: StoreContext, job: string): Promise<TaskItem[]> {
+  const tasks: TaskItem[] = [];
+  const pages = paginateQuery(
+    { client: ctx.doc },
+    {
+      TableName: ctx.tableName,
+      KeyConditionExpression: "pk = :pk",
+      ExpressionAttributeValues: { ":pk": taskPk(job) },
+      ConsistentRead: true,
+    },
+  );
+  for await (const page of pages) for (const item of page.Items ?? []) tasks.push(toTaskItem(item));
+  return tasks;
+}
+
+/** Task items of many jobs, read in parallel (a few queries at a time). */
+export async function readTasks(ctx: StoreContext, jobs: readonly string[], parallel = 8): Promise<TaskItem[]> {
+  const results: TaskItem[][] = [];
+  for (let i = 0; i < jobs.length; i += parallel) {
+    results.push(...(await Promise.all(jobs.slice(i, i + parallel).map((job) => readJobTasks(ctx, job)))));
+  }
+  return results.flat();
+}
+
+/** Task items by key (missing ones are left out), consistent reads, 100 per call. */
+export async function getTasks(ctx: StoreContext, keys: readonly { job: string; node: string }[]): Promise<TaskItem[]> {
+  const found: TaskItem[] = [];
+  for (let i = 0; i < keys.length; i += 100) {
+    let pending: Record<string, unknown>[] | undefined = keys.slice(i, i + 100).map((k) => taskKey(k.job, k.node));
+    for (let attempt = 0; pending && pending.length > 0; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+      const result: BatchGetCommandOutput = await ctx.doc.send(
+        new BatchGetCommand({ RequestItems: { [ctx.tableName]: { Keys: pending, ConsistentRead: true } } }),
+      );
+      for (const item of result.Responses?.[ctx.tableName] ?? []) found.push(toTaskItem(item));
+      pending = result.UnprocessedKeys?.[ctx.tableName]?.Keys;
+    }
+  }
+  return found;
+}
+
+const counterId = (c: CounterCharge) => `${c.kind}#${c.name}`;
+
+/** Sums charges per counter and resource, dropping zero amounts (they need no write). */
+function sumCharges<C extends CounterCharge>(charges: readonly C[]): Map<string, Map<string, C>> {
+  const byCounter = new Map<string, Map<string, C>>();
+  for (const charge of charges) {
+    if (charge.amount === 0) continue;
+    let resources = byCounter.get(counterId(charge));
+    if (!resources) byCounter.set(counterId(charge), (resources = new Map<string, C>()));
+    const previous = resources.get(charge.resource);
+    resources.set(charge.resource, previous ? { ...previous, amount: previous.amount + charge.amount } : charge);
+  }
+  return byCounter;
+}
+
+/** One update per counter: add (start) or subtract (finish) the summed amounts, conditionally. */
+function counterUpdates(
+  ctx: StoreContext,
+  charges: readonly CounterCharge[],
+  direction: "take" | "release",
+  limits?: ReadonlyMap<string, number>,
+): { counter: string; item: TransactItem }[] {
+  return [...sumCharges(charges)].map(([counter, resources]) => {
+    const names: Record<string, string> = {};
+    const values: Record<string, number> = {};
+    const sets: string[] = [];
+    const conditions: string[] = [];
+    let i = 0;
+    for (const charge of resources.values()) {
+      const n = `#u${i}`;
+      names[n] = usedAttribute(charge.resource);
+      values[`:a${i}`] = charge.amount;
+      if (direction === "take") {
+        // A counter is created on first use; in use may not pass limit - amount.
+        const limit = limits?.get(`${counter}/${charge.resource}`) ?? 0;
+        values[`:max${i}`] = limit - charge.amount;
+        values[":zero"] = 0;
+        sets.push(`${n} = if_not_exists(${n}, :zero) + :a${i}`);
+        conditions.push(`(attribute_not_exists(${n}) OR ${n} <= :max${i})`);
+      } else {
+        sets.push(`${n} = ${n} - :a${i}`);
+        conditions.push(`${n} >= :a${i}`);
+      }
+      i++;
+    }
+    const first = resources.values().next().value as CounterCharge;
+    return {
+      counter,
+      item: {
+        Update: {
+          TableName: ctx.tableName,
+          Key: counterKey(first.kind, first.name),
+          UpdateExpression: `SET ${sets.join(", ")}`,
+          ConditionExpression: conditions.join(" AND "),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        },
+      },
+    };
+  });
+}
+
+/** Marks a task running for one attempt; the last finished status stays (it is `prev_status`). */
+function startUpdate(ctx: StoreContext, start: TaskStart, round: number, nowMs: number): TransactItem {
+  const running: NonNullable<TaskItem["running"]> = {
+    attempt: start.attempt,
+    worker: start.worker,
+    startedAtMs: nowMs,
+    round,
+    charges: start.charges.map(({ kind, name, resource, amount }) => ({ kind, name, resource, amount })),
+    nextBackoff: start.nextBackoff,
+  };
+  const fresh = start.expectedVersion === null;
+  return {
+    Update: {
+      TableName: ctx.tableName,
+      Key: taskKey(start.job, start.node),
+      UpdateExpression: "SET #job = :job, #node = :node, #state = :running, #version = :next, #running = :attempt",
+      ConditionExpression: fresh ? "attribute_not_exists(pk)" : "#version = :version AND #state <> :running",
+      ExpressionAttributeNames: {
+        "#job": "job",
+        "#node": "node",
+        "#state": "state",
+        "#version": "version",
+        "#running": "running",
+      },
+      ExpressionAttributeValues: {
+        ":job": start.job,
+        ":node": start.node,
+        ":running": "running",
+        ":next": (start.expectedVersion ?? 0) + 1,
+        ":attempt": running,
+        ...(fresh ? {} : { ":version": start.expectedVersion }),
+      },
+    },
+  };
+}
+
+/** Splits work into transactions of at most 100 items (fence + distinct counters + tasks). */
+function packBatches<T>(work: readonly T[], countersOf: (t: T) => Iterable<string>, reserved: number): T[][] {
+  const batches: T[][] = [];
+  let batch: T[] = [];
+  let counters = new Set<string>();
+  for (const unit of work) {
+    const added = [...countersOf(unit)].filter((c) => !counters.has(c));
+    if (batch.length > 0 && reserved + counters.size + added.length + batch.length + 1 > TRANSACTION_ITEM_LIMIT) {
+      batches.push(batch);
+      batch = [];
+      counters = new Set();
+    }
+    batch.push(unit);
+    for (const c of countersOf(unit)) counters.add(c);
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
+
+const RETRYABLE = new Set(["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"]);
+
+/** What each item of a transaction stands for, to read its cancellation reason. */
+type ItemOwner<T> = { fence: true } | { counter: string } | { unit: T };
+
+/**
+ * Runs `build(units)` as one transaction. On cancellation it reads the reasons: a failed
+ * fence means the lease is lost; a failed unit item or counter drops the units concerned
+ * (reported through onDrop) and the rest is retried; plain conflicts are retried with backoff.
+ */
+async function transactWithDrops<T>(
+  ctx: StoreContext,
+  batch: T[],
+  countersOf: (unit: T) => Set<string>,
+  build: (units: T[]) => { items: TransactItem[]; owners: ItemOwner<T>[] },
+  onDrop: (unit: T, cause: "item" | "counter", reason: string) => void,
+): Promise<{ applied: T[]; transactions: number }> {
+  let units = batch;
+  let transactions = 0;
+  for (let attempt = 0; units.length > 0; attempt++) {
+    const { items, owners } = build(units);
+    transactions++;
+    try {
+      await ctx.doc.send(new TransactWriteCommand({ TransactItems: items }));
+      return { applied: units, transactions };
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const reasons = error.CancellationReasons ?? [];
+      const failed = reasons.flatMap((r, i) =>
+        r.Code && r.Code !== "None" ? [{ code: r.Code, owner: owners[i] }] : [],
+      );
+      if (failed.some((f) => f.owner && "fence" in f.owner && f.code === "ConditionalCheckFailed")) {
+        throw new LeaseLostError("The scheduler lease was taken over; this round commits nothing more.");
+      }
+      const conditionFailures = failed.filter((f) => f.code === "ConditionalCheckFailed");
+      if (conditionFailures.length === 0) {
+        if (!failed.every((f) => RETRYABLE.has(f.code)) || attempt >= 8) throw error;
+        await new Promise((r) => setTimeout(r, Math.random() * 20 * 2 ** attempt));
+        continue;
+      }
+      const dropped = new Set<T>();
+      for (const { owner } of conditionFailures) {
+        if (owner && "unit" in owner) {
+          dropped.add(owner.unit);
+          onDrop(owner.unit, "item", "its task item changed since it was read");
+        } else if (owner && "counter" in owner) {
+          // A counter refused: drop every unit charging it (a round re-plans them next time).
+          for (const unit of units) {
+            if (countersOf(unit).has(owner.counter) && !dropped.has(unit)) {
+              dropped.add(unit);
+              onDrop(unit, "counter", `counter ${owner.counter} refused the change`);
+            }
+          }
+        }
+      }
+      units = units.filter((u) => !dropped.has(u));
+    }
+  }
+  return { applied: [], transactions };
+}
+
+/**
+ * Commits task starts under `lease`. Throws LeaseLostError when fenced out (nothing of the
+ * failed batch is applied; earlier batches stand, and their tasks were validly started).
+ */
+export async function commitStarts(
+  ctx: StoreContext,
+  lease: Lease,
+  starts: readonly TaskStart[],
+  nowMs: number,
+): Promise<StartCommitResult> {
+  const result: StartCommitResult = { committed: [], rejected: [], transactions: 0 };
+  const countersOf = (s: TaskStart) => new Set(s.charges.filter((c) => c.amount > 0).map(counterId));
+  for (const batch of packBatches(starts, countersOf, 1)) {
+    const { applied, transactions } = await transactWithDrops(
+      ctx,
+      batch,
+      countersOf,
+      (units) => {
+        const charges = units.flatMap((u) => u.charges);
+        const limits = new Map(charges.map((c) => [`${counterId(c)}/${c.resource}`, c.limit]));
+        const counters = counterUpdates(ctx, charges, "take", limits);
+        return {
+          items: [
+            leaseFence(ctx, lease),
+            ...counters.map((c) => c.item),
+            ...units.map((u) => startUpdate(ctx, u, lease.round, nowMs)),
+          ],
+          owners: [
+            { fence: true },
+            ...counters.map((c) => ({ counter: c.counter })),
+            ...units.map((unit) => ({ unit })),
+          ],
+        };
+      },
+      (start, _cause, reason) => result.rejected.push({ start, reason }),
+    );
+    result.committed.push(...applied);
+    result.transactions += transactions;
+  }
+  return result;
+}
+
+/** A finished attempt to record: the new stored status and the state it files under. */
+export interface TaskFinish {
+  job: string;
+  node: string;
+  attempt: string;
+  status: TaskStatus;
+  state: Exclude<TaskState, "running">;
+  /** The charges the running item recorded (released now). */
+  charges: CounterCharge[];
+}
+
+export interface FinishApplyResult {
+  applied: TaskFinish[];
+  /** Finishes whose task was no longer running that attempt (duplicates, stale messages). */
+  stale: TaskFinish[];
+  /** Finishes a counter refused (it holds less than the task recorded): counters need repair. */
+  refused: { finish: TaskFinish; reason: string }[];
+  transactions: number;
+}
+
+function finishUpdate(ctx: StoreContext, finish: TaskFinish): TransactItem {
+  return {
+    Update: {
+      TableName: ctx.tableName,
+      Key: taskKey(finish.job, finish.node),
+      UpdateExpression: "SET #state = :state, #status = :status, #version = #version + :one REMOVE #running",
+      ConditionExpression: "#state = :running AND #running.#attempt = :attempt",
+      ExpressionAttributeNames: {
+        "#state": "state",
+        "#status": "status",
+        "#version": "version",
+        "#running": "running",
+        "#attempt": "attempt",
+      },
+      ExpressionAttributeValues: {
+        ":state": finish.state,
+        ":status": finish.status,
+        ":one": 1,
+        ":running": "running",
+        ":attempt": finish.attempt,
+      },
+    },
+  };
+}
+
+/**
+ * Records finished attempts and releases their charges, in transactions of at most 100
+ * items. A finish whose task is not running that attempt is reported stale and changes nothing.
+ */
+export async function applyFinishes(ctx: StoreContext, finishes: readonly TaskFinish[]): Promise<FinishApplyResult> {
+  const result: FinishApplyResult = { applied: [], stale: [], refused: [], transactions: 0 };
+  const countersOf = (f: TaskFinish) => new Set(f.charges.filter((c) => c.amount > 0).map(counterId));
+  for (const batch of packBatches(finishes, countersOf, 0)) {
+    const { applied, transactions } = await transactWithDrops(
+      ctx,
+      batch,
+      countersOf,
+      (units) => {
+        const counters = counterUpdates(
+          ctx,
+          units.flatMap((u) => u.charges),
+          "release",
+        );
+        return {
+          items: [...counters.map((c) => c.item), ...units.map((u) => finishUpdate(ctx, u))],
+          owners: [...counters.map((c) => ({ counter: c.counter })), ...units.map((unit) => ({ unit }))],
+        };
+      },
+      (finish, cause, reason) => {
+        if (cause === "item") result.stale.push(finish);
+        else result.refused.push({ finish, reason });
+      },
+    );
+    result.applied.push(...applied);
+    result.transactions += transactions;
+  }
+  return result;
+}
