@@ -3,7 +3,7 @@
 // of running tasks when the two disagree (they only can through a bug or a manual edit).
 import { TransactWriteCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
 import type { StoreContext } from "./context";
-import { COUNTER_PK, counterKey, usedAttribute, type CounterKind } from "./keys";
+import { COUNTER_PK, counterKey, counterKindOf, usedAttribute, type CounterKind } from "./keys";
 import { leaseFence, type Lease } from "./lease";
 import type { TaskItem } from "./tasks";
 
@@ -40,7 +40,7 @@ export function usageOfRunningTasks(tasks: readonly TaskItem[]): CounterUsage {
   const usage: CounterUsage = new Map();
   for (const task of tasks) {
     for (const charge of task.running?.charges ?? []) {
-      const id = `${charge.kind}#${charge.name}`;
+      const id = `${counterKindOf(charge.level)}#${charge.name}`;
       let resources = usage.get(id);
       if (!resources) usage.set(id, (resources = new Map<string, number>()));
       resources.set(charge.resource, (resources.get(charge.resource) ?? 0) + charge.amount);

@@ -22,6 +22,8 @@ export const taskKey = (job: string, node: string) => ({ pk: taskPk(job), sk: no
 
 export const COUNTER_PK = "COUNTER";
 export type CounterKind = "node" | "worker";
+/** Workers and data nodes live in separate namespaces: a worker may share a name with a node. */
+export const counterKindOf = (level: string): CounterKind => (level === "worker" ? "worker" : "node");
 export const counterSk = (kind: CounterKind, name: string) => `${kind}#${name}`;
 export const counterKey = (kind: CounterKind, name: string) => ({ pk: COUNTER_PK, sk: counterSk(kind, name) });
 /** Attribute holding the amount of one resource in use on a counter item. */

@@ -12,10 +12,10 @@ import {
   type BatchGetCommandOutput,
   type TransactWriteCommandInput,
 } from "@aws-sdk/lib-dynamodb";
-import type { TaskStatus } from "../model/status";
+import type { BackoffStep, TaskStatus } from "../model/status";
 import type { StoreContext } from "./context";
 import { LeaseLostError } from "./errors";
-import { counterKey, taskKey, taskPk, usedAttribute, type CounterKind } from "./keys";
+import { counterKey, counterKindOf, taskKey, taskPk, usedAttribute } from "./keys";
 import { leaseFence, type Lease } from "./lease";
 
 type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
@@ -24,7 +24,8 @@ export const TRANSACTION_ITEM_LIMIT = 100;
 
 /** Resources a task holds on one counter (a data node or a worker). */
 export interface CounterCharge {
-  kind: CounterKind;
+  /** The node's level, or `worker`. */
+  level: string;
   name: string;
   resource: string;
   amount: number;
@@ -37,11 +38,6 @@ export interface LimitedCharge extends CounterCharge {
 
 /** Coarse state for listings and filters; the status bits say the rest. */
 export type TaskState = "running" | "done" | "failed" | "backoff" | "incomplete" | "error";
-
-export interface BackoffStep {
-  seconds: number;
-  noMoreBackoffs: boolean;
-}
 
 /** What is stored per (job, node). */
 export interface TaskItem {
@@ -64,7 +60,7 @@ export interface TaskItem {
   };
 }
 
-export interface TaskStart {
+export interface StartWrite {
   job: string;
   node: string;
   attempt: string;
@@ -76,9 +72,9 @@ export interface TaskStart {
 }
 
 export interface StartCommitResult {
-  committed: TaskStart[];
+  committed: StartWrite[];
   /** Starts dropped because their item or a counter changed since the snapshot. */
-  rejected: { start: TaskStart; reason: string }[];
+  rejected: { start: StartWrite; reason: string }[];
   transactions: number;
 }
 
@@ -147,7 +143,7 @@ export async function getTasks(ctx: StoreContext, keys: readonly { job: string; 
   return found;
 }
 
-const counterId = (c: CounterCharge) => `${c.kind}#${c.name}`;
+const counterId = (c: CounterCharge) => `${counterKindOf(c.level)}#${c.name}`;
 
 /** Sums charges per counter and resource, dropping zero amounts (they need no write). */
 function sumCharges<C extends CounterCharge>(charges: readonly C[]): Map<string, Map<string, C>> {
@@ -198,7 +194,7 @@ function counterUpdates(
       item: {
         Update: {
           TableName: ctx.tableName,
-          Key: counterKey(first.kind, first.name),
+          Key: counterKey(counterKindOf(first.level), first.name),
           UpdateExpression: `SET ${sets.join(", ")}`,
           ConditionExpression: conditions.join(" AND "),
           ExpressionAttributeNames: names,
@@ -210,13 +206,13 @@ function counterUpdates(
 }
 
 /** Marks a task running for one attempt; the last finished status stays (it is `prev_status`). */
-function startUpdate(ctx: StoreContext, start: TaskStart, round: number, nowMs: number): TransactItem {
+function startUpdate(ctx: StoreContext, start: StartWrite, round: number, nowMs: number): TransactItem {
   const running: NonNullable<TaskItem["running"]> = {
     attempt: start.attempt,
     worker: start.worker,
     startedAtMs: nowMs,
     round,
-    charges: start.charges.map(({ kind, name, resource, amount }) => ({ kind, name, resource, amount })),
+    charges: start.charges.map(({ level, name, resource, amount }) => ({ level, name, resource, amount })),
     nextBackoff: start.nextBackoff,
   };
   const fresh = start.expectedVersion === null;
@@ -332,11 +328,11 @@ async function transactWithDrops<T>(
 export async function commitStarts(
   ctx: StoreContext,
   lease: Lease,
-  starts: readonly TaskStart[],
+  starts: readonly StartWrite[],
   nowMs: number,
 ): Promise<StartCommitResult> {
   const result: StartCommitResult = { committed: [], rejected: [], transactions: 0 };
-  const countersOf = (s: TaskStart) => new Set(s.charges.filter((c) => c.amount > 0).map(counterId));
+  const countersOf = (s: StartWrite) => new Set(s.charges.filter((c) => c.amount > 0).map(counterId));
   for (const batch of packBatches(starts, countersOf, 1)) {
     const { applied, transactions } = await transactWithDrops(
       ctx,
@@ -368,7 +364,7 @@ export async function commitStarts(
 }
 
 /** A finished attempt to record: the new stored status and the state it files under. */
-export interface TaskFinish {
+export interface FinishWrite {
   job: string;
   node: string;
   attempt: string;
@@ -379,15 +375,15 @@ export interface TaskFinish {
 }
 
 export interface FinishApplyResult {
-  applied: TaskFinish[];
+  applied: FinishWrite[];
   /** Finishes whose task was no longer running that attempt (duplicates, stale messages). */
-  stale: TaskFinish[];
+  stale: FinishWrite[];
   /** Finishes a counter refused (it holds less than the task recorded): counters need repair. */
-  refused: { finish: TaskFinish; reason: string }[];
+  refused: { finish: FinishWrite; reason: string }[];
   transactions: number;
 }
 
-function finishUpdate(ctx: StoreContext, finish: TaskFinish): TransactItem {
+function finishUpdate(ctx: StoreContext, finish: FinishWrite): TransactItem {
   return {
     Update: {
       TableName: ctx.tableName,
@@ -416,9 +412,9 @@ function finishUpdate(ctx: StoreContext, finish: TaskFinish): TransactItem {
  * Records finished attempts and releases their charges, in transactions of at most 100
  * items. A finish whose task is not running that attempt is reported stale and changes nothing.
  */
-export async function applyFinishes(ctx: StoreContext, finishes: readonly TaskFinish[]): Promise<FinishApplyResult> {
+export async function applyFinishes(ctx: StoreContext, finishes: readonly FinishWrite[]): Promise<FinishApplyResult> {
   const result: FinishApplyResult = { applied: [], stale: [], refused: [], transactions: 0 };
-  const countersOf = (f: TaskFinish) => new Set(f.charges.filter((c) => c.amount > 0).map(counterId));
+  const countersOf = (f: FinishWrite) => new Set(f.charges.filter((c) => c.amount > 0).map(counterId));
   for (const batch of packBatches(finishes, countersOf, 0)) {
     const { applied, transactions } = await transactWithDrops(
       ctx,

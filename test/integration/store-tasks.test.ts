@@ -8,8 +8,8 @@ import {
   getTasks,
   readJobTasks,
   type LimitedCharge,
-  type TaskFinish,
-  type TaskStart,
+  type FinishWrite,
+  type StartWrite,
 } from "../../lib/store/tasks";
 import { freshStore } from "../helpers/store";
 
@@ -24,7 +24,7 @@ afterEach(() => {
   store.destroy();
 });
 
-function start(job: string, node: string, charges: LimitedCharge[], expectedVersion: number | null = null): TaskStart {
+function start(job: string, node: string, charges: LimitedCharge[], expectedVersion: number | null = null): StartWrite {
   return {
     job,
     node,
@@ -36,27 +36,27 @@ function start(job: string, node: string, charges: LimitedCharge[], expectedVers
   };
 }
 const instance = (amount: number, limit: number): LimitedCharge => ({
-  kind: "node",
+  level: "instance",
   name: "inst",
   resource: "concurrency",
   amount,
   limit,
 });
 const host = (name: string, amount: number, limit: number): LimitedCharge => ({
-  kind: "node",
+  level: "host",
   name,
   resource: "host_concurrency",
   amount,
   limit,
 });
-function finishOf(s: TaskStart, attempt = s.attempt): TaskFinish {
+function finishOf(s: StartWrite, attempt = s.attempt): FinishWrite {
   return {
     job: s.job,
     node: s.node,
     attempt,
     status: { bits: 4, timeSec: 100, backoffSec: 0 },
     state: "done",
-    charges: s.charges.map(({ kind, name, resource, amount }) => ({ kind, name, resource, amount })),
+    charges: s.charges.map(({ level, name, resource, amount }) => ({ level, name, resource, amount })),
   };
 }
 

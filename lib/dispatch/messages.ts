@@ -1,0 +1,84 @@
+// The messages that cross SQS: start and kill orders on each worker's queue, and task
+// statuses on the status queue. One zod schema each, used by the sender and the receiver,
+// so a malformed message is named precisely and never half-applied.
+import { z } from "zod";
+
+const killRequest = z.object({
+  method: z.enum(["term", "term_wait_kill", "kill"]),
+  killWaitMs: z.number().int().nonnegative(),
+});
+
+/** Start one attempt: everything the worker needs to run Bistro's task protocol. */
+export const startMessageSchema = z.object({
+  type: z.literal("start"),
+  job: z.string().min(1),
+  node: z.string().min(1),
+  attempt: z.string().min(1),
+  /** argv prefix from the job's `command`; empty = the worker's own --command. */
+  command: z.array(z.string()),
+  /** The task JSON (argv[3]): id, config, prev_status, path_to_node, resources_by_node, worker_node... */
+  taskJson: z.record(z.string(), z.unknown()),
+  /** How to kill this task when asked, and on worker shutdown. */
+  killRequest,
+  /** Bistro task_subprocess options that the worker honours (poll_ms, log line quota). */
+  pollMs: z.number().int().positive(),
+  maxLogLinesPerPollInterval: z.number().int(),
+});
+export type StartMessage = z.infer<typeof startMessageSchema>;
+
+/** Stop one running attempt. */
+export const killMessageSchema = z.object({
+  type: z.literal("kill"),
+  job: z.string().min(1),
+  node: z.string().min(1),
+  attempt: z.string().min(1),
+  request: killRequest,
+  reason: z.string(),
+});
+export type KillMessage = z.infer<typeof killMessageSchema>;
+
+export const workerMessageSchema = z.discriminatedUnion("type", [startMessageSchema, killMessageSchema]);
+export type WorkerMessage = z.infer<typeof workerMessageSchema>;
+
+/** How one attempt ended, as the worker saw it; the status line is interpreted centrally. */
+export const taskEndSchema = z.object({
+  job: z.string().min(1),
+  node: z.string().min(1),
+  attempt: z.string().min(1),
+  worker: z.string().min(1),
+  /** The last line the task wrote to its status file, if any. */
+  rawStatus: z.string().optional(),
+  /** True when the worker signalled the task (a kill order, shutdown). */
+  killed: z.boolean(),
+  /** Set when the task could not be started at all. */
+  spawnError: z.string().optional(),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  endedAtMs: z.number().int().nonnegative(),
+});
+export type TaskEnd = z.infer<typeof taskEndSchema>;
+
+/** A status-queue message: one or more task ends (workers batch them to save requests). */
+export const statusMessageSchema = z.object({
+  ends: z.array(taskEndSchema).min(1),
+});
+export type StatusMessage = z.infer<typeof statusMessageSchema>;
+
+/** Reads a message body, naming every problem when it is not what `schema` expects. */
+export function parseMessage<T>(
+  schema: z.ZodType<T>,
+  body: string,
+): { ok: true; value: T } | { ok: false; error: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (error) {
+    return { ok: false, error: `not JSON: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  const result = schema.safeParse(json);
+  if (result.success) return { ok: true, value: result.data };
+  return {
+    ok: false,
+    error: result.error.issues.map((i) => `${i.path.join(".") || "(message)"}: ${i.message}`).join("; "),
+  };
+}

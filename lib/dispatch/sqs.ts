@@ -1,0 +1,80 @@
+// SQS plumbing: per-worker queues (created on registration, named under a prefix so IAM can
+// scope them) and batched sends with retries of failed entries. Every send is a
+// SendMessageBatch of up to 10 messages, since SQS bills per request.
+import { CreateQueueCommand, DeleteQueueCommand, SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
+
+const BATCH_LIMIT = 10;
+/** SendMessageBatch caps the whole request at 256 KiB. */
+const BATCH_BYTES = 256 * 1024;
+
+/** Queue names allow letters, digits, '-' and '_' only (80 characters at most). */
+export function workerQueueName(prefix: string, workerId: string): string {
+  const safe = workerId.replace(/[^A-Za-z0-9_-]/g, "_");
+  return `${prefix}-w-${safe}`.slice(0, 80);
+}
+
+export async function createWorkerQueue(sqs: SQSClient, prefix: string, workerId: string): Promise<string> {
+  const { QueueUrl } = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: workerQueueName(prefix, workerId),
+      Attributes: { MessageRetentionPeriod: "86400", VisibilityTimeout: "60", SqsManagedSseEnabled: "true" },
+    }),
+  );
+  if (!QueueUrl) throw new Error(`SQS returned no URL for the queue of worker ${workerId}`);
+  return QueueUrl;
+}
+
+export async function deleteWorkerQueue(sqs: SQSClient, queueUrl: string): Promise<void> {
+  await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
+}
+
+export interface SendResult {
+  requests: number;
+  /** Bodies that could not be sent after retries. */
+  failed: { body: string; error: string }[];
+}
+
+function batches(bodies: readonly string[]): string[][] {
+  const out: string[][] = [];
+  let batch: string[] = [];
+  let bytes = 0;
+  for (const body of bodies) {
+    const size = Buffer.byteLength(body);
+    if (batch.length === BATCH_LIMIT || (batch.length > 0 && bytes + size > BATCH_BYTES)) {
+      out.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(body);
+    bytes += size;
+  }
+  if (batch.length > 0) out.push(batch);
+  return out;
+}
+
+const SEND_ATTEMPTS = 5;
+
+/** Sends bodies to one queue in batches of 10; entries that fail on the server side are retried. */
+export async function sendBatched(sqs: SQSClient, queueUrl: string, bodies: readonly string[]): Promise<SendResult> {
+  const result: SendResult = { requests: 0, failed: [] };
+  for (const batch of batches(bodies)) {
+    let pending = batch.map((body, i) => ({ Id: String(i), MessageBody: body }));
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (attempt > 1) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+      result.requests++;
+      const response = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: pending }));
+      const retry: typeof pending = [];
+      for (const failure of response.Failed ?? []) {
+        const entry = pending.find((e) => e.Id === failure.Id);
+        if (!entry) continue;
+        if (failure.SenderFault || attempt >= SEND_ATTEMPTS) {
+          result.failed.push({ body: entry.MessageBody, error: failure.Message ?? failure.Code ?? "unknown error" });
+        } else {
+          retry.push(entry);
+        }
+      }
+      pending = retry;
+    }
+  }
+  return result;
+}

@@ -1,0 +1,47 @@
+// What a round carries to the next: orphan timers, worker-selector cursors, the jobs that
+// have task items, and how far dispatch has got (the highest round whose start messages
+// were all sent). Written only under the lease, in a fenced transaction.
+import { GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import type { OrphanTimer, WorkerCursors } from "../scheduler/snapshot";
+import type { StoreContext } from "./context";
+import { SCHEDULER_STATE_KEY } from "./keys";
+import { leaseFence, type Lease } from "./lease";
+
+export interface SchedulerState {
+  orphanTimers: OrphanTimer[];
+  workerCursors: WorkerCursors;
+  /** Every job that has (or had) task items, so tasks of deleted jobs are still read. */
+  jobsWithTasks: string[];
+  /** Start messages of rounds up to this one were all sent. */
+  dispatchedThroughRound: number;
+}
+
+export const EMPTY_SCHEDULER_STATE: SchedulerState = {
+  orphanTimers: [],
+  workerCursors: { all: null, byHost: {} },
+  jobsWithTasks: [],
+  dispatchedThroughRound: 0,
+};
+
+export async function readSchedulerState(ctx: StoreContext): Promise<SchedulerState> {
+  const result = await ctx.doc.send(
+    new GetCommand({ TableName: ctx.tableName, Key: SCHEDULER_STATE_KEY, ConsistentRead: true }),
+  );
+  const item = result.Item as Partial<SchedulerState> | undefined;
+  return {
+    ...EMPTY_SCHEDULER_STATE,
+    ...item,
+    workerCursors: item?.workerCursors ?? EMPTY_SCHEDULER_STATE.workerCursors,
+  };
+}
+
+export async function writeSchedulerState(ctx: StoreContext, lease: Lease, state: SchedulerState): Promise<void> {
+  await ctx.doc.send(
+    new TransactWriteCommand({
+      TransactItems: [
+        leaseFence(ctx, lease),
+        { Put: { TableName: ctx.tableName, Item: { ...SCHEDULER_STATE_KEY, ...state } } },
+      ],
+    }),
+  );
+}

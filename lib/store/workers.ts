@@ -1,0 +1,140 @@
+// Worker registrations: one item per worker id (Bistro's shard), holding the live instance,
+// its queue, declared resources and last heartbeat. A new instance may take over an id only
+// from an instance that is gone (declared lost, or silent past the lose deadline), so two
+// live processes never share one id (BISTRO.md §7.4).
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import { GetCommand, PutCommand, UpdateCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
+import type { ResourceAmounts } from "../model/config";
+import type { StoreContext } from "./context";
+import { ConflictError, NotFoundError } from "./errors";
+import { WORKER_PK, workerKey } from "./keys";
+
+export interface WorkerRecord {
+  id: string;
+  hostname: string;
+  /** Unique per worker process start; a restart is a new instance. */
+  instanceId: string;
+  queueUrl: string;
+  /** Capacity the worker declared (`--resources`); config overrides apply on top. */
+  resources: ResourceAmounts;
+  heartbeatPeriodSec: number;
+  registeredAtMs: number;
+  heartbeatAtMs: number;
+  /** Set when the scheduler declared this instance lost; its tasks were failed over. */
+  lostAtMs?: number;
+}
+
+function toRecord(item: Record<string, unknown>): WorkerRecord {
+  const { pk: _pk, sk: _sk, ...record } = item;
+  return record as unknown as WorkerRecord;
+}
+
+/**
+ * Registers an instance. Replaces a previous instance of the same id only if that one was
+ * declared lost or has not sent a heartbeat since `staleBeforeMs`; otherwise ConflictError.
+ * Returns the replaced record, if any (its running tasks must be treated as lost).
+ */
+export async function registerWorker(
+  ctx: StoreContext,
+  record: WorkerRecord,
+  staleBeforeMs: number,
+): Promise<WorkerRecord | undefined> {
+  try {
+    const result = await ctx.doc.send(
+      new PutCommand({
+        TableName: ctx.tableName,
+        Item: { ...workerKey(record.id), ...record },
+        ConditionExpression:
+          "attribute_not_exists(pk) OR #instance = :instance OR attribute_exists(#lost) OR #heartbeat < :stale",
+        ExpressionAttributeNames: { "#instance": "instanceId", "#lost": "lostAtMs", "#heartbeat": "heartbeatAtMs" },
+        ExpressionAttributeValues: { ":instance": record.instanceId, ":stale": staleBeforeMs },
+        ReturnValues: "ALL_OLD",
+      }),
+    );
+    const previous = result.Attributes ? toRecord(result.Attributes) : undefined;
+    return previous && previous.instanceId !== record.instanceId ? previous : undefined;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) {
+      throw new ConflictError(
+        `Worker id ${record.id} is held by a live worker instance; stop it, wait for it to be declared lost, ` +
+          `or start this one with another --id.`,
+      );
+    }
+    throw error;
+  }
+}
+
+/** Records a heartbeat of the current instance; NotFoundError when this instance is not (or no longer) registered. */
+export async function recordHeartbeat(
+  ctx: StoreContext,
+  id: string,
+  instanceId: string,
+  nowMs: number,
+): Promise<WorkerRecord> {
+  try {
+    const result = await ctx.doc.send(
+      new UpdateCommand({
+        TableName: ctx.tableName,
+        Key: workerKey(id),
+        UpdateExpression: "SET #heartbeat = :now",
+        ConditionExpression: "#instance = :instance AND attribute_not_exists(#lost)",
+        ExpressionAttributeNames: { "#heartbeat": "heartbeatAtMs", "#instance": "instanceId", "#lost": "lostAtMs" },
+        ExpressionAttributeValues: { ":now": nowMs, ":instance": instanceId },
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    return toRecord(result.Attributes ?? {});
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) {
+      throw new NotFoundError(`Worker ${id} instance ${instanceId} is not registered (replaced or declared lost).`);
+    }
+    throw error;
+  }
+}
+
+/** Marks an instance lost (once); false if it was already replaced or marked. */
+export async function markWorkerLost(
+  ctx: StoreContext,
+  id: string,
+  instanceId: string,
+  nowMs: number,
+): Promise<boolean> {
+  try {
+    await ctx.doc.send(
+      new UpdateCommand({
+        TableName: ctx.tableName,
+        Key: workerKey(id),
+        UpdateExpression: "SET #lost = :now",
+        ConditionExpression: "#instance = :instance AND attribute_not_exists(#lost)",
+        ExpressionAttributeNames: { "#lost": "lostAtMs", "#instance": "instanceId" },
+        ExpressionAttributeValues: { ":now": nowMs, ":instance": instanceId },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+export async function getWorker(ctx: StoreContext, id: string): Promise<WorkerRecord | undefined> {
+  const result = await ctx.doc.send(
+    new GetCommand({ TableName: ctx.tableName, Key: workerKey(id), ConsistentRead: true }),
+  );
+  return result.Item ? toRecord(result.Item) : undefined;
+}
+
+export async function listWorkers(ctx: StoreContext): Promise<WorkerRecord[]> {
+  const workers: WorkerRecord[] = [];
+  const pages = paginateQuery(
+    { client: ctx.doc },
+    {
+      TableName: ctx.tableName,
+      KeyConditionExpression: "pk = :pk",
+      ExpressionAttributeValues: { ":pk": WORKER_PK },
+      ConsistentRead: true,
+    },
+  );
+  for await (const page of pages) for (const item of page.Items ?? []) workers.push(toRecord(item));
+  return workers;
+}
