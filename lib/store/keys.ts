@@ -8,6 +8,7 @@
 //   WORKER                 <worker id>             registration, queue, resources, heartbeat
 //   SCHEDULER              LEASE                   the round lease with its fencing epoch
 //   SCHEDULER              STATE                   round cursor, orphan timers, dispatch mark
+//   SCHEDULER              JOBS                    every job that has task items
 //   NODES#<source>         PART#<n>                nodes pushed through the API for one source
 //
 // Attribute names are DynamoDB reserved words more often than not (state, status, name,
@@ -34,5 +35,7 @@ export const workerKey = (id: string) => ({ pk: WORKER_PK, sk: id });
 
 export const LEASE_KEY = { pk: "SCHEDULER", sk: "LEASE" } as const;
 export const SCHEDULER_STATE_KEY = { pk: "SCHEDULER", sk: "STATE" } as const;
+/** The set of jobs that have task items, grown inside each start commit. */
+export const JOBS_WITH_TASKS_KEY = { pk: "SCHEDULER", sk: "JOBS" } as const;
 
 export const nodeSourcePk = (source: string) => `NODES#${source}`;

@@ -1,6 +1,6 @@
-// What a round carries to the next: orphan timers, worker-selector cursors, the jobs that
-// have task items, and how far dispatch has got (the highest round whose start messages
-// were all sent). Written only under the lease, in a fenced transaction.
+// What a round carries to the next: orphan timers, worker-selector cursors, and how far
+// dispatch has got (the highest round whose start messages were all sent). Written only
+// under the lease, in a fenced transaction.
 import { GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type { OrphanTimer, WorkerCursors } from "../scheduler/snapshot";
 import type { StoreContext } from "./context";
@@ -10,8 +10,6 @@ import { leaseFence, type Lease } from "./lease";
 export interface SchedulerState {
   orphanTimers: OrphanTimer[];
   workerCursors: WorkerCursors;
-  /** Every job that has (or had) task items, so tasks of deleted jobs are still read. */
-  jobsWithTasks: string[];
   /** Start messages of rounds up to this one were all sent. */
   dispatchedThroughRound: number;
 }
@@ -19,7 +17,6 @@ export interface SchedulerState {
 export const EMPTY_SCHEDULER_STATE: SchedulerState = {
   orphanTimers: [],
   workerCursors: { all: null, byHost: {} },
-  jobsWithTasks: [],
   dispatchedThroughRound: 0,
 };
 

@@ -7,6 +7,7 @@
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import {
   BatchGetCommand,
+  GetCommand,
   TransactWriteCommand,
   paginateQuery,
   type BatchGetCommandOutput,
@@ -15,7 +16,7 @@ import {
 import type { BackoffStep, TaskStatus } from "../model/status";
 import type { StoreContext } from "./context";
 import { LeaseLostError } from "./errors";
-import { counterKey, counterKindOf, taskKey, taskPk, usedAttribute } from "./keys";
+import { JOBS_WITH_TASKS_KEY, counterKey, counterKindOf, taskKey, taskPk, usedAttribute } from "./keys";
 import { leaseFence, type Lease } from "./lease";
 
 type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
@@ -99,6 +100,15 @@ function toTaskItem(item: Record<string, unknown>): TaskItem {
     ...(stored.status ? { status: stored.status } : {}),
     ...(stored.running ? { running: stored.running } : {}),
   };
+}
+
+/** Every job that has task items (including jobs since deleted from the config). */
+export async function readJobsWithTasks(ctx: StoreContext): Promise<string[]> {
+  const result = await ctx.doc.send(
+    new GetCommand({ TableName: ctx.tableName, Key: JOBS_WITH_TASKS_KEY, ConsistentRead: true }),
+  );
+  const jobs = result.Item?.jobs as Set<string> | undefined;
+  return jobs ? [...jobs].sort() : [];
 }
 
 /** All task items of one job, paginated. */
@@ -263,7 +273,7 @@ function packBatches<T>(work: readonly T[], countersOf: (t: T) => Iterable<strin
 const RETRYABLE = new Set(["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"]);
 
 /** What each item of a transaction stands for, to read its cancellation reason. */
-type ItemOwner<T> = { fence: true } | { counter: string } | { unit: T };
+type ItemOwner<T> = { fence: true } | { jobs: true } | { counter: string } | { unit: T };
 
 /**
  * Runs `build(units)` as one transaction. On cancellation it reads the reasons: a failed
@@ -274,22 +284,22 @@ async function transactWithDrops<T>(
   ctx: StoreContext,
   batch: T[],
   countersOf: (unit: T) => Set<string>,
-  build: (units: T[]) => { items: TransactItem[]; owners: ItemOwner<T>[] },
+  build: (units: T[]) => { item: TransactItem; owner: ItemOwner<T> }[],
   onDrop: (unit: T, cause: "item" | "counter", reason: string) => void,
 ): Promise<{ applied: T[]; transactions: number }> {
   let units = batch;
   let transactions = 0;
   for (let attempt = 0; units.length > 0; attempt++) {
-    const { items, owners } = build(units);
+    const parts = build(units);
     transactions++;
     try {
-      await ctx.doc.send(new TransactWriteCommand({ TransactItems: items }));
+      await ctx.doc.send(new TransactWriteCommand({ TransactItems: parts.map((p) => p.item) }));
       return { applied: units, transactions };
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
       const reasons = error.CancellationReasons ?? [];
       const failed = reasons.flatMap((r, i) =>
-        r.Code && r.Code !== "None" ? [{ code: r.Code, owner: owners[i] }] : [],
+        r.Code && r.Code !== "None" ? [{ code: r.Code, owner: parts[i]?.owner }] : [],
       );
       if (failed.some((f) => f.owner && "fence" in f.owner && f.code === "ConditionalCheckFailed")) {
         throw new LeaseLostError("The scheduler lease was taken over; this round commits nothing more.");
@@ -315,6 +325,8 @@ async function transactWithDrops<T>(
           }
         }
       }
+      // A condition failed on an item no unit owns (cannot happen by construction): do not spin.
+      if (dropped.size === 0) throw error;
       units = units.filter((u) => !dropped.has(u));
     }
   }
@@ -333,7 +345,8 @@ export async function commitStarts(
 ): Promise<StartCommitResult> {
   const result: StartCommitResult = { committed: [], rejected: [], transactions: 0 };
   const countersOf = (s: StartWrite) => new Set(s.charges.filter((c) => c.amount > 0).map(counterId));
-  for (const batch of packBatches(starts, countersOf, 1)) {
+  // Reserved per transaction: the lease fence and the jobs-with-tasks set.
+  for (const batch of packBatches(starts, countersOf, 2)) {
     const { applied, transactions } = await transactWithDrops(
       ctx,
       batch,
@@ -342,18 +355,23 @@ export async function commitStarts(
         const charges = units.flatMap((u) => u.charges);
         const limits = new Map(charges.map((c) => [`${counterId(c)}/${c.resource}`, c.limit]));
         const counters = counterUpdates(ctx, charges, "take", limits);
-        return {
-          items: [
-            leaseFence(ctx, lease),
-            ...counters.map((c) => c.item),
-            ...units.map((u) => startUpdate(ctx, u, lease.round, nowMs)),
-          ],
-          owners: [
-            { fence: true },
-            ...counters.map((c) => ({ counter: c.counter })),
-            ...units.map((unit) => ({ unit })),
-          ],
-        };
+        return [
+          { item: leaseFence(ctx, lease), owner: { fence: true } },
+          {
+            item: {
+              Update: {
+                TableName: ctx.tableName,
+                Key: JOBS_WITH_TASKS_KEY,
+                UpdateExpression: "ADD #jobs :jobs",
+                ExpressionAttributeNames: { "#jobs": "jobs" },
+                ExpressionAttributeValues: { ":jobs": new Set(units.map((u) => u.job)) },
+              },
+            },
+            owner: { jobs: true },
+          },
+          ...counters.map(({ counter, item }) => ({ item, owner: { counter } })),
+          ...units.map((unit) => ({ item: startUpdate(ctx, unit, lease.round, nowMs), owner: { unit } })),
+        ];
       },
       (start, _cause, reason) => result.rejected.push({ start, reason }),
     );
@@ -426,10 +444,10 @@ export async function applyFinishes(ctx: StoreContext, finishes: readonly Finish
           units.flatMap((u) => u.charges),
           "release",
         );
-        return {
-          items: [...counters.map((c) => c.item), ...units.map((u) => finishUpdate(ctx, u))],
-          owners: [...counters.map((c) => ({ counter: c.counter })), ...units.map((unit) => ({ unit }))],
-        };
+        return [
+          ...counters.map(({ counter, item }) => ({ item, owner: { counter } })),
+          ...units.map((unit) => ({ item: finishUpdate(ctx, unit), owner: { unit } })),
+        ];
       },
       (finish, cause, reason) => {
         if (cause === "item") result.stale.push(finish);

@@ -7,6 +7,7 @@ import {
   commitStarts,
   getTasks,
   readJobTasks,
+  readJobsWithTasks,
   type LimitedCharge,
   type FinishWrite,
   type StartWrite,
@@ -74,6 +75,7 @@ describe("commitStarts", () => {
     expect(counters.get("node#inst")?.get("concurrency")).toBe(3);
     expect(counters.get("node#h1")?.get("host_concurrency")).toBe(2);
     expect(counters.get("node#h2")?.get("host_concurrency")).toBe(1);
+    expect(await readJobsWithTasks(store)).toEqual(["j"]);
     const tasks = await readJobTasks(store, "j");
     expect(tasks.map((t) => [t.node, t.state, t.version, t.running?.round])).toEqual([
       ["db1", "running", 1, lease.round],
@@ -105,7 +107,7 @@ describe("commitStarts", () => {
     const starts = Array.from({ length: 250 }, (_, i) => start("bulk", `n${i}`, [instance(1, 1000)]));
     const result = await commitStarts(store, lease, starts, clockMs);
     expect(result.committed).toHaveLength(250);
-    expect(result.transactions).toBe(3); // 98 tasks + counter + fence per transaction
+    expect(result.transactions).toBe(3); // per transaction: fence, jobs set, counter, 97 tasks
     expect((await readCounters(store)).get("node#inst")?.get("concurrency")).toBe(250);
   });
 
