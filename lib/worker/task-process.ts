@@ -1,0 +1,367 @@
+// Runs ONE task as a subprocess with Bistro's task protocol (BISTRO.md §5.2, §5.3, §5.9, §6.1;
+// docs/task-protocol.md): argv, working directory, environment, the status pipe, line-by-line
+// stdout/stderr with backpressure and the line quota, kills, and the end-of-task rule. It returns the
+// RAW status line; turning it into a Bistro status (and "killed without status" into
+// incomplete_backoff) is lib/scheduler's job.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { finished } from "node:stream/promises";
+
+import type { KillRequest, TaskSubprocessOptions } from "../model/config";
+import { forEachLine, LineQuota } from "./output-lines";
+import { killProcessGroup, signalProcessGroup } from "./process-group";
+import { closeQuietly, openStatusPipe, readStatusPipe, STATUS_PIPE_PATH } from "./status-pipe";
+
+export type OutputStreamName = "stdout" | "stderr";
+
+/** One line of task output, without its "\n" (or one ≤ 65000-byte chunk of a longer line). */
+export interface TaskOutputLine {
+  stream: OutputStreamName;
+  text: string;
+  /** `now()` when the worker read the line. */
+  timeMs: number;
+}
+
+/** Receives output lines. While its promise is pending, that pipe is not read (backpressure). */
+export type TaskOutputSink = (line: TaskOutputLine) => void | Promise<void>;
+
+export interface RunTaskOptions {
+  jobName: string;
+  nodeName: string;
+  /** argv[3], passed as given: the job JSON (`id`, `path_to_node`, `config`, `prev_status`, ...). */
+  jobJson: string;
+  /** The job's `command`; empty means the worker's command. */
+  jobCommand: readonly string[];
+  /** The worker's `--command PATH`. */
+  workerCommand: string;
+  /** Unique id of this start of the task (the dispatch attempt). */
+  attempt: string;
+  workerId: string;
+  /** The worker's `--data-dir`; the task runs in `<dataDir>/jobs/<jobName>`. */
+  dataDir: string;
+  /** The job's `task_subprocess` settings that apply here (cgroups and parent death signal do not). */
+  subprocess: Pick<TaskSubprocessOptions, "pollMs" | "maxLogLinesPerPollInterval" | "useCanaryPipe">;
+  onOutputLine: TaskOutputSink;
+  /** The environment the task inherits, before the SOUS_* variables; default `process.env`. */
+  baseEnv?: NodeJS.ProcessEnv;
+  /** Clock for timestamps; default `Date.now`. */
+  now?: () => number;
+}
+
+export interface TaskResult {
+  /** The last non-empty line written to the status pipe, "\n" stripped, nothing else trimmed. */
+  rawStatus?: string;
+  /** A kill signal was delivered to the task (no status then means incomplete_backoff). */
+  killed: boolean;
+  /** For logging only: the exit code never decides the status. */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** The task could not be started (no status then means error_backoff "Failed to start task ..."). */
+  spawnError?: string;
+  /** Reading a pipe or the output sink failed; the pipes were still drained to the end. */
+  outputError?: string;
+  startedAtMs: number;
+  endedAtMs: number;
+  /** The task's main process, which leads its own process group; null if it never started. */
+  pid: number | null;
+}
+
+export interface TaskHandle {
+  /** Settles when the task has ended (never rejects). */
+  readonly result: Promise<TaskResult>;
+  /** The main process id once spawned, else null. */
+  readonly pid: number | null;
+  /**
+   * Signals the task's whole process group. Returns false if there is nothing left to signal (the
+   * task ended). A kill before the process is spawned cancels the start: the result is `killed`.
+   */
+  kill(request: KillRequest): boolean;
+}
+
+/** The fd of the canary pipe: nobody writes it; any process holding it keeps the task running. */
+const CANARY_FD = 4;
+
+/** argv exactly as Bistro builds it: the command, then node, status pipe path, job JSON. No shell. */
+export function taskArgv(
+  jobCommand: readonly string[],
+  workerCommand: string,
+  nodeName: string,
+  statusPipePath: string,
+  jobJson: string,
+): string[] {
+  const command = jobCommand.length > 0 ? jobCommand : [workerCommand];
+  return [...command, nodeName, statusPipePath, jobJson];
+}
+
+/** Environment variables Sous adds to the worker's own (documented in docs/task-protocol.md). */
+export function taskEnv(
+  base: NodeJS.ProcessEnv,
+  task: Pick<RunTaskOptions, "jobName" | "nodeName" | "attempt" | "workerId">,
+): NodeJS.ProcessEnv {
+  return {
+    ...base,
+    SOUS_JOB: task.jobName,
+    SOUS_NODE: task.nodeName,
+    SOUS_ATTEMPT: task.attempt,
+    SOUS_WORKER_ID: task.workerId,
+  };
+}
+
+/**
+ * `<dataDir>/jobs/<jobName>`, as in Bistro (a "/" in a job name nests directories). A name that could
+ * leave `<dataDir>/jobs` is refused.
+ */
+export function jobWorkingDir(dataDir: string, jobName: string): string {
+  if (jobName === "" || jobName.includes("\0") || jobName.split("/").some((part) => part === "..")) {
+    throw new Error(`Job name ${JSON.stringify(jobName)} cannot be used as a working directory`);
+  }
+  return join(dataDir, "jobs", jobName);
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Starts the task and returns at once; see `TaskHandle`. */
+export function runTask(options: RunTaskOptions): TaskHandle {
+  const run = new TaskRun(options);
+  const result = run.execute();
+  return {
+    result,
+    get pid() {
+      return run.pid;
+    },
+    kill: (request) => run.kill(request),
+  };
+}
+
+class TaskRun {
+  pid: number | null = null;
+  private finished = false;
+  private cancelledBeforeSpawn = false;
+  private killed = false;
+  private sigkillTimer: NodeJS.Timeout | undefined;
+  private sigkillDueMs = Infinity;
+  private readonly now: () => number;
+
+  constructor(private readonly options: RunTaskOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  kill(request: KillRequest): boolean {
+    if (this.finished) return false;
+    if (this.pid === null) {
+      this.cancelledBeforeSpawn = true;
+      return true;
+    }
+    switch (request.method) {
+      case "kill":
+        this.clearSigkillTimer(); // SIGKILL now beats any scheduled one
+        return this.signalGroup("SIGKILL");
+      case "term":
+        return this.signalGroup("SIGTERM");
+      case "term_wait_kill": {
+        const delivered = this.signalGroup("SIGTERM");
+        // As Bistro implements it: a wait shorter than one poll tick (including <= 0) sends no SIGKILL.
+        if (request.killWaitMs >= Math.max(1, this.options.subprocess.pollMs)) {
+          this.scheduleSigkill(request.killWaitMs);
+        }
+        return delivered;
+      }
+    }
+  }
+
+  /** Of several pending term_wait_kill requests, the earliest SIGKILL wins (as in Bistro). */
+  private scheduleSigkill(waitMs: number): void {
+    const dueMs = performance.now() + waitMs;
+    if (dueMs >= this.sigkillDueMs) return;
+    this.clearSigkillTimer();
+    this.sigkillDueMs = dueMs;
+    this.sigkillTimer = setTimeout(() => {
+      this.sigkillTimer = undefined;
+      this.sigkillDueMs = Infinity;
+      if (!this.finished) this.signalGroup("SIGKILL");
+    }, waitMs);
+  }
+
+  private clearSigkillTimer(): void {
+    if (this.sigkillTimer !== undefined) clearTimeout(this.sigkillTimer);
+    this.sigkillTimer = undefined;
+    this.sigkillDueMs = Infinity;
+  }
+
+  /**
+   * The task leads its own process group (spawned detached), so `-pid` reaches its descendants too,
+   * including after the main process exited while descendants still hold its pipes.
+   */
+  private signalGroup(signal: NodeJS.Signals): boolean {
+    if (this.pid === null) return false;
+    if (!signalProcessGroup(this.pid, signal)) return false;
+    this.killed = true;
+    return true;
+  }
+
+  async execute(): Promise<TaskResult> {
+    const startedAtMs = this.now();
+    const notStarted = (spawnError: string | undefined): TaskResult => {
+      this.finished = true;
+      return {
+        killed: spawnError === undefined, // only a kill before spawning gets here without an error
+        exitCode: null,
+        signal: null,
+        ...(spawnError === undefined ? {} : { spawnError }),
+        startedAtMs,
+        endedAtMs: this.now(),
+        pid: null,
+      };
+    };
+    const { options } = this;
+    const argv = taskArgv(
+      options.jobCommand,
+      options.workerCommand,
+      options.nodeName,
+      STATUS_PIPE_PATH,
+      options.jobJson,
+    );
+    const [file, ...args] = argv;
+    if (file === undefined || file === "") return notStarted("No command: the job has none and the worker has none");
+
+    let cwd: string;
+    try {
+      cwd = jobWorkingDir(options.dataDir, options.jobName);
+      await mkdir(cwd, { recursive: true });
+    } catch (error) {
+      return notStarted(`Failed to make working directory: ${errorMessage(error)}`);
+    }
+
+    let pipe: Awaited<ReturnType<typeof openStatusPipe>>;
+    try {
+      pipe = await openStatusPipe();
+    } catch (error) {
+      return notStarted(`Failed to make the status pipe: ${errorMessage(error)}`);
+    }
+    if (this.cancelledBeforeSpawn) {
+      closeQuietly(pipe.readFd);
+      closeQuietly(pipe.writeFd);
+      return notStarted(undefined);
+    }
+
+    let child: ChildProcess;
+    try {
+      child = spawn(file, args, {
+        cwd,
+        env: taskEnv(options.baseEnv ?? process.env, options),
+        // Its own session and process group, always (Bistro's `process_group_leader` defaults to
+        // false): kills and the final cleanup reach every descendant, so children cannot leak.
+        detached: true,
+        // stdin is /dev/null: a daemon's stdin means nothing to a task. fd 3 is the status pipe.
+        stdio: ["ignore", "pipe", "pipe", pipe.writeFd, ...(options.subprocess.useCanaryPipe ? ["pipe" as const] : [])],
+      });
+    } catch (error) {
+      // Synchronous failures: arguments Node refuses (e.g. a NUL byte), fd exhaustion.
+      closeQuietly(pipe.readFd);
+      closeQuietly(pipe.writeFd);
+      return notStarted(errorMessage(error));
+    }
+    // Only the task (and its descendants) may hold the write end, or EOF would never come.
+    closeQuietly(pipe.writeFd);
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+      child.once("exit", (code, signal) => {
+        resolve([code, signal]);
+      });
+    });
+    const spawnFailed = new Promise<Error>((resolve) => child.once("error", resolve));
+    if (child.pid === undefined) {
+      // ENOENT, EACCES, ENOEXEC...: Node reports them on the next tick as an "error" event.
+      const error = await spawnFailed;
+      for (const stream of child.stdio) stream?.destroy();
+      closeQuietly(pipe.readFd);
+      return notStarted(errorMessage(error));
+    }
+    this.pid = child.pid;
+    return this.supervise(child, child.pid, pipe.readFd, exited, startedAtMs);
+  }
+
+  /** Waits for the end of the task: the main process exited AND every pipe is closed (§5.3). */
+  private async supervise(
+    child: ChildProcess,
+    pid: number,
+    statusReadFd: number,
+    exited: Promise<[number | null, NodeJS.Signals | null]>,
+    startedAtMs: number,
+  ): Promise<TaskResult> {
+    const { options } = this;
+    const quota = new LineQuota(options.subprocess.maxLogLinesPerPollInterval, options.subprocess.pollMs);
+    let outputError: string | undefined;
+    const noteError = (what: string, error: unknown) => {
+      outputError ??= `${what}: ${errorMessage(error)}`;
+    };
+
+    const forwardLines = async (stream: Readable | null, name: OutputStreamName): Promise<void> => {
+      if (stream === null) return;
+      const forward = async (line: Buffer): Promise<void> => {
+        // After a sink failure the pipe is still drained (a full pipe would block the task), unthrottled.
+        if (outputError !== undefined) return;
+        await quota.take();
+        try {
+          await options.onOutputLine({ stream: name, text: line.toString("utf8"), timeMs: this.now() });
+        } catch (error) {
+          noteError("Output sink failed", error);
+        }
+      };
+      try {
+        await forEachLine(stream, forward);
+      } catch (error) {
+        noteError(`Reading ${name} failed`, error);
+        stream.destroy();
+      }
+    };
+
+    // Only the last non-empty status line is kept, so a chatty status pipe costs no memory; it is
+    // read without quota or backpressure (no disk I/O, as in Bistro).
+    let rawStatus: string | undefined;
+    const statusStream = readStatusPipe(statusReadFd);
+    const readStatus = forEachLine(statusStream, (line) => {
+      if (line.length > 0) rawStatus = line.toString("utf8");
+      return Promise.resolve();
+    }).catch((error: unknown) => {
+      noteError("Reading the status pipe failed", error);
+      statusStream.destroy();
+    });
+
+    const canary = child.stdio[CANARY_FD] as Readable | null | undefined;
+    const canaryClosed = async (): Promise<void> => {
+      if (canary == null) return;
+      canary.resume(); // whatever a task writes there is discarded
+      // Only our read side matters; the socket's write side is never used.
+      await finished(canary, { writable: false }).catch(() => undefined);
+    };
+
+    const [[exitCode, signal]] = await Promise.all([
+      exited,
+      forwardLines(child.stdout, "stdout"),
+      forwardLines(child.stderr, "stderr"),
+      readStatus,
+      canaryClosed(),
+    ]);
+    this.finished = true;
+    this.clearSigkillTimer();
+    // Descendants that closed every pipe (e.g. `cmd >/dev/null 2>&1 3>&- &`) would outlive the task;
+    // the task is over, so they go, and the result waits until they are gone. Ones that left the
+    // group (setsid) are out of reach without cgroups.
+    await killProcessGroup(pid, options.subprocess.pollMs);
+    return {
+      ...(rawStatus === undefined ? {} : { rawStatus }),
+      killed: this.killed,
+      exitCode,
+      signal,
+      ...(outputError === undefined ? {} : { outputError }),
+      startedAtMs,
+      endedAtMs: this.now(),
+      pid,
+    };
+  }
+}
