@@ -52,6 +52,8 @@ export const taskEndSchema = z.object({
   killed: z.boolean(),
   /** Set when the task could not be started at all. */
   spawnError: z.string().optional(),
+  /** The worker was told about this attempt (a kill, a re-sent start it cannot run) but is not running it. */
+  notRunning: z.boolean().optional(),
   exitCode: z.number().int().nullable(),
   signal: z.string().nullable(),
   endedAtMs: z.number().int().nonnegative(),
