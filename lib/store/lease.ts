@@ -81,6 +81,64 @@ export async function acquireLease(
   }
 }
 
+/**
+ * Asks for another round: marks the lease dirty. A holder sees the mark when it tries to
+ * release and runs again, so a poke that arrives while a round runs is never lost.
+ */
+export async function markRoundWanted(ctx: StoreContext): Promise<void> {
+  await ctx.doc.send(
+    new UpdateCommand({
+      TableName: ctx.tableName,
+      Key: LEASE_KEY,
+      UpdateExpression: "SET #dirty = :yes",
+      ExpressionAttributeNames: { "#dirty": "dirty" },
+      ExpressionAttributeValues: { ":yes": true },
+    }),
+  );
+}
+
+/** Clears the dirty mark (the holder is about to read state that includes every earlier poke). */
+export async function clearRoundWanted(ctx: StoreContext, lease: Lease): Promise<void> {
+  await ctx.doc.send(
+    new UpdateCommand({
+      TableName: ctx.tableName,
+      Key: LEASE_KEY,
+      UpdateExpression: "SET #dirty = :no",
+      ConditionExpression: "#owner = :owner AND #epoch = :epoch",
+      ExpressionAttributeNames: { "#dirty": "dirty", "#owner": "owner", "#epoch": "epoch" },
+      ExpressionAttributeValues: { ":no": false, ":owner": lease.owner, ":epoch": lease.epoch },
+    }),
+  );
+}
+
+/**
+ * Releases the lease unless a round was asked for since `clearRoundWanted`. Returns false
+ * (lease kept) when one was: the caller runs another round.
+ */
+export async function releaseLeaseUnlessWanted(ctx: StoreContext, lease: Lease): Promise<boolean> {
+  try {
+    await ctx.doc.send(
+      new UpdateCommand({
+        TableName: ctx.tableName,
+        Key: LEASE_KEY,
+        UpdateExpression: "SET #expires = :zero",
+        ConditionExpression: "#owner = :owner AND #epoch = :epoch AND (attribute_not_exists(#dirty) OR #dirty = :no)",
+        ExpressionAttributeNames: {
+          "#owner": "owner",
+          "#epoch": "epoch",
+          "#expires": "expiresAtMs",
+          "#dirty": "dirty",
+        },
+        ExpressionAttributeValues: { ":zero": 0, ":owner": lease.owner, ":epoch": lease.epoch, ":no": false },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
 /** Gives the lease up early so the next round need not wait for it to expire. */
 export async function releaseLease(ctx: StoreContext, lease: Lease): Promise<void> {
   try {

@@ -4,11 +4,12 @@
 // update per touched counter with the batch's summed amounts, and one conditional put per
 // task. Finishing a task moves it off `running` for the matching attempt and releases its
 // charges in the same transaction, so a duplicate or stale status changes nothing.
-import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import {
   BatchGetCommand,
   GetCommand,
   TransactWriteCommand,
+  UpdateCommand,
   paginateQuery,
   type BatchGetCommandOutput,
   type TransactWriteCommandInput,
@@ -49,6 +50,8 @@ export interface TaskItem {
   version: number;
   /** The last status that is not `running` (while running: the previous one, for prev_status). */
   status?: TaskStatus;
+  /** The attempt that produced `status`. */
+  lastAttempt?: string;
   /** Present while running. */
   running?: {
     attempt: string;
@@ -87,6 +90,7 @@ interface StoredTask {
   state: TaskState;
   version: number;
   status?: TaskStatus;
+  lastAttempt?: string;
   running?: TaskItem["running"];
 }
 
@@ -98,6 +102,7 @@ function toTaskItem(item: Record<string, unknown>): TaskItem {
     state: stored.state,
     version: stored.version,
     ...(stored.status ? { status: stored.status } : {}),
+    ...(stored.lastAttempt ? { lastAttempt: stored.lastAttempt } : {}),
     ...(stored.running ? { running: stored.running } : {}),
   };
 }
@@ -406,7 +411,8 @@ function finishUpdate(ctx: StoreContext, finish: FinishWrite): TransactItem {
     Update: {
       TableName: ctx.tableName,
       Key: taskKey(finish.job, finish.node),
-      UpdateExpression: "SET #state = :state, #status = :status, #version = #version + :one REMOVE #running",
+      UpdateExpression:
+        "SET #state = :state, #status = :status, #version = #version + :one, #last = :attempt REMOVE #running",
       ConditionExpression: "#state = :running AND #running.#attempt = :attempt",
       ExpressionAttributeNames: {
         "#state": "state",
@@ -414,6 +420,7 @@ function finishUpdate(ctx: StoreContext, finish: FinishWrite): TransactItem {
         "#version": "version",
         "#running": "running",
         "#attempt": "attempt",
+        "#last": "lastAttempt",
       },
       ExpressionAttributeValues: {
         ":state": finish.state,
@@ -458,4 +465,45 @@ export async function applyFinishes(ctx: StoreContext, finishes: readonly Finish
     result.transactions += transactions;
   }
   return result;
+}
+
+/**
+ * Replaces a placeholder status (worker lost, not running) of a finished attempt with the real
+ * one that arrived late (BISTRO.md §5.6). False when the task moved on meanwhile.
+ */
+export async function replacePlaceholderStatus(
+  ctx: StoreContext,
+  item: TaskItem,
+  attempt: string,
+  status: TaskStatus,
+  state: Exclude<TaskState, "running">,
+): Promise<boolean> {
+  try {
+    await ctx.doc.send(
+      new UpdateCommand({
+        TableName: ctx.tableName,
+        Key: taskKey(item.job, item.node),
+        UpdateExpression: "SET #state = :state, #status = :status, #version = #version + :one",
+        ConditionExpression: "#version = :version AND #state <> :running AND #last = :attempt",
+        ExpressionAttributeNames: {
+          "#state": "state",
+          "#status": "status",
+          "#version": "version",
+          "#last": "lastAttempt",
+        },
+        ExpressionAttributeValues: {
+          ":state": state,
+          ":status": status,
+          ":one": 1,
+          ":version": item.version,
+          ":running": "running",
+          ":attempt": attempt,
+        },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
 }

@@ -1,0 +1,125 @@
+// Status ingestion: turns batches of status-queue messages into stored statuses. Each task end
+// is interpreted centrally (status line, kill, spawn failure, not running), checked against
+// the running attempt (Bistro's update rules, §5.6), and applied with the release of its
+// resources in one transaction, so duplicates, reordered and stale messages change nothing.
+// A malformed message is reported by id (for the dead-letter queue) and never blocks the rest.
+import { statusMessageSchema, parseMessage, type TaskEnd } from "../dispatch/messages";
+import { finishTask } from "../scheduler/backoff";
+import { decideStatusUpdate, errorBackoff, parseStatusLine, wasNotRunning } from "../scheduler/status";
+import type { ReportedStatus } from "../model/status";
+import type { StoreContext } from "../store/context";
+import { applyFinishes, getTasks, replacePlaceholderStatus, type FinishWrite } from "../store/tasks";
+import { stateOfStatus } from "./task-state";
+
+export interface StatusDeps {
+  store: StoreContext;
+  /** Milliseconds since the epoch. */
+  clock: () => number;
+  log?: (event: Record<string, unknown>) => void;
+}
+
+export interface StatusBatchResult {
+  /** Messages to retry or dead-letter, with why. */
+  failed: { id: string; error: string }[];
+  applied: number;
+  /** Ends that changed nothing: duplicates, reordered or stale messages. */
+  ignored: number;
+}
+
+/** What the task's end means, before backoff: Bistro's status for each way a task ends. */
+export function reportedStatusOf(end: TaskEnd): ReportedStatus {
+  if (end.notRunning) return wasNotRunning();
+  if (end.spawnError !== undefined) return errorBackoff(`Failed to start task: ${end.spawnError}`);
+  return parseStatusLine(end.rawStatus, { killed: end.killed });
+}
+
+const keyOf = (end: { job: string; node: string }) => `${end.job}\u0000${end.node}`;
+
+export async function applyStatuses(
+  deps: StatusDeps,
+  messages: readonly { id: string; body: string }[],
+): Promise<StatusBatchResult> {
+  const result: StatusBatchResult = { failed: [], applied: 0, ignored: 0 };
+  const ends: { id: string; end: TaskEnd }[] = [];
+  const seen = new Set<string>();
+  for (const message of messages) {
+    const parsed = parseMessage(statusMessageSchema, message.body);
+    if (!parsed.ok) {
+      result.failed.push({ id: message.id, error: `malformed status message: ${parsed.error}` });
+      deps.log?.({ event: "status-malformed", id: message.id, error: parsed.error });
+      continue;
+    }
+    for (const end of parsed.value.ends) {
+      const attemptKey = `${keyOf(end)}\u0000${end.attempt}`;
+      if (seen.has(attemptKey)) {
+        result.ignored++;
+        continue;
+      }
+      seen.add(attemptKey);
+      ends.push({ id: message.id, end });
+    }
+  }
+  if (ends.length === 0) return result;
+
+  const nowSec = deps.clock() / 1000;
+  const items = new Map(
+    (
+      await getTasks(
+        deps.store,
+        ends.map(({ end }) => end),
+      )
+    ).map((item) => [keyOf(item), item]),
+  );
+  const finishes: (FinishWrite & { messageId: string })[] = [];
+  for (const { id, end } of ends) {
+    const item = items.get(keyOf(end));
+    const reported = reportedStatusOf(end);
+    const decision = decideStatusUpdate(
+      {
+        ...(item?.running ? { runningAttemptId: item.running.attempt } : {}),
+        ...(item?.status ? { stored: item.status } : {}),
+      },
+      { attemptId: end.attempt, bits: reported.bits },
+    );
+    if (!item || decision.action === "ignore") {
+      result.ignored++;
+      const reason = decision.action === "ignore" ? decision.reason : "no such task";
+      deps.log?.({ event: "status-ignored", job: end.job, node: end.node, attempt: end.attempt, reason });
+      continue;
+    }
+    if (decision.action === "replace") {
+      // The placeholder saved the attempt's backoff step; the real status continues from it.
+      const status = finishTask({
+        previous: undefined,
+        nextBackoff: { noMoreBackoffs: false, seconds: item.status?.savedBackoffSec ?? 0 },
+        reported,
+        nowSec,
+      });
+      if (await replacePlaceholderStatus(deps.store, item, end.attempt, status, stateOfStatus(status)))
+        result.applied++;
+      else result.ignored++;
+      continue;
+    }
+    const running = item.running;
+    if (!running) continue;
+    const status = finishTask({ previous: item.status, nextBackoff: running.nextBackoff, reported, nowSec });
+    finishes.push({
+      messageId: id,
+      job: end.job,
+      node: end.node,
+      attempt: end.attempt,
+      status,
+      state: stateOfStatus(status),
+      charges: running.charges,
+    });
+  }
+  const applied = await applyFinishes(deps.store, finishes);
+  result.applied += applied.applied.length;
+  result.ignored += applied.stale.length;
+  for (const { finish, reason } of applied.refused) {
+    const messageId = (finish as FinishWrite & { messageId: string }).messageId;
+    result.failed.push({ id: messageId, error: `could not release resources: ${reason}` });
+    deps.log?.({ event: "status-refused", job: finish.job, node: finish.node, attempt: finish.attempt, reason });
+  }
+  return result;
+}

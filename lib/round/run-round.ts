@@ -1,0 +1,370 @@
+// One scheduling round against the real state (DESIGN.md §4): take or renew the lease, read
+// the snapshot, repeat any dispatch an earlier round did not finish, fail over the tasks of
+// lost workers, plan (pure), commit the starts in fenced transactions, then send start and
+// kill orders. `runRounds` repeats rounds while pokes arrive, so a burst of submissions
+// costs few rounds and none is lost.
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import { parseConfig } from "../config";
+import { buildStartMessage } from "./start-message";
+import type { KillMessage, StartMessage } from "../dispatch/messages";
+import { sendBatched, type SendResult } from "../dispatch/sqs";
+import { WORKER_LEVEL, type Config, type Job } from "../model/config";
+import { pathToNode, type NodeTree } from "../model/tree";
+import { builtinNodeSources, loadNodes, type NodeSourceRegistry } from "../nodes";
+import { finishTask } from "../scheduler/backoff";
+import { planRound } from "../scheduler/plan";
+import type { Rng } from "../scheduler/random";
+import type { Plan, PlanReason, RoundSnapshot, TaskRecord } from "../scheduler/snapshot";
+import { workerLost } from "../scheduler/status";
+import { getConfig, getCurrentConfigVersion } from "../store/config-store";
+import type { StoreContext } from "../store/context";
+import { LeaseLostError } from "../store/errors";
+import { acquireLease, clearRoundWanted, releaseLeaseUnlessWanted, type Lease } from "../store/lease";
+import { readSchedulerState, writeSchedulerState } from "../store/scheduler-state";
+import {
+  applyFinishes,
+  commitStarts,
+  readJobsWithTasks,
+  readTasks,
+  type FinishWrite,
+  type LimitedCharge,
+  type StartWrite,
+  type TaskItem,
+} from "../store/tasks";
+import { listWorkers, markWorkerLost } from "../store/workers";
+import { stateOfStatus } from "./task-state";
+import { BISTRO_WORKER_TIMINGS, workerSnapshot, type WorkerTimings } from "./worker-health";
+
+export interface RoundDeps {
+  store: StoreContext;
+  sqs: SQSClient;
+  /** Milliseconds since the epoch. */
+  clock: () => number;
+  rng: Rng;
+  /** Lease owner: unique per process (or Lambda invocation). */
+  owner: string;
+  /** Name of the instance node (Bistro's --instance_node_name). */
+  instanceName: string;
+  nodeSources?: NodeSourceRegistry;
+  timings?: WorkerTimings;
+  leaseTtlMs?: number;
+  /** Sends bodies to one queue; replaced in tests to inject failures. */
+  send?: (queueUrl: string, bodies: string[]) => Promise<SendResult>;
+  /** Called between planning and committing; tests use it to pause a round. */
+  beforeCommit?: (plan: Plan) => Promise<void>;
+  /** Parsed-config cache kept across rounds by a warm process. */
+  cache?: { version: number; config: Config };
+  log?: (event: Record<string, unknown>) => void;
+}
+
+export interface RoundReport {
+  round: number;
+  started: { job: string; node: string; attempt: string; worker: string }[];
+  /** Starts the commit refused (their state changed since the snapshot); re-planned next round. */
+  refused: number;
+  killed: number;
+  /** Start orders of earlier, interrupted rounds sent again. */
+  resent: number;
+  lostWorkers: string[];
+  reasons: PlanReason[];
+  nextRoundInSec: number;
+  candidatesEvaluated: number;
+}
+
+const DEFAULT_LEASE_TTL_MS = 60_000;
+
+/** Attempt ids are unique forever: round numbers never repeat. */
+const attemptId = (round: number, index: number) => `r${round}.${index}`;
+
+/** The scheduler's view of a stored task item (charges grouped back into per-node usage). */
+function toRecord(item: TaskItem): TaskRecord {
+  const running = item.running;
+  if (!running) return { job: item.job, node: item.node, ...(item.status ? { status: item.status } : {}) };
+  const usage = new Map<string, { node: string; level: string; resources: Record<string, number> }>();
+  for (const charge of running.charges) {
+    const id = `${charge.level}\u0000${charge.name}`;
+    let entry = usage.get(id);
+    if (!entry) usage.set(id, (entry = { node: charge.name, level: charge.level, resources: {} }));
+    entry.resources[charge.resource] = charge.amount;
+  }
+  return {
+    job: item.job,
+    node: item.node,
+    ...(item.status ? { status: item.status } : {}),
+    running: {
+      attemptId: running.attempt,
+      workerId: running.worker,
+      startTimeSec: Math.floor(running.startedAtMs / 1000),
+      usage: [...usage.values()],
+      nextBackoff: running.nextBackoff,
+    },
+  };
+}
+
+/** The task JSON's resources_by_node, from the charges a running item recorded. */
+function resourcesByNode(item: TaskItem): Record<string, Record<string, number>> {
+  const byNode: Record<string, Record<string, number>> = {};
+  for (const charge of item.running?.charges ?? []) (byNode[charge.name] ??= {})[charge.resource] = charge.amount;
+  return byNode;
+}
+
+async function sendAll(deps: RoundDeps, queues: Map<string, string[]>): Promise<{ failed: number }> {
+  const send = deps.send ?? ((queueUrl: string, bodies: string[]) => sendBatched(deps.sqs, queueUrl, bodies));
+  let failed = 0;
+  await Promise.all(
+    [...queues].map(async ([queueUrl, bodies]) => {
+      const result = await send(queueUrl, bodies);
+      failed += result.failed.length;
+    }),
+  );
+  return { failed };
+}
+
+function addBody(queues: Map<string, string[]>, queueUrl: string, message: StartMessage | KillMessage): void {
+  const bodies = queues.get(queueUrl) ?? [];
+  bodies.push(JSON.stringify(message));
+  queues.set(queueUrl, bodies);
+}
+
+async function loadConfig(deps: RoundDeps): Promise<Config | null> {
+  const version = await getCurrentConfigVersion(deps.store);
+  if (version === null) return null;
+  if (deps.cache?.version === version) return deps.cache.config;
+  const stored = await getConfig(deps.store, version);
+  if (!stored) return null;
+  const parsed = parseConfig(stored.document);
+  if (!parsed.ok) {
+    throw new Error(
+      `The stored config version ${version} is invalid: ${parsed.errors.map((e) => e.message).join("; ")}`,
+    );
+  }
+  deps.cache = { version, config: parsed.config };
+  return parsed.config;
+}
+
+/** Runs one round under `lease` (already held). Throws LeaseLostError when fenced out. */
+export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundReport> {
+  const nowMs = deps.clock();
+  const nowSec = nowMs / 1000;
+  const timings = deps.timings ?? BISTRO_WORKER_TIMINGS;
+  const report: RoundReport = {
+    round: lease.round,
+    started: [],
+    refused: 0,
+    killed: 0,
+    resent: 0,
+    lostWorkers: [],
+    reasons: [],
+    nextRoundInSec: 5,
+    candidatesEvaluated: 0,
+  };
+
+  const [config, state, workerRecords, jobsWithTasks] = await Promise.all([
+    loadConfig(deps),
+    readSchedulerState(deps.store),
+    listWorkers(deps.store),
+    readJobsWithTasks(deps.store),
+  ]);
+  if (!config) {
+    report.reasons.push({ message: "No config is stored yet: PUT /config (or `sous apply FILE`) to give Sous one." });
+    return report;
+  }
+  const settings = config.settings;
+  const workersById = new Map(workerRecords.map((w) => [w.id, w]));
+  const items = await readTasks(deps.store, [...new Set([...Object.keys(config.jobs), ...jobsWithTasks])]);
+
+  let tree: NodeTree;
+  try {
+    tree = await loadNodes(settings, deps.instanceName, nowSec, deps.nodeSources ?? builtinNodeSources());
+  } catch (error) {
+    report.reasons.push({
+      message: `Nodes could not be loaded: ${error instanceof Error ? error.message : String(error)}`,
+    });
+    return report;
+  }
+
+  // 1. Repeat dispatch of rounds that committed starts but may not have sent them all.
+  let dispatchFailed = 0;
+  const resend = new Map<string, string[]>();
+  for (const item of items) {
+    const running = item.running;
+    if (!running || running.round <= state.dispatchedThroughRound) continue;
+    const job: Job | undefined = config.jobs[item.job];
+    const worker = workersById.get(running.worker);
+    const node = tree.indexOf.get(item.node);
+    if (!job || !worker || node === undefined) continue; // orphan handling deals with it
+    addBody(
+      resend,
+      worker.queueUrl,
+      buildStartMessage({
+        job,
+        node: item.node,
+        attempt: running.attempt,
+        workerId: worker.id,
+        workerHost: worker.hostname,
+        pathToNode: pathToNode(tree, node),
+        resourcesByNode: resourcesByNode(item),
+        previous: item.status,
+      }),
+    );
+    report.resent++;
+  }
+  dispatchFailed += (await sendAll(deps, resend)).failed;
+
+  // 2. Fail over the tasks of workers that are now lost (their own deadline to kill them has passed).
+  const snapshots = workerRecords.map((record) => workerSnapshot(record, nowMs, settings, timings));
+  const lostFinishes: FinishWrite[] = [];
+  for (const [i, worker] of snapshots.entries()) {
+    const record = workerRecords[i];
+    if (!record || worker.state !== "must_die") continue;
+    if (record.lostAtMs === undefined) {
+      if (!(await markWorkerLost(deps.store, record.id, record.instanceId, nowMs))) continue;
+      report.lostWorkers.push(record.id);
+    }
+    for (const item of items) {
+      if (item.running?.worker !== record.id) continue;
+      const status = finishTask({
+        previous: item.status,
+        nextBackoff: item.running.nextBackoff,
+        reported: workerLost(record.id),
+        nowSec,
+      });
+      lostFinishes.push({
+        job: item.job,
+        node: item.node,
+        attempt: item.running.attempt,
+        status,
+        state: stateOfStatus(status),
+        charges: item.running.charges,
+      });
+    }
+  }
+  if (lostFinishes.length > 0) {
+    const { applied } = await applyFinishes(deps.store, lostFinishes);
+    const finished = new Map(applied.map((f) => [`${f.job}\u0000${f.node}`, f]));
+    for (const item of items) {
+      const finish = finished.get(`${item.job}\u0000${item.node}`);
+      if (!finish) continue;
+      delete item.running;
+      item.status = finish.status;
+      item.state = finish.state;
+      item.version++;
+    }
+  }
+
+  // 3. Plan.
+  const snapshot: RoundSnapshot = {
+    config,
+    tree,
+    tasks: items.map(toRecord),
+    workers: snapshots.filter((w) => w.state !== "must_die"),
+    orphanTimers: state.orphanTimers,
+    workerCursors: state.workerCursors,
+  };
+  const plan = planRound(snapshot, nowSec, deps.rng);
+  report.reasons.push(...plan.reasons);
+  report.nextRoundInSec = plan.nextRoundInSec;
+  report.candidatesEvaluated = plan.stats.candidatesEvaluated;
+  await deps.beforeCommit?.(plan);
+
+  // 4. Commit the starts (fenced), then send them.
+  const versions = new Map(items.map((item) => [`${item.job}\u0000${item.node}`, item.version]));
+  const capacityOf = new Map(snapshots.map((w) => [w.id, w.capacity]));
+  const writes: StartWrite[] = plan.starts.map((start, index) => ({
+    job: start.job,
+    node: start.node,
+    attempt: attemptId(lease.round, index),
+    worker: start.workerId,
+    nextBackoff: start.nextBackoff,
+    expectedVersion: versions.get(`${start.job}\u0000${start.node}`) ?? null,
+    charges: start.usage.flatMap((usage) =>
+      Object.entries(usage.resources).map(([resource, amount]): LimitedCharge => ({
+        level: usage.level,
+        name: usage.node,
+        resource,
+        amount,
+        limit:
+          usage.level === WORKER_LEVEL
+            ? (capacityOf.get(usage.node)?.[resource] ?? 0)
+            : (settings.resources[usage.level]?.[resource]?.limit ?? 0),
+      })),
+    ),
+  }));
+  const committed = await commitStarts(deps.store, lease, writes, nowMs);
+  report.refused = committed.rejected.length;
+  const planned = new Map(plan.starts.map((start, index) => [attemptId(lease.round, index), start]));
+  const orders = new Map<string, string[]>();
+  for (const write of committed.committed) {
+    const start = planned.get(write.attempt);
+    const worker = workersById.get(write.worker);
+    const job = config.jobs[write.job];
+    if (!start || !worker || !job) continue;
+    addBody(
+      orders,
+      worker.queueUrl,
+      buildStartMessage({
+        job,
+        node: start.node,
+        attempt: write.attempt,
+        workerId: worker.id,
+        workerHost: worker.hostname,
+        pathToNode: start.pathToNode,
+        resourcesByNode: start.resourcesByNode,
+        previous: start.previous,
+      }),
+    );
+    report.started.push({ job: write.job, node: write.node, attempt: write.attempt, worker: write.worker });
+  }
+  for (const kill of plan.kills) {
+    const worker = workersById.get(kill.workerId);
+    if (!worker) continue;
+    addBody(orders, worker.queueUrl, {
+      type: "kill",
+      job: kill.job,
+      node: kill.node,
+      attempt: kill.attemptId,
+      request: kill.request,
+      reason: kill.reason,
+    });
+    report.killed++;
+  }
+  dispatchFailed += (await sendAll(deps, orders)).failed;
+
+  // 5. Carry state to the next round. Dispatch counts as done only if every order went out.
+  await writeSchedulerState(deps.store, lease, {
+    orphanTimers: plan.orphanTimers,
+    workerCursors: plan.workerCursors,
+    dispatchedThroughRound: dispatchFailed === 0 ? lease.round : state.dispatchedThroughRound,
+  });
+  deps.log?.({ event: "round", ...report, started: report.started.length });
+  return report;
+}
+
+/**
+ * Takes the lease and runs rounds until no poke arrived during the last one (at most
+ * `maxRounds`), then releases it. Returns the reports; none when another holder runs rounds
+ * (it will see the poke).
+ */
+export async function runRounds(deps: RoundDeps, maxRounds = 10): Promise<RoundReport[]> {
+  const ttl = deps.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+  let lease = await acquireLease(deps.store, deps.owner, deps.clock(), ttl);
+  const reports: RoundReport[] = [];
+  try {
+    while (lease && reports.length < maxRounds) {
+      await clearRoundWanted(deps.store, lease);
+      reports.push(await runRound(deps, lease));
+      if (await releaseLeaseUnlessWanted(deps.store, lease)) {
+        lease = null;
+        break;
+      }
+      lease = await acquireLease(deps.store, deps.owner, deps.clock(), ttl, lease);
+    }
+  } catch (error) {
+    if (error instanceof LeaseLostError) {
+      deps.log?.({ event: "lease-lost", owner: deps.owner });
+      return reports;
+    }
+    throw error;
+  }
+  return reports;
+}

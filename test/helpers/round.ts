@@ -1,0 +1,110 @@
+// A scheduler deployment on the emulators for round tests: a state table, worker queues
+// registered as workers, a status source, a controllable clock and seeded randomness.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { parseMessage, workerMessageSchema, type TaskEnd, type WorkerMessage } from "../../lib/dispatch/messages";
+import { applyStatuses } from "../../lib/round/apply-statuses";
+import { runRounds, type RoundDeps, type RoundReport } from "../../lib/round/run-round";
+import { putConfig, getCurrentConfigVersion } from "../../lib/store/config-store";
+import { registerWorker } from "../../lib/store/workers";
+import { uniqueName } from "./aws";
+import { freshStore } from "./store";
+
+export function bistroFixture(name: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(__dirname, "..", "..", "events", "bistro", name), "utf8")) as Record<
+    string,
+    unknown
+  >;
+}
+
+/** A deterministic generator (mulberry32) so failures replay. */
+export function seededRng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export async function roundHarness(seed = 1) {
+  const store = await freshStore();
+  let nowMs = Date.UTC(2026, 10, 23, 12, 0, 0);
+  const queues = new Map<string, string>();
+  const deps: RoundDeps = {
+    store,
+    sqs: store.aws.sqs,
+    clock: () => nowMs,
+    rng: seededRng(seed),
+    owner: "round-test",
+    instanceName: "scheduler",
+  };
+  const harness = {
+    store,
+    deps,
+    advance(ms: number) {
+      nowMs += ms;
+    },
+    now: () => nowMs,
+    async setConfig(document: Record<string, unknown>) {
+      await putConfig(store, document, await getCurrentConfigVersion(store), nowMs);
+    },
+    async addWorker(id: string, resources: Record<string, number> = {}, hostname = id) {
+      const { QueueUrl } = await store.aws.sqs.send(new CreateQueueCommand({ QueueName: uniqueName(`w-${id}`) }));
+      queues.set(id, QueueUrl!);
+      await registerWorker(
+        store,
+        {
+          id,
+          hostname,
+          instanceId: `${id}-1`,
+          queueUrl: QueueUrl!,
+          resources,
+          heartbeatPeriodSec: 15,
+          registeredAtMs: nowMs,
+          heartbeatAtMs: nowMs,
+        },
+        0,
+      );
+    },
+    /** Drains a worker's queue: the orders sent to it so far. */
+    async orders(worker: string): Promise<WorkerMessage[]> {
+      const out: WorkerMessage[] = [];
+      for (;;) {
+        const { Messages } = await store.aws.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: queues.get(worker), MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+        );
+        if (!Messages?.length) return out;
+        for (const m of Messages) {
+          const parsed = parseMessage(workerMessageSchema, m.Body ?? "");
+          if (!parsed.ok) throw new Error(parsed.error);
+          out.push(parsed.value);
+        }
+        await store.aws.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: queues.get(worker),
+            Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+          }),
+        );
+      }
+    },
+    async round(): Promise<RoundReport> {
+      const reports = await runRounds(deps, 1);
+      if (reports.length !== 1) throw new Error("the round did not run (lease held?)");
+      return reports[0]!;
+    },
+    async finish(ends: Partial<TaskEnd>[] & { job: string; node: string; attempt: string }[]) {
+      const body = JSON.stringify({
+        ends: ends.map((e) => ({ worker: "w", killed: false, exitCode: 0, signal: null, endedAtMs: nowMs, ...e })),
+      });
+      return applyStatuses({ store, clock: () => nowMs }, [{ id: "m1", body }]);
+    },
+    destroy: () => {
+      store.destroy();
+    },
+  };
+  return harness;
+}

@@ -1,0 +1,114 @@
+// The scheduling round on DynamoDB Local + fauxqs: commit, dispatch, statuses, fencing, crashes.
+import type { StartMessage } from "../../lib/dispatch/messages";
+import { LeaseLostError } from "../../lib/store/errors";
+import { acquireLease } from "../../lib/store/lease";
+import { readCounters } from "../../lib/store/counters";
+import { readJobTasks } from "../../lib/store/tasks";
+import { runRound } from "../../lib/round/run-round";
+import { bistroFixture, roundHarness } from "../helpers/round";
+
+type Harness = Awaited<ReturnType<typeof roundHarness>>;
+let h: Harness;
+beforeEach(async () => {
+  h = await roundHarness();
+});
+afterEach(() => {
+  h.destroy();
+});
+
+describe("a round with Bistro's simple config", () => {
+  it("starts 3 of the 4 tasks (instance concurrency 3), sends start orders, and the 4th after a status", async () => {
+    await h.setConfig(bistroFixture("simple.json"));
+    await h.addWorker("w1");
+    const first = await h.round();
+    expect(first.started).toHaveLength(3);
+    const orders = (await h.orders("w1")) as StartMessage[];
+    expect(orders.map((o) => o.node).sort()).toEqual(first.started.map((s) => s.node).sort());
+    expect(orders[0]).toMatchObject({
+      type: "start",
+      job: "simple_job",
+      command: [],
+      taskJson: { id: "simple_job", config: {}, worker_node: "w1", worker_host: "w1" },
+    });
+    expect(orders[0]?.taskJson.path_to_node).toHaveLength(3);
+    expect((await readCounters(h.store)).get("node#scheduler")?.get("concurrency")).toBe(3);
+
+    expect((await h.round()).started).toHaveLength(0); // no room, nothing re-sent
+
+    const done = orders[0]!;
+    const result = await h.finish([{ job: done.job, node: done.node, attempt: done.attempt, rawStatus: "done" }]);
+    expect(result).toEqual({ failed: [], applied: 1, ignored: 0 });
+    const again = await h.finish([{ job: done.job, node: done.node, attempt: done.attempt, rawStatus: "done" }]);
+    expect(again.applied).toBe(0);
+
+    const second = await h.round();
+    expect(second.started).toHaveLength(1);
+    const tasks = await readJobTasks(h.store, "simple_job");
+    expect(tasks.filter((t) => t.state === "running")).toHaveLength(3);
+    expect(tasks.filter((t) => t.state === "done").map((t) => t.node)).toEqual([done.node]);
+  });
+
+  it("says why nothing runs when settings are disabled or no worker is registered", async () => {
+    const config = bistroFixture("simple.json");
+    await h.setConfig({ ...config, bistro_settings: { ...(config.bistro_settings as object), enabled: false } });
+    await h.addWorker("w1");
+    const report = await h.round();
+    expect(report.started).toEqual([]);
+    expect(report.reasons.map((r) => r.message).join("\n")).toMatch(/enabled/);
+  });
+});
+
+describe("fencing", () => {
+  it("a round whose lease was taken over between plan and commit commits nothing", async () => {
+    await h.setConfig(bistroFixture("simple.json"));
+    await h.addWorker("w1");
+    const lease = (await acquireLease(h.store, "slow-round", h.now(), 1_000))!;
+    let resume!: () => void;
+    let paused!: () => void;
+    const pausedAtCommit = new Promise<void>((r) => (paused = r));
+    const slow = runRound(
+      {
+        ...h.deps,
+        owner: "slow-round",
+        beforeCommit: async () => {
+          paused();
+          await new Promise<void>((r) => (resume = r));
+        },
+      },
+      lease,
+    );
+    await pausedAtCommit;
+    h.advance(5_000); // the slow round's lease has expired
+    const fast = await h.round();
+    expect(fast.started).toHaveLength(3);
+    resume();
+    await expect(slow).rejects.toBeInstanceOf(LeaseLostError);
+    expect((await readJobTasks(h.store, "simple_job")).filter((t) => t.state === "running")).toHaveLength(3);
+    expect((await readCounters(h.store)).get("node#scheduler")?.get("concurrency")).toBe(3);
+    expect(await h.orders("w1")).toHaveLength(3);
+  });
+});
+
+describe("a crash between commit and dispatch", () => {
+  it("is repaired by the next round, which re-sends each start exactly once with the same attempt", async () => {
+    await h.setConfig(bistroFixture("simple.json"));
+    await h.addWorker("w1");
+    const crashing = { ...h.deps, send: () => Promise.reject(new Error("process died")) };
+    const lease = (await acquireLease(h.store, "crashing", h.now(), 1_000))!;
+    await expect(runRound(crashing, lease)).rejects.toThrow("process died");
+    expect(await h.orders("w1")).toEqual([]);
+    const committed = (await readJobTasks(h.store, "simple_job")).filter((t) => t.state === "running");
+    expect(committed).toHaveLength(3);
+
+    h.advance(5_000);
+    const repair = await h.round();
+    expect(repair.resent).toBe(3);
+    expect(repair.started).toEqual([]);
+    const orders = (await h.orders("w1")) as StartMessage[];
+    expect(orders.map((o) => o.attempt).sort()).toEqual(committed.map((t) => t.running!.attempt).sort());
+
+    const after = await h.round();
+    expect(after.resent).toBe(0);
+    expect(await h.orders("w1")).toEqual([]);
+  });
+});
