@@ -141,8 +141,12 @@ export async function readTasks(ctx: StoreContext, jobs: readonly string[], para
   return results.flat();
 }
 
-/** Task items by key (missing ones are left out), consistent reads, 100 per call. */
-export async function getTasks(ctx: StoreContext, keys: readonly { job: string; node: string }[]): Promise<TaskItem[]> {
+/** Task items by key (missing ones are left out; repeated keys read once), consistent reads, 100 per call. */
+export async function getTasks(
+  ctx: StoreContext,
+  wanted: readonly { job: string; node: string }[],
+): Promise<TaskItem[]> {
+  const keys = [...new Map(wanted.map((k) => [`${k.job}\u0000${k.node}`, k])).values()];
   const found: TaskItem[] = [];
   for (let i = 0; i < keys.length; i += 100) {
     let pending: Record<string, unknown>[] | undefined = keys.slice(i, i + 100).map((k) => taskKey(k.job, k.node));
