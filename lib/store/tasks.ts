@@ -234,27 +234,30 @@ function startUpdate(ctx: StoreContext, start: StartWrite, round: number, nowMs:
     charges: start.charges.map(({ level, name, resource, amount }) => ({ level, name, resource, amount })),
     nextBackoff: start.nextBackoff,
   };
-  const fresh = start.expectedVersion === null;
+  if (start.expectedVersion === null) {
+    // No item yet: a plain conditional put (cheaper to evaluate than an update).
+    const item: StoredTask = {
+      ...taskKey(start.job, start.node),
+      job: start.job,
+      node: start.node,
+      state: "running",
+      version: 1,
+      running,
+    };
+    return { Put: { TableName: ctx.tableName, Item: item, ConditionExpression: "attribute_not_exists(pk)" } };
+  }
   return {
     Update: {
       TableName: ctx.tableName,
       Key: taskKey(start.job, start.node),
-      UpdateExpression: "SET #job = :job, #node = :node, #state = :running, #version = :next, #running = :attempt",
-      ConditionExpression: fresh ? "attribute_not_exists(pk)" : "#version = :version AND #state <> :running",
-      ExpressionAttributeNames: {
-        "#job": "job",
-        "#node": "node",
-        "#state": "state",
-        "#version": "version",
-        "#running": "running",
-      },
+      UpdateExpression: "SET #state = :running, #version = :next, #running = :attempt",
+      ConditionExpression: "#version = :version AND #state <> :running",
+      ExpressionAttributeNames: { "#state": "state", "#version": "version", "#running": "running" },
       ExpressionAttributeValues: {
-        ":job": start.job,
-        ":node": start.node,
         ":running": "running",
-        ":next": (start.expectedVersion ?? 0) + 1,
+        ":next": start.expectedVersion + 1,
         ":attempt": running,
-        ...(fresh ? {} : { ":version": start.expectedVersion }),
+        ":version": start.expectedVersion,
       },
     },
   };

@@ -1,0 +1,125 @@
+// Benchmark: committing task starts and finishes with the batched protocol (one transaction
+// per up to 100 items, counters summed per batch) against a naive one (one transaction per
+// task), both on DynamoDB Local in the same run. Prints the wall-time ratio (goal: batched at
+// least 10x faster) and the write units per task start and finish as AWS bills them, computed
+// from the sizes of the items written (goal: at most 3 each, amortized).
+//   npm run bench:commit [-- --tasks 2000]
+import { randomUUID } from "node:crypto";
+import { ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { makeAwsClients } from "../lib/aws";
+import { startEmulators } from "../lib/local/emulators";
+import type { StoreContext } from "../lib/store/context";
+import { itemSize, transactionalWriteUnits } from "../lib/store/item-size";
+import { acquireLease } from "../lib/store/lease";
+import { ensureTable } from "../lib/store/table";
+import { applyFinishes, commitStarts, type FinishWrite, type StartWrite } from "../lib/store/tasks";
+
+const tasks = Number(process.argv[process.argv.indexOf("--tasks") + 1] || 2000) || 2000;
+
+function starts(): StartWrite[] {
+  return Array.from({ length: tasks }, (_, i) => ({
+    job: "bench_job",
+    node: `shard-${String(i).padStart(6, "0")}`,
+    attempt: `r1.${i}`,
+    worker: "worker-1",
+    nextBackoff: { seconds: 15, noMoreBackoffs: false },
+    expectedVersion: null,
+    charges: [{ level: "instance", name: "scheduler", resource: "concurrency", amount: 1, limit: 1_000_000 }],
+  }));
+}
+
+function finishes(list: StartWrite[]): FinishWrite[] {
+  return list.map((s) => ({
+    job: s.job,
+    node: s.node,
+    attempt: s.attempt,
+    status: { bits: 4, timeSec: 1_790_000_000, backoffSec: 0 },
+    state: "done",
+    charges: s.charges.map(({ level, name, resource, amount }) => ({ level, name, resource, amount })),
+  }));
+}
+
+async function sizes(ctx: StoreContext): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await ctx.doc.send(new ScanCommand({ TableName: ctx.tableName, ExclusiveStartKey: start }));
+    for (const item of page.Items ?? []) out.set(`${String(item.pk)}|${String(item.sk)}`, itemSize(item));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return out;
+}
+
+interface Run {
+  startMs: number;
+  finishMs: number;
+  startUnits: number;
+  finishUnits: number;
+}
+
+async function run(ctx: StoreContext, naive: boolean): Promise<Run> {
+  await ensureTable(ctx.doc as never, ctx.tableName);
+  const lease = (await acquireLease(ctx, "bench", Date.now(), 3_600_000))!;
+  const list = starts();
+  let t = performance.now();
+  let startTransactions = 0;
+  if (naive) {
+    for (const s of list) startTransactions += (await commitStarts(ctx, lease, [s], Date.now())).transactions;
+  } else {
+    startTransactions = (await commitStarts(ctx, lease, list, Date.now())).transactions;
+  }
+  const startMs = performance.now() - t;
+  const running = await sizes(ctx);
+
+  t = performance.now();
+  let finishTransactions = 0;
+  const ends = finishes(list);
+  if (naive) {
+    for (const f of ends) finishTransactions += (await applyFinishes(ctx, [f])).transactions;
+  } else {
+    finishTransactions = (await applyFinishes(ctx, ends)).transactions;
+  }
+  const finishMs = performance.now() - t;
+  const finished = await sizes(ctx);
+
+  const size = (map: Map<string, number>, key: string) => map.get(key) ?? 0;
+  const unitsOf = (key: string) => transactionalWriteUnits(Math.max(size(running, key), size(finished, key)));
+  const taskKeys = list.map((s) => `TASK#${s.job}|${s.node}`);
+  const perTransaction = (keys: string[]) => keys.reduce((n, k) => n + unitsOf(k), 0);
+  // Start transaction: lease fence + jobs set + counter + its tasks. Finish: counter + its tasks.
+  const startUnits =
+    startTransactions * perTransaction(["SCHEDULER|LEASE", "SCHEDULER|JOBS", "COUNTER|node#scheduler"]) +
+    taskKeys.reduce((n, k) => n + transactionalWriteUnits(size(running, k)), 0);
+  const finishUnits =
+    finishTransactions * perTransaction(["COUNTER|node#scheduler"]) + taskKeys.reduce((n, k) => n + unitsOf(k), 0);
+  return { startMs, finishMs, startUnits, finishUnits };
+}
+
+async function main(): Promise<void> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const emulators = await startEmulators({ sqsAndS3: false });
+  const aws = makeAwsClients({ endpoints: { dynamodb: emulators.endpoints.dynamodb } });
+  try {
+    const table = () => ({ doc: aws.doc, tableName: `bench-${randomUUID().slice(0, 8)}` });
+    // Warm up the JVM so neither variant pays for it.
+    await run({ ...table() }, false);
+    const batched = await run(table(), false);
+    const naive = await run(table(), true);
+    const row = (name: string, r: Run) =>
+      `${name.padEnd(8)} start ${r.startMs.toFixed(0).padStart(6)} ms  finish ${r.finishMs.toFixed(0).padStart(6)} ms  ` +
+      `WCU/start ${(r.startUnits / tasks).toFixed(2)}  WCU/finish ${(r.finishUnits / tasks).toFixed(2)}`;
+    console.log(`${tasks} tasks on one instance counter, DynamoDB Local`);
+    console.log(row("batched", batched));
+    console.log(row("naive", naive));
+    const ratio = (naive.startMs + naive.finishMs) / (batched.startMs + batched.finishMs);
+    console.log(`wall-time ratio naive/batched: ${ratio.toFixed(1)}x (goal >= 10x)`);
+    const ok = batched.startUnits / tasks <= 3 && batched.finishUnits / tasks <= 3;
+    console.log(`write units per start and finish <= 3: ${ok ? "yes" : "NO"}`);
+    if (!ok) process.exitCode = 1;
+  } finally {
+    aws.destroy();
+    await emulators.stop();
+  }
+}
+
+void main();
