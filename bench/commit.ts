@@ -5,6 +5,7 @@
 // from the sizes of the items written (goal: at most 3 each, amortized).
 //   npm run bench:commit [-- --tasks 2000]
 import { randomUUID } from "node:crypto";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { makeAwsClients } from "../lib/aws";
 import { startEmulators } from "../lib/local/emulators";
@@ -57,8 +58,8 @@ interface Run {
   finishUnits: number;
 }
 
-async function run(ctx: StoreContext, naive: boolean): Promise<Run> {
-  await ensureTable(ctx.doc as never, ctx.tableName);
+async function run(dynamodb: DynamoDBClient, ctx: StoreContext, naive: boolean): Promise<Run> {
+  await ensureTable(dynamodb, ctx.tableName);
   const lease = (await acquireLease(ctx, "bench", Date.now(), 3_600_000))!;
   const list = starts();
   let t = performance.now();
@@ -102,9 +103,9 @@ async function main(): Promise<void> {
   try {
     const table = () => ({ doc: aws.doc, tableName: `bench-${randomUUID().slice(0, 8)}` });
     // Warm up the JVM so neither variant pays for it.
-    await run({ ...table() }, false);
-    const batched = await run(table(), false);
-    const naive = await run(table(), true);
+    await run(aws.dynamodb, table(), false);
+    const batched = await run(aws.dynamodb, table(), false);
+    const naive = await run(aws.dynamodb, table(), true);
     const row = (name: string, r: Run) =>
       `${name.padEnd(8)} start ${r.startMs.toFixed(0).padStart(6)} ms  finish ${r.finishMs.toFixed(0).padStart(6)} ms  ` +
       `WCU/start ${(r.startUnits / tasks).toFixed(2)}  WCU/finish ${(r.finishUnits / tasks).toFixed(2)}`;
