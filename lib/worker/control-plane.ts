@@ -1,0 +1,117 @@
+// What a worker asks the scheduler side: registration (its queue, the status queue and the
+// scheduler's health timings) and heartbeats. `ControlPlane` is the seam: the daemon talks only
+// to it. `InProcessControlPlane` answers from the store directly (local runs, tests); the API
+// issue adds an HTTP implementation of the same interface (`POST /workers`).
+import type { SQSClient } from "@aws-sdk/client-sqs";
+
+import { createWorkerQueue } from "../dispatch/sqs";
+import type { ResourceAmounts } from "../model/config";
+import { BISTRO_WORKER_TIMINGS, workerState, type WorkerTimings } from "../round/worker-health";
+import type { StoreContext } from "../store/context";
+import { ConflictError, NotFoundError } from "../store/errors";
+import { getWorker, markWorkerLost, recordHeartbeat, registerWorker, type WorkerRecord } from "../store/workers";
+
+export interface WorkerRegistration {
+  id: string;
+  hostname: string;
+  /** Unique per worker process start. */
+  instanceId: string;
+  resources: ResourceAmounts;
+  heartbeatPeriodSec: number;
+}
+
+export interface RegistrationAnswer {
+  /** The worker's own queue: start and kill messages. */
+  queueUrl: string;
+  /** Where the worker sends task ends. */
+  statusQueueUrl: string;
+  /** The scheduler's health timings; the worker derives its own deadline from them. */
+  timings: WorkerTimings;
+}
+
+/** Not ok: this instance was replaced or declared lost, so it must kill its tasks and exit. */
+export type HeartbeatAnswer = { ok: true } | { ok: false; reason: string };
+
+export interface ControlPlane {
+  /** Throws ConflictError when a live instance holds the id. */
+  register(registration: WorkerRegistration): Promise<RegistrationAnswer>;
+  /** Throws when the answer could not be had (transport, throttling): the heartbeat is simply not acknowledged. */
+  heartbeat(worker: { id: string; instanceId: string }): Promise<HeartbeatAnswer>;
+}
+
+export interface InProcessControlPlaneDeps {
+  store: StoreContext;
+  sqs: SQSClient;
+  /** Prefix of per-worker queue names (see `workerQueueName`). */
+  queuePrefix: string;
+  statusQueueUrl: string;
+  clock: () => number;
+  /** Default: Bistro's (heartbeat 15 s, grace 60 s, lose after 500 s, check interval 5 s). */
+  timings?: WorkerTimings;
+}
+
+/** Silence after which `workerState` calls an instance must_die: the id is free for another instance. */
+function mustDieSilenceMs(record: Pick<WorkerRecord, "heartbeatPeriodSec">, timings: WorkerTimings): number {
+  return (record.heartbeatPeriodSec + timings.heartbeatGraceSec + timings.loseUnhealthyAfterSec) * 1000;
+}
+
+export class InProcessControlPlane implements ControlPlane {
+  private readonly timings: WorkerTimings;
+
+  constructor(private readonly deps: InProcessControlPlaneDeps) {
+    this.timings = deps.timings ?? BISTRO_WORKER_TIMINGS;
+  }
+
+  async register(registration: WorkerRegistration): Promise<RegistrationAnswer> {
+    const { store, sqs, clock } = this.deps;
+    const nowMs = clock();
+    // The store replaces a previous instance only if it is gone: declared lost, or silent for as
+    // long as `workerState` needs to call it must_die (judged with that instance's own period).
+    const previous = await getWorker(store, registration.id);
+    const staleBeforeMs = previous ? nowMs - mustDieSilenceMs(previous, this.timings) : nowMs;
+    const queueUrl = await createWorkerQueue(sqs, this.deps.queuePrefix, registration.id);
+    try {
+      await registerWorker(
+        store,
+        { ...registration, queueUrl, registeredAtMs: nowMs, heartbeatAtMs: nowMs },
+        staleBeforeMs,
+      );
+    } catch (error) {
+      if (error instanceof ConflictError && previous) {
+        const freeAtMs = previous.heartbeatAtMs + mustDieSilenceMs(previous, this.timings);
+        throw new ConflictError(
+          `${error.message} The live instance ${previous.instanceId} on ${previous.hostname} last sent a heartbeat at ` +
+            `${new Date(previous.heartbeatAtMs).toISOString()}; if it stays silent, the id is free after ` +
+            `${new Date(freeAtMs).toISOString()}.`,
+        );
+      }
+      throw error;
+    }
+    return { queueUrl, statusQueueUrl: this.deps.statusQueueUrl, timings: this.timings };
+  }
+
+  async heartbeat(worker: { id: string; instanceId: string }): Promise<HeartbeatAnswer> {
+    const { store, clock } = this.deps;
+    const nowMs = clock();
+    const record = await getWorker(store, worker.id);
+    if (record?.instanceId !== worker.instanceId) {
+      return {
+        ok: false,
+        reason: `Worker ${worker.id} instance ${worker.instanceId} was replaced by another instance.`,
+      };
+    }
+    // As in Bistro, an instance the scheduler may already call lost is not revived by a late
+    // heartbeat: its tasks may be retried elsewhere, so it must die. Marking it makes that final.
+    if (workerState(record, nowMs, this.timings) === "must_die") {
+      await markWorkerLost(store, worker.id, worker.instanceId, nowMs);
+      return { ok: false, reason: `Worker ${worker.id} instance ${worker.instanceId} was declared lost.` };
+    }
+    try {
+      await recordHeartbeat(store, worker.id, worker.instanceId, nowMs);
+      return { ok: true };
+    } catch (error) {
+      if (error instanceof NotFoundError) return { ok: false, reason: error.message };
+      throw error;
+    }
+  }
+}
