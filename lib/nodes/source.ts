@@ -1,0 +1,96 @@
+// The node-source contract (Bistro's NodeFetcher, BISTRO.md §3.1-§3.2): each entry of
+// `nodes.node_sources` names a source that adds nodes, run in order, later ones seeing what earlier
+// ones produced. The registry maps names to sources so periodic, script and API-pushed sources
+// plug in without the scheduler knowing. Pure: no I/O here.
+import { INSTANCE_LEVEL } from "../model/config";
+import type { NodeSpec } from "../model/tree";
+
+export interface NodeSourceContext {
+  /** The configured data levels, top first (no `instance`, no `worker`). */
+  readonly levels: readonly string[];
+  readonly instanceName: string;
+  /** Nodes produced so far by the earlier sources of this refresh, parents before children. */
+  readonly nodes: readonly NodeSpec[];
+  /** Unix seconds of this refresh (for time-based sources). */
+  readonly now: number;
+  /** This entry's `prefs`. */
+  readonly prefs: Readonly<Record<string, unknown>>;
+}
+
+export interface NodeSource {
+  readonly name: string;
+  /** New nodes, parents before children; throw NodeSourceError for bad prefs. */
+  fetch(context: NodeSourceContext): Promise<NodeSpec[]> | NodeSpec[];
+}
+
+/** A refresh failed; any failure fails the whole refresh, as in Bistro. */
+export class NodeSourceError extends Error {
+  override readonly name = "NodeSourceError";
+}
+
+/** Name -> source. Register each name once ("Duplicate node source" otherwise). */
+export class NodeSourceRegistry {
+  private readonly sources = new Map<string, NodeSource>();
+
+  constructor(sources: Iterable<NodeSource> = []) {
+    for (const source of sources) this.register(source);
+  }
+
+  register(source: NodeSource): this {
+    if (this.sources.has(source.name)) throw new NodeSourceError(`Duplicate node source: ${source.name}`);
+    this.sources.set(source.name, source);
+    return this;
+  }
+
+  get(name: string): NodeSource | undefined {
+    return this.sources.get(name);
+  }
+
+  names(): string[] {
+    return [...this.sources.keys()];
+  }
+}
+
+/** Level index of a level name: 0 for `instance`, 1.. for the configured levels, -1 if unknown. */
+export function levelIndex(levels: readonly string[], name: string): number {
+  if (name === INSTANCE_LEVEL) return 0;
+  const index = levels.indexOf(name);
+  return index < 0 ? -1 : index + 1;
+}
+
+/**
+ * Bistro's getMyLevelAndParents: the required `parent_level` pref, the level just below it (which
+ * must exist), and the names of every node currently at the parent level.
+ */
+export function levelBelowParents(context: NodeSourceContext): { level: string; parents: string[] } {
+  const parentLevel = context.prefs.parent_level;
+  if (typeof parentLevel !== "string") {
+    throw new NodeSourceError(`"parent_level" is required: the name of the level above the new nodes`);
+  }
+  const parentIndex = levelIndex(context.levels, parentLevel);
+  if (parentIndex < 0) {
+    const known = [INSTANCE_LEVEL, ...context.levels].map((level) => `"${level}"`).join(", ");
+    throw new NodeSourceError(`parent_level "${parentLevel}" is not a known level; levels are ${known}`);
+  }
+  const level = context.levels[parentIndex];
+  if (level === undefined) {
+    throw new NodeSourceError(
+      `You must define at least ${parentIndex + 1} levels: nodes below "${parentLevel}" have no level`,
+    );
+  }
+  const parents =
+    parentIndex === 0
+      ? [context.instanceName]
+      : context.nodes.filter((node) => node.level === parentLevel).map((node) => node.name);
+  return { level, parents };
+}
+
+/** A prefs value as it reads in an error message. */
+export function describePref(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (Array.isArray(value)) return "an array";
+  if (value === null) return "null";
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return typeof value === "object" ? "an object" : typeof value;
+}
