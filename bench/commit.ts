@@ -23,6 +23,7 @@ function starts(): StartWrite[] {
     node: `shard-${String(i).padStart(6, "0")}`,
     attempt: `r1.${i}`,
     worker: "worker-1",
+    workerInstance: "worker-1-a",
     nextBackoff: { seconds: 15, noMoreBackoffs: false },
     expectedVersion: null,
     charges: [{ level: "instance", name: "scheduler", resource: "concurrency", amount: 1, limit: 1_000_000 }],

@@ -14,6 +14,8 @@ export const startMessageSchema = z.object({
   job: z.string().min(1),
   node: z.string().min(1),
   attempt: z.string().min(1),
+  /** The worker instance the order is for; another instance of the same worker id refuses it. */
+  workerInstance: z.string().min(1).optional(),
   /** argv prefix from the job's `command`; empty = the worker's own --command. */
   command: z.array(z.string()),
   /** The task JSON (argv[3]): id, config, prev_status, path_to_node, resources_by_node, worker_node... */

@@ -192,7 +192,8 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     const job: Job | undefined = config.jobs[item.job];
     const worker = workersById.get(running.worker);
     const node = tree.indexOf.get(item.node);
-    if (!job || !worker || node === undefined) continue; // orphan handling deals with it
+    // Orphans are killed by the plan; a replaced instance's tasks are failed over below.
+    if (!job || !worker || node === undefined || worker.instanceId !== running.workerInstance) continue;
     addBody(
       resend,
       worker.queueUrl,
@@ -201,6 +202,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
         node: item.node,
         attempt: running.attempt,
         workerId: worker.id,
+        workerInstance: running.workerInstance,
         workerHost: worker.hostname,
         pathToNode: pathToNode(tree, node),
         resourcesByNode: resourcesByNode(item),
@@ -211,33 +213,40 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   }
   dispatchFailed += (await sendAll(deps, resend)).failed;
 
-  // 2. Fail over the tasks of workers that are now lost (their own deadline to kill them has passed).
+  // 2. Fail over the tasks of lost workers (past the deadline by which a worker kills its own
+  //    tasks), and of instances replaced by a re-registration (which needs the same deadline).
   const snapshots = workerRecords.map((record) => workerSnapshot(record, nowMs, settings, timings));
-  const lostFinishes: FinishWrite[] = [];
+  const lostInstances = new Set<string>();
   for (const [i, worker] of snapshots.entries()) {
     const record = workerRecords[i];
     if (!record || worker.state !== "must_die") continue;
-    if (record.lostAtMs === undefined) {
-      if (!(await markWorkerLost(deps.store, record.id, record.instanceId, nowMs))) continue;
+    if (record.lostAtMs === undefined && (await markWorkerLost(deps.store, record.id, record.instanceId, nowMs))) {
       report.lostWorkers.push(record.id);
     }
-    for (const item of items) {
-      if (item.running?.worker !== record.id) continue;
-      const status = finishTask({
-        previous: item.status,
-        nextBackoff: item.running.nextBackoff,
-        reported: workerLost(record.id),
-        nowSec,
-      });
-      lostFinishes.push({
-        job: item.job,
-        node: item.node,
-        attempt: item.running.attempt,
-        status,
-        state: stateOfStatus(status),
-        charges: item.running.charges,
-      });
-    }
+    lostInstances.add(record.instanceId);
+  }
+  const lostFinishes: FinishWrite[] = [];
+  for (const item of items) {
+    const running = item.running;
+    if (!running) continue;
+    const current = workersById.get(running.worker);
+    const gone =
+      lostInstances.has(running.workerInstance) || (current && current.instanceId !== running.workerInstance);
+    if (!gone) continue;
+    const status = finishTask({
+      previous: item.status,
+      nextBackoff: running.nextBackoff,
+      reported: workerLost(running.worker),
+      nowSec,
+    });
+    lostFinishes.push({
+      job: item.job,
+      node: item.node,
+      attempt: running.attempt,
+      status,
+      state: stateOfStatus(status),
+      charges: running.charges,
+    });
   }
   if (lostFinishes.length > 0) {
     const { applied } = await applyFinishes(deps.store, lostFinishes);
@@ -275,6 +284,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     node: start.node,
     attempt: attemptId(lease.round, index),
     worker: start.workerId,
+    workerInstance: workersById.get(start.workerId)?.instanceId ?? "",
     nextBackoff: start.nextBackoff,
     expectedVersion: versions.get(`${start.job}\u0000${start.node}`) ?? null,
     charges: start.usage.flatMap((usage) =>
@@ -307,6 +317,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
         node: start.node,
         attempt: write.attempt,
         workerId: worker.id,
+        workerInstance: write.workerInstance,
         workerHost: worker.hostname,
         pathToNode: start.pathToNode,
         resourcesByNode: start.resourcesByNode,

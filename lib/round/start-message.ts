@@ -10,6 +10,7 @@ export interface StartDetails {
   node: string;
   attempt: string;
   workerId: string;
+  workerInstance: string;
   workerHost: string;
   pathToNode: string[];
   resourcesByNode: Record<string, Record<string, number>>;
@@ -23,6 +24,7 @@ export function buildStartMessage(details: StartDetails): StartMessage {
     job: job.name,
     node: details.node,
     attempt: details.attempt,
+    workerInstance: details.workerInstance,
     command: job.command,
     taskJson: {
       id: job.name,

@@ -56,6 +56,8 @@ export interface TaskItem {
   running?: {
     attempt: string;
     worker: string;
+    /** The worker process instance the attempt was sent to (a re-registered worker is a new one). */
+    workerInstance: string;
     startedAtMs: number;
     /** The round that committed the start; dispatch is repeated for rounds not marked dispatched. */
     round: number;
@@ -69,6 +71,7 @@ export interface StartWrite {
   node: string;
   attempt: string;
   worker: string;
+  workerInstance: string;
   charges: LimitedCharge[];
   nextBackoff: BackoffStep;
   /** Version of the item the plan saw; null when there was no item (never started). */
@@ -229,6 +232,7 @@ function startUpdate(ctx: StoreContext, start: StartWrite, round: number, nowMs:
   const running: NonNullable<TaskItem["running"]> = {
     attempt: start.attempt,
     worker: start.worker,
+    workerInstance: start.workerInstance,
     startedAtMs: nowMs,
     round,
     charges: start.charges.map(({ level, name, resource, amount }) => ({ level, name, resource, amount })),

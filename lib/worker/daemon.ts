@@ -549,11 +549,13 @@ class WorkerDaemon {
     const refusal =
       this.phase !== "running"
         ? "the worker is shutting down"
-        : sentAtMs !== undefined && sentAtMs < this.registeredAtMs
-          ? "sent before this worker instance registered (meant for a previous instance)"
-          : other !== undefined
-            ? `attempt ${other} of the same task is running here`
-            : undefined;
+        : message.workerInstance !== undefined && message.workerInstance !== this.options.instanceId
+          ? `meant for instance ${message.workerInstance} of this worker, not this one`
+          : sentAtMs !== undefined && sentAtMs < this.registeredAtMs
+            ? "sent before this worker instance registered (meant for a previous instance)"
+            : other !== undefined
+              ? `attempt ${other} of the same task is running here`
+              : undefined;
     if (refusal !== undefined) {
       this.settle(attempt, "refused");
       this.endSender.add(this.notRunningEnd(message));

@@ -7,7 +7,7 @@ import { parseMessage, workerMessageSchema, type TaskEnd, type WorkerMessage } f
 import { applyStatuses } from "../../lib/round/apply-statuses";
 import { runRounds, type RoundDeps, type RoundReport } from "../../lib/round/run-round";
 import { putConfig, getCurrentConfigVersion } from "../../lib/store/config-store";
-import { registerWorker } from "../../lib/store/workers";
+import { listWorkers, recordHeartbeat, registerWorker } from "../../lib/store/workers";
 import { uniqueName } from "./aws";
 import { freshStore } from "./store";
 
@@ -52,23 +52,29 @@ export async function roundHarness(seed = 1) {
     async setConfig(document: Record<string, unknown>) {
       await putConfig(store, document, await getCurrentConfigVersion(store), nowMs);
     },
-    async addWorker(id: string, resources: Record<string, number> = {}, hostname = id) {
+    async addWorker(id: string, resources: Record<string, number> = {}, hostname = id, instance = 1) {
       const { QueueUrl } = await store.aws.sqs.send(new CreateQueueCommand({ QueueName: uniqueName(`w-${id}`) }));
       queues.set(id, QueueUrl!);
-      await registerWorker(
+      return registerWorker(
         store,
         {
           id,
           hostname,
-          instanceId: `${id}-1`,
+          instanceId: `${id}-${instance}`,
           queueUrl: QueueUrl!,
           resources,
           heartbeatPeriodSec: 15,
           registeredAtMs: nowMs,
           heartbeatAtMs: nowMs,
         },
-        0,
+        nowMs - 575_000,
       );
+    },
+    /** A heartbeat from every worker but the silent ones. */
+    async heartbeat(...silent: string[]) {
+      for (const worker of await listWorkers(store)) {
+        if (!silent.includes(worker.id)) await recordHeartbeat(store, worker.id, worker.instanceId, nowMs);
+      }
     },
     /** Drains a worker's queue: the orders sent to it so far. */
     async orders(worker: string): Promise<WorkerMessage[]> {

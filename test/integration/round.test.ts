@@ -112,3 +112,63 @@ describe("a crash between commit and dispatch", () => {
     expect(await h.orders("w1")).toEqual([]);
   });
 });
+
+describe("lost workers", () => {
+  const MUST_DIE_MS = (15 + 60 + 500) * 1000; // heartbeat period + grace + lose_unhealthy_worker_after
+
+  it("keep their tasks until the lost-worker deadline; then the tasks wait out the safety backoff and run elsewhere", async () => {
+    await h.setConfig(bistroFixture("simple.json"));
+    await h.addWorker("w1");
+    const first = await h.round();
+    expect(first.started.map((s) => s.worker)).toEqual(["w1", "w1", "w1"]);
+    await h.addWorker("w2");
+
+    h.advance(MUST_DIE_MS - 1000); // w1 silent, but not yet past its deadline
+    await h.heartbeat("w1");
+    const before = await h.round();
+    expect(before.lostWorkers).toEqual([]);
+    expect((await readJobTasks(h.store, "simple_job")).filter((t) => t.running?.worker === "w1")).toHaveLength(3);
+
+    h.advance(2000);
+    await h.heartbeat("w1");
+    const after = await h.round();
+    expect(after.lostWorkers).toEqual(["w1"]);
+    // The 4th task (never started) may run on w2 now; the lost ones back off first.
+    expect(after.started.every((s) => !first.started.some((f) => f.node === s.node))).toBe(true);
+    const lost = (await readJobTasks(h.store, "simple_job")).filter((t) =>
+      first.started.some((f) => f.node === t.node),
+    );
+    expect(lost.map((t) => [t.state, t.status?.bits, t.status?.backoffSec])).toEqual([
+      ["backoff", 3168, 66],
+      ["backoff", 3168, 66],
+      ["backoff", 3168, 66],
+    ]);
+
+    h.advance(60_000);
+    await h.heartbeat("w1");
+    expect((await h.round()).started).toEqual([]); // still inside the 66 s safety backoff
+    h.advance(7_000);
+    await h.heartbeat("w1");
+    const retry = await h.round();
+    expect(retry.started.map((s) => s.worker)).toEqual(["w2", "w2"]); // w2 holds the 4th task: 3 in all
+  });
+
+  it("fail over the tasks of an instance replaced by a re-registration, and refuse no orders to the new one", async () => {
+    await h.setConfig(bistroFixture("simple.json"));
+    await h.addWorker("w1");
+    const first = await h.round();
+    await h.orders("w1");
+    h.advance(MUST_DIE_MS + 1000);
+    const replaced = await h.addWorker("w1", {}, "w1", 2);
+    expect(replaced?.instanceId).toBe("w1-1");
+    const after = await h.round();
+    const tasks = await readJobTasks(h.store, "simple_job");
+    expect(tasks.filter((t) => first.started.some((f) => f.node === t.node)).map((t) => t.state)).toEqual([
+      "backoff",
+      "backoff",
+      "backoff",
+    ]);
+    const orders = (await h.orders("w1")) as StartMessage[];
+    expect(orders.map((o) => o.workerInstance)).toEqual(after.started.map(() => "w1-2"));
+  });
+});

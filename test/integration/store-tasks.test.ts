@@ -31,6 +31,7 @@ function start(job: string, node: string, charges: LimitedCharge[], expectedVers
     node,
     attempt: `${job}/${node}/${expectedVersion ?? 0}`,
     worker: "w1",
+    workerInstance: "w1-a",
     charges,
     nextBackoff: { seconds: 15, noMoreBackoffs: false },
     expectedVersion,
