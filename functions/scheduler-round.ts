@@ -1,0 +1,42 @@
+// Lambda entry point of the scheduling round: triggered by the EventBridge schedule (the
+// backstop) and by pokes (async invokes). Reserved concurrency 1 keeps invocations in line;
+// the lease makes a second one harmless anyway. Thin: wires clients and env into runRounds.
+import middy from "@middy/core";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import type { Context } from "aws-lambda";
+import { makeAwsClients } from "../lib/aws";
+import { runRounds, type RoundDeps } from "../lib/round/run-round";
+import { requireEnv } from "./env";
+
+const logger = new Logger({ serviceName: "sous-scheduler-round" });
+const aws = makeAwsClients();
+// Kept across warm invocations: the parsed config is reused while its version is unchanged.
+const cache: Pick<RoundDeps, "cache"> = {};
+
+export async function roundHandler(_event: unknown, context: Pick<Context, "awsRequestId">) {
+  const deps: RoundDeps = {
+    store: { doc: aws.doc, tableName: requireEnv("TABLE_NAME") },
+    sqs: aws.sqs,
+    clock: Date.now,
+    rng: Math.random,
+    owner: context.awsRequestId,
+    instanceName: process.env.INSTANCE_NODE_NAME ?? "instance",
+    log: (event) => {
+      logger.info("scheduler", event);
+    },
+  };
+  if (cache.cache) deps.cache = cache.cache;
+  const reports = await runRounds(deps);
+  if (deps.cache) cache.cache = deps.cache;
+  return {
+    rounds: reports.length,
+    started: reports.reduce((n, r) => n + r.started.length, 0),
+    killed: reports.reduce((n, r) => n + r.killed, 0),
+    resent: reports.reduce((n, r) => n + r.resent, 0),
+    lostWorkers: reports.flatMap((r) => r.lostWorkers),
+    reasons: reports.at(-1)?.reasons.map((r) => (r.job ? `${r.job}: ${r.message}` : r.message)) ?? [],
+  };
+}
+
+export const handler = middy(roundHandler).use(injectLambdaContext(logger));
