@@ -4,7 +4,8 @@ import { LeaseLostError } from "../../lib/store/errors";
 import { acquireLease } from "../../lib/store/lease";
 import { readCounters } from "../../lib/store/counters";
 import { readJobTasks } from "../../lib/store/tasks";
-import { runRound } from "../../lib/round/run-round";
+import { requestRound } from "../../lib/round/poke";
+import { runRound, runRounds } from "../../lib/round/run-round";
 import { bistroFixture, roundHarness } from "../helpers/round";
 
 type Harness = Awaited<ReturnType<typeof roundHarness>>;
@@ -170,5 +171,34 @@ describe("lost workers", () => {
     ]);
     const orders = (await h.orders("w1")) as StartMessage[];
     expect(orders.map((o) => o.workerInstance)).toEqual(after.started.map(() => "w1-2"));
+  });
+});
+
+describe("pokes", () => {
+  it("a burst of pokes during a round costs one more round, and none is lost", async () => {
+    await h.setConfig(bistroFixture("simple.json"));
+    await h.addWorker("w1");
+    const triggered: Promise<unknown>[] = [];
+    // Each poke marks a round wanted, then tries to start one (which finds the lease held).
+    const trigger = () => {
+      triggered.push(runRounds({ ...h.deps, owner: `poked-${triggered.length}` }));
+      return Promise.resolve();
+    };
+    let pokes = 0;
+    const reports = await runRounds({
+      ...h.deps,
+      beforeCommit: async () => {
+        if (pokes > 0) return;
+        for (; pokes < 10; pokes++) await requestRound(h.store, trigger);
+      },
+    });
+    const others = await Promise.all(triggered);
+    expect(others.flat()).toEqual([]); // the holder ran the wanted round itself
+    expect(reports).toHaveLength(2);
+
+    // A poke after the holder let go starts a round of its own.
+    await requestRound(h.store, trigger);
+    const after = (await Promise.all(triggered)).flat();
+    expect(after).toHaveLength(1);
   });
 });
