@@ -55,6 +55,8 @@ export interface RoundDeps {
   /** Parsed-config cache kept across rounds by a warm process. */
   cache?: { version: number; config: Config };
   log?: (event: Record<string, unknown>) => void;
+  /** Called after each round, as it ends. */
+  onRound?: (report: RoundReport) => void;
 }
 
 export interface RoundReport {
@@ -363,7 +365,9 @@ export async function runRounds(deps: RoundDeps, maxRounds = 10): Promise<RoundR
   try {
     while (lease && reports.length < maxRounds) {
       await clearRoundWanted(deps.store, lease);
-      reports.push(await runRound(deps, lease));
+      const report = await runRound(deps, lease);
+      reports.push(report);
+      deps.onRound?.(report);
       if (await releaseLeaseUnlessWanted(deps.store, lease)) {
         lease = null;
         break;

@@ -1,0 +1,153 @@
+// `sous local` (and `npm start`): runs a whole Sous deployment on this machine and prints what
+// happens. With no arguments it replays Bistro's first run: the `simple` config and the demo
+// task script, 4 tasks under an instance-wide concurrency limit of 3.
+import { readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
+import { parseConfig, formatIssue, idleReasons } from "../config";
+import { startLocalDeployment, type LocalDeployment } from "../local/deployment";
+import { getConfig } from "../store/config-store";
+import { readJobsWithTasks, readTasks } from "../store/tasks";
+import type { WorkerEvent } from "../worker/daemon";
+
+const REPO = join(__dirname, "..", "..");
+export const DEMO_CONFIG = join(REPO, "events", "bistro", "simple.json");
+export const DEMO_TASK = join(REPO, "events", "bistro", "demo_bistro_task.sh");
+
+export interface LocalCommandOptions {
+  config?: string;
+  workerCommand?: string;
+  workers: number;
+  port: number;
+  dataDir?: string;
+  name: string;
+  exitWhenDone?: boolean;
+  json?: boolean;
+}
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+function time(): string {
+  return new Date().toISOString().slice(11, 23);
+}
+
+/** Reads and validates a config file, naming every problem. */
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new UsageError(`Cannot read config file ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const parsed = parseConfig(text);
+  if (!parsed.ok) {
+    throw new UsageError(
+      `Config file ${path} is invalid:\n${parsed.errors.map((e) => `  - ${formatIssue(e)}`).join("\n")}`,
+    );
+  }
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+/** Counts of task items by state, over every job that has tasks. */
+async function taskCounts(deployment: LocalDeployment): Promise<Record<string, number>> {
+  const jobs = await readJobsWithTasks(deployment.store);
+  const counts: Record<string, number> = {};
+  for (const task of await readTasks(deployment.store, jobs)) counts[task.state] = (counts[task.state] ?? 0) + 1;
+  return counts;
+}
+
+function summarize(counts: Record<string, number>): string {
+  const parts = Object.entries(counts).map(([state, n]) => `${n} ${state}`);
+  return parts.length > 0 ? parts.join(", ") : "no tasks";
+}
+
+export async function runLocal(options: LocalCommandOptions, print: (line: string) => void): Promise<void> {
+  const configPath = options.config ?? (options.workerCommand ? undefined : DEMO_CONFIG);
+  const document = configPath ? readConfigFile(configPath) : undefined;
+  const command = resolve(options.workerCommand ?? DEMO_TASK);
+  if (!isAbsolute(command)) throw new UsageError(`--worker-command must be a path: ${command}`);
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "sous-local-"));
+
+  const workerEvent = (worker: string, event: WorkerEvent) => {
+    if (options.json) {
+      print(JSON.stringify({ worker, ...event }));
+    } else if (event.type === "task_started") {
+      print(`${time()}  start  ${event.job}  ${event.node}  on ${worker}  (attempt ${event.attempt})`);
+    } else if (event.type === "task_ended") {
+      const { end } = event;
+      const status = end.spawnError
+        ? `failed to start: ${end.spawnError}`
+        : (end.rawStatus ?? (end.killed ? "killed" : "no status"));
+      print(`${time()}  end    ${end.job}  ${end.node}  -> ${status}`);
+    }
+  };
+  let lastReasons = "";
+  let finished: () => void = () => undefined;
+  const allDone = new Promise<void>((r) => (finished = r));
+  // Rounds report before startLocalDeployment returns; they see the deployment once it exists.
+  const started: { deployment?: LocalDeployment } = {};
+  const deployment = await startLocalDeployment({
+    name: options.name,
+    workers: options.workers,
+    workerCommand: command,
+    dataDir,
+    instanceName: "scheduler",
+    ...(document ? { config: document } : {}),
+    onWorkerEvent: workerEvent,
+    onRound: (report) => {
+      const reasons = report.reasons.map((r) => (r.job ? `${r.job}: ${r.message}` : r.message)).join("; ");
+      if (reasons && reasons !== lastReasons && !options.json) print(`${time()}  note   ${reasons}`);
+      lastReasons = reasons;
+      if (report.started.length === 0 && started.deployment) {
+        void taskCounts(started.deployment).then((counts) => {
+          if ((counts.done ?? 0) > 0 && !counts.running && !counts.backoff) finished();
+        });
+      }
+    },
+  });
+
+  started.deployment = deployment;
+  const stored = await getConfig(deployment.store);
+  if (!options.json) {
+    if (stored) print(`Config ${configPath ?? "(already stored)"} is version ${stored.version}.`);
+    else print("No config stored yet: use `sous apply FILE` or PUT /config.");
+    const parsed = stored ? parseConfig(stored.document) : undefined;
+    if (parsed?.ok) for (const reason of idleReasons(parsed.config)) print(`note: ${reason}`);
+  }
+  if (!options.json) {
+    const where = Object.entries(deployment.endpoints)
+      .map(([service, url]) => `${service} ${url}`)
+      .join(", ");
+    print(`Sous local is running: ${options.workers} worker(s) running ${command}; ${where || "AWS"}.`);
+    print(`Task directories under ${dataDir}. Ctrl-C stops everything.`);
+  }
+
+  const stop = new Promise<string>((resolveStop) => {
+    process.once("SIGINT", () => {
+      resolveStop("interrupted");
+    });
+    process.once("SIGTERM", () => {
+      resolveStop("terminated");
+    });
+  });
+  if (!options.exitWhenDone && !options.json) {
+    void allDone.then(async () => {
+      print(`${time()}  All runnable tasks have finished: ${summarize(await taskCounts(deployment))}.`);
+      print("Sous keeps running (submit more work, or Ctrl-C to stop).");
+    });
+  }
+  const outcome = await Promise.race([stop, options.exitWhenDone ? allDone.then(() => "done") : stop]);
+  if (!options.json) {
+    const counts = await taskCounts(deployment);
+    const summary = Object.entries(counts)
+      .map(([state, n]) => `${n} ${state}`)
+      .join(", ");
+    print(
+      outcome === "done" ? `All runnable tasks have finished: ${summary}.` : `Stopping (${summary || "no tasks"})...`,
+    );
+  }
+  await deployment.stop();
+}
