@@ -1,0 +1,102 @@
+// Candidate generation (BISTRO.md §4.1): the order of each level's nodes, and for one job the
+// nodes of its level it may start on now: not running, done, failed or backing off (per the
+// task index); no disabled node on the path to the instance; every level's filter passed;
+// dependencies done.
+import type { NodeOrder } from "../model/config";
+import type { NodeTree } from "../model/tree";
+import { passesNode, type CompiledFilter } from "./filters";
+import { shuffleInPlace, type Rng } from "./random";
+import { TASK_DONE, TASK_ELIGIBLE } from "./task-index";
+
+// Local copies: under tsx and Jest an imported binding is a getter call, too slow per node.
+const ELIGIBLE = TASK_ELIGIBLE;
+const DONE = TASK_DONE;
+
+const lexicographicOrders = new WeakMap<NodeTree, Map<number, Int32Array>>();
+
+/** The level's nodes in the configured `node_order`; `random` is a fresh shuffle each call. */
+export function levelOrder(tree: NodeTree, level: number, order: NodeOrder, rng: Rng): Int32Array {
+  const nodes = tree.byLevel[level] ?? [];
+  if (order === "original") return Int32Array.from(nodes);
+  if (order === "random") return shuffleInPlace(Int32Array.from(nodes), rng);
+  // Sorting a large level costs more than the rest of a round, and trees are immutable: memoize.
+  let byLevel = lexicographicOrders.get(tree);
+  if (!byLevel) lexicographicOrders.set(tree, (byLevel = new Map<number, Int32Array>()));
+  let sorted = byLevel.get(level);
+  if (!sorted) {
+    const names = tree.names;
+    const array = [...nodes].sort((a, b) => {
+      const x = names[a] ?? "";
+      const y = names[b] ?? "";
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
+    byLevel.set(level, (sorted = Int32Array.from(array)));
+  }
+  return sorted;
+}
+
+/** 1 for every node that is disabled or has a disabled ancestor. */
+export function disabledOnPath(tree: NodeTree): Uint8Array {
+  return rejectedOnPath(tree, tree.levels.length - 1, [], "");
+}
+
+/**
+ * 1 for every node (down to `maxLevel`) that is disabled, fails the job's filter of its own
+ * level, or has an ancestor that does (Bistro's `shouldRunOn` != Yes).
+ */
+export function rejectedOnPath(
+  tree: NodeTree,
+  maxLevel: number,
+  filters: readonly (CompiledFilter | null)[],
+  jobName: string,
+): Uint8Array {
+  const rejected = new Uint8Array(tree.size);
+  const { parentOf, enabled, names, tags } = tree;
+  for (let level = 0; level <= maxLevel; level++) {
+    const filter = filters[level] ?? null;
+    for (const node of tree.byLevel[level] ?? []) {
+      const parent = parentOf[node] as number;
+      const bad =
+        (parent >= 0 && rejected[parent] === 1) ||
+        enabled[node] !== true ||
+        (filter !== null && !passesNode(filter, jobName, names[node] ?? "", tags[node] ?? []));
+      if (bad) rejected[node] = 1;
+    }
+  }
+  return rejected;
+}
+
+/**
+ * The job's candidates in level order: nodes neither rejected nor blocked whose every
+ * dependency is done on the same node (state codes as `indexTasks` makes them). This is the hot
+ * loop of a round: the checks run in node-number order, which reads the arrays sequentially,
+ * into `scratch`; only that one-byte array is then read in the (random) level order.
+ */
+export function collectCandidates(
+  levelNodes: readonly number[],
+  order: Int32Array,
+  rejected: Uint8Array,
+  codes: Uint8Array,
+  dependencies: readonly Uint8Array[],
+  scratch: Uint8Array,
+): { nodes: Int32Array; length: number } {
+  const depCount = dependencies.length;
+  let length = 0;
+  outer: for (let k = 0; k < levelNodes.length; k++) {
+    const node = levelNodes[k] as number;
+    scratch[node] = 0;
+    if (rejected[node] !== 0 || codes[node] !== ELIGIBLE) continue;
+    for (let d = 0; d < depCount; d++) {
+      if ((dependencies[d] as Uint8Array)[node] !== DONE) continue outer;
+    }
+    scratch[node] = 1;
+    length++;
+  }
+  const nodes = new Int32Array(length);
+  let next = 0;
+  for (let k = 0; next < length; k++) {
+    const node = order[k] as number;
+    if (scratch[node] === 1) nodes[next++] = node;
+  }
+  return { nodes, length };
+}
