@@ -3,6 +3,7 @@
 // lost workers, plan (pure), commit the starts in fenced transactions, then send start and
 // kill orders. `runRounds` repeats rounds while pokes arrive, so a burst of submissions
 // costs few rounds and none is lost.
+import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { parseConfig } from "../config";
 import { buildStartMessage } from "./start-message";
@@ -17,6 +18,7 @@ import type { Rng } from "../scheduler/random";
 import type { Plan, PlanReason, RoundSnapshot, TaskRecord } from "../scheduler/snapshot";
 import { workerLost } from "../scheduler/status";
 import { getConfig, getCurrentConfigVersion } from "../store/config-store";
+import { counterDrift, readCounters, repairCounters, usageOfRunningTasks } from "../store/counters";
 import type { StoreContext } from "../store/context";
 import { LeaseLostError } from "../store/errors";
 import { acquireLease, clearRoundWanted, releaseLeaseUnlessWanted, type Lease } from "../store/lease";
@@ -68,6 +70,8 @@ export interface RoundReport {
   /** Start orders of earlier, interrupted rounds sent again. */
   resent: number;
   lostWorkers: string[];
+  /** Counter amounts found to disagree with running tasks, and set right. */
+  repairedCounters: number;
   reasons: PlanReason[];
   nextRoundInSec: number;
   candidatesEvaluated: number;
@@ -156,16 +160,20 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     killed: 0,
     resent: 0,
     lostWorkers: [],
+    repairedCounters: 0,
     reasons: [],
     nextRoundInSec: 5,
     candidatesEvaluated: 0,
   };
 
-  const [config, state, workerRecords, jobsWithTasks] = await Promise.all([
+  // Counters are read before task items: a release landing between the two reads then makes
+  // a repair's condition fail instead of inflating a counter (starts cannot land: we hold the lease).
+  const [config, state, workerRecords, jobsWithTasks, counters] = await Promise.all([
     loadConfig(deps),
     readSchedulerState(deps.store),
     listWorkers(deps.store),
     readJobsWithTasks(deps.store),
+    readCounters(deps.store),
   ]);
   if (!config) {
     report.reasons.push({ message: "No config is stored yet: PUT /config (or `sous apply FILE`) to give Sous one." });
@@ -174,6 +182,18 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   const settings = config.settings;
   const workersById = new Map(workerRecords.map((w) => [w.id, w]));
   const items = await readTasks(deps.store, [...new Set([...Object.keys(config.jobs), ...jobsWithTasks])]);
+  const drift = counterDrift(counters, usageOfRunningTasks(items));
+  if (drift.length > 0) {
+    deps.log?.({ event: "counter-drift", drift });
+    try {
+      await repairCounters(deps.store, lease, drift);
+      report.repairedCounters = drift.length;
+    } catch (error) {
+      // A release raced the repair: the next round looks again.
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      if (error.CancellationReasons?.[0]?.Code === "ConditionalCheckFailed") throw new LeaseLostError("lease lost");
+    }
+  }
 
   let tree: NodeTree;
   try {

@@ -2,7 +2,7 @@
 import type { StartMessage } from "../../lib/dispatch/messages";
 import { LeaseLostError } from "../../lib/store/errors";
 import { acquireLease } from "../../lib/store/lease";
-import { readCounters } from "../../lib/store/counters";
+import { readCounters, repairCounters } from "../../lib/store/counters";
 import { readJobTasks } from "../../lib/store/tasks";
 import { requestRound } from "../../lib/round/poke";
 import { runRound, runRounds } from "../../lib/round/run-round";
@@ -200,5 +200,23 @@ describe("pokes", () => {
     await requestRound(h.store, trigger);
     const after = (await Promise.all(triggered)).flat();
     expect(after).toHaveLength(1);
+  });
+});
+
+describe("counter repair", () => {
+  it("a round finds a counter that disagrees with the running tasks and sets it right", async () => {
+    await h.setConfig(bistroFixture("simple.json"));
+    await h.addWorker("w1");
+    expect((await h.round()).repairedCounters).toBe(0);
+    const lease = (await acquireLease(h.store, "vandal", h.now() + 120_000, 1_000))!;
+    await repairCounters(h.store, lease, [
+      { counter: "node#scheduler", resource: "concurrency", stored: 3, expected: 1 },
+    ]);
+    h.advance(125_000);
+    await h.heartbeat();
+    const report = await h.round();
+    expect(report.repairedCounters).toBe(1);
+    expect(report.started).toEqual([]); // 3 tasks really run: no room, whatever the counter said
+    expect((await readCounters(h.store)).get("node#scheduler")?.get("concurrency")).toBe(3);
   });
 });
