@@ -25,6 +25,8 @@ export const startMessageSchema = z.object({
   /** Bistro task_subprocess options that the worker honours (poll_ms, log line quota). */
   pollMs: z.number().int().positive(),
   maxLogLinesPerPollInterval: z.number().int(),
+  /** Signal the task gets if its worker dies (Bistro's `parent_death_signal`; 0 = none). */
+  parentDeathSignal: z.number().int().nonnegative().optional(),
 });
 export type StartMessage = z.infer<typeof startMessageSchema>;
 

@@ -38,5 +38,6 @@ export function buildStartMessage(details: StartDetails): StartMessage {
     killRequest: job.killSubprocess,
     pollMs: job.taskSubprocess.pollMs,
     maxLogLinesPerPollInterval: job.taskSubprocess.maxLogLinesPerPollInterval,
+    parentDeathSignal: job.taskSubprocess.parentDeathSignal,
   };
 }

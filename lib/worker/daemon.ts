@@ -147,6 +147,9 @@ export interface WorkerHandle {
   runningAttempts(): string[];
 }
 
+/** Bistro's `parent_death_signal` default: SIGKILL. */
+const DEFAULT_PARENT_DEATH_SIGNAL = 9;
+
 const DEFAULTS = {
   heartbeatPeriodSec: 15,
   receiveWaitSec: 20,
@@ -583,6 +586,7 @@ class WorkerDaemon {
         maxLogLinesPerPollInterval: message.maxLogLinesPerPollInterval,
         // Not carried by start messages; Bistro's default.
         useCanaryPipe: true,
+        parentDeathSignal: message.parentDeathSignal ?? DEFAULT_PARENT_DEATH_SIGNAL,
       },
       onOutputLine: (line) => logs.append({ job, node, attempt, ...line }),
       now: this.clock,

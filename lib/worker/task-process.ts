@@ -12,6 +12,7 @@ import { finished } from "node:stream/promises";
 
 import type { KillRequest, TaskSubprocessOptions } from "../model/config";
 import { forEachLine, LineQuota } from "./output-lines";
+import { executableProblem, parentDeathPrefix } from "./parent-death";
 import { killProcessGroup, signalProcessGroup } from "./process-group";
 import { closeQuietly, openStatusPipe, readStatusPipe, STATUS_PIPE_PATH } from "./status-pipe";
 
@@ -42,8 +43,9 @@ export interface RunTaskOptions {
   workerId: string;
   /** The worker's `--data-dir`; the task runs in `<dataDir>/jobs/<jobName>`. */
   dataDir: string;
-  /** The job's `task_subprocess` settings that apply here (cgroups and parent death signal do not). */
-  subprocess: Pick<TaskSubprocessOptions, "pollMs" | "maxLogLinesPerPollInterval" | "useCanaryPipe">;
+  /** The job's `task_subprocess` settings that apply here (cgroups do not). */
+  subprocess: Pick<TaskSubprocessOptions, "pollMs" | "maxLogLinesPerPollInterval" | "useCanaryPipe"> &
+    Partial<Pick<TaskSubprocessOptions, "parentDeathSignal">>;
   onOutputLine: TaskOutputSink;
   /** The environment the task inherits, before the SOUS_* variables; default `process.env`. */
   baseEnv?: NodeJS.ProcessEnv;
@@ -249,11 +251,23 @@ class TaskRun {
       return notStarted(undefined);
     }
 
+    const env = taskEnv(options.baseEnv ?? process.env, options);
+    const wrapper = parentDeathPrefix(options.subprocess.parentDeathSignal ?? 0);
+    if (wrapper.length > 0) {
+      const problem = await executableProblem(file, cwd, env.PATH);
+      if (problem !== undefined) {
+        closeQuietly(pipe.readFd);
+        closeQuietly(pipe.writeFd);
+        return notStarted(problem);
+      }
+    }
+    const [program = file, ...programArgs] = [...wrapper, file, ...args];
+
     let child: ChildProcess;
     try {
-      child = spawn(file, args, {
+      child = spawn(program, programArgs, {
         cwd,
-        env: taskEnv(options.baseEnv ?? process.env, options),
+        env,
         // Its own session and process group, always (Bistro's `process_group_leader` defaults to
         // false): kills and the final cleanup reach every descendant, so children cannot leak.
         detached: true,
