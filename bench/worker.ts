@@ -1,0 +1,194 @@
+// Benchmark of the worker daemon on the emulators: 1,000 short tasks (Bistro's demo task) sent
+// as start orders in batches, as a round would. Prints the median and p95 time from an order
+// being sent to its task's process running, the S3 and SQS requests per task (goals: at most
+// 0.1 S3 PUT and at most 1 SQS request per task, from batching), and log throughput to S3 for
+// one task printing 64 MB.
+//   npm run bench:worker [-- --tasks 1000]
+import { mkdtempSync, writeFileSync, chmodSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CreateBucketCommand } from "@aws-sdk/client-s3";
+import { CreateQueueCommand, ReceiveMessageCommand, DeleteMessageBatchCommand } from "@aws-sdk/client-sqs";
+import type { InitializeMiddleware, MetadataBearer } from "@smithy/types";
+import { makeAwsClients, type AwsClients } from "../lib/aws";
+import type { StartMessage } from "../lib/dispatch/messages";
+import { sendBatched } from "../lib/dispatch/sqs";
+import { startEmulators } from "../lib/local/emulators";
+import { LogWriter } from "../lib/logs/writer";
+import { ensureTable } from "../lib/store/table";
+import { InProcessControlPlane } from "../lib/worker/control-plane";
+import { startWorker, type WorkerEvent } from "../lib/worker/daemon";
+
+const tasks = Number(process.argv[process.argv.indexOf("--tasks") + 1] || 1000) || 1000;
+const DEMO = join(__dirname, "..", "events", "bistro", "demo_bistro_task.sh");
+
+/** Counts every request each client sends, by command name. */
+function countRequests(aws: AwsClients): Map<string, number> {
+  const counts = new Map<string, number>();
+  const counter: InitializeMiddleware<object, MetadataBearer> = (next, context) => (args) => {
+    const name = `${context.clientName ?? "?"}.${context.commandName ?? "?"}`;
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+    return next(args);
+  };
+  const options = { step: "initialize", name: "sousRequestCounter" } as const;
+  aws.sqs.middlewareStack.add(counter as never, options);
+  aws.s3.middlewareStack.add(counter as never, options);
+  aws.dynamodb.middlewareStack.add(counter as never, options);
+  return counts;
+}
+
+function startOrder(i: number, attempt: string): StartMessage {
+  return {
+    type: "start",
+    job: "bench",
+    node: `shard-${i}`,
+    attempt,
+    command: [],
+    taskJson: { id: "bench", config: {}, path_to_node: ["scheduler", `shard-${i}`], resources_by_node: {} },
+    killRequest: { method: "term", killWaitMs: 0 },
+    pollMs: 10,
+    maxLogLinesPerPollInterval: 50,
+  };
+}
+
+const percentile = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) * p)] ?? NaN;
+
+async function main(): Promise<void> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const emulators = await startEmulators();
+  const aws = makeAwsClients({ endpoints: emulators.endpoints });
+  const counts = countRequests(aws);
+  const dir = mkdtempSync(join(tmpdir(), "sous-bench-worker-"));
+  const tableName = "bench-worker";
+  const bucket = "bench-worker-logs";
+  await ensureTable(aws.dynamodb, tableName);
+  await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const { QueueUrl: statusQueue } = await aws.sqs.send(new CreateQueueCommand({ QueueName: "bench-status" }));
+  const store = { doc: aws.doc, tableName };
+  const logs = new LogWriter({ s3: aws.s3, doc: aws.doc, tableName, bucket, workerId: "bench-worker" });
+
+  const started = new Map<string, number>();
+  const ended = new Set<string>();
+  let allEnded: () => void = () => undefined;
+  const onEvent = (event: WorkerEvent) => {
+    if (event.type === "task_started") started.set(event.attempt, event.atMs);
+    if (event.type === "task_ended") {
+      ended.add(event.end.attempt);
+      if (ended.size === tasks) allEnded();
+    }
+  };
+  const worker = await startWorker(
+    {
+      controlPlane: new InProcessControlPlane({
+        store,
+        sqs: aws.sqs,
+        queuePrefix: "bench",
+        statusQueueUrl: statusQueue!,
+        clock: Date.now,
+      }),
+      sqs: aws.sqs,
+      logs,
+      onEvent,
+    },
+    { id: "bench-worker", command: DEMO, dataDir: dir, receiveWaitSec: 1 },
+  );
+  try {
+    // Short tasks: send as a round would (batches of 10), in waves of 100 to keep 2 cores usable.
+    counts.clear();
+    const sentAt = new Map<string, number>();
+    const done = new Promise<void>((resolve) => (allEnded = resolve));
+    const t0 = performance.now();
+    for (let wave = 0; wave < tasks; wave += 100) {
+      const bodies: string[] = [];
+      for (let i = wave; i < Math.min(tasks, wave + 100); i++) {
+        const attempt = `a${i}`;
+        sentAt.set(attempt, Date.now());
+        bodies.push(JSON.stringify(startOrder(i, attempt)));
+      }
+      await sendBatched(aws.sqs, worker.queueUrl, bodies);
+      while (ended.size < Math.min(tasks, wave + 100) - 50) await new Promise((r) => setTimeout(r, 20));
+    }
+    await done;
+    await logs.flush();
+    await logs.uploadsSettled();
+    const seconds = (performance.now() - t0) / 1000;
+    const latencies = [...started].map(([attempt, atMs]) => atMs - (sentAt.get(attempt) ?? atMs));
+    const get = (name: string) => counts.get(name) ?? 0;
+    const workerSqs =
+      get("SQSClient.ReceiveMessageCommand") +
+      get("SQSClient.DeleteMessageBatchCommand") +
+      get("SQSClient.SendMessageBatchCommand") -
+      Math.ceil(tasks / 10);
+    console.log(`${tasks} short tasks (Bistro's demo task) in ${seconds.toFixed(1)} s on one worker`);
+    console.log(
+      `${tasks} orders in waves of 100, sent -> task running (queueing included): median ${percentile(latencies, 0.5).toFixed(0)} ms, p95 ${percentile(latencies, 0.95).toFixed(0)} ms`,
+    );
+    const putsPerTask = get("S3Client.PutObjectCommand") / tasks;
+    const sqsPerTask = workerSqs / tasks;
+    if (putsPerTask > 0.1 || sqsPerTask > 1) process.exitCode = 1;
+    console.log(
+      `S3 PUTs per task: ${putsPerTask.toFixed(3)} (goal <= 0.1); ` +
+        `log index writes per task: ${((get("DynamoDBClient.BatchWriteItemCommand") * 25) / tasks).toFixed(2)} items at most`,
+    );
+    console.log(
+      `worker SQS requests per task: ${sqsPerTask.toFixed(3)} (goal <= 1): ` +
+        `receive ${get("SQSClient.ReceiveMessageCommand")}, delete batches ${get("SQSClient.DeleteMessageBatchCommand")}, ` +
+        `status batches ${get("SQSClient.SendMessageBatchCommand") - Math.ceil(tasks / 10)}`,
+    );
+
+    // Latency from arrival: one order at a time, so none waits behind another task.
+    const single: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const attempt = `single-${i}`;
+      const sent = Date.now();
+      await sendBatched(aws.sqs, worker.queueUrl, [JSON.stringify(startOrder(tasks + i, attempt))]);
+      while (!ended.has(attempt)) await new Promise((r) => setTimeout(r, 5));
+      single.push((started.get(attempt) ?? sent) - sent);
+    }
+    console.log(
+      `one order at a time, sent -> task running: median ${percentile(single, 0.5).toFixed(0)} ms, ` +
+        `p95 ${percentile(single, 0.95).toFixed(0)} ms (includes the SQS round trip)`,
+    );
+
+    // Log throughput: one task printing 64 MB in 100-byte lines, with Bistro's line quota off
+    // (its default, 50 lines per 10 ms, caps a task at 5,000 lines/s by design).
+    const loud = join(dir, "loud.sh");
+    writeFileSync(loud, '#!/bin/bash\nhead -c 67108864 /dev/zero | tr "\\0" x | fold -w 99\necho done > "$2"\n');
+    chmodSync(loud, 0o755);
+    counts.clear();
+    ended.clear();
+    const t1 = performance.now();
+    await sendBatched(aws.sqs, worker.queueUrl, [
+      JSON.stringify({ ...startOrder(0, "loud"), command: [loud], maxLogLinesPerPollInterval: 0 }),
+    ]);
+    while (!ended.has("loud")) await new Promise((r) => setTimeout(r, 20));
+    await logs.flush();
+    await logs.uploadsSettled();
+    const loudSeconds = (performance.now() - t1) / 1000;
+    console.log(
+      `log throughput to S3: ${(64 / loudSeconds).toFixed(1)} MB/s (64 MB in ${loudSeconds.toFixed(1)} s, ` +
+        `${get("S3Client.PutObjectCommand")} PUTs)`,
+    );
+  } finally {
+    await worker.stop({ graceful: false });
+    await logs.close();
+    // Drain the status queue so nothing lingers in the emulator.
+    await aws.sqs
+      .send(new ReceiveMessageCommand({ QueueUrl: statusQueue, MaxNumberOfMessages: 10 }))
+      .then(async (r) => {
+        if (r.Messages?.length) {
+          await aws.sqs.send(
+            new DeleteMessageBatchCommand({
+              QueueUrl: statusQueue,
+              Entries: r.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+            }),
+          );
+        }
+      });
+    aws.destroy();
+    await emulators.stop();
+  }
+}
+
+void main();
