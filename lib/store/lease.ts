@@ -68,7 +68,8 @@ export async function acquireLease(
         UpdateExpression:
           "SET #owner = :owner, #expires = :expires, #epoch = if_not_exists(#epoch, :zero) + :one, " +
           "#round = if_not_exists(#round, :zero) + :one",
-        ConditionExpression: "attribute_not_exists(pk) OR #expires < :now",
+        // A poke on a fresh table creates the item with only the wanted mark: no expiry, no holder.
+        ConditionExpression: "attribute_not_exists(pk) OR attribute_not_exists(#expires) OR #expires < :now",
         ExpressionAttributeNames: NAMES,
         ExpressionAttributeValues: { ":owner": owner, ":expires": expiresAtMs, ":zero": 0, ":one": 1, ":now": nowMs },
         ReturnValues: "ALL_NEW",

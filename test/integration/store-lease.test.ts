@@ -1,7 +1,7 @@
 // Contract of the scheduler lease (lib/store/lease.ts) on DynamoDB Local.
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
-import { acquireLease, leaseFence, releaseLease } from "../../lib/store/lease";
+import { acquireLease, leaseFence, markRoundWanted, releaseLease } from "../../lib/store/lease";
 import { freshStore } from "../helpers/store";
 
 let store: Awaited<ReturnType<typeof freshStore>>;
@@ -30,6 +30,16 @@ async function fencedWrite(lease: Parameters<typeof leaseFence>[1], marker: stri
 }
 
 describe("scheduler lease", () => {
+  it("can be taken after a poke on a fresh table (the poke leaves no holder)", async () => {
+    const fresh = await freshStore();
+    try {
+      await markRoundWanted(fresh);
+      expect(await acquireLease(fresh, "first-round", 1_000, 10_000)).toMatchObject({ owner: "first-round", epoch: 1 });
+    } finally {
+      fresh.destroy();
+    }
+  });
+
   it("is exclusive while unexpired, and a takeover after expiry bumps the epoch and fences the old holder", async () => {
     const a = await acquireLease(store, "round-a", 1_000, 10_000);
     expect(a).toMatchObject({ owner: "round-a", epoch: 1, round: 1 });
