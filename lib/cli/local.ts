@@ -95,6 +95,7 @@ export async function runLocal(options: LocalCommandOptions, print: (line: strin
     workerCommand: command,
     dataDir,
     instanceName: "scheduler",
+    port: options.port,
     ...(document ? { config: document } : {}),
     onWorkerEvent: workerEvent,
     onRound: (report) => {
@@ -122,7 +123,8 @@ export async function runLocal(options: LocalCommandOptions, print: (line: strin
       .map(([service, url]) => `${service} ${url}`)
       .join(", ");
     print(`Sous local is running: ${options.workers} worker(s) running ${command}; ${where || "AWS"}.`);
-    print(`Task directories under ${dataDir}. Ctrl-C stops everything.`);
+    print(`API: ${deployment.apiUrl}   Task directories: ${dataDir}   Ctrl-C stops everything.`);
+    print(`Try: curl -d '{"a":{"handler":"jobs"},"b":{"handler":"running_tasks"}}' ${deployment.apiUrl}/`);
   }
 
   const stop = new Promise<string>((resolveStop) => {

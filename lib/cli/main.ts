@@ -36,7 +36,7 @@ export function buildProgram(): Command {
     .option("--config <file>", "Bistro config file to store (default: the demo's, unless --worker-command is given)")
     .option("--worker-command <path>", "the task command workers run (default: Bistro's demo task)")
     .option("--workers <n>", "number of workers", (v) => positiveInt(v, "--workers"), 2)
-    .option("--port <port>", "API port on 127.0.0.1", (v) => positiveInt(v, "--port"), 6790)
+    .option("--port <port>", "API port on 127.0.0.1 (0: any free port)", (v) => portNumber(v), 6790)
     .option("--data-dir <dir>", "where task working directories go (default: a new temporary directory)")
     .option("--name <name>", "prefix of the table, queues and bucket", "sous-local")
     .option("--exit-when-done", "stop once every runnable task has finished")
@@ -48,6 +48,13 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+function portNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError(`--port takes 0 to 65535, not ${value}`);
+  return n;
 }
 
 function positiveInt(value: string, flag: string): number {

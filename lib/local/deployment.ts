@@ -1,8 +1,8 @@
 // `sous local`: a whole Sous deployment in one process, against the embedded emulators (or
 // whatever the endpoint variables point at, e.g. LocalStack). It creates the table, queues
 // and bucket, runs scheduling rounds on pokes and on Bistro's idle/working timer, ingests
-// statuses from the status queue, and runs N workers with the S3 log writer. The API server
-// is attached by the caller (lib/local/api-server.ts), which shares these dependencies.
+// statuses from the status queue, runs N workers with the S3 log writer, and serves the API
+// on 127.0.0.1.
 import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,8 @@ import {
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
 } from "@aws-sdk/client-sqs";
+import { makeApi } from "../api";
+import { s3LogReader } from "../api/logs";
 import { makeAwsClients, resolveEndpoint, type AwsClients } from "../aws";
 import { LogWriter } from "../logs/writer";
 import type { ResourceAmounts } from "../model/config";
@@ -24,6 +26,7 @@ import { getCurrentConfigVersion, putConfig } from "../store/config-store";
 import { ensureTable } from "../store/table";
 import { InProcessControlPlane } from "../worker/control-plane";
 import { startWorker, type WorkerEvent, type WorkerHandle } from "../worker/daemon";
+import { serveApi } from "./api-server";
 import { startEmulators, type RunningEmulators } from "./emulators";
 
 export interface LocalOptions {
@@ -39,6 +42,8 @@ export interface LocalOptions {
   instanceName?: string;
   /** A Bistro config document to store (as a new version) before the first round. */
   config?: Record<string, unknown>;
+  /** API port on 127.0.0.1 (0 = any free port). */
+  port: number;
   /** Start the embedded emulators for services with no endpoint variable set (default true). */
   embedded?: boolean;
   /** Longest wait between two rounds when nothing pokes (Bistro's idle_wait bounds it too). */
@@ -56,6 +61,8 @@ export interface LocalDeployment {
   queuePrefix: string;
   instanceName: string;
   workers: WorkerHandle[];
+  /** Where the API listens, e.g. http://127.0.0.1:6790. */
+  apiUrl: string;
   /** Asks for a round now. */
   poke(): Promise<void>;
   /** Endpoints in use (the emulators', or the configured ones; none means AWS itself). */
@@ -240,6 +247,20 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
       ),
     );
   }
+  const api = makeApi({
+    store,
+    sqs: aws.sqs,
+    clock: Date.now,
+    instanceName,
+    poke,
+    workerQueuePrefix: queuePrefix,
+    statusQueueUrl,
+    readLogs: s3LogReader({ s3: aws.s3, doc: aws.doc, tableName, bucket }),
+    log: (entry) => {
+      onError("api", entry);
+    },
+  });
+  const server = await serveApi(api, options.port);
   await poke(); // workers registered: schedule now
 
   return {
@@ -250,12 +271,14 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     queuePrefix,
     instanceName,
     workers,
+    apiUrl: server.url,
     poke,
     endpoints,
     async stop() {
       if (stopping) return;
       stopping = true;
       wake?.();
+      await server.close();
       await Promise.all(workers.map((w) => w.stop({ graceful: false })));
       await Promise.allSettled(background);
       await Promise.allSettled(writers.map((w) => w.close()));

@@ -1,0 +1,125 @@
+// Lambda entry point of the HTTP API (API Gateway REST, v1 proxy events): middy's router over
+// lib/api's route table, the JSON body parser on the routes that take JSON (Bistro's `POST /`
+// gets the raw body, so a body that is not JSON still gets Bistro's one-string answer), CORS
+// preflights, and lib/api's error mapping as the one error handler. Thin: builds deps from the
+// environment once per container.
+import middy, { type MiddlewareObj } from "@middy/core";
+import httpJsonBodyParser from "@middy/http-json-body-parser";
+import httpRouterHandler, { type Route } from "@middy/http-router";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
+import {
+  findRoute,
+  lowerCaseHeaders,
+  makeApi,
+  matchPath,
+  QueryParams,
+  RouteNotFoundError,
+  s3LogReader,
+  type Api,
+  type ApiResponse,
+  type ApiRoute,
+} from "../lib/api";
+import { makeAwsClients } from "../lib/aws";
+import { lambdaRoundTrigger, requestRound } from "../lib/round/poke";
+import { requireEnv } from "./env";
+
+type Event = APIGatewayProxyEvent;
+type Result = APIGatewayProxyResult;
+
+const logger = new Logger({ serviceName: "sous-api" });
+const aws = makeAwsClients();
+let api: Api | undefined;
+let router: ((event: Event, context: Context) => Promise<Result>) | undefined;
+
+/** The API, built on first use from the environment the stack sets. */
+function currentApi(): Api {
+  if (api) return api;
+  const store = { doc: aws.doc, tableName: requireEnv("TABLE_NAME") };
+  const roundFunction = requireEnv("ROUND_FUNCTION_NAME");
+  const bucket = process.env.LOG_BUCKET;
+  api = makeApi({
+    store,
+    sqs: aws.sqs,
+    clock: Date.now,
+    instanceName: process.env.INSTANCE_NODE_NAME ?? "instance",
+    poke: () => requestRound(store, lambdaRoundTrigger(aws.lambda, roundFunction)),
+    workerQueuePrefix: requireEnv("WORKER_QUEUE_PREFIX"),
+    statusQueueUrl: requireEnv("STATUS_QUEUE_URL"),
+    ...(bucket ? { readLogs: s3LogReader({ s3: aws.s3, doc: aws.doc, tableName: store.tableName, bucket }) } : {}),
+    ...(process.env.CORS_ORIGIN ? { corsOrigin: process.env.CORS_ORIGIN } : {}),
+    log: (entry) => {
+      logger.error("api", entry);
+    },
+  });
+  return api;
+}
+
+function toResult(response: ApiResponse): Result {
+  return {
+    statusCode: response.statusCode,
+    headers: response.headers,
+    body: response.body === undefined ? "" : JSON.stringify(response.body),
+  };
+}
+
+function rawBody(event: Event): string | undefined {
+  if (event.body === null) return undefined;
+  return event.isBase64Encoded ? Buffer.from(event.body, "base64").toString("utf8") : event.body;
+}
+
+function routeHandler(instance: Api, route: ApiRoute) {
+  const handler = middy<Event, Result>().handler(async (event) => {
+    const query = event.multiValueQueryStringParameters ?? event.queryStringParameters;
+    const input = {
+      // REST events carry the percent-encoded path; lib/api decodes parameters the same way everywhere.
+      params: matchPath(route.path, event.path) ?? {},
+      query: new QueryParams(query),
+      headers: lowerCaseHeaders(event.headers),
+      // json: replaced by the body parser with the parsed value.
+      body: route.body === "json" ? (event.body as unknown) : route.body === "raw" ? rawBody(event) : undefined,
+    };
+    return toResult(await instance.invoke(route, input));
+  });
+  return route.body === "json" ? handler.use(httpJsonBodyParser()) : handler;
+}
+
+function buildRouter(instance: Api) {
+  const routes: Route<Event, Result>[] = instance.routes.map((route) => ({
+    method: route.method,
+    path: route.path,
+    handler: routeHandler(instance, route),
+  }));
+  routes.push({ method: "OPTIONS", path: "/{proxy+}", handler: () => Promise.resolve(toResult(instance.preflight())) });
+  return httpRouterHandler({
+    routes,
+    notFoundResponse: ({ method, path }) => {
+      findRoute(instance.routes, method, path); // throws 404, or 405 naming the allowed methods
+      throw new RouteNotFoundError(`No route for ${method} ${path}`);
+    },
+  });
+}
+
+/** Every error outside a route's own handling (router, body parser, setup) becomes lib/api's answer. */
+const apiErrors: MiddlewareObj<Event, Result> = {
+  onError: (request) => {
+    try {
+      request.response = toResult(currentApi().errorResponse(request.error));
+    } catch (setupError) {
+      logger.error("api setup failed", { error: String(setupError), cause: String(request.error) });
+      request.response = {
+        statusCode: 500,
+        headers: { "content-type": "application/json; charset=utf-8" },
+        body: JSON.stringify({ error: { status: 500, code: "internal", message: "The API is misconfigured." } }),
+      };
+    }
+  },
+};
+
+export async function apiHandler(event: Event, context: Context): Promise<Result> {
+  router ??= buildRouter(currentApi());
+  return router(event, context);
+}
+
+export const handler = middy(apiHandler).use(injectLambdaContext(logger)).use(apiErrors);

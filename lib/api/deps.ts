@@ -1,0 +1,68 @@
+// What the API is built from (DESIGN.md §3 "handler factories taking a deps object"): the
+// store, SQS, the clock, how to ask for a round, and the optional pieces a deployment may lack
+// (task logs, extra node sources). Hosts build these; handlers never reach for globals.
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import type { NodeSourceRegistry } from "../nodes";
+import type { WorkerTimings } from "../round/worker-health";
+import type { StoreContext } from "../store/context";
+
+/** Bistro's `task_logs` query (BISTRO.md §9.2), camel-cased. */
+export interface LogLinesQuery {
+  logType: string;
+  jobs?: readonly string[];
+  nodes?: readonly string[];
+  /** "asc" | "desc" (any case); default "desc". */
+  sort?: string;
+  /** Unix seconds to start from; exclusive with `lineId`. */
+  time?: number;
+  /** Decimal line id to start from (a previous page's `nextLineId`). */
+  lineId?: string;
+  regexFilter?: string;
+  limit?: number;
+}
+
+/** `[job, node, time in seconds, line, line id as a decimal string]`. */
+export type LogLine = [job: string, node: string, timeSec: number, line: string, lineId: string];
+
+export interface LogLinesPage {
+  /** "-1" when there are no more lines in this direction. */
+  nextLineId: string;
+  lines: LogLine[];
+}
+
+/** Reads one page of task logs; throws ValidationError for a query Bistro would refuse. */
+export type ReadLogs = (query: LogLinesQuery) => Promise<LogLinesPage>;
+
+export interface ApiDeps {
+  store: StoreContext;
+  sqs: SQSClient;
+  /** Milliseconds since the epoch. */
+  clock: () => number;
+  /** Name of the instance node (Bistro's --instance_node_name). */
+  instanceName: string;
+  /** Asks for a scheduling round soon (config changed, job submitted, worker registered...). */
+  poke: () => Promise<void>;
+  /** Prefix of per-worker queue names (`POST /workers` creates the worker's queue). */
+  workerQueuePrefix: string;
+  /** Where workers send task ends; told to them at registration. */
+  statusQueueUrl: string;
+  /** Worker health timings; default Bistro's. */
+  workerTimings?: WorkerTimings;
+  /** Task logs; without it `GET /logs` answers 501 and `task_logs` an error. */
+  readLogs?: ReadLogs;
+  /** Node sources for `GET /nodes` and the Bistro node handlers; default the built-in ones. */
+  nodeSources?: NodeSourceRegistry;
+  /** Allowed browser origin for CORS; default any. */
+  corsOrigin?: string;
+  /** Structured log of things callers are not told (internal errors, failed pokes). */
+  log?: (entry: Record<string, unknown>) => void;
+}
+
+/** Pokes; a failure is logged, not raised: the change is stored and the scheduled round finds it. */
+export async function pokeQuietly(deps: ApiDeps, why: string): Promise<void> {
+  try {
+    await deps.poke();
+  } catch (error) {
+    deps.log?.({ event: "poke-failed", why, error: error instanceof Error ? error.message : String(error) });
+  }
+}

@@ -1,0 +1,47 @@
+// Task logs through the API: `GET /logs` as friendly JSON over the injected `readLogs`
+// (Bistro's task_logs semantics), and `s3LogReader`, which wires the S3 log reader of
+// lib/logs into that seam and turns its refusals into validation errors.
+import { LogQueryError, readLogs as readS3Logs, type LogReaderDeps } from "../logs/reader";
+import type { ApiDeps, LogLinesQuery, ReadLogs } from "./deps";
+import { NotConfiguredError, ValidationError } from "./errors";
+import type { RouteInput } from "./http";
+
+/** `readLogs` over the S3 segments and DynamoDB index that workers write (lib/logs). */
+export function s3LogReader(deps: LogReaderDeps): ReadLogs {
+  return async (query) => {
+    try {
+      return await readS3Logs(deps, query);
+    } catch (error) {
+      if (error instanceof LogQueryError) throw new ValidationError(error.message);
+      throw error;
+    }
+  };
+}
+
+export const LOG_TYPES = ["stdout", "stderr", "statuses"] as const;
+
+/** `GET /logs?job&node&type&cursor&sort&time&regex&limit`; `job` and `node` may repeat. */
+export async function getLogs(deps: ApiDeps, input: RouteInput) {
+  if (!deps.readLogs) throw new NotConfiguredError("Task logs are not configured in this deployment (no log bucket).");
+  const { query } = input;
+  const time = query.int("time", { min: 0, max: Number.MAX_SAFE_INTEGER });
+  const cursor = query.get("cursor");
+  const sort = query.get("sort");
+  const regex = query.get("regex");
+  const limit = query.int("limit", { min: 1, max: Number.MAX_SAFE_INTEGER });
+  const logQuery: LogLinesQuery = {
+    logType: query.oneOf("type", LOG_TYPES) ?? "stdout",
+    jobs: query.all("job"),
+    nodes: query.all("node"),
+    ...(sort ? { sort } : {}),
+    ...(time !== undefined ? { time } : {}),
+    ...(cursor ? { lineId: cursor } : {}),
+    ...(regex ? { regexFilter: regex } : {}),
+    ...(limit !== undefined ? { limit } : {}),
+  };
+  const page = await deps.readLogs(logQuery);
+  return {
+    lines: page.lines.map(([job, node, time, line, lineId]) => ({ job, node, time, line, lineId })),
+    nextCursor: page.nextLineId === "-1" ? null : page.nextLineId,
+  };
+}

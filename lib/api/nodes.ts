@@ -1,0 +1,142 @@
+// Nodes through the API: the tree the configured node sources produce now, paged (`GET /nodes`),
+// and nodes pushed by callers for one source (`PUT /nodes/{source}`), checked and stored for
+// an API-fed node source to read.
+import { z } from "zod";
+import { INSTANCE_LEVEL } from "../model/config";
+import type { ConfigIssue } from "../model/config";
+import type { NodeSpec, NodeTree } from "../model/tree";
+import { levelIndex } from "../nodes";
+import { pokeQuietly, type ApiDeps } from "./deps";
+import { validate, ValidationError } from "./errors";
+import { decodeCursor, encodeCursor, type RouteInput } from "./http";
+import { writePushedNodes } from "./pushed-nodes";
+import { loadTree, readCurrentConfig, requireCurrentConfig } from "./state";
+import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from "./tasks";
+
+/** A sanity bound on one push (API Gateway caps bodies at 10 MB anyway). */
+export const MAX_PUSHED_NODES = 1_000_000;
+const MAX_SOURCE_NAME = 200;
+
+function nodeView(tree: NodeTree, node: number) {
+  const parent = tree.parentOf[node] ?? -1;
+  return {
+    name: tree.names[node] ?? "",
+    level: tree.levels[tree.levelOf[node] ?? 0] ?? INSTANCE_LEVEL,
+    parent: parent >= 0 ? (tree.names[parent] ?? null) : null,
+    enabled: tree.enabled[node] ?? true,
+    tags: [...(tree.tags[node] ?? [])],
+  };
+}
+
+const isOffsetCursor = (value: unknown): value is { offset: number } =>
+  typeof value === "object" &&
+  value !== null &&
+  Number.isSafeInteger((value as { offset?: unknown }).offset) &&
+  (value as { offset: number }).offset >= 0;
+
+/** `GET /nodes?level&cursor&limit`: nodes in source order (one level's, or all levels'). */
+export async function listNodes(deps: ApiDeps, input: RouteInput) {
+  const { config } = await requireCurrentConfig(deps);
+  const tree = await loadTree(deps, config);
+  const level = input.query.get("level");
+  const limit = input.query.int("limit", { min: 1, max: MAX_PAGE_LIMIT }) ?? DEFAULT_PAGE_LIMIT;
+  const cursor = input.query.get("cursor");
+  const offset = cursor ? decodeCursor(cursor, isOffsetCursor).offset : 0;
+  let order: readonly number[] | undefined;
+  if (level !== undefined && level !== "") {
+    const index = tree.levels.indexOf(level);
+    if (index < 0) {
+      throw new ValidationError(`Unknown level ${level}; levels are ${tree.levels.join(", ")}`, [
+        { path: "level", message: "unknown level", value: level },
+      ]);
+    }
+    order = tree.byLevel[index] ?? [];
+  }
+  const total = order ? order.length : tree.size;
+  const end = Math.min(total, offset + limit);
+  const nodes = [];
+  for (let i = offset; i < end; i++) nodes.push(nodeView(tree, order ? (order[i] ?? 0) : i));
+  return { levels: tree.levels, nodes, nextCursor: end < total ? encodeCursor({ offset: end }) : null };
+}
+
+const pushedNodeSchema = z.strictObject({
+  name: z.string().min(1),
+  level: z.string().min(1),
+  parent: z.string().min(1),
+  enabled: z.boolean().optional(),
+  tags: z.array(z.string()).optional(),
+});
+const pushSchema = z.strictObject({ nodes: z.array(pushedNodeSchema).max(MAX_PUSHED_NODES) });
+
+/**
+ * Checks a push as far as it can alone: names unique and not the instance's, levels configured
+ * (when a config is stored), and a parent pushed alongside listed before its child, one level up.
+ * Parents from other sources are checked when the tree is built.
+ */
+function checkPushedNodes(
+  nodes: readonly z.infer<typeof pushedNodeSchema>[],
+  levels: readonly string[] | undefined,
+  instanceName: string,
+): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const position = new Map<string, number>();
+  for (const [i, node] of nodes.entries()) {
+    if (node.name === instanceName) {
+      issues.push({ path: `nodes.${i}.name`, message: `${node.name} is the instance node's name`, value: node.name });
+    } else if (position.has(node.name)) {
+      issues.push({ path: `nodes.${i}.name`, message: `node ${node.name} is listed twice`, value: node.name });
+    } else {
+      position.set(node.name, i);
+    }
+    if (levels && levelIndex(levels, node.level) <= 0) {
+      issues.push({
+        path: `nodes.${i}.level`,
+        message: `unknown level ${node.level}; the configured levels are ${levels.join(", ")}`,
+        value: node.level,
+      });
+    }
+  }
+  for (const [i, node] of nodes.entries()) {
+    const parentAt = position.get(node.parent);
+    if (parentAt === undefined) continue;
+    if (parentAt > i) {
+      issues.push({
+        path: `nodes.${i}.parent`,
+        message: `parent ${node.parent} is listed after its child; list parents first`,
+        value: node.parent,
+      });
+    }
+    const parent = nodes[parentAt];
+    if (levels && parent && levelIndex(levels, parent.level) !== levelIndex(levels, node.level) - 1) {
+      issues.push({
+        path: `nodes.${i}.parent`,
+        message: `parent ${node.parent} is at level ${parent.level}, not the level just above ${node.level}`,
+        value: node.parent,
+      });
+    }
+  }
+  return issues;
+}
+
+/** `PUT /nodes/{source}`: replaces the nodes of one API-fed source. */
+export async function pushNodes(deps: ApiDeps, source: string, body: unknown) {
+  if (source === "" || source.length > MAX_SOURCE_NAME) {
+    throw new ValidationError(`A node source name has 1 to ${MAX_SOURCE_NAME} characters`);
+  }
+  const { nodes } = validate(pushSchema, body, `nodes for source ${source}`);
+  const current = await readCurrentConfig(deps);
+  const issues = checkPushedNodes(nodes, current?.config.settings.levels, deps.instanceName);
+  if (issues.length > 0) {
+    throw new ValidationError(`The nodes for source ${source} are invalid; nothing was stored.`, issues);
+  }
+  const specs: NodeSpec[] = nodes.map((node) => ({
+    name: node.name,
+    level: node.level,
+    parent: node.parent,
+    ...(node.enabled !== undefined ? { enabled: node.enabled } : {}),
+    ...(node.tags !== undefined ? { tags: node.tags } : {}),
+  }));
+  const head = await writePushedNodes(deps.store, source, specs, deps.clock());
+  await pokeQuietly(deps, `nodes of source ${source} pushed`);
+  return { source, generation: head.generation, count: head.count, updatedAtMs: head.updatedAtMs };
+}

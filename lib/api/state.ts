@@ -1,0 +1,102 @@
+// Reading what the handlers show: the stored config (parsed), the node tree its sources
+// produce now, and task items. `ApiView` memoizes them for one request, so Bistro's
+// multi-query body reads each once and every subquery sees the same snapshot.
+import { parseConfig } from "../config";
+import type { Config } from "../model/config";
+import type { NodeTree } from "../model/tree";
+import { builtinNodeSources, loadNodes } from "../nodes";
+import { getConfig, type StoredConfig } from "../store/config-store";
+import { NotFoundError } from "../store/errors";
+import { readJobsWithTasks, readTasks, type TaskItem } from "../store/tasks";
+import type { ApiDeps } from "./deps";
+import { UnavailableError } from "./errors";
+
+export interface CurrentConfig {
+  stored: StoredConfig;
+  config: Config;
+}
+
+export const NO_CONFIG_MESSAGE = "No config is stored yet: PUT /config (or `sous apply FILE`) first.";
+
+/** The current config, parsed; null when none is stored. */
+export async function readCurrentConfig(deps: ApiDeps): Promise<CurrentConfig | null> {
+  const stored = await getConfig(deps.store);
+  if (!stored) return null;
+  const parsed = parseConfig(stored.document);
+  // Only validated documents are stored; this means the parser changed under a stored config.
+  if (!parsed.ok) {
+    throw new Error(
+      `The stored config version ${stored.version} no longer parses: ${parsed.errors.map((e) => e.message).join("; ")}`,
+    );
+  }
+  return { stored, config: parsed.config };
+}
+
+export async function requireCurrentConfig(deps: ApiDeps): Promise<CurrentConfig> {
+  const current = await readCurrentConfig(deps);
+  if (!current) throw new NotFoundError(NO_CONFIG_MESSAGE);
+  return current;
+}
+
+/**
+ * The tree the node sources produce now; a 503 naming the failing source otherwise (as in
+ * Bistro, one failing source fails the whole refresh).
+ */
+export async function loadTree(deps: ApiDeps, config: Config): Promise<NodeTree> {
+  try {
+    return await loadNodes(
+      config.settings,
+      deps.instanceName,
+      deps.clock() / 1000,
+      deps.nodeSources ?? builtinNodeSources(),
+    );
+  } catch (error) {
+    throw new UnavailableError(`Nodes could not be loaded: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** Jobs whose task items may exist: the configured ones and any that ever had items. */
+export async function jobsWithItems(deps: ApiDeps, config: Config): Promise<string[]> {
+  const withTasks = await readJobsWithTasks(deps.store);
+  return [...new Set([...Object.keys(config.jobs), ...withTasks])].sort();
+}
+
+/** One request's view of the state, each part read at most once. */
+export class ApiView {
+  private tree?: Promise<NodeTree>;
+  private readonly tasks = new Map<string, Promise<TaskItem[]>>();
+  private allJobs?: Promise<string[]>;
+
+  constructor(
+    readonly deps: ApiDeps,
+    readonly current: CurrentConfig,
+  ) {}
+
+  get config(): Config {
+    return this.current.config;
+  }
+
+  nodeTree(): Promise<NodeTree> {
+    this.tree ??= loadTree(this.deps, this.config);
+    return this.tree;
+  }
+
+  jobsWithItems(): Promise<string[]> {
+    this.allJobs ??= jobsWithItems(this.deps, this.config);
+    return this.allJobs;
+  }
+
+  /** Task items of these jobs (each job's partition read once per view). */
+  async tasksOf(jobs: readonly string[]): Promise<TaskItem[]> {
+    const missing = jobs.filter((job) => !this.tasks.has(job));
+    if (missing.length > 0) {
+      const read = readTasks(this.deps.store, missing);
+      for (const job of missing)
+        this.tasks.set(
+          job,
+          read.then((items) => items.filter((t) => t.job === job)),
+        );
+    }
+    return (await Promise.all(jobs.map((job) => this.tasks.get(job) ?? Promise.resolve([])))).flat();
+  }
+}

@@ -1,0 +1,77 @@
+// Serves the Sous API (lib/api) over plain HTTP on 127.0.0.1 for `sous local` and e2e tests:
+// the same routes and answers as API Gateway + Lambda, without either.
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Api, ApiRequest } from "../api";
+
+/** Bodies larger than this are refused (API Gateway's own limit is 10 MB). */
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+export interface ApiServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+class BodyTooLargeError extends Error {}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new BodyTooLargeError();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function toApiRequest(request: IncomingMessage, body: string): ApiRequest {
+  const url = new URL(request.url ?? "/", "http://localhost");
+  const query: Record<string, string | string[]> = {};
+  for (const key of new Set(url.searchParams.keys())) {
+    const values = url.searchParams.getAll(key);
+    query[key] = values.length === 1 ? (values[0] ?? "") : values;
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return { method: request.method ?? "GET", path: url.pathname, query, headers, body: body === "" ? null : body };
+}
+
+/** Listens on 127.0.0.1:`port` (0 = any free port). */
+export async function serveApi(api: Api, port: number): Promise<ApiServer> {
+  const server = createServer((request, response) => {
+    void (async () => {
+      try {
+        const body = await readBody(request);
+        const answer = await api.handle(toApiRequest(request, body));
+        response.writeHead(answer.statusCode, answer.headers);
+        response.end(answer.body === undefined ? undefined : JSON.stringify(answer.body));
+      } catch (error) {
+        const tooLarge = error instanceof BodyTooLargeError;
+        response.writeHead(tooLarge ? 413 : 500, { "content-type": "application/json" });
+        response.end(JSON.stringify({ error: tooLarge ? "Request body too large" : "Internal error" }));
+      }
+    })();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      resolve();
+    });
+  });
+  const { port: actual } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${actual}`,
+    port: actual,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
