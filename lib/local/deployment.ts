@@ -44,6 +44,8 @@ export interface LocalOptions {
   config?: Record<string, unknown>;
   /** API port on 127.0.0.1 (0 = any free port). */
   port: number;
+  /** Start rounds on pokes (default true); false leaves only the timer, for comparisons. */
+  pokes?: boolean;
   /** Start the embedded emulators for services with no endpoint variable set (default true). */
   embedded?: boolean;
   /** Longest wait between two rounds when nothing pokes (Bistro's idle_wait bounds it too). */
@@ -132,7 +134,7 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
   // Rounds: on pokes, and otherwise after the delay the last round asked for.
   let wake: (() => void) | undefined;
   const trigger: RoundTrigger = () => {
-    wake?.();
+    if (options.pokes !== false) wake?.();
     return Promise.resolve();
   };
   const roundDeps: RoundDeps = {
