@@ -8,7 +8,7 @@ import { finishTask } from "../scheduler/backoff";
 import { decideStatusUpdate, errorBackoff, parseStatusLine, wasNotRunning } from "../scheduler/status";
 import type { ReportedStatus } from "../model/status";
 import type { StoreContext } from "../store/context";
-import { applyFinishes, getTasks, replacePlaceholderStatus, type FinishWrite } from "../store/tasks";
+import { applyFinishes, getTasks, replaceIdleTaskStatus, type FinishWrite } from "../store/tasks";
 import { stateOfStatus } from "./task-state";
 
 export interface StatusDeps {
@@ -95,8 +95,7 @@ export async function applyStatuses(
         reported,
         nowSec,
       });
-      if (await replacePlaceholderStatus(deps.store, item, end.attempt, status, stateOfStatus(status)))
-        result.applied++;
+      if (await replaceIdleTaskStatus(deps.store, item, status, stateOfStatus(status), end.attempt)) result.applied++;
       else result.ignored++;
       continue;
     }

@@ -478,47 +478,6 @@ export async function applyFinishes(ctx: StoreContext, finishes: readonly Finish
   return result;
 }
 
-/**
- * Replaces a placeholder status (worker lost, not running) of a finished attempt with the real
- * one that arrived late (BISTRO.md §5.6). False when the task moved on meanwhile.
- */
-export async function replacePlaceholderStatus(
-  ctx: StoreContext,
-  item: TaskItem,
-  attempt: string,
-  status: TaskStatus,
-  state: Exclude<TaskState, "running">,
-): Promise<boolean> {
-  try {
-    await ctx.doc.send(
-      new UpdateCommand({
-        TableName: ctx.tableName,
-        Key: taskKey(item.job, item.node),
-        UpdateExpression: "SET #state = :state, #status = :status, #version = #version + :one",
-        ConditionExpression: "#version = :version AND #state <> :running AND #last = :attempt",
-        ExpressionAttributeNames: {
-          "#state": "state",
-          "#status": "status",
-          "#version": "version",
-          "#last": "lastAttempt",
-        },
-        ExpressionAttributeValues: {
-          ":state": state,
-          ":status": status,
-          ":one": 1,
-          ":version": item.version,
-          ":running": "running",
-          ":attempt": attempt,
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
-}
-
 /** Items one listing request reads at most before it ends its page early. */
 export const TASK_PAGE_SCAN_BUDGET = 10_000;
 
@@ -606,14 +565,17 @@ export async function listTaskPage(ctx: StoreContext, query: TaskPageQuery): Pro
 }
 
 /**
- * Replaces the status of a task that is not running (forgiving it, BISTRO.md §5.7), if the item
- * is still at the version that was read. False when it changed meanwhile (started, finished).
+ * Replaces the status of a task that is not running, if the item is still at the version that
+ * was read (and, with `lastAttempt`, still holds that attempt's status): forgiving (BISTRO.md
+ * §5.7), or a real status arriving after a worker-lost placeholder (§5.6). False when the task
+ * changed meanwhile (started, finished).
  */
 export async function replaceIdleTaskStatus(
   ctx: StoreContext,
   item: TaskItem,
   status: TaskStatus,
   state: Exclude<TaskState, "running">,
+  lastAttempt?: string,
 ): Promise<boolean> {
   try {
     await ctx.doc.send(
@@ -621,14 +583,21 @@ export async function replaceIdleTaskStatus(
         TableName: ctx.tableName,
         Key: taskKey(item.job, item.node),
         UpdateExpression: "SET #state = :state, #status = :status, #version = #version + :one",
-        ConditionExpression: "#version = :version AND #state <> :running",
-        ExpressionAttributeNames: { "#state": "state", "#status": "status", "#version": "version" },
+        ConditionExpression:
+          "#version = :version AND #state <> :running" + (lastAttempt === undefined ? "" : " AND #last = :attempt"),
+        ExpressionAttributeNames: {
+          "#state": "state",
+          "#status": "status",
+          "#version": "version",
+          ...(lastAttempt === undefined ? {} : { "#last": "lastAttempt" }),
+        },
         ExpressionAttributeValues: {
           ":state": state,
           ":status": status,
           ":one": 1,
           ":version": item.version,
           ":running": "running",
+          ...(lastAttempt === undefined ? {} : { ":attempt": lastAttempt }),
         },
       }),
     );

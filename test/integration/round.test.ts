@@ -154,6 +154,20 @@ describe("lost workers", () => {
     expect(retry.started.map((s) => s.worker)).toEqual(["w2", "w2"]); // w2 holds the 4th task: 3 in all
   });
 
+  it("take a real status that arrives after the worker-lost placeholder (Bistro's update rules)", async () => {
+    await h.setConfig(bistroFixture("simple.json"));
+    await h.addWorker("w1");
+    const [first] = (await h.round()).started;
+    h.advance(MUST_DIE_MS + 1000);
+    expect((await h.round()).lostWorkers).toEqual(["w1"]);
+    const late = await h.finish([{ job: first!.job, node: first!.node, attempt: first!.attempt, rawStatus: "done" }]);
+    expect(late.applied).toBe(1);
+    const task = (await readJobTasks(h.store, "simple_job")).find((t) => t.node === first!.node);
+    expect(task).toMatchObject({ state: "done", status: { bits: 4 } });
+    const again = await h.finish([{ job: first!.job, node: first!.node, attempt: first!.attempt, rawStatus: "done" }]);
+    expect(again).toMatchObject({ applied: 0, ignored: 1 });
+  });
+
   it("fail over the tasks of an instance replaced by a re-registration, and refuse no orders to the new one", async () => {
     await h.setConfig(bistroFixture("simple.json"));
     await h.addWorker("w1");
