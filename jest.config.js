@@ -10,7 +10,13 @@ const transform = {
 };
 // middy 6 and fauxqs are ESM-only; let swc transform them for Jest's CJS runtime.
 const transformIgnorePatterns = ["/node_modules/(?!(@middy)/)"];
-const common = { transform, transformIgnorePatterns, testEnvironment: "node" };
+// cdk.out holds a copy of the worker image's build context (with a package.json): keep it out.
+const common = {
+  transform,
+  transformIgnorePatterns,
+  testEnvironment: "node",
+  modulePathIgnorePatterns: ["<rootDir>/cdk.out/"],
+};
 
 /** @type {import('jest').Config} */
 module.exports = {

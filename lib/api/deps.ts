@@ -2,33 +2,16 @@
 // store, SQS, the clock, how to ask for a round, and the optional pieces a deployment may lack
 // (task logs, extra node sources). Hosts build these; handlers never reach for globals.
 import type { SQSClient } from "@aws-sdk/client-sqs";
+import type { LogLineRow, LogPage, LogQuery } from "../logs/reader";
 import type { NodeSourceRegistry } from "../nodes";
 import type { WorkerTimings } from "../round/worker-health";
 import type { StoreContext } from "../store/context";
 
-/** Bistro's `task_logs` query (BISTRO.md §9.2), camel-cased. */
-export interface LogLinesQuery {
-  logType: string;
-  jobs?: readonly string[];
-  nodes?: readonly string[];
-  /** "asc" | "desc" (any case); default "desc". */
-  sort?: string;
-  /** Unix seconds to start from; exclusive with `lineId`. */
-  time?: number;
-  /** Decimal line id to start from (a previous page's `nextLineId`). */
-  lineId?: string;
-  regexFilter?: string;
-  limit?: number;
-}
-
+/** Bistro's `task_logs` query and answer (BISTRO.md §9.2), as lib/logs defines them. */
+export type LogLinesQuery = LogQuery;
 /** `[job, node, time in seconds, line, line id as a decimal string]`. */
-export type LogLine = [job: string, node: string, timeSec: number, line: string, lineId: string];
-
-export interface LogLinesPage {
-  /** "-1" when there are no more lines in this direction. */
-  nextLineId: string;
-  lines: LogLine[];
-}
+export type LogLine = LogLineRow;
+export type LogLinesPage = LogPage;
 
 /** Reads one page of task logs; throws ValidationError for a query Bistro would refuse. */
 export type ReadLogs = (query: LogLinesQuery) => Promise<LogLinesPage>;

@@ -1,5 +1,6 @@
 // Builders for model objects with Bistro's defaults (BISTRO.md §1.3, §2), so scheduler tests can
 // state only what they vary. Also small trees, workers, snapshots, and a seeded rng.
+import { defaultTaskSubprocess } from "../../lib/config/defaults";
 import type { BackoffSettings, Config, Job, JobFilter, ResourceSpec, Settings } from "../../lib/model/config";
 import { INSTANCE_LEVEL } from "../../lib/model/config";
 import { buildNodeTree, type NodeSpec, type NodeTree } from "../../lib/model/tree";
@@ -35,14 +36,7 @@ export function makeSettings(partial: SettingsInput = {}): Settings {
     nodeOrder: "random",
     levelForTasks: levels.at(-1) ?? INSTANCE_LEVEL,
     killOrphanTasksAfterSec: null,
-    taskSubprocess: {
-      pollMs: 10,
-      maxLogLinesPerPollInterval: 50,
-      parentDeathSignal: 9,
-      processGroupLeader: false,
-      useCanaryPipe: true,
-      cgroups: { root: "", slice: "", subsystems: [], killWithoutFreezer: false },
-    },
+    taskSubprocess: defaultTaskSubprocess(),
     killSubprocess: { method: "term", killWaitMs: 0 },
     workerResourcesOverride: {},
     physicalResources: {},

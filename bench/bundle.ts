@@ -1,0 +1,126 @@
+// Bundle benchmark (`npm run bench:bundle`): synthesizes the default stack (without bundling) and
+// prints the template's size, then bundles each Lambda entry with esbuild using the settings
+// NodejsFunction uses (infra/lambda.ts) and prints each bundle's size (goal: < 1 MB minified), its
+// gzip size, its largest inputs, and the median time for a fresh `node` to require it (the module
+// load part of a cold start; the SDK comes from this project's node_modules, as the runtime's
+// copy would on Lambda). Exits 1 when a bundle is over the goal.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { gzipSync } from "node:zlib";
+
+import { App } from "aws-cdk-lib";
+import { build, type Metafile } from "esbuild";
+
+import { FUNCTION_ENTRIES, LAMBDA_BUNDLING, REPO_ROOT, type FunctionName } from "../infra/lambda";
+import { SousStack } from "../infra/sous-stack";
+
+const GOAL_BYTES = 1024 * 1024;
+const IMPORT_RUNS = 7;
+
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+function templateBytes(outdir: string): number {
+  const app = new App({ outdir, context: { "aws:cdk:bundling-stacks": [] } });
+  const stack = new SousStack(app, "Sous");
+  const assembly = app.synth();
+  return statSync(path.join(assembly.directory, stack.templateFile)).size;
+}
+
+async function bundle(name: FunctionName, outdir: string): Promise<{ file: string; metafile: Metafile }> {
+  const file = path.join(outdir, name, "index.js");
+  const result = await build({
+    entryPoints: [path.join(REPO_ROOT, FUNCTION_ENTRIES[name])],
+    outfile: file,
+    bundle: true,
+    platform: "node",
+    format: LAMBDA_BUNDLING.format,
+    target: LAMBDA_BUNDLING.target,
+    minify: LAMBDA_BUNDLING.minify,
+    sourcemap: LAMBDA_BUNDLING.sourceMap,
+    external: [...LAMBDA_BUNDLING.externalModules],
+    metafile: true,
+    logLevel: "silent",
+  });
+  return { file, metafile: result.metafile };
+}
+
+/** Milliseconds a fresh Node process spends requiring these modules, measured inside that process. */
+function requireMs(modules: string[]): number {
+  const script = `const t = process.hrtime.bigint(); for (const m of ${JSON.stringify(modules)}) require(m); console.log(Number(process.hrtime.bigint() - t) / 1e6);`;
+  const output = execFileSync(process.execPath, ["--enable-source-maps", "-e", script], {
+    env: {
+      ...process.env,
+      NODE_PATH: path.join(REPO_ROOT, "node_modules"),
+      AWS_REGION: "us-east-1",
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    },
+    encoding: "utf8",
+  });
+  return Number(output.trim().split("\n").at(-1));
+}
+
+/** The external (runtime-provided) modules the bundle requires. */
+function externalModules(metafile: Metafile): string[] {
+  const imports = Object.entries(metafile.outputs).find(([file]) => file.endsWith(".js"))?.[1].imports ?? [];
+  return [...new Set(imports.filter((i) => i.external && i.path.startsWith("@aws-sdk/")).map((i) => i.path))].sort();
+}
+
+/** The inputs that take the most room in the bundle, grouped by package. */
+function largestPackages(metafile: Metafile, count: number): string {
+  const inputs = Object.entries(metafile.outputs).find(([file]) => file.endsWith(".js"))?.[1].inputs ?? {};
+  const byPackage = new Map<string, number>();
+  for (const [input, { bytesInOutput }] of Object.entries(inputs)) {
+    const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+    const key = match?.[1] ?? input.split("/").slice(0, 2).join("/");
+    byPackage.set(key, (byPackage.get(key) ?? 0) + bytesInOutput);
+  }
+  return [...byPackage.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([name, bytes]) => `${name} ${kb(bytes)}`)
+    .join(", ");
+}
+
+async function main() {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const work = mkdtempSync(path.join(tmpdir(), "sous-bench-bundle-"));
+  try {
+    const template = templateBytes(path.join(work, "cdk.out"));
+    console.log(`template Sous.template.json: ${kb(template)} (CloudFormation's limit is 1 MB via S3)`);
+    console.log(
+      `bundles (esbuild ${LAMBDA_BUNDLING.target}, ${LAMBDA_BUNDLING.format}, minified, @aws-sdk/* external), ` +
+        `and the time a fresh node spends requiring each (${IMPORT_RUNS} runs):`,
+    );
+    let over = false;
+    for (const name of Object.keys(FUNCTION_ENTRIES) as FunctionName[]) {
+      const { file, metafile } = await bundle(name, work);
+      const bytes = statSync(file).size;
+      const gzip = gzipSync(readFileSync(file)).length;
+      const sdk = externalModules(metafile);
+      // Interleaved, so that load from other processes on the machine hits both alike.
+      const times: number[] = [];
+      const sdkTimes: number[] = [];
+      for (let run = 0; run < IMPORT_RUNS; run++) {
+        times.push(requireMs([file]));
+        sdkTimes.push(requireMs(sdk));
+      }
+      over ||= bytes >= GOAL_BYTES;
+      console.log(
+        `  ${name.padEnd(15)} ${kb(bytes).padStart(10)}  gzip ${kb(gzip).padStart(9)}  ` +
+          `require median ${median(times).toFixed(1)} ms (min ${Math.min(...times).toFixed(1)}), ` +
+          `SDK alone ${median(sdkTimes).toFixed(1)} ms (ratio ${(median(times) / median(sdkTimes)).toFixed(2)})` +
+          (bytes >= GOAL_BYTES ? "  OVER 1 MB" : ""),
+      );
+      console.log(`    largest inputs: ${largestPackages(metafile, 5)}`);
+      console.log(`    from the runtime: ${sdk.join(", ")}`);
+    }
+    if (over) process.exitCode = 1;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+void main();

@@ -1,0 +1,231 @@
+// Workers on ECS: a cluster and a service running `sous worker --api URL` from the worker image
+// (Dockerfile.worker), on Fargate by default or on an EC2 Auto Scaling group, with the worker
+// policy as the task role and target tracking on CPU.
+//
+// Why CPU and not a queue depth: Sous never queues work it cannot place. Pending tasks are implied
+// in DynamoDB, and the scheduler sends a start message only to a worker with free resources, so
+// worker queues stay near empty whatever the backlog, and the status queue measures ingestion,
+// not demand. Busy workers do burn CPU (their tasks run in the container), so CPU utilization is
+// the signal that exists today.
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import * as autoscaling from "aws-cdk-lib/aws-autoscaling";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
+import { Platform } from "aws-cdk-lib/aws-ecr-assets";
+import * as ecs from "aws-cdk-lib/aws-ecs";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as logs from "aws-cdk-lib/aws-logs";
+import { Construct } from "constructs";
+
+import { REPO_ROOT } from "./lambda";
+import { acknowledge } from "./nag";
+
+export interface SousWorkersProps {
+  /**
+   * The worker image. Default: built from `Dockerfile.worker` at the repository root by `cdk
+   * deploy` (needs Docker at deploy time only; synth only copies the build context). Pass
+   * `ContainerImage.fromRegistry(uri)` to run an image you built and pushed yourself, typically
+   * one `FROM` the Sous worker image that adds your task scripts.
+   */
+  image?: ecs.ContainerImage;
+  /** `--command`: what tasks run, a path inside the image. Default `/opt/tasks/run.sh`. */
+  command?: string;
+  /** `--resources`: the worker-level capacity each worker declares, e.g. `{cpu: 4}`. Default none. */
+  resources?: Record<string, number>;
+  /** Task CPU units (1024 = 1 vCPU). Default 512. */
+  cpu?: number;
+  /** Task memory in MiB. Default 1024. */
+  memoryLimitMiB?: number;
+  /** Workers at deploy time. Default 1. */
+  desiredCount?: number;
+  /** Scaling bounds. Default 1 and 4. */
+  minCount?: number;
+  maxCount?: number;
+  /** Average CPU utilization the service scales towards. Default 60 %. */
+  targetCpuUtilizationPercent?: number;
+  /**
+   * Default X86_64: task commands are often x86 binaries, and building an ARM image on an x86 host
+   * needs QEMU. ARM64 (Graviton) costs about 20 % less per vCPU-hour.
+   */
+  cpuArchitecture?: "x86_64" | "arm64";
+  /** Run on EC2 instances of this type in an Auto Scaling group instead of Fargate. */
+  ec2Capacity?: { instanceType: ec2.InstanceType; minCapacity?: number; maxCapacity?: number };
+  /** Container Insights metrics (extra CloudWatch cost per task). Default true. */
+  containerInsights?: boolean;
+  /** Seconds between SIGTERM and SIGKILL when ECS stops a worker (Fargate allows at most 120). Default 90. */
+  stopTimeoutSec?: number;
+}
+
+export interface SousWorkerServiceProps extends SousWorkersProps {
+  vpc: ec2.IVpc;
+  subnets: ec2.SubnetSelection;
+  assignPublicIp: boolean;
+  apiUrl: string;
+  /** Table and bucket the worker writes task logs to (its environment). */
+  environment: Record<string, string>;
+  policy: iam.IManagedPolicy;
+  logRetention: logs.RetentionDays;
+  removalPolicy: RemovalPolicy;
+}
+
+const DATA_DIR = "/data";
+
+export class SousWorkerService extends Construct {
+  readonly cluster: ecs.Cluster;
+  readonly service: ecs.FargateService | ecs.Ec2Service;
+  readonly taskDefinition: ecs.TaskDefinition;
+  readonly logGroup: logs.LogGroup;
+  readonly autoScalingGroup?: autoscaling.AutoScalingGroup;
+
+  constructor(scope: Construct, id: string, props: SousWorkerServiceProps) {
+    super(scope, id);
+    const arm = props.cpuArchitecture === "arm64";
+    const cpu = props.cpu ?? 512;
+    const memoryLimitMiB = props.memoryLimitMiB ?? 1024;
+    this.cluster = new ecs.Cluster(this, "Cluster", {
+      vpc: props.vpc,
+      containerInsightsV2:
+        (props.containerInsights ?? true) ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED,
+    });
+    this.logGroup = new logs.LogGroup(this, "Logs", {
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    const securityGroup = new ec2.SecurityGroup(this, "SecurityGroup", {
+      vpc: props.vpc,
+      description: "Sous workers: no inbound traffic; outbound HTTPS to AWS APIs and whatever tasks need",
+      allowAllOutbound: true,
+    });
+
+    const ec2Capacity = props.ec2Capacity;
+    const runtimePlatform: ecs.RuntimePlatform = {
+      operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      cpuArchitecture: arm ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
+    };
+    this.taskDefinition = ec2Capacity
+      ? // Bridge networking: tasks use the instance's public address, so no NAT gateway is needed.
+        new ecs.Ec2TaskDefinition(this, "TaskDefinition", { networkMode: ecs.NetworkMode.BRIDGE })
+      : new ecs.FargateTaskDefinition(this, "TaskDefinition", { cpu, memoryLimitMiB, runtimePlatform });
+    this.taskDefinition.taskRole.addManagedPolicy(props.policy);
+
+    const image =
+      props.image ??
+      ecs.ContainerImage.fromAsset(REPO_ROOT, {
+        file: "Dockerfile.worker",
+        platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
+      });
+    this.taskDefinition.addContainer("Worker", {
+      image,
+      command: workerArguments(props.apiUrl, props.command ?? "/opt/tasks/run.sh", props.resources),
+      environment: props.environment,
+      logging: ecs.LogDrivers.awsLogs({ streamPrefix: "worker", logGroup: this.logGroup }),
+      // Tasks run in their own process groups; their orphans must be reaped (docs/task-protocol.md).
+      linuxParameters: new ecs.LinuxParameters(this, "LinuxParameters", { initProcessEnabled: true }),
+      stopTimeout: Duration.seconds(props.stopTimeoutSec ?? 90),
+      ...(ec2Capacity ? { cpu, memoryLimitMiB } : {}),
+    });
+    acknowledge(
+      this.taskDefinition,
+      "The environment holds only resource names (table, bucket, region), no secrets.",
+      "AwsSolutions-ECS2",
+    );
+    if (this.taskDefinition.executionRole) {
+      acknowledge(
+        this.taskDefinition.executionRole,
+        "ecr:GetAuthorizationToken has no resource-level permissions; the image pull itself is scoped to the " +
+          "image's repository.",
+        "AwsSolutions-IAM5[Resource::*]",
+      );
+    }
+
+    const scaling = { min: props.minCount ?? 1, max: props.maxCount ?? 4 };
+    // `as`: CDK classes declare `x: T | undefined` where their interfaces say `x?: T`, which
+    // exactOptionalPropertyTypes refuses to assign; the class is that interface's implementation.
+    const common = {
+      cluster: this.cluster as ecs.ICluster,
+      taskDefinition: this.taskDefinition,
+      desiredCount: props.desiredCount ?? scaling.min,
+      circuitBreaker: { rollback: true },
+      // A deployment starts the new workers before stopping the old ones.
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+    };
+    if (ec2Capacity) {
+      // An explicit launch template: new accounts can no longer create launch configurations,
+      // which is what an Auto Scaling group gets by default without CDK's feature flag.
+      const instanceRole = new iam.Role(this, "InstanceRole", {
+        assumedBy: new iam.ServicePrincipal("ec2.amazonaws.com"),
+      });
+      const launchTemplate = new ec2.LaunchTemplate(this, "LaunchTemplate", {
+        instanceType: ec2Capacity.instanceType,
+        machineImage: ecs.EcsOptimizedImage.amazonLinux2023(
+          arm ? ecs.AmiHardwareType.ARM : ecs.AmiHardwareType.STANDARD,
+        ),
+        userData: ec2.UserData.forLinux(),
+        role: instanceRole,
+        securityGroup,
+        associatePublicIpAddress: props.assignPublicIp,
+        requireImdsv2: true,
+        blockDevices: [
+          {
+            deviceName: "/dev/xvda",
+            volume: ec2.BlockDeviceVolume.ebs(30, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }),
+          },
+        ],
+      });
+      this.autoScalingGroup = new autoscaling.AutoScalingGroup(this, "Instances", {
+        vpc: props.vpc,
+        vpcSubnets: props.subnets,
+        launchTemplate,
+        minCapacity: ec2Capacity.minCapacity ?? 1,
+        maxCapacity: ec2Capacity.maxCapacity ?? scaling.max,
+      });
+      const capacityProvider = new ecs.AsgCapacityProvider(this, "CapacityProvider", {
+        autoScalingGroup: this.autoScalingGroup,
+        enableManagedTerminationProtection: false,
+        // ECS drains an instance's tasks before the group terminates it (and CDK then adds no drain-hook Lambda).
+        enableManagedDraining: true,
+      });
+      this.cluster.addAsgCapacityProvider(capacityProvider);
+      acknowledge(
+        instanceRole,
+        "The ECS agent's permissions as CDK grants them: ecs:DiscoverPollEndpoint, ecr:GetAuthorizationToken and " +
+          "the log actions have no resource-level permissions, ecs:Submit* covers the agent's state-change calls.",
+        "AwsSolutions-IAM5[Resource::*]",
+        "AwsSolutions-IAM5[Action::ecs:Submit*]",
+      );
+      acknowledge(
+        this.autoScalingGroup,
+        "Scaling activity is visible in the ECS service events and CloudWatch; no one subscribes to per-instance " +
+          "launch/terminate notifications.",
+        "AwsSolutions-AS3",
+      );
+      this.service = new ecs.Ec2Service(this, "Service", {
+        ...common,
+        capacityProviderStrategies: [{ capacityProvider: capacityProvider.capacityProviderName, weight: 1 }],
+      });
+    } else {
+      this.service = new ecs.FargateService(this, "Service", {
+        ...common,
+        vpcSubnets: props.subnets,
+        assignPublicIp: props.assignPublicIp,
+        securityGroups: [securityGroup],
+      });
+    }
+    this.service
+      .autoScaleTaskCount({ minCapacity: scaling.min, maxCapacity: scaling.max })
+      .scaleOnCpuUtilization("Cpu", {
+        targetUtilizationPercent: props.targetCpuUtilizationPercent ?? 60,
+        // Scale in slowly: a stopped worker's running tasks are killed and retried elsewhere.
+        scaleInCooldown: Duration.minutes(10),
+        scaleOutCooldown: Duration.minutes(1),
+      });
+  }
+}
+
+/** The container's arguments after the image's `sous worker` entry point. */
+export function workerArguments(apiUrl: string, command: string, resources?: Record<string, number>): string[] {
+  const args = ["--api", apiUrl, "--command", command, "--data-dir", DATA_DIR];
+  const declared = Object.entries(resources ?? {});
+  if (declared.length > 0) args.push("--resources", declared.map(([name, amount]) => `${name}=${amount}`).join(","));
+  return args;
+}
