@@ -9,7 +9,8 @@
 //   SCHEDULER              LEASE                   the round lease with its fencing epoch
 //   SCHEDULER              STATE                   round cursor, orphan timers, dispatch mark
 //   SCHEDULER              JOBS                    every job that has task items
-//   NODES#<source>         PART#<n>                nodes pushed through the API for one source
+//   NODES#<source>         HEAD                    current generation of nodes pushed through the API
+//   NODES#<source>         PART#<generation>#<n>   those nodes (lib/api/pushed-nodes.ts)
 //
 // Attribute names are DynamoDB reserved words more often than not (state, status, name,
 // limit...), so every expression goes through ExpressionAttributeNames.
