@@ -6,6 +6,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import type { Context } from "aws-lambda";
 import { makeAwsClients } from "../lib/aws";
+import { lambdaRoundTrigger, requestRound } from "../lib/round/poke";
 import { runRounds, type RoundDeps } from "../lib/round/run-round";
 import { requireEnv } from "./env";
 
@@ -14,7 +15,10 @@ const aws = makeAwsClients();
 // Kept across warm invocations: the parsed config is reused while its version is unchanged.
 const cache: Pick<RoundDeps, "cache"> = {};
 
-export async function roundHandler(_event: unknown, context: Pick<Context, "awsRequestId">) {
+export async function roundHandler(
+  _event: unknown,
+  context: Pick<Context, "awsRequestId"> & Partial<Pick<Context, "getRemainingTimeInMillis" | "functionName">>,
+) {
   const deps: RoundDeps = {
     store: { doc: aws.doc, tableName: requireEnv("TABLE_NAME") },
     sqs: aws.sqs,
@@ -27,7 +31,13 @@ export async function roundHandler(_event: unknown, context: Pick<Context, "awsR
     },
   };
   if (cache.cache) deps.cache = cache.cache;
-  const reports = await runRounds(deps);
+  const store = deps.store;
+  const reports = await runRounds(deps, 10, {
+    ...(context.getRemainingTimeInMillis ? { timeLeftMs: context.getRemainingTimeInMillis } : {}),
+    ...(context.functionName
+      ? { retrigger: () => requestRound(store, lambdaRoundTrigger(aws.lambda, context.functionName ?? "")) }
+      : {}),
+  });
   if (deps.cache) cache.cache = deps.cache;
   return {
     rounds: reports.length,

@@ -3,7 +3,7 @@
 // lost workers, plan (pure), commit the starts in fenced transactions, then send start and
 // kill orders. `runRounds` repeats rounds while pokes arrive, so a burst of submissions
 // costs few rounds and none is lost.
-import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { parseConfig } from "../config";
 import { buildStartMessage } from "./start-message";
@@ -21,7 +21,7 @@ import { getConfig, getCurrentConfigVersion } from "../store/config-store";
 import { counterDrift, readCounters, repairCounters, usageOfRunningTasks } from "../store/counters";
 import type { StoreContext } from "../store/context";
 import { LeaseLostError } from "../store/errors";
-import { acquireLease, clearRoundWanted, releaseLeaseUnlessWanted, type Lease } from "../store/lease";
+import { acquireLease, clearRoundWanted, releaseLease, releaseLeaseUnlessWanted, type Lease } from "../store/lease";
 import { readSchedulerState, writeSchedulerState } from "../store/scheduler-state";
 import {
   applyFinishes,
@@ -375,16 +375,24 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
 
 /**
  * Takes the lease and runs rounds until no poke arrived during the last one (at most
- * `maxRounds`), then releases it. Returns the reports; none when another holder runs rounds
- * (it will see the poke).
+ * `maxRounds`, and none started once `timeLeftMs` says too little time is left), then
+ * releases it; a round still wanted at that point is asked for again through `retrigger`.
+ * Returns the reports; none when another holder runs rounds (it will see the poke).
  */
-export async function runRounds(deps: RoundDeps, maxRounds = 10): Promise<RoundReport[]> {
+export async function runRounds(
+  deps: RoundDeps,
+  maxRounds = 10,
+  limits: { timeLeftMs?: () => number; minTimeMs?: number; retrigger?: () => Promise<void> } = {},
+): Promise<RoundReport[]> {
   const ttl = deps.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
   let lease = await acquireLease(deps.store, deps.owner, deps.clock(), ttl);
   const reports: RoundReport[] = [];
+  let wantedAgain = false;
   try {
-    while (lease && reports.length < maxRounds) {
-      await clearRoundWanted(deps.store, lease);
+    while (lease) {
+      await clearRoundWanted(deps.store, lease).catch((error: unknown) => {
+        throw error instanceof ConditionalCheckFailedException ? new LeaseLostError("lease lost") : error;
+      });
       const report = await runRound(deps, lease);
       reports.push(report);
       deps.onRound?.(report);
@@ -392,14 +400,21 @@ export async function runRounds(deps: RoundDeps, maxRounds = 10): Promise<RoundR
         lease = null;
         break;
       }
+      const outOfTime = limits.timeLeftMs !== undefined && limits.timeLeftMs() < (limits.minTimeMs ?? 30_000);
+      if (reports.length >= maxRounds || outOfTime) {
+        wantedAgain = true;
+        break;
+      }
       lease = await acquireLease(deps.store, deps.owner, deps.clock(), ttl, lease);
     }
   } catch (error) {
-    if (error instanceof LeaseLostError) {
-      deps.log?.({ event: "lease-lost", owner: deps.owner });
-      return reports;
-    }
-    throw error;
+    if (!(error instanceof LeaseLostError)) throw error;
+    deps.log?.({ event: "lease-lost", owner: deps.owner });
+    lease = null;
+  } finally {
+    // Never sit on the lease: the next round (ours via retrigger, or anyone's) can start at once.
+    if (lease) await releaseLease(deps.store, lease).catch(() => undefined);
   }
+  if (wantedAgain) await limits.retrigger?.();
   return reports;
 }

@@ -73,32 +73,42 @@ export function counterDrift(stored: CounterUsage, expected: CounterUsage): Coun
 
 /**
  * Sets drifted counters to the expected amounts, under the lease and only if each still holds
- * the amount that was read (so a concurrent finish makes the repair fail, not go wrong).
+ * the amount that was read (so a concurrent finish makes the repair fail, not go wrong). One
+ * update per counter item, whatever number of its resources drifted (a transaction may not
+ * touch an item twice).
  */
 export async function repairCounters(ctx: StoreContext, lease: Lease, drift: readonly CounterDrift[]): Promise<void> {
-  for (let i = 0; i < drift.length; i += 99) {
+  const byCounter = new Map<string, CounterDrift[]>();
+  for (const d of drift) byCounter.set(d.counter, [...(byCounter.get(d.counter) ?? []), d]);
+  const updates = [...byCounter].map(([counter, entries]) => {
+    const [kind, ...rest] = counter.split("#");
+    const names: Record<string, string> = {};
+    const values: Record<string, number> = {};
+    const sets: string[] = [];
+    const conditions: string[] = [];
+    entries.forEach((d, i) => {
+      names[`#u${i}`] = usedAttribute(d.resource);
+      values[`:expected${i}`] = d.expected;
+      values[`:stored${i}`] = d.stored;
+      sets.push(`#u${i} = :expected${i}`);
+      conditions.push(
+        d.stored === 0 ? `(attribute_not_exists(#u${i}) OR #u${i} = :stored${i})` : `#u${i} = :stored${i}`,
+      );
+    });
+    return {
+      Update: {
+        TableName: ctx.tableName,
+        Key: counterKey(kind as CounterKind, rest.join("#")),
+        UpdateExpression: `SET ${sets.join(", ")}`,
+        ConditionExpression: conditions.join(" AND "),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      },
+    };
+  });
+  for (let i = 0; i < updates.length; i += 99) {
     await ctx.doc.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          leaseFence(ctx, lease),
-          ...drift.slice(i, i + 99).map((d) => {
-            const [kind, ...rest] = d.counter.split("#");
-            return {
-              Update: {
-                TableName: ctx.tableName,
-                Key: counterKey(kind as CounterKind, rest.join("#")),
-                UpdateExpression: "SET #u = :expected",
-                ConditionExpression: d.stored === 0 ? "attribute_not_exists(#u) OR #u = :zero" : "#u = :stored",
-                ExpressionAttributeNames: { "#u": usedAttribute(d.resource) },
-                ExpressionAttributeValues:
-                  d.stored === 0
-                    ? { ":expected": d.expected, ":zero": 0 }
-                    : { ":expected": d.expected, ":stored": d.stored },
-              },
-            };
-          }),
-        ],
-      }),
+      new TransactWriteCommand({ TransactItems: [leaseFence(ctx, lease), ...updates.slice(i, i + 99)] }),
     );
   }
 }

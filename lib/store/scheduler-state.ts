@@ -1,7 +1,9 @@
 // What a round carries to the next: orphan timers, worker-selector cursors, and how far
 // dispatch has got (the highest round whose start messages were all sent). Written only
 // under the lease, in a fenced transaction.
+import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import { LeaseLostError } from "./errors";
 import type { OrphanTimer, WorkerCursors } from "../scheduler/snapshot";
 import type { StoreContext } from "./context";
 import { SCHEDULER_STATE_KEY } from "./keys";
@@ -33,12 +35,22 @@ export async function readSchedulerState(ctx: StoreContext): Promise<SchedulerSt
 }
 
 export async function writeSchedulerState(ctx: StoreContext, lease: Lease, state: SchedulerState): Promise<void> {
-  await ctx.doc.send(
-    new TransactWriteCommand({
-      TransactItems: [
-        leaseFence(ctx, lease),
-        { Put: { TableName: ctx.tableName, Item: { ...SCHEDULER_STATE_KEY, ...state } } },
-      ],
-    }),
-  );
+  try {
+    await ctx.doc.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          leaseFence(ctx, lease),
+          { Put: { TableName: ctx.tableName, Item: { ...SCHEDULER_STATE_KEY, ...state } } },
+        ],
+      }),
+    );
+  } catch (error) {
+    if (
+      error instanceof TransactionCanceledException &&
+      error.CancellationReasons?.[0]?.Code === "ConditionalCheckFailed"
+    ) {
+      throw new LeaseLostError("The scheduler lease was taken over; the round's state was not written.");
+    }
+    throw error;
+  }
 }

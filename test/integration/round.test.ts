@@ -189,6 +189,20 @@ describe("lost workers", () => {
 });
 
 describe("pokes", () => {
+  it("under steady pokes, stops at the round limit, frees the lease, and asks for the wanted round again", async () => {
+    await h.setConfig(bistroFixture("simple.json"));
+    await h.addWorker("w1");
+    let retriggered = 0;
+    const reports = await runRounds(
+      { ...h.deps, beforeCommit: () => requestRound(h.store, () => Promise.resolve()) },
+      2,
+      { retrigger: () => Promise.resolve(void retriggered++) },
+    );
+    expect(reports).toHaveLength(2);
+    expect(retriggered).toBe(1);
+    expect(await acquireLease(h.store, "next", h.now(), 1000)).not.toBeNull();
+  });
+
   it("a burst of pokes during a round costs one more round, and none is lost", async () => {
     await h.setConfig(bistroFixture("simple.json"));
     await h.addWorker("w1");

@@ -181,4 +181,21 @@ describe("counter repair", () => {
     await repairCounters(store, lease, drift);
     expect(counterDrift(await readCounters(store), usageOfRunningTasks(tasks))).toEqual([]);
   });
+
+  it("repairs several drifted resources of one counter item in one update", async () => {
+    const charges = [
+      { level: "worker", name: "w1", resource: "cpu", amount: 2, limit: 8 },
+      { level: "worker", name: "w1", resource: "mem", amount: 4, limit: 16 },
+    ];
+    await commitStarts(store, lease, [start("j", "db1", charges)], clockMs);
+    const tasks = await readJobTasks(store, "j");
+    await repairCounters(store, lease, [
+      { counter: "worker#w1", resource: "cpu", stored: 2, expected: 5 },
+      { counter: "worker#w1", resource: "mem", stored: 4, expected: 9 },
+    ]);
+    const drift = counterDrift(await readCounters(store), usageOfRunningTasks(tasks));
+    expect(drift).toHaveLength(2);
+    await repairCounters(store, lease, drift);
+    expect(counterDrift(await readCounters(store), usageOfRunningTasks(tasks))).toEqual([]);
+  });
 });
