@@ -1,16 +1,22 @@
 // SQS plumbing: per-worker queues (created on registration, named under a prefix so IAM can
 // scope them) and batched sends with retries of failed entries. Every send is a
 // SendMessageBatch of up to 10 messages, since SQS bills per request.
+import { createHash } from "node:crypto";
 import { CreateQueueCommand, DeleteQueueCommand, SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 
 const BATCH_LIMIT = 10;
 /** SendMessageBatch caps the whole request at 256 KiB. */
 const BATCH_BYTES = 256 * 1024;
 
-/** Queue names allow letters, digits, '-' and '_' only (80 characters at most). */
+/**
+ * Queue names allow letters, digits, '-' and '_' only (80 characters at most). The readable
+ * part is cleaned and cut; a hash of the exact id keeps ids like `a.b` and `a_b` apart.
+ */
 export function workerQueueName(prefix: string, workerId: string): string {
-  const safe = workerId.replace(/[^A-Za-z0-9_-]/g, "_");
-  return `${prefix}-w-${safe}`.slice(0, 80);
+  const hash = createHash("sha256").update(workerId).digest("hex").slice(0, 10);
+  const head = `${prefix}-w-`;
+  const safe = workerId.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, Math.max(0, 80 - head.length - hash.length - 1));
+  return `${head}${safe}-${hash}`;
 }
 
 export async function createWorkerQueue(sqs: SQSClient, prefix: string, workerId: string): Promise<string> {

@@ -100,7 +100,18 @@ export async function applyStatuses(
       continue;
     }
     const running = item.running;
-    if (!running) continue;
+    if (!running || running.worker !== end.worker) {
+      // Only the worker running the attempt may end it (queues and ids must never be shared).
+      result.ignored++;
+      deps.log?.({
+        event: "status-ignored",
+        job: end.job,
+        node: end.node,
+        attempt: end.attempt,
+        reason: `from ${end.worker}, not the running worker`,
+      });
+      continue;
+    }
     const status = finishTask({ previous: item.status, nextBackoff: running.nextBackoff, reported, nowSec });
     finishes.push({
       messageId: id,

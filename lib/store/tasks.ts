@@ -356,11 +356,16 @@ async function transactWithDrops<T>(
 export async function commitStarts(
   ctx: StoreContext,
   lease: Lease,
-  starts: readonly StartWrite[],
+  requested: readonly StartWrite[],
   nowMs: number,
 ): Promise<StartCommitResult> {
   const result: StartCommitResult = { committed: [], rejected: [], transactions: 0 };
+  let starts = requested;
   const countersOf = (s: StartWrite) => new Set(s.charges.filter((c) => c.amount > 0).map(counterId));
+  // A counter's first use has no value to compare, so an amount over its limit is refused here.
+  const fits = (s: StartWrite) => s.charges.every((c) => c.amount <= c.limit);
+  for (const start of starts) if (!fits(start)) result.rejected.push({ start, reason: "a charge exceeds its limit" });
+  starts = starts.filter(fits);
   // Reserved per transaction: the lease fence and the jobs-with-tasks set.
   for (const batch of packBatches(starts, countersOf, 2)) {
     const { applied, transactions } = await transactWithDrops(

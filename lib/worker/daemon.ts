@@ -554,7 +554,7 @@ class WorkerDaemon {
         ? "the worker is shutting down"
         : message.workerInstance !== undefined && message.workerInstance !== this.options.instanceId
           ? `meant for instance ${message.workerInstance} of this worker, not this one`
-          : sentAtMs !== undefined && sentAtMs < this.registeredAtMs
+          : message.workerInstance === undefined && sentAtMs !== undefined && sentAtMs < this.registeredAtMs
             ? "sent before this worker instance registered (meant for a previous instance)"
             : other !== undefined
               ? `attempt ${other} of the same task is running here`

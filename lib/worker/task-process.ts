@@ -144,6 +144,11 @@ class TaskRun {
   pid: number | null = null;
   private finished = false;
   private cancelledBeforeSpawn = false;
+
+  /** Read through a method: a kill can land during any await of the start-up. */
+  private killedWhileStarting(): boolean {
+    return this.cancelledBeforeSpawn;
+  }
   private killed = false;
   private sigkillTimer: NodeJS.Timeout | undefined;
   private sigkillDueMs = Infinity;
@@ -262,6 +267,12 @@ class TaskRun {
       }
     }
     const [program = file, ...programArgs] = [...wrapper, file, ...args];
+    if (this.killedWhileStarting()) {
+      // A kill arrived while the executable was being checked.
+      closeQuietly(pipe.readFd);
+      closeQuietly(pipe.writeFd);
+      return notStarted(undefined);
+    }
 
     let child: ChildProcess;
     try {

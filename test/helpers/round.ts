@@ -7,6 +7,7 @@ import { parseMessage, workerMessageSchema, type TaskEnd, type WorkerMessage } f
 import { applyStatuses } from "../../lib/round/apply-statuses";
 import { runRounds, type RoundDeps, type RoundReport } from "../../lib/round/run-round";
 import { putConfig, getCurrentConfigVersion } from "../../lib/store/config-store";
+import { getTasks } from "../../lib/store/tasks";
 import { listWorkers, recordHeartbeat, registerWorker } from "../../lib/store/workers";
 import { uniqueName } from "./aws";
 import { freshStore } from "./store";
@@ -102,9 +103,20 @@ export async function roundHarness(seed = 1) {
       if (reports.length !== 1) throw new Error("the round did not run (lease held?)");
       return reports[0]!;
     },
-    async finish(ends: Partial<TaskEnd>[] & { job: string; node: string; attempt: string }[]) {
+    /** Delivers task ends, sent by the worker that runs each attempt (unless `worker` says otherwise). */
+    async finish(ends: (Partial<TaskEnd> & { job: string; node: string; attempt: string })[]) {
+      const items = await getTasks(store, ends);
+      const workerOf = (e: { job: string; node: string }) =>
+        items.find((t) => t.job === e.job && t.node === e.node)?.running?.worker ?? "unknown-worker";
       const body = JSON.stringify({
-        ends: ends.map((e) => ({ worker: "w", killed: false, exitCode: 0, signal: null, endedAtMs: nowMs, ...e })),
+        ends: ends.map((e) => ({
+          worker: workerOf(e),
+          killed: false,
+          exitCode: 0,
+          signal: null,
+          endedAtMs: nowMs,
+          ...e,
+        })),
       });
       return applyStatuses({ store, clock: () => nowMs }, [{ id: "m1", body }]);
     },

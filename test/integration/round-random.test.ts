@@ -55,11 +55,12 @@ describe.each([1, 2, 3])("randomized rounds, statuses and config changes (seed %
       const pendingEnds: TaskEnd[] = [];
       const delivered: TaskEnd[] = [];
       let applied = 0;
+      const workerOf = new Map<string, string>();
       const endOf = (start: StartMessage | KillMessage, fields: Partial<TaskEnd>): TaskEnd => ({
         job: start.job,
         node: start.node,
         attempt: start.attempt,
-        worker: "w",
+        worker: workerOf.get(start.attempt) ?? "w1",
         killed: false,
         exitCode: 0,
         signal: null,
@@ -70,6 +71,7 @@ describe.each([1, 2, 3])("randomized rounds, statuses and config changes (seed %
         for (const w of ["w1", "w2", "w3"]) {
           for (const order of await h.orders(w)) {
             if (order.type === "start") {
+              workerOf.set(order.attempt, w);
               if (!running.has(order.attempt)) running.set(order.attempt, order);
             } else if (running.delete(order.attempt)) {
               pendingEnds.push(endOf(order, { killed: true }));

@@ -196,7 +196,12 @@ describe("pokes", () => {
     const reports = await runRounds(
       { ...h.deps, beforeCommit: () => requestRound(h.store, () => Promise.resolve()) },
       2,
-      { retrigger: () => Promise.resolve(void retriggered++) },
+      {
+        retrigger: () => {
+          retriggered++;
+          return Promise.resolve();
+        },
+      },
     );
     expect(reports).toHaveLength(2);
     expect(retriggered).toBe(1);
