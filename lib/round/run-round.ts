@@ -205,37 +205,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     return report;
   }
 
-  // 1. Repeat dispatch of rounds that committed starts but may not have sent them all.
-  let dispatchFailed = 0;
-  const resend = new Map<string, string[]>();
-  for (const item of items) {
-    const running = item.running;
-    if (!running || running.round <= state.dispatchedThroughRound) continue;
-    const job: Job | undefined = config.jobs[item.job];
-    const worker = workersById.get(running.worker);
-    const node = tree.indexOf.get(item.node);
-    // Orphans are killed by the plan; a replaced instance's tasks are failed over below.
-    if (!job || !worker || node === undefined || worker.instanceId !== running.workerInstance) continue;
-    addBody(
-      resend,
-      worker.queueUrl,
-      buildStartMessage({
-        job,
-        node: item.node,
-        attempt: running.attempt,
-        workerId: worker.id,
-        workerInstance: running.workerInstance,
-        workerHost: worker.hostname,
-        pathToNode: pathToNode(tree, node),
-        resourcesByNode: resourcesByNode(item),
-        previous: item.status,
-      }),
-    );
-    report.resent++;
-  }
-  dispatchFailed += (await sendAll(deps, resend)).failed;
-
-  // 2. Fail over the tasks of lost workers (past the deadline by which a worker kills its own
+  // 1. Fail over the tasks of lost workers (past the deadline by which a worker kills its own
   //    tasks), and of instances replaced by a re-registration (which needs the same deadline).
   const snapshots = workerRecords.map((record) => workerSnapshot(record, nowMs, settings, timings));
   const lostInstances = new Set<string>();
@@ -282,6 +252,37 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
       item.version++;
     }
   }
+
+  // 2. Repeat dispatch of rounds that committed starts but may not have sent them all
+  //    (after the fail-over, so nothing goes to a lost worker).
+  let dispatchFailed = 0;
+  const resend = new Map<string, string[]>();
+  for (const item of items) {
+    const running = item.running;
+    if (!running || running.round <= state.dispatchedThroughRound) continue;
+    const job: Job | undefined = config.jobs[item.job];
+    const worker = workersById.get(running.worker);
+    const node = tree.indexOf.get(item.node);
+    // Orphans are killed by the plan; a replaced instance's tasks are failed over below.
+    if (!job || !worker || node === undefined || worker.instanceId !== running.workerInstance) continue;
+    addBody(
+      resend,
+      worker.queueUrl,
+      buildStartMessage({
+        job,
+        node: item.node,
+        attempt: running.attempt,
+        workerId: worker.id,
+        workerInstance: running.workerInstance,
+        workerHost: worker.hostname,
+        pathToNode: pathToNode(tree, node),
+        resourcesByNode: resourcesByNode(item),
+        previous: item.status,
+      }),
+    );
+    report.resent++;
+  }
+  dispatchFailed += (await sendAll(deps, resend)).failed;
 
   // 3. Plan.
   const snapshot: RoundSnapshot = {
