@@ -290,9 +290,10 @@ export class SousScheduler extends Construct {
         });
       }
     }
+    // The names `sous worker` reads (docs/cli.md).
     const workerEnvironment = {
-      TABLE_NAME: this.table.tableName,
-      LOG_BUCKET: this.logBucket.bucketName,
+      SOUS_TABLE: this.table.tableName,
+      SOUS_LOG_BUCKET: this.logBucket.bucketName,
       AWS_REGION: stack.region,
     };
     if (props.workers !== false) {
@@ -350,7 +351,7 @@ export class SousScheduler extends Construct {
       description: "Run a self-managed worker (with credentials that carry the worker policy)",
       value:
         `AWS_REGION=${stack.region} TABLE_NAME=${this.table.tableName} LOG_BUCKET=${this.logBucket.bucketName} ` +
-        `sous worker --api ${this.api.url} --command /path/to/task --data-dir /var/lib/sous`,
+        `sous worker --api ${this.api.url} --table ${this.table.tableName} --log-bucket ${this.logBucket.bucketName} --command /path/to/task --data-dir /var/lib/sous`,
     });
   }
 

@@ -1,12 +1,59 @@
 // The `sous` command line (commander). Each command is a thin layer over lib/.
-import { Command, InvalidArgumentError } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { emulatorEnvironment, startEmulators } from "../local/emulators";
+import { ApiClient, resolveApiUrl } from "./client";
+import {
+  applyCommand,
+  forgiveCommand,
+  jobsCommand,
+  killCommand,
+  logsCommand,
+  nodesCommand,
+  tasksCommand,
+  workersCommand,
+  type CommandContext,
+} from "./commands";
+import { EXIT, processIo, reportError, type CliIo } from "./io";
 import { runLocal } from "./local";
+import { parseResources, workerCommand } from "./worker";
 
-export function buildProgram(): Command {
+/**
+ * The `sous` program. `io` carries output, the exit code and interrupts, so tests run commands
+ * in-process; usage errors throw CommanderError (exitOverride) instead of exiting.
+ */
+export function buildProgram(io: CliIo = processIo): Command {
   const program = new Command("sous")
     .description("Sous: Bistro's sharded batch scheduler as a serverless AWS service")
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => {
+        io.out(text.replace(/\n$/, ""));
+      },
+      writeErr: (text) => {
+        io.err(text.replace(/\n$/, ""));
+      },
+    })
+    .option("--api <url>", "the Sous API (default: $SOUS_API, else sous local's http://127.0.0.1:6790)");
+
+  /** Runs an API command: builds the client from --api, maps any error to its message and exit code. */
+  const withApi =
+    <A extends unknown[]>(run: (ctx: CommandContext, ...args: A) => Promise<unknown>) =>
+    async (...args: A) => {
+      // Commander passes the Command itself last.
+      const command = args.at(-1) as Command;
+      try {
+        const { api } = command.optsWithGlobals<{ api?: string }>();
+        const client = new ApiClient({
+          baseUrl: resolveApiUrl(api, io.env),
+          env: io.env,
+          ...(io.fetch ? { fetch: io.fetch } : {}),
+        });
+        await run({ client, io }, ...args);
+      } catch (error) {
+        reportError(io, error);
+      }
+    };
 
   program
     .command("emulators")
@@ -47,7 +94,116 @@ export function buildProgram(): Command {
       });
     });
 
+  program
+    .command("apply")
+    .description("validate a Bistro config file and store it as the new config version")
+    .argument("<file>", "the Bistro config (JSON)")
+    .option("--dry-run", "print what would change against the stored config; store nothing")
+    .option("--json", "print the answer as JSON")
+    .action(
+      withApi((ctx, file: string, options: { dryRun?: boolean; json?: boolean }) => applyCommand(ctx, file, options)),
+    );
+
+  program
+    .command("jobs")
+    .description("list the jobs of the stored config")
+    .option("--json", "print the API's answer as JSON")
+    .action(withApi((ctx, options: { json?: boolean }) => jobsCommand(ctx, options)));
+
+  program
+    .command("tasks")
+    .description("list tasks that started, finished or back off (pending tasks are implied, not listed)")
+    .option(
+      "--job <name>",
+      "only this job (repeatable)",
+      (value: string, previous: string[]) => [...previous, value],
+      [],
+    )
+    .option("--node <name>", "only this node")
+    .option("--state <state>", "running, done, failed, backoff, incomplete or error")
+    .option("--json", "print {tasks: [...]} as JSON")
+    .action(
+      withApi((ctx, options: { job?: string[]; node?: string; state?: string; json?: boolean }) =>
+        tasksCommand(ctx, options),
+      ),
+    );
+
+  program
+    .command("nodes")
+    .description("list the node tree (the instance node first), or one level's nodes")
+    .option("--level <level>", "only this level")
+    .option("--json", "print {levels, nodes} as JSON")
+    .action(withApi((ctx, options: { level?: string; json?: boolean }) => nodesCommand(ctx, options)));
+
+  program
+    .command("workers")
+    .description("list registered workers and their health")
+    .option("--json", "print the API's answer as JSON")
+    .action(withApi((ctx, options: { json?: boolean }) => workersCommand(ctx, options)));
+
+  program
+    .command("logs")
+    .description("print a task's output, oldest line first")
+    .argument("<job>")
+    .argument("<node>")
+    .option("--type <type>", "stdout, stderr or statuses", "stdout")
+    .option("--follow", "keep printing new lines until Ctrl-C")
+    .option("--json", "print one JSON object per line: {job, node, time, line, lineId}")
+    .action(
+      withApi((ctx, job: string, node: string, options: { type: string; follow?: boolean; json?: boolean }) =>
+        logsCommand(ctx, job, node, options),
+      ),
+    );
+
+  program
+    .command("kill")
+    .description("kill a running task (its end is reported as usual)")
+    .argument("<job>")
+    .argument("<node>")
+    .option("--json", "print the API's answer as JSON")
+    .action(
+      withApi((ctx, job: string, node: string, options: { json?: boolean }) => killCommand(ctx, job, node, options)),
+    );
+
+  program
+    .command("forgive")
+    .description("forgive a failed or backing-off task, or every task of a job, so it may run again now")
+    .argument("<job>")
+    .argument("[node]")
+    .option("--json", "print the API's answer as JSON")
+    .action(
+      withApi((ctx, job: string, node: string | undefined, options: { json?: boolean }) =>
+        forgiveCommand(ctx, job, node, options),
+      ),
+    );
+
+  program
+    .command("worker")
+    .description("run a worker: register through the API, run tasks from its queue until Ctrl-C")
+    .requiredOption("--command <path>", "the task command (Bistro's --worker_command)")
+    .requiredOption("--data-dir <dir>", "where task working directories go")
+    .option("--resources <list>", "capacity, as name=amount,... (e.g. cpu=4,ram_gb=16)", parseResources)
+    .option("--id <id>", "worker id, one live instance each (default: the hostname)")
+    .option("--hostname <host>", "hostname to register (default: this machine's)")
+    .option("--heartbeat-period <sec>", "seconds between heartbeats (default 15)", (v) =>
+      positiveInt(v, "--heartbeat-period"),
+    )
+    .option("--log-bucket <bucket>", "S3 bucket for task output (default: $SOUS_LOG_BUCKET)")
+    .option("--table <table>", "the deployment's DynamoDB table, for the log index (default: $SOUS_TABLE)")
+    .option("--json", "print worker events as JSON lines")
+    .addOption(
+      new Option("--receive-wait-sec <sec>", "SQS long-poll seconds (tests)")
+        .argParser((v) => positiveInt(v, "--receive-wait-sec"))
+        .hideHelp(),
+    )
+    .action(withApi((ctx, options: Parameters<typeof workerCommand>[1]) => workerCommand(ctx, options)));
+
   return program;
+}
+
+/** Exit code of a commander usage error: 0 for --help/--version, else EXIT.usage. */
+export function commanderExitCode(error: CommanderError): number {
+  return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
 }
 
 function portNumber(value: string): number {
@@ -69,7 +225,11 @@ if (require.main === module || process.argv[1]?.endsWith("bin/sous.js")) {
   buildProgram()
     .parseAsync(process.argv)
     .catch((error: unknown) => {
+      if (error instanceof CommanderError) {
+        process.exitCode = commanderExitCode(error);
+        return;
+      }
       console.error(`sous: ${error instanceof Error ? error.message : String(error)}`);
-      process.exitCode = 1;
+      process.exitCode = EXIT.unexpected;
     });
 }

@@ -1,0 +1,250 @@
+// The CLI's client of the Sous HTTP API (docs/api.md): where the API is (--api, SOUS_API, or
+// `sous local`'s default), SigV4 signing for API Gateway's IAM auth when the API is not on this
+// machine, and typed errors for the two ways a call fails (cannot reach the API; an HTTP error
+// answer with its message and every listed issue).
+import { createHash, createHmac } from "node:crypto";
+import { defaultProvider } from "@aws-sdk/credential-provider-node";
+import { SignatureV4 } from "@smithy/signature-v4";
+import type { AwsCredentialIdentityProvider, Checksum, SourceData } from "@smithy/types";
+import { UsageError } from "./local";
+
+/** `sous local`'s default address. */
+export const DEFAULT_API_URL = "http://127.0.0.1:6790";
+
+/** The API's base URL: the --api flag, then SOUS_API, then `sous local`'s default. */
+export function resolveApiUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const url = flag ?? (env.SOUS_API === "" ? undefined : env.SOUS_API) ?? DEFAULT_API_URL;
+  try {
+    new URL(url);
+  } catch {
+    throw new UsageError(`The API address ${JSON.stringify(url)} is not a URL (from ${flag ? "--api" : "SOUS_API"})`);
+  }
+  return url.endsWith("/") ? url.slice(0, -1) : url;
+}
+
+/** The API did not answer at all (connection refused, DNS, TLS...). */
+export class ApiUnreachableError extends Error {
+  override readonly name = "ApiUnreachableError";
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+  ) {
+    super(`Cannot reach the Sous API at ${url}: is \`sous local\` running? (or pass --api) [${reason}]`);
+  }
+}
+
+export interface ApiIssue {
+  path?: string;
+  message: string;
+  value?: unknown;
+}
+
+/** An HTTP error answer; the message and issues are the API's own (docs/api.md "Errors"). */
+export class ApiHttpError extends Error {
+  override readonly name = "ApiHttpError";
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly issues: readonly ApiIssue[],
+  ) {
+    super(message);
+  }
+}
+
+export function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === "localhost" || host === "[::1]" || host.startsWith("127.");
+}
+
+/** The region of an API Gateway URL (`ID.execute-api.REGION.amazonaws.com`), else AWS_REGION. */
+export function regionForUrl(url: string, env: NodeJS.ProcessEnv = process.env): string {
+  const fromHost = /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(new URL(url).hostname)?.[1];
+  const region = fromHost ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  if (!region) {
+    throw new UsageError(
+      `Cannot tell the AWS region of ${url} to sign requests: set AWS_REGION (or use the execute-api URL)`,
+    );
+  }
+  return region;
+}
+
+/** SHA-256 and HMAC-SHA-256 from node:crypto, in the shape the SigV4 signer takes. */
+class NodeSha256 implements Checksum {
+  private hash;
+  constructor(private readonly secret?: SourceData) {
+    this.hash = this.make();
+  }
+  private make() {
+    return this.secret === undefined ? createHash("sha256") : createHmac("sha256", toBytes(this.secret));
+  }
+  update(data: Uint8Array): void {
+    this.hash.update(data);
+  }
+  digest(): Promise<Uint8Array> {
+    return Promise.resolve(new Uint8Array(this.hash.digest()));
+  }
+  reset(): void {
+    this.hash = this.make();
+  }
+}
+
+function toBytes(data: SourceData): Uint8Array {
+  if (typeof data === "string") return Buffer.from(data, "utf8");
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return new Uint8Array(data);
+}
+
+/** Adds SigV4 headers to a request about to be sent. */
+export type RequestSigner = (request: {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body: string | undefined;
+}) => Promise<Record<string, string>>;
+
+/** A SigV4 signer for API Gateway (service `execute-api`). */
+export function sigV4Signer(region: string, credentials: AwsCredentialIdentityProvider): RequestSigner {
+  const signer = new SignatureV4({ service: "execute-api", region, credentials, sha256: NodeSha256 });
+  return async ({ method, url, headers, body }) => {
+    const query: Record<string, string | string[]> = {};
+    for (const key of new Set(url.searchParams.keys())) {
+      const values = url.searchParams.getAll(key);
+      query[key] = values.length === 1 ? (values[0] ?? "") : values;
+    }
+    const signed = await signer.sign({
+      method,
+      protocol: url.protocol,
+      hostname: url.hostname,
+      ...(url.port ? { port: Number(url.port) } : {}),
+      path: url.pathname,
+      query,
+      headers: { ...headers, host: url.host },
+      body,
+    });
+    return signed.headers;
+  };
+}
+
+export type QueryValue = string | readonly string[] | number | undefined;
+
+export interface RequestOptions {
+  query?: Readonly<Record<string, QueryValue>>;
+  /** Sent as JSON. */
+  body?: unknown;
+  headers?: Readonly<Record<string, string>>;
+}
+
+export interface RawAnswer {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON, or the text when it is not JSON, or undefined when empty. */
+  body: unknown;
+}
+
+export interface ApiClientOptions {
+  baseUrl: string;
+  /** Default: SigV4 with the SDK's default credential chain unless the API is on loopback. */
+  signer?: RequestSigner | null;
+  fetch?: typeof fetch;
+  env?: NodeJS.ProcessEnv;
+}
+
+export class ApiClient {
+  readonly baseUrl: string;
+  private readonly signer: RequestSigner | null;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(options: ApiClientOptions) {
+    this.baseUrl = options.baseUrl;
+    this.fetchImpl = options.fetch ?? fetch;
+    this.signer =
+      options.signer !== undefined
+        ? options.signer
+        : isLoopbackUrl(options.baseUrl)
+          ? null
+          : sigV4Signer(regionForUrl(options.baseUrl, options.env), defaultProvider());
+  }
+
+  /** The URL of an API path (segments already encoded by the caller) with its query. */
+  url(path: string, query: RequestOptions["query"] = {}): URL {
+    const url = new URL(this.baseUrl + path);
+    for (const [name, value] of Object.entries(query)) {
+      if (value === undefined) continue;
+      for (const v of typeof value === "string" || typeof value === "number" ? [String(value)] : value)
+        url.searchParams.append(name, v);
+    }
+    return url;
+  }
+
+  /** Sends a request; throws only when the API cannot be reached. */
+  async send(method: string, path: string, options: RequestOptions = {}): Promise<RawAnswer> {
+    const url = this.url(path, options.query);
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    let headers: Record<string, string> = {
+      accept: "application/json",
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+      ...options.headers,
+    };
+    if (this.signer) headers = await this.signer({ method, url, headers, body });
+    let response: Response;
+    let text: string;
+    try {
+      response = await this.fetchImpl(url, { method, headers, ...(body !== undefined ? { body } : {}) });
+      text = await response.text();
+    } catch (error) {
+      throw new ApiUnreachableError(this.baseUrl, networkReason(error));
+    }
+    let parsed: unknown = undefined;
+    if (text !== "") {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+    }
+    return { status: response.status, headers: response.headers, body: parsed };
+  }
+
+  /** Sends a request and returns the JSON answer; an HTTP error answer throws ApiHttpError. */
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const answer = await this.send(method, path, options);
+    if (answer.status >= 400) throw httpError(answer);
+    return answer.body as T;
+  }
+}
+
+/** The ApiHttpError of an error answer, in the API's error shape or not (a proxy's HTML page). */
+export function httpError(answer: RawAnswer): ApiHttpError {
+  const error = (answer.body as { error?: unknown } | undefined)?.error;
+  if (typeof error === "object" && error !== null) {
+    const { code, message, issues } = error as { code?: unknown; message?: unknown; issues?: unknown };
+    return new ApiHttpError(
+      answer.status,
+      typeof code === "string" ? code : `http_${answer.status}`,
+      typeof message === "string" ? message : `HTTP ${answer.status}`,
+      Array.isArray(issues) ? (issues as ApiIssue[]) : [],
+    );
+  }
+  // API Gateway's own refusals (e.g. a bad signature) answer {"message": "..."}.
+  const message = (answer.body as { message?: unknown } | undefined)?.message;
+  const text =
+    typeof error === "string"
+      ? error
+      : typeof message === "string"
+        ? message
+        : typeof answer.body === "string"
+          ? answer.body.slice(0, 500)
+          : "";
+  return new ApiHttpError(answer.status, `http_${answer.status}`, text || `HTTP ${answer.status}`, []);
+}
+
+function networkReason(error: unknown): string {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+  if (cause && typeof cause.code === "string") return cause.code;
+  if (cause && typeof cause.message === "string") return cause.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A path segment, percent-encoded (`/jobs/${segment(name)}`). */
+export const segment = (value: string) => encodeURIComponent(value);

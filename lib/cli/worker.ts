@@ -1,0 +1,158 @@
+// `sous worker`: the worker daemon (lib/worker/daemon.ts) on any host, registered through the
+// API (HttpControlPlane), receiving from its SQS queue, and writing task output to the S3 log
+// bucket when it is told which (--log-bucket/--table or SOUS_LOG_BUCKET/SOUS_TABLE; the
+// registration answer does not carry them). The first SIGINT/SIGTERM stops it gracefully, a
+// second kills its tasks now. It exits non-zero when it stops on its own (silence, rejected).
+import { mkdirSync } from "node:fs";
+import { hostname as machineHostname } from "node:os";
+import { isAbsolute, resolve } from "node:path";
+import { makeAwsClients } from "../aws";
+import { LogWriter } from "../logs/writer";
+import type { ResourceAmounts } from "../model/config";
+import { startWorker, type LogSink, type WorkerEvent, type WorkerExit } from "../worker/daemon";
+import { HttpControlPlane } from "../worker/http-control-plane";
+import type { ApiClient } from "./client";
+import { EXIT, type CliIo } from "./io";
+import { UsageError } from "./local";
+
+export interface WorkerCommandOptions {
+  command: string;
+  dataDir: string;
+  resources?: ResourceAmounts;
+  id?: string;
+  hostname?: string;
+  heartbeatPeriod?: number;
+  logBucket?: string;
+  table?: string;
+  json?: boolean;
+  /** SQS long-poll seconds (tests shorten it). Default the daemon's (20). */
+  receiveWaitSec?: number;
+}
+
+/** `cpu=4,ram_gb=16` -> {cpu: 4, ram_gb: 16}. */
+export function parseResources(text: string): ResourceAmounts {
+  const amounts: ResourceAmounts = {};
+  for (const part of text.split(",").filter((p) => p.trim() !== "")) {
+    const match = /^\s*([^=\s]+)\s*=\s*(\d+)\s*$/.exec(part);
+    if (!match?.[1] || match[2] === undefined) {
+      throw new UsageError(`--resources takes name=amount,... with whole amounts, not ${JSON.stringify(part)}`);
+    }
+    Object.defineProperty(amounts, match[1], { value: Number(match[2]), enumerable: true });
+  }
+  return amounts;
+}
+
+/** Discards task output: `sous worker` without a log bucket still runs tasks. */
+const noLogs: LogSink = {
+  append: () => Promise.resolve(),
+  flush: () => Promise.resolve(),
+  close: () => Promise.resolve(),
+};
+
+function describeEvent(event: WorkerEvent): string | undefined {
+  switch (event.type) {
+    case "registered":
+      return `registered as ${event.id} (instance ${event.instanceId}); queue ${event.queueUrl}`;
+    case "task_started":
+      return `start  ${event.job}  ${event.node}  (attempt ${event.attempt})`;
+    case "task_ended": {
+      const { end } = event;
+      const status = end.spawnError
+        ? `failed to start: ${end.spawnError}`
+        : (end.rawStatus ?? (end.killed ? "killed" : "no status"));
+      return `end    ${end.job}  ${end.node}  -> ${status}`;
+    }
+    case "kill":
+      return `kill   ${event.job}  ${event.node}  (${event.reason})`;
+    case "heartbeat":
+      return event.ok ? undefined : `heartbeat refused: ${event.reason ?? ""}`;
+    case "heartbeat_error":
+      return `heartbeat failed: ${event.error}`;
+    case "stopping":
+      return `stopping (${event.graceful ? "waiting for" : "killing"} ${event.running} running task(s))`;
+    case "suicide":
+      return `stopping on its own (${event.reason}): ${event.detail}`;
+    case "exit":
+      return `exited (${event.reason})${event.unsentEnds.length > 0 ? `; ${event.unsentEnds.length} task end(s) unsent` : ""}`;
+    case "receive_error":
+    case "delete_error":
+    case "log_sink_error":
+    case "malformed_message":
+      return `${event.type}: ${event.error}`;
+    default:
+      return undefined;
+  }
+}
+
+/** Runs the worker until it exits; returns its exit. */
+export async function workerCommand(
+  ctx: { client: ApiClient; io: CliIo },
+  options: WorkerCommandOptions,
+): Promise<WorkerExit> {
+  const { client, io } = ctx;
+  const command = resolve(options.command);
+  if (!isAbsolute(command)) throw new UsageError(`--command must be a path: ${options.command}`);
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const host = options.hostname ?? machineHostname();
+  const id = options.id ?? host;
+  const bucket = options.logBucket ?? io.env.SOUS_LOG_BUCKET;
+  const table = options.table ?? io.env.SOUS_TABLE;
+  const aws = makeAwsClients({ env: io.env });
+  let logs: LogSink & { close(): Promise<void> } = noLogs;
+  if (bucket && table) {
+    logs = new LogWriter({ s3: aws.s3, doc: aws.doc, tableName: table, bucket, workerId: id });
+  } else {
+    io.err(
+      "sous worker: warning: no log bucket and table (--log-bucket/--table or SOUS_LOG_BUCKET/SOUS_TABLE); " +
+        "task output is not stored.",
+    );
+  }
+  const controlPlane = new HttpControlPlane(async (path, body) => {
+    const answer = await client.send("POST", path, { body });
+    return { status: answer.status, body: answer.body };
+  });
+  const onEvent = (event: WorkerEvent) => {
+    if (options.json) {
+      io.out(JSON.stringify(event));
+    } else {
+      const text = describeEvent(event);
+      if (text !== undefined) io.out(`${new Date().toISOString()}  ${text}`);
+    }
+  };
+  try {
+    const handle = await startWorker(
+      { controlPlane, sqs: aws.sqs, logs, onEvent },
+      {
+        id,
+        command,
+        dataDir,
+        hostname: host,
+        ...(options.resources ? { resources: options.resources } : {}),
+        ...(options.heartbeatPeriod !== undefined ? { heartbeatPeriodSec: options.heartbeatPeriod } : {}),
+        ...(options.receiveWaitSec !== undefined ? { receiveWaitSec: options.receiveWaitSec } : {}),
+      },
+    );
+    let interrupts = 0;
+    const unsubscribe = io.onInterrupt((signal) => {
+      interrupts++;
+      if (interrupts === 1) {
+        io.err(`sous worker: ${signal}: stopping after running tasks finish (again to kill them now)`);
+        void handle.stop({ graceful: true });
+      } else {
+        io.err(`sous worker: ${signal}: killing running tasks now`);
+        void handle.stop({ graceful: false });
+      }
+    });
+    const exit = await handle.done;
+    unsubscribe();
+    if (exit.reason !== "stopped") {
+      io.err(`sous worker: the worker stopped on its own (${exit.reason}): ${exit.detail}`);
+      io.setExitCode(EXIT.unexpected);
+    }
+    return exit;
+  } finally {
+    await logs.close();
+    aws.destroy();
+  }
+}

@@ -1,0 +1,66 @@
+// The worker's control plane over the Sous HTTP API (`POST /workers`, `POST /workers/{id}/heartbeat`,
+// docs/api.md): what `sous worker` uses on any host. The routes run `InProcessControlPlane`, so
+// this is a thin client; the transport (signing, base URL) is given by the caller.
+import { z } from "zod";
+
+import { ConflictError } from "../store/errors";
+import type { ControlPlane, HeartbeatAnswer, RegistrationAnswer, WorkerRegistration } from "./control-plane";
+
+/** Sends one JSON POST; throws only when there is no answer at all. */
+export type JsonPost = (path: string, body: unknown) => Promise<{ status: number; body: unknown }>;
+
+const registrationAnswerSchema = z.object({
+  queueUrl: z.string().min(1),
+  statusQueueUrl: z.string().min(1),
+  timings: z.object({
+    heartbeatPeriodSec: z.number(),
+    heartbeatGraceSec: z.number(),
+    loseUnhealthyAfterSec: z.number(),
+    workerCheckIntervalSec: z.number(),
+  }),
+});
+
+const heartbeatAnswerSchema = z.union([
+  z.object({ ok: z.literal(true) }),
+  z.object({ ok: z.literal(false), reason: z.string() }),
+]);
+
+/** An error answer of the API other than a conflict. */
+export class ControlPlaneHttpError extends Error {
+  override readonly name = "ControlPlaneHttpError";
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function messageOf(answer: { status: number; body: unknown }): string {
+  const error = (answer.body as { error?: { message?: unknown } } | undefined)?.error;
+  return typeof error?.message === "string" ? error.message : `HTTP ${answer.status}`;
+}
+
+function parseAnswer<T>(schema: z.ZodType<T>, answer: { status: number; body: unknown }, what: string): T {
+  if (answer.status === 409) throw new ConflictError(messageOf(answer));
+  if (answer.status >= 400) throw new ControlPlaneHttpError(answer.status, `${what}: ${messageOf(answer)}`);
+  const parsed = schema.safeParse(answer.body);
+  if (!parsed.success) throw new Error(`${what}: unexpected answer ${JSON.stringify(answer.body).slice(0, 200)}`);
+  return parsed.data;
+}
+
+export class HttpControlPlane implements ControlPlane {
+  constructor(private readonly post: JsonPost) {}
+
+  async register(registration: WorkerRegistration): Promise<RegistrationAnswer> {
+    const answer = await this.post("/workers", registration);
+    return parseAnswer(registrationAnswerSchema, answer, `Registering worker ${registration.id}`);
+  }
+
+  async heartbeat(worker: { id: string; instanceId: string }): Promise<HeartbeatAnswer> {
+    const answer = await this.post(`/workers/${encodeURIComponent(worker.id)}/heartbeat`, {
+      instanceId: worker.instanceId,
+    });
+    return parseAnswer(heartbeatAnswerSchema, answer, `Heartbeat of worker ${worker.id}`);
+  }
+}
