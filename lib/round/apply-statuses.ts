@@ -3,6 +3,7 @@
 // the running attempt (Bistro's update rules, §5.6), and applied with the release of its
 // resources in one transaction, so duplicates, reordered and stale messages change nothing.
 // A malformed message is reported by id (for the dead-letter queue) and never blocks the rest.
+import { taskId } from "../model/task";
 import { statusMessageSchema, parseMessage, type TaskEnd } from "../dispatch/messages";
 import { finishTask } from "../scheduler/backoff";
 import { decideStatusUpdate, errorBackoff, parseStatusLine, wasNotRunning } from "../scheduler/status";
@@ -33,7 +34,7 @@ export function reportedStatusOf(end: TaskEnd): ReportedStatus {
   return parseStatusLine(end.rawStatus, { killed: end.killed });
 }
 
-const keyOf = (end: { job: string; node: string }) => `${end.job}\u0000${end.node}`;
+const keyOf = (end: { job: string; node: string }) => taskId(end.job, end.node);
 
 export async function applyStatuses(
   deps: StatusDeps,

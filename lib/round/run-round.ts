@@ -3,6 +3,7 @@
 // lost workers, plan (pure), commit the starts in fenced transactions, then send start and
 // kill orders. `runRounds` repeats rounds while pokes arrive, so a burst of submissions
 // costs few rounds and none is lost.
+import { taskId } from "../model/task";
 import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { parseConfig } from "../config";
@@ -242,9 +243,9 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   }
   if (lostFinishes.length > 0) {
     const { applied } = await applyFinishes(deps.store, lostFinishes);
-    const finished = new Map(applied.map((f) => [`${f.job}\u0000${f.node}`, f]));
+    const finished = new Map(applied.map((f) => [taskId(f.job, f.node), f]));
     for (const item of items) {
-      const finish = finished.get(`${item.job}\u0000${item.node}`);
+      const finish = finished.get(taskId(item.job, item.node));
       if (!finish) continue;
       delete item.running;
       item.status = finish.status;
@@ -300,7 +301,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   await deps.beforeCommit?.(plan);
 
   // 4. Commit the starts (fenced), then send them.
-  const versions = new Map(items.map((item) => [`${item.job}\u0000${item.node}`, item.version]));
+  const versions = new Map(items.map((item) => [taskId(item.job, item.node), item.version]));
   const capacityOf = new Map(snapshots.map((w) => [w.id, w.capacity]));
   const writes: StartWrite[] = plan.starts.map((start, index) => ({
     job: start.job,
@@ -309,7 +310,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     worker: start.workerId,
     workerInstance: workersById.get(start.workerId)?.instanceId ?? "",
     nextBackoff: start.nextBackoff,
-    expectedVersion: versions.get(`${start.job}\u0000${start.node}`) ?? null,
+    expectedVersion: versions.get(taskId(start.job, start.node)) ?? null,
     charges: start.usage.flatMap((usage) =>
       Object.entries(usage.resources).map(([resource, amount]): LimitedCharge => ({
         level: usage.level,

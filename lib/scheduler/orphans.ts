@@ -1,6 +1,7 @@
 // Orphans (BISTRO.md §6.2): running tasks whose node is gone or disabled, or whose job is gone,
 // disabled or invalid. Each is killed once it has been an orphan for the job's (else the
 // config's) `kill_orphan_tasks_after_sec`; never when that is null.
+import { taskId } from "../model/task";
 import { jobCanRun, type Config } from "../model/config";
 import type { NodeTree } from "../model/tree";
 import type { OrphanTimer, TaskKill, TaskRecord } from "./snapshot";
@@ -11,8 +12,6 @@ export interface OrphanOutcome {
   timers: OrphanTimer[];
 }
 
-const timerKey = (job: string, node: string) => `${job}\u0000${node}`;
-
 export function processOrphans(
   config: Config,
   tree: NodeTree,
@@ -20,7 +19,7 @@ export function processOrphans(
   previousTimers: readonly OrphanTimer[],
   nowSec: number,
 ): OrphanOutcome {
-  const firstSeen = new Map(previousTimers.map((t) => [timerKey(t.job, t.node), t.firstSeenSec]));
+  const firstSeen = new Map(previousTimers.map((t) => [taskId(t.job, t.node), t.firstSeenSec]));
   const kills: TaskKill[] = [];
   const timers: OrphanTimer[] = [];
   for (const task of tasks) {
@@ -31,7 +30,7 @@ export function processOrphans(
     const job = config.jobs[task.job];
     const delay = job ? job.killOrphanTasksAfterSec : config.settings.killOrphanTasksAfterSec;
     if (delay === null) continue;
-    const since = firstSeen.get(timerKey(task.job, task.node)) ?? nowSec;
+    const since = firstSeen.get(taskId(task.job, task.node)) ?? nowSec;
     if (since + delay > nowSec) {
       timers.push({ job: task.job, node: task.node, firstSeenSec: since });
       continue;

@@ -112,25 +112,27 @@ export async function clearRoundWanted(ctx: StoreContext, lease: Lease): Promise
   );
 }
 
-/**
- * Releases the lease unless a round was asked for since `clearRoundWanted`. Returns false
- * (lease kept) when one was: the caller runs another round.
- */
-export async function releaseLeaseUnlessWanted(ctx: StoreContext, lease: Lease): Promise<boolean> {
+/** Ends the lease (expiry 0) if `lease` still holds it and `extra` holds too; false otherwise. */
+async function expireLease(ctx: StoreContext, lease: Lease, extra?: string): Promise<boolean> {
   try {
     await ctx.doc.send(
       new UpdateCommand({
         TableName: ctx.tableName,
         Key: LEASE_KEY,
         UpdateExpression: "SET #expires = :zero",
-        ConditionExpression: "#owner = :owner AND #epoch = :epoch AND (attribute_not_exists(#dirty) OR #dirty = :no)",
+        ConditionExpression: `#owner = :owner AND #epoch = :epoch${extra ? ` AND (${extra})` : ""}`,
         ExpressionAttributeNames: {
           "#owner": "owner",
           "#epoch": "epoch",
           "#expires": "expiresAtMs",
-          "#dirty": "dirty",
+          ...(extra ? { "#dirty": "dirty" } : {}),
         },
-        ExpressionAttributeValues: { ":zero": 0, ":owner": lease.owner, ":epoch": lease.epoch, ":no": false },
+        ExpressionAttributeValues: {
+          ":zero": 0,
+          ":owner": lease.owner,
+          ":epoch": lease.epoch,
+          ...(extra ? { ":no": false } : {}),
+        },
       }),
     );
     return true;
@@ -140,22 +142,17 @@ export async function releaseLeaseUnlessWanted(ctx: StoreContext, lease: Lease):
   }
 }
 
-/** Gives the lease up early so the next round need not wait for it to expire. */
+/**
+ * Releases the lease unless a round was asked for since `clearRoundWanted`. Returns false
+ * (lease kept) when one was: the caller runs another round.
+ */
+export function releaseLeaseUnlessWanted(ctx: StoreContext, lease: Lease): Promise<boolean> {
+  return expireLease(ctx, lease, "attribute_not_exists(#dirty) OR #dirty = :no");
+}
+
+/** Gives the lease up early so the next round need not wait for it to expire (a no-op if it was lost). */
 export async function releaseLease(ctx: StoreContext, lease: Lease): Promise<void> {
-  try {
-    await ctx.doc.send(
-      new UpdateCommand({
-        TableName: ctx.tableName,
-        Key: LEASE_KEY,
-        UpdateExpression: "SET #expires = :zero",
-        ConditionExpression: "#owner = :owner AND #epoch = :epoch",
-        ExpressionAttributeNames: { "#owner": "owner", "#epoch": "epoch", "#expires": "expiresAtMs" },
-        ExpressionAttributeValues: { ":zero": 0, ":owner": lease.owner, ":epoch": lease.epoch },
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-  }
+  await expireLease(ctx, lease);
 }
 
 /** The transaction item that fences a commit: it fails once anyone else took the lease over. */

@@ -4,6 +4,7 @@
 // update per touched counter with the batch's summed amounts, and one conditional put per
 // task. Finishing a task moves it off `running` for the matching attempt and releases its
 // charges in the same transaction, so a duplicate or stale status changes nothing.
+import { taskId } from "../model/task";
 import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import {
   BatchGetCommand,
@@ -149,7 +150,7 @@ export async function getTasks(
   ctx: StoreContext,
   wanted: readonly { job: string; node: string }[],
 ): Promise<TaskItem[]> {
-  const keys = [...new Map(wanted.map((k) => [`${k.job}\u0000${k.node}`, k])).values()];
+  const keys = [...new Map(wanted.map((k) => [taskId(k.job, k.node), k])).values()];
   const found: TaskItem[] = [];
   for (let i = 0; i < keys.length; i += 100) {
     let pending: Record<string, unknown>[] | undefined = keys.slice(i, i + 100).map((k) => taskKey(k.job, k.node));

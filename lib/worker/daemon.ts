@@ -3,6 +3,7 @@
 // output lines to the log sink, reports every task end to the status queue (batched, retried until
 // accepted), sends heartbeats, kills its tasks and exits before the scheduler may call it lost, and
 // shuts down gracefully on request. docs/worker.md describes the message flow and the safety argument.
+import { taskId } from "../model/task";
 import { hostname as osHostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
@@ -176,8 +177,6 @@ interface RunningTask {
 function errorText(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
-
-const taskKey = (job: string, node: string) => `${job}\u0000${node}`;
 
 /** Registers the worker and starts it. Rejects if registration fails (e.g. ConflictError: the id is held). */
 export async function startWorker(deps: WorkerDeps, options: WorkerOptions): Promise<WorkerHandle> {
@@ -548,7 +547,7 @@ class WorkerDaemon {
       });
       return;
     }
-    const other = this.runningByTask.get(taskKey(job, node));
+    const other = this.runningByTask.get(taskId(job, node));
     const refusal =
       this.phase !== "running"
         ? "the worker is shutting down"
@@ -596,14 +595,14 @@ class WorkerDaemon {
       this.taskEnded(message, result);
     });
     this.running.set(attempt, { message, handle, ended });
-    this.runningByTask.set(taskKey(job, node), attempt);
+    this.runningByTask.set(taskId(job, node), attempt);
     this.emit({ type: "task_started", atMs: this.clock(), job, node, attempt });
   }
 
   private taskEnded(message: StartMessage, result: TaskResult): void {
     const { job, node, attempt } = message;
     this.running.delete(attempt);
-    if (this.runningByTask.get(taskKey(job, node)) === attempt) this.runningByTask.delete(taskKey(job, node));
+    if (this.runningByTask.get(taskId(job, node)) === attempt) this.runningByTask.delete(taskId(job, node));
     this.settle(attempt, "ended");
     try {
       this.deps.logs.endTask?.({ job, node, attempt });
