@@ -49,6 +49,8 @@ function currentApi(): Api {
     statusQueueUrl: requireEnv("STATUS_QUEUE_URL"),
     ...(bucket ? { readLogs: s3LogReader({ s3: aws.s3, doc: aws.doc, tableName: store.tableName, bucket }) } : {}),
     ...(process.env.CORS_ORIGIN ? { corsOrigin: process.env.CORS_ORIGIN } : {}),
+    // Worker queues get owner-only and TLS-only policies (docs/security.md).
+    workerQueuePolicies: true,
     log: (entry) => {
       logger.error("api", entry);
     },
@@ -69,6 +71,13 @@ function rawBody(event: Event): string | undefined {
   return event.isBase64Encoded ? Buffer.from(event.body, "base64").toString("utf8") : event.body;
 }
 
+/** IAM auth's caller (aws:userid: `AROA…:session` or `AIDA…`); absent without IAM auth. */
+function callerOf(event: Event): { caller?: string } {
+  const identity = (event.requestContext as Partial<Event["requestContext"]> | undefined)?.identity;
+  const caller = identity?.caller ?? identity?.user;
+  return caller ? { caller } : {};
+}
+
 function routeHandler(instance: Api, route: ApiRoute) {
   const handler = middy<Event, Result>().handler(async (event) => {
     const query = event.multiValueQueryStringParameters ?? event.queryStringParameters;
@@ -79,6 +88,7 @@ function routeHandler(instance: Api, route: ApiRoute) {
       headers: lowerCaseHeaders(event.headers),
       // json: replaced by the body parser with the parsed value.
       body: route.body === "json" ? (event.body as unknown) : route.body === "raw" ? rawBody(event) : undefined,
+      ...callerOf(event),
     };
     return toResult(await instance.invoke(route, input));
   });

@@ -213,6 +213,7 @@ class WorkerDaemon {
 
   private phase: Phase = "running";
   private queueUrl = "";
+  private heartbeatSecret = "";
   private registeredAtMs = 0;
   private lastAckSentAtMs = 0;
   private suicideAfterMs = 0;
@@ -257,6 +258,7 @@ class WorkerDaemon {
     });
     const deadlines = selfDeadlines(answer.timings, options.heartbeatPeriodSec, options.killWaitMs);
     this.queueUrl = answer.queueUrl;
+    this.heartbeatSecret = answer.heartbeatSecret;
     this.registeredAtMs = sentAtMs;
     this.lastAckSentAtMs = sentAtMs; // a registration counts as the first heartbeat
     this.suicideAfterMs = deadlines.suicideAfterMs;
@@ -315,7 +317,11 @@ class WorkerDaemon {
       nextAtMs = sentAtMs + periodMs;
       let answer: Awaited<ReturnType<ControlPlane["heartbeat"]>>;
       try {
-        answer = await this.deps.controlPlane.heartbeat({ id: this.options.id, instanceId: this.options.instanceId });
+        answer = await this.deps.controlPlane.heartbeat({
+          id: this.options.id,
+          instanceId: this.options.instanceId,
+          secret: this.heartbeatSecret,
+        });
       } catch (error) {
         this.emit({ type: "heartbeat_error", sentAtMs, error: errorText(error) });
         continue;
