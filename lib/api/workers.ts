@@ -24,10 +24,7 @@ export const WORKER_LIMITS = {
 const L = WORKER_LIMITS;
 const resourcesSchema = z
   .record(
-    z
-      .string()
-      .min(1, "a resource name may not be empty")
-      .max(L.resourceNameLength, `a resource name has at most ${L.resourceNameLength} characters`),
+    z.string(),
     z
       .number()
       .int("a resource amount is a whole number")
@@ -35,6 +32,10 @@ const resourcesSchema = z
       .max(L.resourceAmount, `a resource amount is at most ${L.resourceAmount}`),
   )
   .refine((map) => Object.keys(map).length <= L.resources, `at most ${L.resources} resources`)
+  .refine(
+    (map) => Object.keys(map).every((name) => name.length >= 1 && name.length <= L.resourceNameLength),
+    `a resource name has 1 to ${L.resourceNameLength} characters`,
+  )
   .default({});
 
 const registrationSchema = z.strictObject({

@@ -567,7 +567,7 @@ describe("workers", () => {
         "resources",
         /at most 64 resources/,
       ],
-      [{ resources: { ["r".repeat(65)]: 1 } }, "resources", /at most 64 characters/],
+      [{ resources: { ["r".repeat(65)]: 1 } }, "resources", /1 to 64 characters/],
       [{ resources: { cpu: 1e12 } }, "resources.cpu", /at most 1000000000/],
     ];
     for (const [change, path, message] of cases) {
