@@ -122,8 +122,9 @@ export function taskEnv(
   base: NodeJS.ProcessEnv,
   task: Pick<RunTaskOptions, "jobName" | "nodeName" | "attempt" | "workerId">,
 ): NodeJS.ProcessEnv {
-  const inherited = { ...base };
-  for (const name of WORKER_CREDENTIAL_VARIABLES) delete inherited[name];
+  const inherited = Object.fromEntries(
+    Object.entries(base).filter(([name]) => !WORKER_CREDENTIAL_VARIABLES.includes(name)),
+  );
   return {
     ...inherited,
     SOUS_JOB: task.jobName,
