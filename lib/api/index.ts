@@ -30,6 +30,7 @@ import {
 } from "./http";
 import { getLogs } from "./logs";
 import { listNodes, pushNodes } from "./nodes";
+import { jobShards } from "./shards";
 import { readCurrentConfig } from "./state";
 import { forgiveJobs, forgiveTask, killTask, listTasks } from "./tasks";
 import { heartbeatRoute, listWorkersRoute, registerWorkerRoute } from "./workers";
@@ -113,6 +114,12 @@ function routeTable(deps: ApiDeps): ApiRoute[] {
         const current = await readCurrentConfig(deps);
         return ok(await forgiveJobs(deps, current?.config ?? null, [param(input, "name")]));
       },
+    },
+    {
+      method: "GET",
+      path: "/jobs/{name}/shards",
+      body: "none",
+      run: async (input) => ok(await jobShards(deps, param(input, "name"), input)),
     },
     { method: "GET", path: "/nodes", body: "none", run: async (input) => ok(await listNodes(deps, input)) },
     {

@@ -20,6 +20,8 @@ export interface LocalCommandOptions {
   workerCommand?: string;
   workers: number;
   port: number;
+  /** Web UI port; false for no UI. */
+  ui: number | false;
   dataDir?: string;
   name: string;
   exitWhenDone?: boolean;
@@ -96,6 +98,7 @@ export async function runLocal(options: LocalCommandOptions, print: (line: strin
     dataDir,
     instanceName: "scheduler",
     port: options.port,
+    ...(options.ui !== false ? { uiPort: options.ui } : {}),
     ...(document ? { config: document } : {}),
     onWorkerEvent: workerEvent,
     onRound: (report) => {
@@ -123,6 +126,7 @@ export async function runLocal(options: LocalCommandOptions, print: (line: strin
       .map(([service, url]) => `${service} ${url}`)
       .join(", ");
     print(`Sous local is running: ${options.workers} worker(s) running ${command}; ${where || "AWS"}.`);
+    if (deployment.uiUrl) print(`Web UI: ${deployment.uiUrl}   <- open this in a browser`);
     print(`API: ${deployment.apiUrl}   Task directories: ${dataDir}   Ctrl-C stops everything.`);
     print(`Try: curl -d '{"a":{"handler":"jobs"},"b":{"handler":"running_tasks"}}' ${deployment.apiUrl}/`);
   }

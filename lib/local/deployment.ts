@@ -26,6 +26,7 @@ import { getCurrentConfigVersion, putConfig } from "../store/config-store";
 import { ensureTable } from "../store/table";
 import { InProcessControlPlane } from "../worker/control-plane";
 import { startWorker, type WorkerEvent, type WorkerHandle } from "../worker/daemon";
+import { serveUi, type UiServer } from "../ui/server";
 import { serveApi } from "./api-server";
 import { startEmulators, type RunningEmulators } from "./emulators";
 
@@ -44,6 +45,8 @@ export interface LocalOptions {
   config?: Record<string, unknown>;
   /** API port on 127.0.0.1 (0 = any free port). */
   port: number;
+  /** Web UI port on 127.0.0.1 (0 = any free port); no UI when absent. */
+  uiPort?: number;
   /** Start rounds on pokes (default true); false leaves only the timer, for comparisons. */
   pokes?: boolean;
   /** Start the embedded emulators for services with no endpoint variable set (default true). */
@@ -65,6 +68,8 @@ export interface LocalDeployment {
   workers: WorkerHandle[];
   /** Where the API listens, e.g. http://127.0.0.1:6790. */
   apiUrl: string;
+  /** Where the web UI listens, e.g. http://127.0.0.1:6791 (when asked for). */
+  uiUrl?: string;
   /** Asks for a round now. */
   poke(): Promise<void>;
   /** Endpoints in use (the emulators', or the configured ones; none means AWS itself). */
@@ -263,6 +268,10 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     },
   });
   const server = await serveApi(api, options.port);
+  let ui: UiServer | undefined;
+  if (options.uiPort !== undefined) {
+    ui = await serveUi({ apiUrl: server.url, signer: null, port: options.uiPort });
+  }
   await poke(); // workers registered: schedule now
 
   return {
@@ -274,12 +283,14 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     instanceName,
     workers,
     apiUrl: server.url,
+    ...(ui ? { uiUrl: ui.url } : {}),
     poke,
     endpoints,
     async stop() {
       if (stopping) return;
       stopping = true;
       wake?.();
+      await ui?.close();
       await server.close();
       await Promise.all(workers.map((w) => w.stop({ graceful: false })));
       await Promise.allSettled(background);

@@ -237,6 +237,44 @@ describe("jobs", () => {
   });
 });
 
+describe("GET /jobs/{name}/shards", () => {
+  it("counts each node's task codes by level and parent, pages, and names bad parameters", async () => {
+    const { pending } = await runningDeployment();
+    const running = histogramCodeOf(StatusBits.RUNNING);
+    const unstarted = histogramCodeOf(StatusBits.UNSTARTED);
+    const top = await call("GET", "/jobs/simple_job/shards");
+    expect(top.statusCode).toBe(200);
+    expect(at(top.body, "level")).toBe("level1");
+    expect(at(top.body, "levelForTasks")).toBe("level2");
+    const groups = at(top.body, "nodes") as { name: string; counts: Record<string, number> }[];
+    expect(groups.map((g) => g.name)).toEqual(["node1", "node2"]);
+    const total = (code: string) => groups.reduce((sum, g) => sum + (g.counts[code] ?? 0), 0);
+    expect([total(running), total(unstarted)]).toEqual([3, 1]);
+
+    const parentOfPending = pending.startsWith("node1") ? "node1" : "node2";
+    const children = await call("GET", "/jobs/simple_job/shards", { query: { parent: parentOfPending, limit: "1" } });
+    expect(at(children.body, "level")).toBe("level2");
+    expect(at(children.body, "total")).toBe(2);
+    expect(at(children.body, "nodes")).toHaveLength(1);
+    const rest = await call("GET", "/jobs/simple_job/shards", {
+      query: { parent: parentOfPending, limit: "1", cursor: String(at(children.body, "nextCursor")) },
+    });
+    expect(at(rest.body, "nextCursor")).toBeNull();
+    const leaves = [...(at(children.body, "nodes") as []), ...(at(rest.body, "nodes") as [])] as {
+      name: string;
+      counts: Record<string, number>;
+    }[];
+    expect(leaves.find((l) => l.name === pending)?.counts).toEqual({ [unstarted]: 1 });
+
+    expect((await call("GET", "/jobs/nope/shards")).statusCode).toBe(404);
+    expect((await call("GET", "/jobs/simple_job/shards", { query: { parent: "ghost" } })).statusCode).toBe(400);
+    const badLevel = await call("GET", "/jobs/simple_job/shards", { query: { parent: "node11", level: "level1" } });
+    expect(badLevel.statusCode).toBe(400);
+    expect(JSON.stringify(badLevel.body)).toContain("level");
+    expect((await call("GET", "/jobs/simple_job/shards", { query: { limit: "10001" } })).statusCode).toBe(400);
+  });
+});
+
 describe("nodes", () => {
   it("GET /nodes pages through the tree in source order, optionally one level; unknown levels are 400", async () => {
     expect((await call("GET", "/nodes")).statusCode).toBe(404); // no config yet
