@@ -109,7 +109,7 @@ describe("the web UI on sous local", () => {
     await page.locator('.cell[data-node="node11"]').click();
     const stdout = page.locator('pre[data-log="stdout"]');
     await page.waitForFunction(
-      () => document.querySelector('pre[data-log="stdout"]')?.textContent?.includes("I got these arguments: node11"),
+      () => document.querySelector('pre[data-log="stdout"]')?.textContent.includes("I got these arguments: node11"),
       undefined,
       { timeout: 60_000 },
     );
@@ -151,10 +151,11 @@ describe("the web UI on sous local", () => {
 
     await job.getByRole("button", { name: "Forgive" }).click();
     await job.locator(".outcome.ok", { hasText: "forgave 1 task" }).waitFor();
+    await screenshot(page, "jobs-acting");
     // Forgiven: the backoff is gone, so the task runs again at once.
     const again = await until(async () => {
       const [task] = await tasksOf("slow_job");
-      return task?.running && task.running.attempt !== undefined ? task : undefined;
+      return task?.running ? task : undefined;
     }, "the forgiven task to run again");
     expect(again.state).toBe("running");
 

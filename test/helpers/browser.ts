@@ -39,6 +39,8 @@ export async function launchChromium(viewport = { width: 1200, height: 760 }): P
     args: CHROMIUM_ARGS,
     viewport,
   });
+  // The machines running tests are shared: waits bound hangs, not speed.
+  context.setDefaultTimeout(120_000);
   const page = context.pages()[0] ?? (await context.newPage());
   return {
     context,

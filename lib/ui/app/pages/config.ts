@@ -94,8 +94,7 @@ export function ConfigPage(): View {
     ${
       stored &&
       html`<p data-version=${stored.version}>
-        Stored version <b>${stored.version}</b>, saved
-        ${new Date(stored.updatedAtMs).toISOString().replace("T", " ").slice(0, 19)} UTC.
+        ${`Stored version ${stored.version}, saved ${new Date(stored.updatedAtMs).toISOString().replace("T", " ").slice(0, 19)} UTC.`}
       </p>`
     }
     ${stored?.idleReasons.map((r) => html`<p class="idle">ⓘ ${r}</p>`)}

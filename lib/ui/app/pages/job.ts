@@ -5,7 +5,7 @@
 // worker, runtime and logs, with kill and forgive.
 import { useState } from "preact/hooks";
 import { call, get, segment } from "../client";
-import { ActionButton, ErrorBox, formatDuration, formatTime, Legend, StatusBar, useLoad } from "../components";
+import { ActionButton, ErrorBox, formatDuration, formatTime, Legend, plural, StatusBar, useLoad } from "../components";
 import { html, type View } from "../html";
 import { href } from "../route";
 import { category, categoryOfBits, countByCategory } from "../status";
@@ -157,9 +157,7 @@ export function JobPage({ job, path, task }: { job: string; path: readonly strin
     ${
       data &&
       html`<p>
-          Level <b>${data.level}</b> (${data.total}
-          node${data.total === 1 ? "" : "s"}${parent ? ` under ${parent}` : ""}; tasks run on level
-          <b>${data.levelForTasks}</b>). ${atTasks ? "Choose a task to see it." : "Choose a node to drill down."}
+          ${`Level ${data.level} (${plural(data.total, "node")}${parent ? ` under ${parent}` : ""}; tasks run on level ${data.levelForTasks}). ${atTasks ? "Choose a task to see it." : "Choose a node to drill down."}`}
         </p>
         <${StatusBar} counts=${total} label=${`Tasks shown`} />
         <${Legend} />`
