@@ -18,7 +18,7 @@ import { s3LogReader } from "../api/logs";
 import { makeAwsClients, resolveEndpoint, type AwsClients } from "../aws";
 import { LogWriter } from "../logs/writer";
 import type { ResourceAmounts } from "../model/config";
-import { applyStatuses } from "../round/apply-statuses";
+import { ingestStatuses } from "../round/apply-statuses";
 import { requestRound, type RoundTrigger } from "../round/poke";
 import { runRounds, type RoundDeps, type RoundReport } from "../round/run-round";
 import type { StoreContext } from "../store/context";
@@ -44,6 +44,8 @@ export interface LocalOptions {
   config?: Record<string, unknown>;
   /** API port on 127.0.0.1 (0 = any free port). */
   port: number;
+  /** Browser origins besides the API's own that may change state (e.g. a UI served on another port). */
+  allowedOrigins?: readonly string[];
   /** Start rounds on pokes (default true); false leaves only the timer, for comparisons. */
   pokes?: boolean;
   /** Start the embedded emulators for services with no endpoint variable set (default true). */
@@ -181,13 +183,14 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
             new ReceiveMessageCommand({ QueueUrl: statusQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
           );
           if (Messages.length === 0) continue;
-          const result = await applyStatuses(
+          const result = await ingestStatuses(
             {
               store,
               clock: Date.now,
               log: (event) => {
                 onError("status", event);
               },
+              poke,
             },
             Messages.map((m) => ({ id: m.MessageId ?? "", body: m.Body ?? "" })),
           );
@@ -201,7 +204,6 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
               }),
             );
           }
-          if (result.applied > 0) await poke();
         } catch (error) {
           onError("status ingestion", error);
           await sleep(500);
@@ -262,7 +264,9 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
       onError("api", entry);
     },
   });
-  const server = await serveApi(api, options.port);
+  const server = await serveApi(api, options.port, {
+    ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
+  });
   await poke(); // workers registered: schedule now
 
   return {

@@ -24,6 +24,8 @@ import type { StoreContext } from "../store/context";
 import { LeaseLostError } from "../store/errors";
 import { acquireLease, clearRoundWanted, releaseLease, releaseLeaseUnlessWanted, type Lease } from "../store/lease";
 import { readSchedulerState, writeSchedulerState } from "../store/scheduler-state";
+import { readAttemptTokens } from "../store/dispatch-key";
+import { hashSecret } from "../dispatch/tokens";
 import {
   applyFinishes,
   commitStarts,
@@ -169,12 +171,13 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
 
   // Counters are read before task items: a release landing between the two reads then makes
   // a repair's condition fail instead of inflating a counter (starts cannot land: we hold the lease).
-  const [config, state, workerRecords, jobsWithTasks, counters] = await Promise.all([
+  const [config, state, workerRecords, jobsWithTasks, counters, tokenOf] = await Promise.all([
     loadConfig(deps),
     readSchedulerState(deps.store),
     listWorkers(deps.store),
     readJobsWithTasks(deps.store),
     readCounters(deps.store),
+    readAttemptTokens(deps.store),
   ]);
   if (!config) {
     report.reasons.push({ message: "No config is stored yet: PUT /config (or `sous apply FILE`) to give Sous one." });
@@ -239,6 +242,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
       status,
       state: stateOfStatus(status),
       charges: running.charges,
+      ...(running.tokenHash === undefined ? {} : { tokenHash: running.tokenHash }),
     });
   }
   if (lostFinishes.length > 0) {
@@ -273,6 +277,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
         job,
         node: item.node,
         attempt: running.attempt,
+        token: tokenOf({ job: item.job, node: item.node, attempt: running.attempt }),
         workerId: worker.id,
         workerInstance: running.workerInstance,
         workerHost: worker.hostname,
@@ -307,6 +312,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     job: start.job,
     node: start.node,
     attempt: attemptId(lease.round, index),
+    tokenHash: hashSecret(tokenOf({ job: start.job, node: start.node, attempt: attemptId(lease.round, index) })),
     worker: start.workerId,
     workerInstance: workersById.get(start.workerId)?.instanceId ?? "",
     nextBackoff: start.nextBackoff,
@@ -340,6 +346,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
         job,
         node: start.node,
         attempt: write.attempt,
+        token: tokenOf(write),
         workerId: worker.id,
         workerInstance: write.workerInstance,
         workerHost: worker.hostname,
@@ -358,6 +365,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
       job: kill.job,
       node: kill.node,
       attempt: kill.attemptId,
+      token: tokenOf({ job: kill.job, node: kill.node, attempt: kill.attemptId }),
       request: kill.request,
       reason: kill.reason,
     });
