@@ -9,8 +9,8 @@
 //   SCHEDULER              LEASE                   the round lease with its fencing epoch
 //   SCHEDULER              STATE                   round cursor, orphan timers, dispatch mark
 //   SCHEDULER              JOBS                    every job that has task items
-//   NODES#<source>         HEAD                    current generation of nodes pushed through the API
-//   NODES#<source>         PART#<generation>#<n>   those nodes (lib/api/pushed-nodes.ts)
+//   NODESET#<name>         HEAD                    current version of a stored node set (lib/store/node-sets.ts):
+//   NODESET#<name>         PART#<version>#<n>      the refreshed tree (`tree`), or one pushed source (`pushed:<source>`)
 //
 // Attribute names are DynamoDB reserved words more often than not (state, status, name,
 // limit...), so every expression goes through ExpressionAttributeNames.
@@ -39,4 +39,4 @@ export const SCHEDULER_STATE_KEY = { pk: "SCHEDULER", sk: "STATE" } as const;
 /** The set of jobs that have task items, grown inside each start commit. */
 export const JOBS_WITH_TASKS_KEY = { pk: "SCHEDULER", sk: "JOBS" } as const;
 
-export const nodeSourcePk = (source: string) => `NODES#${source}`;
+export const nodeSetPk = (name: string) => `NODESET#${name}`;
