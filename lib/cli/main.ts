@@ -88,6 +88,24 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option("--name <name>", "prefix of the table, queues and bucket", "sous-local")
     .option("--exit-when-done", "stop once every runnable task has finished")
     .option("--json", "print worker events as JSON lines")
+    .option(
+      "--config-update-ms <ms>",
+      "how often --config FILE is read again; edits apply like PUT /config (Bistro's --config_update_ms)",
+      (v) => positiveInt(v, "--config-update-ms"),
+      10_000,
+    )
+    .option(
+      "--nodes-update-ms <ms>",
+      "period of node source refreshes (Bistro's --nodes_update_ms)",
+      (v) => positiveInt(v, "--nodes-update-ms"),
+      300_000,
+    )
+    .option(
+      "--nodes-retry-ms <ms>",
+      "wait before retrying a failed node refresh (Bistro's --nodes_retry_ms)",
+      (v) => positiveInt(v, "--nodes-retry-ms"),
+      30_000,
+    )
     .action(async (options: Parameters<typeof runLocal>[0]) => {
       await runLocal(options, (line) => {
         console.log(line);

@@ -13,7 +13,8 @@ import {
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
 } from "@aws-sdk/client-sqs";
-import { makeApi } from "../api";
+import { makeApi, type ApiDeps } from "../api";
+import { replaceConfig } from "../api/config";
 import { s3LogReader } from "../api/logs";
 import { makeAwsClients, resolveEndpoint, type AwsClients } from "../aws";
 import { LogWriter } from "../logs/writer";
@@ -26,7 +27,9 @@ import { getCurrentConfigVersion, putConfig } from "../store/config-store";
 import { ensureTable } from "../store/table";
 import { InProcessControlPlane } from "../worker/control-plane";
 import { startWorker, type WorkerEvent, type WorkerHandle } from "../worker/daemon";
+import type { NodeRefreshTimings } from "../round/node-refresh";
 import { serveApi } from "./api-server";
+import { watchConfigFile, type ConfigFilePoller } from "./config-file";
 import { startEmulators, type RunningEmulators } from "./emulators";
 
 export interface LocalOptions {
@@ -52,6 +55,12 @@ export interface LocalOptions {
   embedded?: boolean;
   /** Longest wait between two rounds when nothing pokes (Bistro's idle_wait bounds it too). */
   maxRoundIntervalMs?: number;
+  /** Nodes refresh period and retry (--nodes-update-ms, --nodes-retry-ms); default Bistro's. */
+  nodeTimings?: NodeRefreshTimings;
+  /** Poll this config file and apply its edits as PUT /config does (--config with --config-update-ms). */
+  configFile?: { path: string; intervalMs: number; initialText?: string };
+  /** A polled config file edit was applied (`version`) or refused (`error`, the running config stays). */
+  onConfigFile?: (event: { path: string; version?: number; error?: string }) => void;
   onRound?: (report: RoundReport) => void;
   onWorkerEvent?: (worker: string, event: WorkerEvent) => void;
   onError?: (where: string, error: unknown) => void;
@@ -146,6 +155,7 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     rng: Math.random,
     owner: `local-${process.pid}`,
     instanceName,
+    ...(options.nodeTimings ? { nodeTimings: options.nodeTimings } : {}),
     ...(options.onRound ? { onRound: options.onRound } : {}),
   };
   const maxInterval = options.maxRoundIntervalMs ?? 5000;
@@ -251,7 +261,7 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
       ),
     );
   }
-  const api = makeApi({
+  const apiDeps: ApiDeps = {
     store,
     sqs: aws.sqs,
     clock: Date.now,
@@ -263,10 +273,23 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     log: (entry) => {
       onError("api", entry);
     },
-  });
+  };
+  const api = makeApi(apiDeps);
   const server = await serveApi(api, options.port, {
     ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
   });
+  let configPoller: ConfigFilePoller | undefined;
+  if (options.configFile) {
+    configPoller = watchConfigFile({
+      ...options.configFile,
+      apply: (document) => replaceConfig(apiDeps, document, undefined),
+      onChange:
+        options.onConfigFile ??
+        ((event) => {
+          if (event.error) onError(`config file ${event.path}`, event.error);
+        }),
+    });
+  }
   await poke(); // workers registered: schedule now
 
   return {
@@ -283,6 +306,7 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     async stop() {
       if (stopping) return;
       stopping = true;
+      configPoller?.stop();
       wake?.();
       await server.close();
       await Promise.all(workers.map((w) => w.stop({ graceful: false })));

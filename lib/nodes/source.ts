@@ -21,6 +21,11 @@ export interface NodeSource {
   readonly name: string;
   /** New nodes, parents before children; throw NodeSourceError for bad prefs. */
   fetch(context: NodeSourceContext): Promise<NodeSpec[]> | NodeSpec[];
+  /**
+   * Optional cheap check of what the source reads (e.g. a pushed set's hash): when it differs
+   * from the value seen at the last refresh, the nodes are refreshed before their period is up.
+   */
+  inputVersion?(prefs: Readonly<Record<string, unknown>>): Promise<string>;
 }
 
 /** A refresh failed; any failure fails the whole refresh, as in Bistro. */

@@ -11,8 +11,9 @@ import { buildStartMessage } from "./start-message";
 import type { KillMessage, StartMessage } from "../dispatch/messages";
 import { sendBatched, type SendResult } from "../dispatch/sqs";
 import { WORKER_LEVEL, type Config, type Job } from "../model/config";
-import { pathToNode, type NodeTree } from "../model/tree";
-import { builtinNodeSources, loadNodes, type NodeSourceRegistry } from "../nodes";
+import { pathToNode } from "../model/tree";
+import type { NodeSourceRegistry } from "../nodes";
+import { deploymentNodeSources } from "../nodes/deployment-sources";
 import { finishTask } from "../scheduler/backoff";
 import { planRound } from "../scheduler/plan";
 import type { Rng } from "../scheduler/random";
@@ -37,6 +38,7 @@ import {
   type TaskItem,
 } from "../store/tasks";
 import { listWorkers, markWorkerLost } from "../store/workers";
+import { BISTRO_NODE_TIMINGS, currentNodes, type NodeRefreshTimings, type NodeTreeCache } from "./node-refresh";
 import { stateOfStatus } from "./task-state";
 import { BISTRO_WORKER_TIMINGS, workerSnapshot, type WorkerTimings } from "./worker-health";
 
@@ -50,7 +52,12 @@ export interface RoundDeps {
   owner: string;
   /** Name of the instance node (Bistro's --instance_node_name). */
   instanceName: string;
+  /** Node sources; default the deployment's (built-ins and `pushed`). */
   nodeSources?: NodeSourceRegistry;
+  /** Nodes refresh period and retry; default Bistro's 300 s and 30 s. */
+  nodeTimings?: NodeRefreshTimings;
+  /** Decoded node tree kept across rounds by a warm process. */
+  nodeCache?: NodeTreeCache;
   timings?: WorkerTimings;
   leaseTtlMs?: number;
   /** Sends bodies to one queue; replaced in tests to inject failures. */
@@ -78,6 +85,8 @@ export interface RoundReport {
   reasons: PlanReason[];
   nextRoundInSec: number;
   candidatesEvaluated: number;
+  /** The nodes refresh this round ran, if one was due. */
+  nodes?: { changed: boolean; bytesWritten: number; count: number; error: string | null };
 }
 
 const DEFAULT_LEASE_TTL_MS = 60_000;
@@ -199,13 +208,36 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     }
   }
 
-  let tree: NodeTree;
-  try {
-    tree = await loadNodes(settings, deps.instanceName, nowSec, deps.nodeSources ?? builtinNodeSources());
-  } catch (error) {
-    report.reasons.push({
-      message: `Nodes could not be loaded: ${error instanceof Error ? error.message : String(error)}`,
-    });
+  const nodes = await currentNodes(
+    {
+      store: deps.store,
+      registry: deps.nodeSources ?? deploymentNodeSources({ store: deps.store }),
+      instanceName: deps.instanceName,
+      timings: deps.nodeTimings ?? BISTRO_NODE_TIMINGS,
+      ...(deps.nodeCache ? { cache: deps.nodeCache } : {}),
+    },
+    settings,
+    state.nodes,
+    nowMs,
+  );
+  if (nodes.cache) deps.nodeCache = nodes.cache;
+  if (nodes.refreshed) {
+    report.nodes = {
+      changed: nodes.changed,
+      bytesWritten: nodes.bytesWritten,
+      count: nodes.tree ? nodes.tree.size - 1 : 0,
+      error: nodes.mark.error,
+    };
+  }
+  const untilRefreshSec = Math.max(0.05, (nodes.nextDueMs - nowMs) / 1000);
+  if (nodes.mark.error !== null) {
+    const kept = nodes.tree ? " (the last good node set is used)" : "";
+    report.reasons.push({ message: `Nodes could not be refreshed${kept}: ${nodes.mark.error}` });
+  }
+  const tree = nodes.tree;
+  if (!tree) {
+    report.nextRoundInSec = Math.min(report.nextRoundInSec, untilRefreshSec);
+    await writeSchedulerState(deps.store, lease, { ...state, nodes: nodes.mark });
     return report;
   }
 
@@ -301,7 +333,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   };
   const plan = planRound(snapshot, nowSec, deps.rng);
   report.reasons.push(...plan.reasons);
-  report.nextRoundInSec = plan.nextRoundInSec;
+  report.nextRoundInSec = Math.min(plan.nextRoundInSec, untilRefreshSec);
   report.candidatesEvaluated = plan.stats.candidatesEvaluated;
   await deps.beforeCommit?.(plan);
 
@@ -378,6 +410,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     orphanTimers: plan.orphanTimers,
     workerCursors: plan.workerCursors,
     dispatchedThroughRound: dispatchFailed === 0 ? lease.round : state.dispatchedThroughRound,
+    nodes: nodes.mark,
   });
   deps.log?.({ event: "round", ...report, started: report.started.length });
   return report;
