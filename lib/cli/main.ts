@@ -181,15 +181,15 @@ export function buildProgram(io: CliIo = processIo): Command {
     .command("worker")
     .description("run a worker: register through the API, run tasks from its queue until Ctrl-C")
     .requiredOption("--command <path>", "the task command (Bistro's --worker_command)")
-    .requiredOption("--data-dir <dir>", "where task working directories go")
+    .option("--data-dir <dir>", "where task working directories go (default: ~/.sous/worker/<id>)")
     .option("--resources <list>", "capacity, as name=amount,... (e.g. cpu=4,ram_gb=16)", parseResources)
     .option("--id <id>", "worker id, one live instance each (default: the hostname)")
     .option("--hostname <host>", "hostname to register (default: this machine's)")
     .option("--heartbeat-period <sec>", "seconds between heartbeats (default 15)", (v) =>
       positiveInt(v, "--heartbeat-period"),
     )
-    .option("--log-bucket <bucket>", "S3 bucket for task output (default: $SOUS_LOG_BUCKET)")
-    .option("--table <table>", "the deployment's DynamoDB table, for the log index (default: $SOUS_TABLE)")
+    .option("--log-bucket <bucket>", "S3 bucket for task output (default: $SOUS_LOG_BUCKET, else the API's answer)")
+    .option("--table <table>", "DynamoDB table for the log index (default: $SOUS_TABLE, else the API's answer)")
     .option("--json", "print worker events as JSON lines")
     .addOption(
       new Option("--receive-wait-sec <sec>", "SQS long-poll seconds (tests)")
