@@ -219,11 +219,12 @@ function positiveInt(value: string, flag: string): number {
   return n;
 }
 
-if (require.main === module || process.argv[1]?.endsWith("bin/sous.js")) {
+/** Runs `sous` with the process's arguments (bin/sous.js, `npm run sous`, the packaged bundle). */
+export function main(argv: string[] = process.argv): void {
   // Node 20 is supported here; the SDK's notice about its future Node 22 requirement is noise for users.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   buildProgram()
-    .parseAsync(process.argv)
+    .parseAsync(argv)
     .catch((error: unknown) => {
       if (error instanceof CommanderError) {
         process.exitCode = commanderExitCode(error);
@@ -233,3 +234,5 @@ if (require.main === module || process.argv[1]?.endsWith("bin/sous.js")) {
       process.exitCode = EXIT.unexpected;
     });
 }
+
+if (require.main === module) main();
