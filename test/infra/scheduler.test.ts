@@ -364,7 +364,7 @@ describe("IAM", () => {
 });
 
 describe("ECS workers", () => {
-  test("a Fargate service running the worker with an init process, the worker policy and CPU scaling", () => {
+  test("a Fargate service running the worker with an init process, the worker policy and backlog scaling", () => {
     template.resourceCountIs("AWS::ECS::Cluster", 1);
     template.hasResourceProperties("AWS::ECS::TaskDefinition", {
       RequiresCompatibilities: ["FARGATE"],
@@ -422,10 +422,7 @@ describe("ECS workers", () => {
             backlog - at < (s.MetricIntervalUpperBound ?? Infinity),
         )?.ScalingAdjustment;
       if (backlog >= up) return apply(upPolicy, up);
-      if (backlog <= down)
-        return (
-          apply(downPolicy, down) ?? (backlog === down ? downPolicy?.StepAdjustments[0]?.ScalingAdjustment : undefined)
-        );
+      if (backlog <= down) return apply(downPolicy, down);
       return undefined;
     }
 
