@@ -22,10 +22,11 @@ import type { ResourceAmounts } from "../model/config";
 import { ingestStatuses } from "../round/apply-statuses";
 import { requestRound, type RoundTrigger } from "../round/poke";
 import { runRounds, type RoundDeps, type RoundReport } from "../round/run-round";
+import type { WorkerTimings } from "../round/worker-health";
 import type { StoreContext } from "../store/context";
 import { getCurrentConfigVersion, putConfig } from "../store/config-store";
 import { ensureTable } from "../store/table";
-import { InProcessControlPlane } from "../worker/control-plane";
+import { InProcessControlPlane, type WorkerSetup } from "../worker/control-plane";
 import { startWorker, type WorkerEvent, type WorkerHandle } from "../worker/daemon";
 import type { NodeRefreshTimings } from "../round/node-refresh";
 import { serveApi } from "./api-server";
@@ -53,6 +54,8 @@ export interface LocalOptions {
   pokes?: boolean;
   /** Start the embedded emulators for services with no endpoint variable set (default true). */
   embedded?: boolean;
+  /** Worker health timings (Bistro's scheduler flags); default Bistro's. */
+  workerTimings?: WorkerTimings;
   /** Longest wait between two rounds when nothing pokes (Bistro's idle_wait bounds it too). */
   maxRoundIntervalMs?: number;
   /** Nodes refresh period and retry (--nodes-update-ms, --nodes-retry-ms); default Bistro's. */
@@ -157,6 +160,7 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     instanceName,
     ...(options.nodeTimings ? { nodeTimings: options.nodeTimings } : {}),
     ...(options.onRound ? { onRound: options.onRound } : {}),
+    ...(options.workerTimings ? { timings: options.workerTimings } : {}),
   };
   const maxInterval = options.maxRoundIntervalMs ?? 5000;
   background.push(
@@ -222,13 +226,23 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     })(),
   );
 
-  // Workers.
+  // Workers: in this process, and any `sous worker --api` pointed at this API, which learns the
+  // table, bucket and emulator endpoints from its registration.
+  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
+  const workerSetup: WorkerSetup = {
+    tableName,
+    logBucket: bucket,
+    region,
+    ...(Object.keys(endpoints).length > 0 ? { endpoints } : {}),
+  };
   const controlPlane = new InProcessControlPlane({
     store,
     sqs: aws.sqs,
     queuePrefix,
     statusQueueUrl,
     clock: Date.now,
+    setup: workerSetup,
+    ...(options.workerTimings ? { timings: options.workerTimings } : {}),
   });
   const workers: WorkerHandle[] = [];
   const writers: LogWriter[] = [];
@@ -269,6 +283,8 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     poke,
     workerQueuePrefix: queuePrefix,
     statusQueueUrl,
+    workerSetup,
+    ...(options.workerTimings ? { workerTimings: options.workerTimings } : {}),
     readLogs: s3LogReader({ s3: aws.s3, doc: aws.doc, tableName, bucket }),
     log: (entry) => {
       onError("api", entry);

@@ -87,6 +87,11 @@ export interface RoundReport {
   candidatesEvaluated: number;
   /** The nodes refresh this round ran, if one was due. */
   nodes?: { changed: boolean; bytesWritten: number; count: number; error: string | null };
+  /**
+   * The demand workers scale on, as the round leaves it: tasks that could start now but did not
+   * (no worker had room, or there are no workers), and tasks running.
+   */
+  backlog: { runnablePending: number; running: number };
 }
 
 const DEFAULT_LEASE_TTL_MS = 60_000;
@@ -176,6 +181,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     reasons: [],
     nextRoundInSec: 5,
     candidatesEvaluated: 0,
+    backlog: { runnablePending: 0, running: 0 },
   };
 
   // Counters are read before task items: a release landing between the two reads then makes
@@ -404,6 +410,10 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     report.killed++;
   }
   dispatchFailed += (await sendAll(deps, orders)).failed;
+  report.backlog = {
+    runnablePending: Math.max(0, plan.stats.candidates - report.started.length),
+    running: plan.stats.running + report.started.length,
+  };
 
   // 5. Carry state to the next round. Dispatch counts as done only if every order went out.
   await writeSchedulerState(deps.store, lease, {
