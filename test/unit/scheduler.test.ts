@@ -344,7 +344,7 @@ describe("§4.1 candidates: shouldRunOn (disabled nodes and filters)", () => {
     expect([...a].filter((n) => b.has(n)).length).toBeLessThan(a.size * 0.5);
   });
 
-  it("a regex JavaScript cannot compile makes the job unrunnable, with a reason", () => {
+  it("a regex the engine cannot compile makes the job unrunnable, with a reason", () => {
     const result = plan(makeSnapshot(hostConfig({}, { j: { filters: { db: { whitelistRegex: "(" } } } }), hostTree()));
     expect(result.starts).toEqual([]);
     expect(result.reasons[0]!.message).toMatch(/^Job j has a bad filter: Invalid regex \(/);
