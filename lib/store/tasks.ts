@@ -344,7 +344,8 @@ async function transactWithDrops<T>(
       if (invalid.length > 0) {
         const owned = invalid.flatMap((f) => (f.owner && "unit" in f.owner ? [{ unit: f.owner.unit, ...f }] : []));
         if (owned.length < invalid.length) {
-          const done = await bisectRefusals(ctx, units, invalid[0]!.message, countersOf, build, onDrop);
+          const message = invalid.map((f) => f.message).join("; ");
+          const done = await bisectRefusals(ctx, units, message, countersOf, build, onDrop);
           return { applied: done.applied, transactions: transactions + done.transactions };
         }
         for (const { unit, message } of owned) onDrop(unit, "refused", `the store refused it: ${message}`);
@@ -393,8 +394,9 @@ async function bisectRefusals<T>(
   build: (units: T[]) => { item: TransactItem; owner: ItemOwner<T> }[],
   onDrop: (unit: T, cause: "item" | "counter" | "refused", reason: string) => void,
 ): Promise<{ applied: T[]; transactions: number }> {
-  if (units.length === 1) {
-    onDrop(units[0]!, "refused", `the store refused it: ${message}`);
+  const [only] = units;
+  if (only !== undefined && units.length === 1) {
+    onDrop(only, "refused", `the store refused it: ${message}`);
     return { applied: [], transactions: 0 };
   }
   const middle = Math.ceil(units.length / 2);

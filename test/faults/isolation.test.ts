@@ -107,7 +107,7 @@ function refusingAsAwsDoes(h: Awaited<ReturnType<typeof roundHarness>>) {
   };
   return {
     ...h.store,
-    doc: new Proxy(doc, { get: (target, key) => (key === "send" ? send : Reflect.get(target, key)) }),
+    doc: new Proxy(doc, { get: (target, key) => (key === "send" ? send : (Reflect.get(target, key) as unknown)) }),
   };
 }
 
