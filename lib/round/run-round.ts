@@ -8,6 +8,7 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from "@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { parseConfig } from "../config";
 import { buildStartMessage } from "./start-message";
+import { liveRefusals, nextRefusals, withRefusals } from "./refused-starts";
 import type { KillMessage, StartMessage } from "../dispatch/messages";
 import { sendBatched, type SendResult } from "../dispatch/sqs";
 import { WORKER_LEVEL, type Config, type Job } from "../model/config";
@@ -76,6 +77,8 @@ export interface RoundReport {
   started: { job: string; node: string; attempt: string; worker: string }[];
   /** Starts the commit refused (their state changed since the snapshot); re-planned next round. */
   refused: number;
+  /** Starts the store refused outright (e.g. a key over its size limit): recorded as errors with backoff. */
+  storeRefused: { job: string; node: string; reason: string }[];
   killed: number;
   /** Start orders of earlier, interrupted rounds sent again. */
   resent: number;
@@ -174,6 +177,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     round: lease.round,
     started: [],
     refused: 0,
+    storeRefused: [],
     killed: 0,
     resent: 0,
     lostWorkers: [],
@@ -328,11 +332,13 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   }
   dispatchFailed += (await sendAll(deps, resend)).failed;
 
-  // 3. Plan.
+  // 3. Plan. Tasks the store refused earlier plan with the error recorded for them.
+  const refusals = liveRefusals(state.refusedTasks, config, tree);
+  const records = withRefusals(items.map(toRecord), refusals);
   const snapshot: RoundSnapshot = {
     config,
     tree,
-    tasks: items.map(toRecord),
+    tasks: records,
     workers: snapshots.filter((w) => w.state !== "must_die"),
     orphanTimers: state.orphanTimers,
     workerCursors: state.workerCursors,
@@ -370,6 +376,8 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   }));
   const committed = await commitStarts(deps.store, lease, writes, nowMs);
   report.refused = committed.rejected.length;
+  report.storeRefused = committed.refused.map(({ start, reason }) => ({ job: start.job, node: start.node, reason }));
+  const refusedTasks = nextRefusals(refusals, records, committed.committed, committed.refused, nowSec);
   const planned = new Map(plan.starts.map((start, index) => [attemptId(lease.round, index), start]));
   const orders = new Map<string, string[]>();
   for (const write of committed.committed) {
@@ -421,8 +429,12 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     workerCursors: plan.workerCursors,
     dispatchedThroughRound: dispatchFailed === 0 ? lease.round : state.dispatchedThroughRound,
     nodes: nodes.mark,
+    refusedTasks,
   });
-  deps.log?.({ event: "round", ...report, started: report.started.length });
+  for (const { job, node, reason } of report.storeRefused) {
+    deps.log?.({ event: "start-refused-by-store", job, node: node.slice(0, 256), nodeLength: node.length, reason });
+  }
+  deps.log?.({ event: "round", ...report, started: report.started.length, storeRefused: report.storeRefused.length });
   return report;
 }
 
