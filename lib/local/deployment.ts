@@ -18,6 +18,7 @@ import { s3LogReader } from "../api/logs";
 import { makeAwsClients, resolveEndpoint, type AwsClients } from "../aws";
 import { LogWriter } from "../logs/writer";
 import type { ResourceAmounts } from "../model/config";
+import { builtinNodeSources, createScriptSource } from "../nodes";
 import { applyStatuses } from "../round/apply-statuses";
 import { requestRound, type RoundTrigger } from "../round/poke";
 import { runRounds, type RoundDeps, type RoundReport } from "../round/run-round";
@@ -137,8 +138,11 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     if (options.pokes !== false) wake?.();
     return Promise.resolve();
   };
+  // One registry for rounds and the API: the script source remembers each script's last good output.
+  const nodeSources = builtinNodeSources().register(createScriptSource());
   const roundDeps: RoundDeps = {
     store,
+    nodeSources,
     sqs: aws.sqs,
     clock: Date.now,
     rng: Math.random,
@@ -251,6 +255,7 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
   }
   const api = makeApi({
     store,
+    nodeSources,
     sqs: aws.sqs,
     clock: Date.now,
     instanceName,
