@@ -19,6 +19,7 @@ import { s3LogReader } from "../api/logs";
 import { makeAwsClients, resolveEndpoint, type AwsClients } from "../aws";
 import { LogWriter } from "../logs/writer";
 import type { ResourceAmounts } from "../model/config";
+import { builtinNodeSources, createScriptSource } from "../nodes";
 import { ingestStatuses } from "../round/apply-statuses";
 import { requestRound, type RoundTrigger } from "../round/poke";
 import { runRounds, type RoundDeps, type RoundReport } from "../round/run-round";
@@ -151,8 +152,11 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     if (options.pokes !== false) wake?.();
     return Promise.resolve();
   };
+  // One registry for rounds and the API: the script source remembers each script's last good output.
+  const nodeSources = builtinNodeSources().register(createScriptSource());
   const roundDeps: RoundDeps = {
     store,
+    nodeSources,
     sqs: aws.sqs,
     clock: Date.now,
     rng: Math.random,
@@ -277,6 +281,7 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
   }
   const apiDeps: ApiDeps = {
     store,
+    nodeSources,
     sqs: aws.sqs,
     clock: Date.now,
     instanceName,
