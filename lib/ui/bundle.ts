@@ -1,12 +1,16 @@
 // Builds the web UI in memory when its server starts: esbuild bundles lib/ui/app (Preact + htm,
 // and the shared config parser for validation in the editor) into one script, with the style
-// sheet and a page shell. Nothing is fetched at run time and no build output goes stale on disk
-// (docs/adr/0005-web-ui.md).
-import { readFile } from "node:fs/promises";
+// sheet and a page shell. Nothing is fetched at run time and, from a checkout, no build output
+// goes stale on disk (docs/adr/0005-web-ui.md). The packaged CLI (one esbuild bundle in dist/,
+// without esbuild) reads the bundle `npm pack` wrote beside it instead: `tsx lib/ui/bundle.ts DIR`.
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { build, type Plugin } from "esbuild";
+import type { Plugin } from "esbuild";
 
 const APP_DIR = join(__dirname, "app");
+/** Where the packaged CLI (dist/sous.js) finds the prebuilt bundle; absent in a checkout. */
+const PREBUILT_DIR = join(__dirname, "ui");
 
 export interface UiBundle {
   html: string;
@@ -50,6 +54,11 @@ let cached: Promise<UiBundle> | undefined;
 /** The bundle, built once per process. */
 export function buildUiBundle(): Promise<UiBundle> {
   cached ??= (async () => {
+    if (existsSync(join(PREBUILT_DIR, "app.js"))) {
+      const [js, css] = await Promise.all(["app.js", "app.css"].map((f) => readFile(join(PREBUILT_DIR, f), "utf8")));
+      return { html: PAGE, js: js ?? "", css: css ?? "" };
+    }
+    const { build } = await import("esbuild");
     const result = await build({
       entryPoints: [join(APP_DIR, "main.ts")],
       bundle: true,
@@ -71,4 +80,18 @@ export function buildUiBundle(): Promise<UiBundle> {
     cached = undefined;
   });
   return cached;
+}
+
+/** Writes the bundle's script and style into `dir` (for the packaged CLI). */
+export async function writeUiBundle(dir: string): Promise<void> {
+  const bundle = await buildUiBundle();
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "app.js"), bundle.js);
+  await writeFile(join(dir, "app.css"), bundle.css);
+}
+
+if (require.main === module) {
+  const dir = process.argv[2];
+  if (!dir) throw new Error("usage: tsx lib/ui/bundle.ts OUTPUT_DIR");
+  void writeUiBundle(dir);
 }

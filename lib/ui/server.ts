@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { RequestSigner } from "../cli/client";
+import { makeRequestGuard } from "../local/request-guard";
 import { buildUiBundle, type UiBundle } from "./bundle";
 
 /** The API prefix the page calls; the rest of the path is the API's own. */
@@ -18,13 +19,6 @@ const FORWARDED_REQUEST_HEADERS = ["content-type", "if-match", "accept"];
 /** Answer headers passed back to the browser. */
 const FORWARDED_ANSWER_HEADERS = ["content-type", "etag", "allow"];
 
-/** The verdict of a request guard (the shape of lib/local/request-guard.ts). */
-export type UiGuardVerdict =
-  { ok: true; headers?: Record<string, string> } | { ok: false; status: number; message: string };
-export interface UiRequestGuard {
-  check(request: { method: string; headers: Readonly<Record<string, string | string[] | undefined>> }): UiGuardVerdict;
-}
-
 export interface UiServerOptions {
   /** The Sous API's base URL, e.g. http://127.0.0.1:6790 or an execute-api stage URL. */
   apiUrl: string;
@@ -32,8 +26,6 @@ export interface UiServerOptions {
   signer: RequestSigner | null;
   /** Port on 127.0.0.1 (0 = any free port). */
   port: number;
-  /** Makes the guard for the port actually bound (every request passes it first). */
-  guard?: (port: number) => UiRequestGuard;
   /** What to say when the API cannot be reached. */
   onProxyError?: (error: unknown) => void;
 }
@@ -130,13 +122,17 @@ function serveStatic(bundle: UiBundle, path: string, response: ServerResponse): 
 export async function serveUi(options: UiServerOptions): Promise<UiServer> {
   const bundle = await buildUiBundle();
   const apiBase = new URL(options.apiUrl.endsWith("/") ? options.apiUrl : `${options.apiUrl}/`);
-  // The guard needs the port actually bound, known only once the server listens.
-  const guard: { current?: UiRequestGuard } = {};
+  // sous local's request guard (lib/local/request-guard.ts), for the port actually bound.
+  const guard: { current?: ReturnType<typeof makeRequestGuard> } = {};
   const server = createServer((request, response) => {
     void (async () => {
       try {
         const verdict = guard.current?.check({ method: request.method ?? "GET", headers: request.headers });
-        if (verdict && !verdict.ok) {
+        if (!verdict) {
+          sendJsonError(response, 503, "starting", "The UI server is starting");
+          return;
+        }
+        if (!verdict.ok) {
           sendJsonError(response, verdict.status, "forbidden", verdict.message);
           return;
         }
@@ -178,7 +174,7 @@ export async function serveUi(options: UiServerOptions): Promise<UiServer> {
     });
   });
   const { port } = server.address() as AddressInfo;
-  if (options.guard) guard.current = options.guard(port);
+  guard.current = makeRequestGuard({ port });
   return {
     url: `http://127.0.0.1:${port}`,
     port,
