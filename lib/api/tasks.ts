@@ -10,6 +10,7 @@ import { isInBackoff, statusLabel, toStatusJson } from "../model/status";
 import { stateOfStatus } from "../round/task-state";
 import { forgive } from "../scheduler/status";
 import { ConflictError, NotFoundError } from "../store/errors";
+import { readSchedulerState } from "../store/scheduler-state";
 import {
   getTasks,
   listTaskPage,
@@ -89,6 +90,30 @@ export async function listTasks(deps: ApiDeps, input: RouteInput) {
   return {
     tasks: page.tasks.map((item) => taskView(item, nowSec)),
     nextCursor: page.next ? encodeCursor(page.next) : null,
+  };
+}
+
+/**
+ * `GET /tasks/refused`: tasks whose start the store refused outright (e.g. a node name over the
+ * key size limit). They have no task item; the scheduler keeps their error status itself.
+ */
+export async function listRefusedTasks(deps: ApiDeps) {
+  const nowSec = deps.clock() / 1000;
+  const { refusedTasks } = await readSchedulerState(deps.store);
+  return {
+    tasks: refusedTasks.map((refusal) => ({
+      job: refusal.job,
+      node: refusal.nodePrefix,
+      nodeLength: refusal.nodeLength,
+      nodeSha256: refusal.nodeHash,
+      state: stateOfStatus(refusal.status),
+      attempt: refusal.attempt,
+      reason: refusal.reason,
+      status: toStatusJson(refusal.status),
+      ...(isInBackoff(refusal.status, nowSec)
+        ? { backoffUntilSec: refusal.status.timeSec + refusal.status.backoffSec }
+        : {}),
+    })),
   };
 }
 

@@ -61,6 +61,7 @@ function controlPlane(deps: ApiDeps): InProcessControlPlane {
     ...(deps.workerTimings ? { timings: deps.workerTimings } : {}),
     ...(deps.workerQueuePolicies ? { queuePolicies: true } : {}),
     ...(deps.log ? { log: deps.log } : {}),
+    ...(deps.workerSetup ? { setup: deps.workerSetup } : {}),
   });
 }
 

@@ -89,6 +89,11 @@ export interface StartCommitResult {
   committed: StartWrite[];
   /** Starts dropped because their item or a counter changed since the snapshot. */
   rejected: { start: StartWrite; reason: string }[];
+  /**
+   * Starts the store refuses outright (a non-retryable validation error, e.g. a key over
+   * DynamoDB's size limits): retrying cannot help, so the round records them against the task.
+   */
+  refused: { start: StartWrite; reason: string }[];
   transactions: number;
 }
 
@@ -298,6 +303,14 @@ function packBatches<T>(work: readonly T[], countersOf: (t: T) => Iterable<strin
 
 const RETRYABLE = new Set(["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"]);
 
+/**
+ * A request DynamoDB refuses as a whole, whatever the other items say: a key or item over its
+ * size limits, an invalid attribute. TransactWriteItems names no culprit item for these.
+ */
+export function isStoreValidationError(error: unknown): error is Error {
+  return error instanceof Error && error.name === "ValidationException";
+}
+
 /** What each item of a transaction stands for, to read its cancellation reason. */
 type ItemOwner<T> = { fence: true } | { jobs: true } | { counter: string } | { unit: T };
 
@@ -305,13 +318,16 @@ type ItemOwner<T> = { fence: true } | { jobs: true } | { counter: string } | { u
  * Runs `build(units)` as one transaction. On cancellation it reads the reasons: a failed
  * fence means the lease is lost; a failed unit item or counter drops the units concerned
  * (reported through onDrop) and the rest is retried; plain conflicts are retried with backoff.
+ * A validation error refuses the whole request without naming an item: the batch is split in
+ * halves until the units the store refuses on their own are found (dropped as "refused"),
+ * so one bad unit costs about 2·log2(batch) extra transactions and never blocks the others.
  */
 async function transactWithDrops<T>(
   ctx: StoreContext,
   batch: T[],
   countersOf: (unit: T) => Set<string>,
   build: (units: T[]) => { item: TransactItem; owner: ItemOwner<T> }[],
-  onDrop: (unit: T, cause: "item" | "counter", reason: string) => void,
+  onDrop: (unit: T, cause: "item" | "counter" | "refused", reason: string) => void,
 ): Promise<{ applied: T[]; transactions: number }> {
   let units = batch;
   let transactions = 0;
@@ -322,11 +338,30 @@ async function transactWithDrops<T>(
       await ctx.doc.send(new TransactWriteCommand({ TransactItems: parts.map((p) => p.item) }));
       return { applied: units, transactions };
     } catch (error) {
+      if (isStoreValidationError(error)) {
+        const done = await bisectRefusals(ctx, units, error.message, countersOf, build, onDrop);
+        return { applied: done.applied, transactions: transactions + done.transactions };
+      }
       if (!(error instanceof TransactionCanceledException)) throw error;
       const reasons = error.CancellationReasons ?? [];
       const failed = reasons.flatMap((r, i) =>
-        r.Code && r.Code !== "None" ? [{ code: r.Code, owner: parts[i]?.owner }] : [],
+        r.Code && r.Code !== "None" ? [{ code: r.Code, owner: parts[i]?.owner, message: r.Message ?? r.Code }] : [],
       );
+      // Some stores name the refused items in the cancellation (DynamoDB Local does): drop exactly
+      // those units; a refused item no unit owns (a counter's key) is found by splitting.
+      const invalid = failed.filter((f) => f.code === "ValidationError");
+      if (invalid.length > 0) {
+        const owned = invalid.flatMap((f) => (f.owner && "unit" in f.owner ? [{ unit: f.owner.unit, ...f }] : []));
+        if (owned.length < invalid.length) {
+          const message = invalid.map((f) => f.message).join("; ");
+          const done = await bisectRefusals(ctx, units, message, countersOf, build, onDrop);
+          return { applied: done.applied, transactions: transactions + done.transactions };
+        }
+        for (const { unit, message } of owned) onDrop(unit, "refused", `the store refused it: ${message}`);
+        const refused = new Set(owned.map((o) => o.unit));
+        units = units.filter((u) => !refused.has(u));
+        continue;
+      }
       if (failed.some((f) => f.owner && "fence" in f.owner && f.code === "ConditionalCheckFailed")) {
         throw new LeaseLostError("The scheduler lease was taken over; this round commits nothing more.");
       }
@@ -359,6 +394,31 @@ async function transactWithDrops<T>(
   return { applied: [], transactions };
 }
 
+/** Splits a refused batch in halves and commits each, down to the single units the store refuses. */
+async function bisectRefusals<T>(
+  ctx: StoreContext,
+  units: T[],
+  message: string,
+  countersOf: (unit: T) => Set<string>,
+  build: (units: T[]) => { item: TransactItem; owner: ItemOwner<T> }[],
+  onDrop: (unit: T, cause: "item" | "counter" | "refused", reason: string) => void,
+): Promise<{ applied: T[]; transactions: number }> {
+  const [only] = units;
+  if (only !== undefined && units.length === 1) {
+    onDrop(only, "refused", `the store refused it: ${message}`);
+    return { applied: [], transactions: 0 };
+  }
+  const middle = Math.ceil(units.length / 2);
+  const applied: T[] = [];
+  let transactions = 0;
+  for (const half of [units.slice(0, middle), units.slice(middle)]) {
+    const done = await transactWithDrops(ctx, half, countersOf, build, onDrop);
+    applied.push(...done.applied);
+    transactions += done.transactions;
+  }
+  return { applied, transactions };
+}
+
 /**
  * Commits task starts under `lease`. Throws LeaseLostError when fenced out (nothing of the
  * failed batch is applied; earlier batches stand, and their tasks were validly started).
@@ -369,7 +429,7 @@ export async function commitStarts(
   requested: readonly StartWrite[],
   nowMs: number,
 ): Promise<StartCommitResult> {
-  const result: StartCommitResult = { committed: [], rejected: [], transactions: 0 };
+  const result: StartCommitResult = { committed: [], rejected: [], refused: [], transactions: 0 };
   let starts = requested;
   const countersOf = (s: StartWrite) => new Set(s.charges.filter((c) => c.amount > 0).map(counterId));
   // A counter's first use has no value to compare, so an amount over its limit is refused here.
@@ -404,7 +464,7 @@ export async function commitStarts(
           ...units.map((unit) => ({ item: startUpdate(ctx, unit, lease.round, nowMs), owner: { unit } })),
         ];
       },
-      (start, _cause, reason) => result.rejected.push({ start, reason }),
+      (start, cause, reason) => (cause === "refused" ? result.refused : result.rejected).push({ start, reason }),
     );
     result.committed.push(...applied);
     result.transactions += transactions;
