@@ -10,6 +10,7 @@ export {
   type NodeSourceContext,
 } from "./source";
 export { manualNodes, manualSource } from "./manual";
-export { compileFormat, MAX_RANGE_LABEL_NODES, rangeLabelNodes, rangeLabelSource } from "./range-label";
+export { compileFormat, rangeLabelNodes, rangeLabelSource } from "./range-label";
+export { nodeSourceIssues } from "./check";
 export { emptySource } from "./empty";
 export { builtinNodeSources, fetchNodeSpecs, loadNodes, type NodeSettings } from "./load";

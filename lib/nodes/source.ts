@@ -21,6 +21,11 @@ export interface NodeSource {
   readonly name: string;
   /** New nodes, parents before children; throw NodeSourceError for bad prefs. */
   fetch(context: NodeSourceContext): Promise<NodeSpec[]> | NodeSpec[];
+  /**
+   * Checks prefs when a config is saved, without fetching (pure and cheap); throws
+   * NodeSourceError. Sources without it accept any prefs at save time.
+   */
+  checkPrefs?(context: Pick<NodeSourceContext, "levels" | "prefs">): void;
 }
 
 /** A refresh failed; any failure fails the whole refresh, as in Bistro. */

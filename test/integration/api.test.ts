@@ -131,7 +131,8 @@ describe("GET/PUT /config", () => {
       text: eventsFile("invalid-bad-json.json"),
       headers: { "content-type": "application/json" },
     });
-    expect(badJson.statusCode).toBe(415);
+    expect(badJson.statusCode).toBe(400);
+    expect(at(badJson.body, "error", "message")).toMatch(/^The body is not valid JSON: /);
     const get = await call("GET", "/config");
     expect(get.body).toMatchObject({ version: 1, config: simple() });
     expect(pokes).toBe(1);
