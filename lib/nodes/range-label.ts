@@ -170,7 +170,7 @@ function pad(value: string, part: Exclude<Part, string>): string {
 export const rangeLabelSource: NodeSource = {
   name: "range_label",
   fetch: rangeLabelNodes,
-  checkPrefs: (prefs) => {
+  checkPrefs: ({ prefs }) => {
     readRangePrefs(prefs);
   },
 };
