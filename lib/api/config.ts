@@ -4,7 +4,7 @@
 // HTTP If-Match); a single-job write without one retries on a lost race, since it only
 // touches its own key. Every accepted change pokes a round.
 import { idleReasons, JOB_PREFIX, parseConfig, serializeJob } from "../config";
-import { builtinNodeSources, nodeSourceIssues } from "../nodes";
+import { nodeSourceIssues } from "../nodes";
 import { isPlainObject, putEntry } from "../config/issues";
 import type { Config, ConfigIssue } from "../model/config";
 import { jobCanRun } from "../model/config";
@@ -13,7 +13,7 @@ import { ConflictError, NotFoundError } from "../store/errors";
 import { pokeQuietly, type ApiDeps } from "./deps";
 import { ValidationError } from "./errors";
 import type { RouteInput } from "./http";
-import { NO_CONFIG_MESSAGE, requireCurrentConfig } from "./state";
+import { NO_CONFIG_MESSAGE, nodeSourcesOf, requireCurrentConfig } from "./state";
 
 /** Attempts of a single-job write that keeps losing races to other writers. */
 const JOB_WRITE_ATTEMPTS = 4;
@@ -22,15 +22,15 @@ const JOB_WRITE_ATTEMPTS = 4;
  * The version a write expects: the If-Match header (`"3"`, `3`, `W/"3"`; `*` = whatever is
  * current) or `?expectedVersion=3`; 0 means "no config stored yet". Undefined when not given.
  */
-export function expectedVersionOf(input: RouteInput): number | null | undefined {
+export function expectedVersionOf(input: RouteInput, what = "config version"): number | null | undefined {
   const fromHeader = input.headers["if-match"]?.trim();
   const fromQuery = input.query.get("expectedVersion");
   const parse = (text: string, where: string): number | null | undefined => {
     if (text === "*") return undefined;
     const digits = /^(?:W\/)?"?(\d+)"?$/.exec(text)?.[1];
     if (digits === undefined) {
-      throw new ValidationError(`${where} must be a config version number`, [
-        { path: where, message: "expected a config version (0 when no config is stored yet)", value: text },
+      throw new ValidationError(`${where} must be a ${what} number`, [
+        { path: where, message: `expected a ${what} (0 when none is stored yet)`, value: text },
       ]);
     }
     const version = Number(digits);
@@ -104,7 +104,7 @@ function checkedConfig(
 ): Config {
   const parsed = parseConfig(document);
   if (!parsed.ok) throw new ValidationError(refusal(parsed.errors), parsed.errors);
-  const sourceErrors = nodeSourceIssues(parsed.config.settings, deps.nodeSources ?? builtinNodeSources());
+  const sourceErrors = nodeSourceIssues(parsed.config.settings, nodeSourcesOf(deps));
   if (sourceErrors.length > 0) throw new ValidationError(refusal(sourceErrors), sourceErrors);
   return parsed.config;
 }

@@ -29,9 +29,10 @@ import {
   type RouteInput,
 } from "./http";
 import { getLogs } from "./logs";
-import { listNodes, pushNodes } from "./nodes";
+import { getPushedNodes, listNodes, pushNodes } from "./nodes";
+import { jobShards } from "./shards";
 import { readCurrentConfig } from "./state";
-import { forgiveJobs, forgiveTask, killTask, listTasks } from "./tasks";
+import { forgiveJobs, forgiveTask, killTask, listRefusedTasks, listTasks } from "./tasks";
 import { heartbeatRoute, listWorkersRoute, registerWorkerRoute } from "./workers";
 
 export type { ApiDeps, LogLine, LogLinesPage, LogLinesQuery, ReadLogs } from "./deps";
@@ -48,7 +49,7 @@ export {
 } from "./http";
 export { NotConfiguredError, UnavailableError, ValidationError, mapError } from "./errors";
 export { s3LogReader } from "./logs";
-export { readPushedNodes, writePushedNodes, type PushedNodes } from "./pushed-nodes";
+export { readPushedNodes, writePushedNodes, type PushedNodes } from "../nodes/pushed";
 export { histogramCode, decodeHistogramCode } from "./histogram";
 
 export interface Api {
@@ -123,14 +124,34 @@ function routeTable(deps: ApiDeps): ApiRoute[] {
         return ok(await forgiveJobs(deps, current?.config ?? null, [param(input, "name")]));
       },
     },
+    {
+      method: "GET",
+      path: "/jobs/{name}/shards",
+      body: "none",
+      run: async (input) => ok(await jobShards(deps, param(input, "name"), input)),
+    },
     { method: "GET", path: "/nodes", body: "none", run: async (input) => ok(await listNodes(deps, input)) },
     {
       method: "PUT",
       path: "/nodes/{source}",
       body: "json",
-      run: async (input) => ok(await pushNodes(deps, param(input, "source"), input.body)),
+      run: async (input) => {
+        const expected = expectedVersionOf(input, "node set version");
+        const result = await pushNodes(deps, param(input, "source"), input.body, expected);
+        return ok(result, { etag: versionTag(result.version) });
+      },
+    },
+    {
+      method: "GET",
+      path: "/nodes/{source}",
+      body: "none",
+      run: async (input) => {
+        const result = await getPushedNodes(deps, param(input, "source"));
+        return ok(result, { etag: versionTag(result.version) });
+      },
     },
     { method: "GET", path: "/tasks", body: "none", run: async (input) => ok(await listTasks(deps, input)) },
+    { method: "GET", path: "/tasks/refused", body: "none", run: async () => ok(await listRefusedTasks(deps)) },
     {
       method: "POST",
       path: "/tasks/{job}/{node}/kill",

@@ -175,12 +175,12 @@ describe("node limits", () => {
 
   it("range_label refuses {i:x>200000000} before allocating, at save and at fetch", () => {
     const prefs = { parent_level: "instance", start: 0, end: 3, format: "{i:x>200000000}" };
-    expect(() => compileFormat("{i:x>200000000}")).toThrow(/MAX_RANGE_LABEL_WIDTH/);
+    expect(() => compileFormat("{i:x>200000000}", ["i"])).toThrow(/MAX_RANGE_LABEL_WIDTH/);
     expect(() => rangeLabelNodes({ levels: ["db"], instanceName: "i", nodes: [], now: 0, prefs })).toThrow(
       /MAX_RANGE_LABEL_WIDTH/,
     );
-    expect(() => compileFormat(`{i:0>${"9".repeat(100_000)}}`)).toThrow(/MAX_RANGE_LABEL_WIDTH/);
-    expect(() => compileFormat("{i}".repeat(17))).toThrow(/MAX_RANGE_LABEL_PLACEHOLDERS/);
+    expect(() => compileFormat(`{i:0>${"9".repeat(100_000)}}`, ["i"])).toThrow(/MAX_RANGE_LABEL_WIDTH/);
+    expect(() => compileFormat("{i}".repeat(17), ["i"])).toThrow(/MAX_RANGE_LABEL_PLACEHOLDERS/);
     const issues = nodeSourceIssues(
       { levels: ["db"], nodeSources: [{ source: "range_label", prefs }] },
       builtinNodeSources(),
