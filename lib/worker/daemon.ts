@@ -26,6 +26,7 @@ import { Liveness } from "./liveness";
 import type { LogSink } from "./log-sink";
 import { selfDeadlines } from "./lost-safety";
 import { runTask, type TaskHandle, type TaskResult } from "./task-process";
+import { TaskStatusLog } from "./task-statuses";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./worker-options";
 import type { ExitReason, WorkerEvent, WorkerExit } from "./worker-events";
 
@@ -110,6 +111,7 @@ class WorkerDaemon {
   private inbox!: WorkerInbox;
   private liveness!: Liveness;
   private endSender!: EndSender;
+  private readonly statusLog: TaskStatusLog;
 
   private readonly running = new Map<string, RunningTask>();
   private readonly runningByTask = new Map<string, string>();
@@ -133,6 +135,14 @@ class WorkerDaemon {
       }
     };
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.statusLog = new TaskStatusLog(
+      deps.logs,
+      { workerHost: options.hostname, workerId: options.id, workerInstance: options.instanceId },
+      this.clock,
+      (error) => {
+        this.emit({ type: "log_sink_error", error });
+      },
+    );
   }
 
   async register(): Promise<string> {
@@ -225,6 +235,9 @@ class WorkerDaemon {
     this.emit({ type: "suicide", atMs: this.clock(), reason, detail, lastAckSentAtMs: this.liveness.lastAckSentAtMs });
     this.liveness.stop();
     this.receiveAbort.abort();
+    for (const task of this.running.values()) {
+      this.statusLog.write(task.message, { event: "lost", reason: `worker gave up (${reason}): ${detail}` });
+    }
     const { killWaitMs } = this.options;
     await this.killAndWait(() => ({ method: "term_wait_kill", killWaitMs }), killWaitMs, `worker ${reason}`);
     this.emit({ type: "tasks_killed", atMs: this.clock(), stillRunning: this.runningAttempts() });
@@ -238,6 +251,13 @@ class WorkerDaemon {
     if (graceful) await this.waitForTasks(this.options.shutdownWaitMs);
     if (!this.stillStopping()) return; // the worker died meanwhile; `die` finishes
     // Each task is killed its job's way; one that ignores it is SIGKILLed after the kill wait.
+    for (const task of this.running.values()) {
+      this.statusLog.write(task.message, {
+        event: "killed",
+        request: task.message.killRequest,
+        reason: "the worker is shutting down",
+      });
+    }
     await this.killAndWait((task) => task.message.killRequest, this.options.killWaitMs, "shutdown");
     if (!this.stillStopping()) return;
     await this.finish("stopped", graceful ? "graceful stop" : "stop");
@@ -332,6 +352,7 @@ class WorkerDaemon {
       case "refuse":
         this.settle(attempt, "refused");
         this.endSender.add(this.notRunningEnd(message));
+        this.statusLog.write(message, { event: "refused", reason: admission.reason });
         this.emit({ type: "start_refused", job, node, attempt, reason: admission.reason });
         return;
       case "run":
@@ -368,6 +389,10 @@ class WorkerDaemon {
     });
     this.running.set(attempt, { message, handle, ended });
     this.runningByTask.set(taskId(job, node), attempt);
+    this.statusLog.write(message, {
+      event: "running",
+      command: message.command.length > 0 ? message.command : [options.command],
+    });
     this.emit({ type: "task_started", atMs: this.clock(), job, node, attempt });
   }
 
@@ -376,6 +401,7 @@ class WorkerDaemon {
     this.running.delete(attempt);
     if (this.runningByTask.get(taskId(job, node)) === attempt) this.runningByTask.delete(taskId(job, node));
     this.settle(attempt, "ended");
+    this.statusLog.ended(message, result);
     try {
       this.deps.logs.endTask?.({ job, node, attempt });
     } catch (error) {
@@ -406,6 +432,7 @@ class WorkerDaemon {
     const task = this.running.get(attempt);
     this.emit({ type: "kill", job, node, attempt, request, reason, running: task !== undefined });
     if (task) {
+      this.statusLog.write(message, { event: "killed", request, reason });
       task.handle.kill(request); // its end reports how it went
       return;
     }
