@@ -79,6 +79,13 @@ interface RunningTask {
   ended: Promise<void>;
 }
 
+/** SIGTERM-to-SIGKILL wait for an attempt past its runtime limit: the job's own, else the worker's. */
+function timeoutKillWaitMs(message: StartMessage, workerKillWaitMs: number): number {
+  return message.killRequest.method === "term_wait_kill" && message.killRequest.killWaitMs > 0
+    ? message.killRequest.killWaitMs
+    : workerKillWaitMs;
+}
+
 /** Registers the worker and starts it. Rejects if the options are invalid or registration fails. */
 export async function startWorker(deps: WorkerDeps, options: WorkerOptions): Promise<WorkerHandle> {
   const compiled = compileWorkerOptions(options);
@@ -376,11 +383,13 @@ class WorkerDaemon {
       subprocess: {
         pollMs: message.pollMs,
         maxLogLinesPerPollInterval: message.maxLogLinesPerPollInterval,
-        // Not carried by start messages; Bistro's default.
-        useCanaryPipe: true,
+        useCanaryPipe: message.useCanaryPipe ?? true,
         parentDeathSignal: message.parentDeathSignal ?? DEFAULT_PARENT_DEATH_SIGNAL,
       },
       onOutputLine: (line) => logs.append({ job, node, attempt, ...line }),
+      ...(message.maxRuntimeMs === undefined
+        ? {}
+        : { maxRuntimeMs: message.maxRuntimeMs, timeoutKillWaitMs: timeoutKillWaitMs(message, options.killWaitMs) }),
       now: this.clock,
       ...(options.baseEnv ? { baseEnv: options.baseEnv } : {}),
     });
@@ -415,6 +424,7 @@ class WorkerDaemon {
       ...(result.rawStatus === undefined ? {} : { rawStatus: result.rawStatus }),
       killed: result.killed,
       ...(result.spawnError === undefined ? {} : { spawnError: result.spawnError }),
+      ...(result.timedOutAfterMs === undefined ? {} : { timedOutAfterMs: result.timedOutAfterMs }),
       exitCode: result.exitCode,
       signal: result.signal,
       endedAtMs: result.endedAtMs,

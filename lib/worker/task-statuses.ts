@@ -3,7 +3,8 @@
 // --type statuses`) read it back. As in Bistro, every event names its `event` and the worker
 // (`worker_host`, `worker`, `worker_instance`); events after a status line was read carry
 // `raw_status`. Events: `running`, `task_failed_to_start`, `killed`, `got_status`,
-// `process_exited`, `lost` (the worker gave up on its scheduler and killed the task), `refused`.
+// `process_exited`, `lost` (the worker gave up on its scheduler and killed the task), `refused`,
+// `timed_out` (killed past the job's `attempt_duration_seconds`).
 import type { KillRequest } from "../model/config";
 import { errorText } from "./error-text";
 import type { LogSink } from "./log-sink";
@@ -22,6 +23,7 @@ export type TaskStatusEvent =
   | { event: "got_status"; raw_status: string }
   | { event: "process_exited"; exit_code: number | null; signal: string | null; killed: boolean; raw_status?: string }
   | { event: "lost"; reason: string }
+  | { event: "timed_out"; max_runtime_ms: number }
   | { event: "refused"; reason: string };
 
 export interface StatusLogIdentity {
@@ -62,6 +64,8 @@ export class TaskStatusLog {
       this.write(task, { event: "task_failed_to_start", message: result.spawnError });
       return;
     }
+    if (result.timedOutAfterMs !== undefined)
+      this.write(task, { event: "timed_out", max_runtime_ms: result.timedOutAfterMs });
     if (result.rawStatus !== undefined) this.write(task, { event: "got_status", raw_status: result.rawStatus });
     this.write(task, {
       event: "process_exited",

@@ -299,7 +299,11 @@ describe("start and kill messages", () => {
       [start.job, start.node, "stdout"],
       [start.job, start.node, "stderr"],
     ]);
-    const identity = { worker: w.workerId, worker_instance: w.worker.instanceId, worker_host: expect.any(String) };
+    const identity = {
+      worker: w.workerId,
+      worker_instance: w.worker.instanceId,
+      worker_host: expect.any(String) as string,
+    };
     expect(w.logs.statuses(start.attempt)).toEqual([
       { event: "running", command: [expect.any(String) as string], ...identity },
       { event: "got_status", raw_status: "done", ...identity },
