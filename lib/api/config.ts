@@ -21,15 +21,15 @@ const JOB_WRITE_ATTEMPTS = 4;
  * The version a write expects: the If-Match header (`"3"`, `3`, `W/"3"`; `*` = whatever is
  * current) or `?expectedVersion=3`; 0 means "no config stored yet". Undefined when not given.
  */
-export function expectedVersionOf(input: RouteInput): number | null | undefined {
+export function expectedVersionOf(input: RouteInput, what = "config version"): number | null | undefined {
   const fromHeader = input.headers["if-match"]?.trim();
   const fromQuery = input.query.get("expectedVersion");
   const parse = (text: string, where: string): number | null | undefined => {
     if (text === "*") return undefined;
     const digits = /^(?:W\/)?"?(\d+)"?$/.exec(text)?.[1];
     if (digits === undefined) {
-      throw new ValidationError(`${where} must be a config version number`, [
-        { path: where, message: "expected a config version (0 when no config is stored yet)", value: text },
+      throw new ValidationError(`${where} must be a ${what} number`, [
+        { path: where, message: `expected a ${what} (0 when none is stored yet)`, value: text },
       ]);
     }
     const version = Number(digits);

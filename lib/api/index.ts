@@ -29,9 +29,9 @@ import {
   type RouteInput,
 } from "./http";
 import { getLogs } from "./logs";
-import { listNodes, pushNodes } from "./nodes";
+import { getPushedNodes, listNodes, pushNodes } from "./nodes";
 import { readCurrentConfig } from "./state";
-import { forgiveJobs, forgiveTask, killTask, listTasks } from "./tasks";
+import { forgiveJobs, forgiveTask, killTask, listRefusedTasks, listTasks } from "./tasks";
 import { heartbeatRoute, listWorkersRoute, registerWorkerRoute } from "./workers";
 
 export type { ApiDeps, LogLine, LogLinesPage, LogLinesQuery, ReadLogs } from "./deps";
@@ -39,7 +39,7 @@ export type { ApiRequest, ApiResponse, ApiRoute, BodyKind, RouteInput } from "./
 export { corsHeaders, findRoute, lowerCaseHeaders, matchPath, QueryParams, RouteNotFoundError } from "./http";
 export { NotConfiguredError, UnavailableError, ValidationError, mapError } from "./errors";
 export { s3LogReader } from "./logs";
-export { readPushedNodes, writePushedNodes, type PushedNodes } from "./pushed-nodes";
+export { readPushedNodes, writePushedNodes, type PushedNodes } from "../nodes/pushed";
 export { histogramCode, decodeHistogramCode } from "./histogram";
 
 export interface Api {
@@ -119,9 +119,23 @@ function routeTable(deps: ApiDeps): ApiRoute[] {
       method: "PUT",
       path: "/nodes/{source}",
       body: "json",
-      run: async (input) => ok(await pushNodes(deps, param(input, "source"), input.body)),
+      run: async (input) => {
+        const expected = expectedVersionOf(input, "node set version");
+        const result = await pushNodes(deps, param(input, "source"), input.body, expected);
+        return ok(result, { etag: versionTag(result.version) });
+      },
+    },
+    {
+      method: "GET",
+      path: "/nodes/{source}",
+      body: "none",
+      run: async (input) => {
+        const result = await getPushedNodes(deps, param(input, "source"));
+        return ok(result, { etag: versionTag(result.version) });
+      },
     },
     { method: "GET", path: "/tasks", body: "none", run: async (input) => ok(await listTasks(deps, input)) },
+    { method: "GET", path: "/tasks/refused", body: "none", run: async () => ok(await listRefusedTasks(deps)) },
     {
       method: "POST",
       path: "/tasks/{job}/{node}/kill",

@@ -421,6 +421,7 @@ class WorkerDaemon {
       node,
       attempt,
       worker: this.options.id,
+      token: message.token, // proves to status ingest that this worker holds the attempt
       ...(result.rawStatus === undefined ? {} : { rawStatus: result.rawStatus }),
       killed: result.killed,
       ...(result.spawnError === undefined ? {} : { spawnError: result.spawnError }),
@@ -455,12 +456,13 @@ class WorkerDaemon {
     this.endSender.add(this.notRunningEnd(message));
   }
 
-  private notRunningEnd(message: { job: string; node: string; attempt: string }): TaskEnd {
+  private notRunningEnd(message: { job: string; node: string; attempt: string; token: string }): TaskEnd {
     return {
       job: message.job,
       node: message.node,
       attempt: message.attempt,
       worker: this.options.id,
+      token: message.token,
       killed: false,
       notRunning: true,
       exitCode: null,

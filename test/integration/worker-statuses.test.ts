@@ -50,6 +50,7 @@ function start(node: string, command: string[]): StartMessage {
     job: "statuses-job",
     node,
     attempt: randomUUID(),
+    token: randomUUID(),
     command,
     taskJson: { id: "statuses-job", config: {}, path_to_node: ["instance", node] },
     killRequest: { method: "term", killWaitMs: 0 },
@@ -88,7 +89,14 @@ it("records started, status received, killed and refused attempts, readable as t
   inbox.push(JSON.stringify(killed));
   await waitFor(() => events.some((e) => e.type === "task_started" && e.attempt === killed.attempt));
   inbox.push(JSON.stringify(refused));
-  const kill = { type: "kill", job: killed.job, node: killed.node, attempt: killed.attempt, reason: "by test" };
+  const kill = {
+    type: "kill",
+    job: killed.job,
+    node: killed.node,
+    attempt: killed.attempt,
+    token: killed.token,
+    reason: "by test",
+  };
   inbox.push(JSON.stringify({ ...kill, request: { method: "kill", killWaitMs: 0 } }));
   await waitFor(() => ends.length === 3);
   await worker.stop();

@@ -54,6 +54,7 @@ describe("attempt_duration_seconds in the config", () => {
     const details = {
       node: "n",
       attempt: "a",
+      token: "t",
       workerId: "w",
       workerInstance: "i",
       workerHost: "h",
@@ -135,6 +136,7 @@ describe("the worker enforces it", () => {
       job: "j",
       node: "n",
       attempt: "a3",
+      token: "t3",
       command: [join(FIXTURES, "sleep-forever.sh")],
       taskJson: {},
       killRequest: { method: "term", killWaitMs: 0 },
