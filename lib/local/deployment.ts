@@ -16,7 +16,8 @@ import {
 import { makeApi, type ApiDeps } from "../api";
 import { replaceConfig } from "../api/config";
 import { s3LogReader } from "../api/logs";
-import { makeAwsClients, resolveEndpoint, type AwsClients } from "../aws";
+import { makeAwsClients, makeRdsClient, resolveEndpoint, type AwsClients } from "../aws";
+import { deploymentNodeSources } from "../nodes/deployment-sources";
 import { LogWriter } from "../logs/writer";
 import type { ResourceAmounts } from "../model/config";
 import { applyStatuses } from "../round/apply-statuses";
@@ -146,8 +147,11 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     if (options.pokes !== false) wake?.();
     return Promise.resolve();
   };
+  let rds: ReturnType<typeof makeRdsClient> | undefined;
+  const nodeSources = deploymentNodeSources({ store, s3: aws.s3, rds: () => (rds ??= makeRdsClient()) });
   const roundDeps: RoundDeps = {
     store,
+    nodeSources,
     sqs: aws.sqs,
     clock: Date.now,
     rng: Math.random,
@@ -261,6 +265,7 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
   }
   const apiDeps: ApiDeps = {
     store,
+    nodeSources,
     sqs: aws.sqs,
     clock: Date.now,
     instanceName,
@@ -309,6 +314,7 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
       await Promise.allSettled(background);
       await Promise.allSettled(writers.map((w) => w.close()));
       aws.destroy();
+      rds?.destroy();
       await emulators?.stop();
     },
   };
