@@ -120,6 +120,7 @@ test("sources refresh every nodes_update_ms; between refreshes and when unchange
   // A new node starts within the refresh that sees it.
   control.nodes = [...control.nodes, db("d2")];
   h.advance(300_000);
+  await h.heartbeat();
   const grown = await h.round();
   expect(grown.nodes).toMatchObject({ changed: true, count: 3 });
   expect(grown.started.map((s) => s.node)).toEqual(["d2"]);
