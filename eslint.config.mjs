@@ -29,7 +29,7 @@ const PURE = [
 ];
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "cdk.out/", "coverage/", "test/fixtures/lint/", "**/*.js", "**/*.mjs"] },
+  { ignores: ["node_modules/", "cdk.out/", "coverage/", "dist/", "test/fixtures/lint/", "**/*.js", "**/*.mjs"] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

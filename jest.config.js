@@ -1,5 +1,6 @@
-// Jest projects: unit (pure, fast), integration (emulators), e2e (whole local deployment), infra (CDK).
-// Integration and e2e start DynamoDB Local + fauxqs once per run in their globalSetup.
+// Jest projects: unit (pure, fast), integration (emulators), faults (fault injection on the emulators),
+// e2e (whole local deployment), infra (CDK).
+// Integration, faults and e2e start DynamoDB Local + fauxqs once per run in their globalSetup.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const transform = {
@@ -26,6 +27,14 @@ module.exports = {
       ...common,
       displayName: "integration",
       testMatch: ["<rootDir>/test/integration/**/*.test.ts"],
+      setupFilesAfterEnv: ["<rootDir>/test/setup/timeouts.ts"],
+      globalSetup: "<rootDir>/test/setup/global-setup.ts",
+      globalTeardown: "<rootDir>/test/setup/global-teardown.ts",
+    },
+    {
+      ...common,
+      displayName: "faults",
+      testMatch: ["<rootDir>/test/faults/**/*.test.ts"],
       setupFilesAfterEnv: ["<rootDir>/test/setup/timeouts.ts"],
       globalSetup: "<rootDir>/test/setup/global-setup.ts",
       globalTeardown: "<rootDir>/test/setup/global-teardown.ts",

@@ -48,6 +48,15 @@ function currentApi(): Api {
     workerQueuePrefix: requireEnv("WORKER_QUEUE_PREFIX"),
     statusQueueUrl: requireEnv("STATUS_QUEUE_URL"),
     ...(bucket ? { readLogs: s3LogReader({ s3: aws.s3, doc: aws.doc, tableName: store.tableName, bucket }) } : {}),
+    ...(bucket
+      ? {
+          workerSetup: {
+            tableName: store.tableName,
+            logBucket: bucket,
+            ...(process.env.AWS_REGION ? { region: process.env.AWS_REGION } : {}),
+          },
+        }
+      : {}),
     ...(process.env.CORS_ORIGIN ? { corsOrigin: process.env.CORS_ORIGIN } : {}),
     log: (entry) => {
       logger.error("api", entry);

@@ -3,16 +3,36 @@
 // the lease makes a second one harmless anyway. Thin: wires clients and env into runRounds.
 import middy from "@middy/core";
 import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import type { Context } from "aws-lambda";
 import { makeAwsClients, makeRdsClient } from "../lib/aws";
 import { deploymentNodeSources } from "../lib/nodes/deployment-sources";
 import { lambdaRoundTrigger, requestRound } from "../lib/round/poke";
+import {
+  BACKLOG_METRICS,
+  BACKLOG_NAMESPACE,
+  DEPLOYMENT_DIMENSION,
+  ROUND_SERVICE_NAME,
+} from "../lib/round/backlog-metrics";
 import { BISTRO_NODE_TIMINGS } from "../lib/round/node-refresh";
-import { runRounds, type RoundDeps } from "../lib/round/run-round";
+import { runRounds, type RoundDeps, type RoundReport } from "../lib/round/run-round";
 import { requireEnv } from "./env";
 
-const logger = new Logger({ serviceName: "sous-scheduler-round" });
+const logger = new Logger({ serviceName: ROUND_SERVICE_NAME });
+const metrics = new Metrics({
+  namespace: BACKLOG_NAMESPACE,
+  serviceName: ROUND_SERVICE_NAME,
+  defaultDimensions: { [DEPLOYMENT_DIMENSION]: process.env.SOUS_DEPLOYMENT ?? "sous" },
+});
+
+/** The backlog the worker service scales on, as the last round left it (EMF on stdout). */
+export function publishBacklog(target: Metrics, report: RoundReport | undefined): void {
+  if (!report) return; // another invocation held the lease and publishes its own
+  target.addMetric(BACKLOG_METRICS.runnablePending, MetricUnit.Count, report.backlog.runnablePending);
+  target.addMetric(BACKLOG_METRICS.running, MetricUnit.Count, report.backlog.running);
+  target.publishStoredMetrics();
+}
 const aws = makeAwsClients();
 // Kept across warm invocations: the parsed config is reused while its version is unchanged.
 const cache: Pick<RoundDeps, "cache" | "nodeCache"> = {};
@@ -59,6 +79,7 @@ export async function roundHandler(
   });
   if (deps.cache) cache.cache = deps.cache;
   if (deps.nodeCache) cache.nodeCache = deps.nodeCache;
+  publishBacklog(metrics, reports.at(-1));
   return {
     rounds: reports.length,
     started: reports.reduce((n, r) => n + r.started.length, 0),

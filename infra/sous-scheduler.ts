@@ -14,6 +14,7 @@ import type * as sns from "aws-cdk-lib/aws-sns";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 
+import { DEPLOYMENT_DIMENSION, ROUND_SERVICE_NAME } from "../lib/round/backlog-metrics";
 import { DEFAULT_LOG_KEY_PREFIX, DEFAULT_LOG_RETENTION_DAYS, LOG_TTL_ATTRIBUTE } from "../lib/logs/keys";
 import { TABLE_KEY_SCHEMA } from "../lib/store/table";
 import { SousApi, type SousApiAuthorization } from "./api";
@@ -167,7 +168,12 @@ export class SousScheduler extends Construct {
       ...common,
       entry: "SchedulerRound",
       description: "Sous scheduling round (schedule and pokes)",
-      environment: { TABLE_NAME: this.table.tableName, INSTANCE_NODE_NAME: instanceName },
+      environment: {
+        TABLE_NAME: this.table.tableName,
+        INSTANCE_NODE_NAME: instanceName,
+        // The backlog metrics' Deployment dimension (lib/round/backlog-metrics.ts).
+        SOUS_DEPLOYMENT: this.queuePrefix,
+      },
       memorySize: props.roundMemoryMiB ?? 1024,
       timeout: Duration.minutes(2),
       // One round at a time; the lease makes a second one harmless anyway.
@@ -311,6 +317,7 @@ export class SousScheduler extends Construct {
         assignPublicIp: props.assignPublicIp ?? ownVpc,
         apiUrl: this.api.url,
         environment: workerEnvironment,
+        backlogDimensions: { service: ROUND_SERVICE_NAME, [DEPLOYMENT_DIMENSION]: this.queuePrefix },
         policy: this.workerPolicy,
         logRetention: serviceLogRetention,
         removalPolicy,

@@ -267,6 +267,8 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
         errors.push(["Nodes", publicMessage(error)]);
       }
     }
+    const problems = view.deps.nodeSources?.problems() ?? [];
+    if (problems.length > 0) errors.push(["Node sources", problems.join(".\n")]);
     return Object.fromEntries(errors);
   },
 

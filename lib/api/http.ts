@@ -53,10 +53,13 @@ export function jsonResponse(statusCode: number, body: unknown, headers: Record<
   return { statusCode, headers: { "content-type": JSON_CONTENT_TYPE, ...headers }, body };
 }
 
-/** CORS headers for a browser UI on another origin; `origin` defaults to any. */
-export function corsHeaders(origin = "*"): Record<string, string> {
+/**
+ * CORS headers for a browser UI on another origin. Without `origin` no origin is allowed (never
+ * `*`): a page elsewhere cannot read answers; same-origin UIs and non-browser clients need no CORS.
+ */
+export function corsHeaders(origin?: string): Record<string, string> {
   return {
-    "access-control-allow-origin": origin,
+    ...(origin === undefined ? {} : { "access-control-allow-origin": origin, vary: "Origin" }),
     "access-control-allow-methods": "GET, PUT, POST, DELETE, OPTIONS",
     "access-control-allow-headers":
       "content-type, authorization, if-match, x-amz-date, x-amz-security-token, x-amz-content-sha256",

@@ -31,7 +31,7 @@ import {
 import { getLogs } from "./logs";
 import { getPushedNodes, listNodes, pushNodes } from "./nodes";
 import { readCurrentConfig } from "./state";
-import { forgiveJobs, forgiveTask, killTask, listTasks } from "./tasks";
+import { forgiveJobs, forgiveTask, killTask, listRefusedTasks, listTasks } from "./tasks";
 import { heartbeatRoute, listWorkersRoute, registerWorkerRoute } from "./workers";
 
 export type { ApiDeps, LogLine, LogLinesPage, LogLinesQuery, ReadLogs } from "./deps";
@@ -135,6 +135,7 @@ function routeTable(deps: ApiDeps): ApiRoute[] {
       },
     },
     { method: "GET", path: "/tasks", body: "none", run: async (input) => ok(await listTasks(deps, input)) },
+    { method: "GET", path: "/tasks/refused", body: "none", run: async () => ok(await listRefusedTasks(deps)) },
     {
       method: "POST",
       path: "/tasks/{job}/{node}/kill",

@@ -199,15 +199,15 @@ export function buildProgram(io: CliIo = processIo): Command {
     .command("worker")
     .description("run a worker: register through the API, run tasks from its queue until Ctrl-C")
     .requiredOption("--command <path>", "the task command (Bistro's --worker_command)")
-    .requiredOption("--data-dir <dir>", "where task working directories go")
+    .option("--data-dir <dir>", "where task working directories go (default: ~/.sous/worker/<id>)")
     .option("--resources <list>", "capacity, as name=amount,... (e.g. cpu=4,ram_gb=16)", parseResources)
     .option("--id <id>", "worker id, one live instance each (default: the hostname)")
     .option("--hostname <host>", "hostname to register (default: this machine's)")
     .option("--heartbeat-period <sec>", "seconds between heartbeats (default 15)", (v) =>
       positiveInt(v, "--heartbeat-period"),
     )
-    .option("--log-bucket <bucket>", "S3 bucket for task output (default: $SOUS_LOG_BUCKET)")
-    .option("--table <table>", "the deployment's DynamoDB table, for the log index (default: $SOUS_TABLE)")
+    .option("--log-bucket <bucket>", "S3 bucket for task output (default: $SOUS_LOG_BUCKET, else the API's answer)")
+    .option("--table <table>", "DynamoDB table for the log index (default: $SOUS_TABLE, else the API's answer)")
     .option("--json", "print worker events as JSON lines")
     .addOption(
       new Option("--receive-wait-sec <sec>", "SQS long-poll seconds (tests)")
@@ -237,11 +237,12 @@ function positiveInt(value: string, flag: string): number {
   return n;
 }
 
-if (require.main === module || process.argv[1]?.endsWith("bin/sous.js")) {
+/** Runs `sous` with the process's arguments (bin/sous.js, `npm run sous`, the packaged bundle). */
+export function main(argv: string[] = process.argv): void {
   // Node 20 is supported here; the SDK's notice about its future Node 22 requirement is noise for users.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   buildProgram()
-    .parseAsync(process.argv)
+    .parseAsync(argv)
     .catch((error: unknown) => {
       if (error instanceof CommanderError) {
         process.exitCode = commanderExitCode(error);
@@ -251,3 +252,5 @@ if (require.main === module || process.argv[1]?.endsWith("bin/sous.js")) {
       process.exitCode = EXIT.unexpected;
     });
 }
+
+if (require.main === module) main();

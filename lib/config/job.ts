@@ -15,7 +15,7 @@ import {
 import { copyBackoff, copyTaskSubprocess, DEFAULT_PRIORITY } from "./defaults";
 import { withDependencyCycleErrors } from "./dependencies";
 import { parseFilter } from "./filters";
-import { childPath, IssueSink, isPlainObject, mergeIssues, oneOf, putEntry } from "./issues";
+import { capIssues, childPath, IssueSink, isPlainObject, mergeIssues, oneOf, putEntry } from "./issues";
 import { BOOL, check, INT, NON_NEGATIVE_INT, NUMBER, OBJECT, ObjectReader, readStringArray, STRING } from "./read";
 
 export const JOB_PREFIX = "bistro_job->";
@@ -49,7 +49,7 @@ export function parseJob(
   settings: Settings,
   name: string,
   json: unknown,
-  allJobNames: Iterable<string>,
+  allJobNames: ReadonlySet<string> | Iterable<string>,
 ): JobParseResult {
   const path = `${JOB_PREFIX}${name}`;
   const sink = new IssueSink();
@@ -58,12 +58,13 @@ export function parseJob(
   const reader = ObjectReader.of(sink, json, path);
   let preexisting: ConfigIssue[] = [];
   if (reader) {
-    readJob(reader, settings, job, new Set(allJobNames));
+    // Given a set, use it as is: parseConfig passes one set for all its jobs (linear, not N^2).
+    readJob(reader, settings, job, allJobNames instanceof Set ? allJobNames : new Set(allJobNames));
     preexisting = preexistingErrors(reader);
     reader.reportUnknownKeys(JOB_HINTS);
   }
-  job.errors = mergeIssues(preexisting, sink.errors);
-  const checked = withDependencyCycleErrors({ [name]: job })[name] ?? job;
+  job.errors = capIssues(mergeIssues(preexisting, sink.errors));
+  const checked = job.dependsOn.includes(name) ? (withDependencyCycleErrors({ [name]: job })[name] ?? job) : job;
   return { job: checked, warnings: sink.warnings };
 }
 
@@ -150,7 +151,7 @@ function readFilters(reader: ObjectReader, levels: ReturnType<typeof settingsLev
   for (const [level, value] of Object.entries(byLevel.value)) {
     byLevel.has(level);
     const path = byLevel.at(level);
-    if (!levels.all.includes(level)) {
+    if (!levels.known.has(level)) {
       reader.sink.error(path, unknownLevelMessage(level, levels), level);
       continue;
     }

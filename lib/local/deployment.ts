@@ -20,13 +20,15 @@ import { makeAwsClients, makeRdsClient, resolveEndpoint, type AwsClients } from 
 import { deploymentNodeSources } from "../nodes/deployment-sources";
 import { LogWriter } from "../logs/writer";
 import type { ResourceAmounts } from "../model/config";
-import { applyStatuses } from "../round/apply-statuses";
+import { createScriptSource } from "../nodes";
+import { ingestStatuses } from "../round/apply-statuses";
 import { requestRound, type RoundTrigger } from "../round/poke";
 import { runRounds, type RoundDeps, type RoundReport } from "../round/run-round";
+import type { WorkerTimings } from "../round/worker-health";
 import type { StoreContext } from "../store/context";
 import { getCurrentConfigVersion, putConfig } from "../store/config-store";
 import { ensureTable } from "../store/table";
-import { InProcessControlPlane } from "../worker/control-plane";
+import { InProcessControlPlane, type WorkerSetup } from "../worker/control-plane";
 import { startWorker, type WorkerEvent, type WorkerHandle } from "../worker/daemon";
 import type { NodeRefreshTimings } from "../round/node-refresh";
 import { serveApi } from "./api-server";
@@ -48,10 +50,14 @@ export interface LocalOptions {
   config?: Record<string, unknown>;
   /** API port on 127.0.0.1 (0 = any free port). */
   port: number;
+  /** Browser origins besides the API's own that may change state (e.g. a UI served on another port). */
+  allowedOrigins?: readonly string[];
   /** Start rounds on pokes (default true); false leaves only the timer, for comparisons. */
   pokes?: boolean;
   /** Start the embedded emulators for services with no endpoint variable set (default true). */
   embedded?: boolean;
+  /** Worker health timings (Bistro's scheduler flags); default Bistro's. */
+  workerTimings?: WorkerTimings;
   /** Longest wait between two rounds when nothing pokes (Bistro's idle_wait bounds it too). */
   maxRoundIntervalMs?: number;
   /** Nodes refresh period and retry (--nodes-update-ms, --nodes-retry-ms); default Bistro's. */
@@ -147,8 +153,14 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     if (options.pokes !== false) wake?.();
     return Promise.resolve();
   };
+  // One registry for rounds and the API: the script source remembers each script's last good output.
   let rds: ReturnType<typeof makeRdsClient> | undefined;
-  const nodeSources = deploymentNodeSources({ store, s3: aws.s3, rds: () => (rds ??= makeRdsClient()) });
+  const nodeSources = deploymentNodeSources({
+    store,
+    s3: aws.s3,
+    rds: () => (rds ??= makeRdsClient()),
+    extra: [createScriptSource()],
+  });
   const roundDeps: RoundDeps = {
     store,
     nodeSources,
@@ -159,6 +171,7 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     instanceName,
     ...(options.nodeTimings ? { nodeTimings: options.nodeTimings } : {}),
     ...(options.onRound ? { onRound: options.onRound } : {}),
+    ...(options.workerTimings ? { timings: options.workerTimings } : {}),
   };
   const maxInterval = options.maxRoundIntervalMs ?? 5000;
   background.push(
@@ -195,13 +208,14 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
             new ReceiveMessageCommand({ QueueUrl: statusQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
           );
           if (Messages.length === 0) continue;
-          const result = await applyStatuses(
+          const result = await ingestStatuses(
             {
               store,
               clock: Date.now,
               log: (event) => {
                 onError("status", event);
               },
+              poke,
             },
             Messages.map((m) => ({ id: m.MessageId ?? "", body: m.Body ?? "" })),
           );
@@ -215,7 +229,6 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
               }),
             );
           }
-          if (result.applied > 0) await poke();
         } catch (error) {
           onError("status ingestion", error);
           await sleep(500);
@@ -224,13 +237,23 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     })(),
   );
 
-  // Workers.
+  // Workers: in this process, and any `sous worker --api` pointed at this API, which learns the
+  // table, bucket and emulator endpoints from its registration.
+  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
+  const workerSetup: WorkerSetup = {
+    tableName,
+    logBucket: bucket,
+    region,
+    ...(Object.keys(endpoints).length > 0 ? { endpoints } : {}),
+  };
   const controlPlane = new InProcessControlPlane({
     store,
     sqs: aws.sqs,
     queuePrefix,
     statusQueueUrl,
     clock: Date.now,
+    setup: workerSetup,
+    ...(options.workerTimings ? { timings: options.workerTimings } : {}),
   });
   const workers: WorkerHandle[] = [];
   const writers: LogWriter[] = [];
@@ -272,13 +295,17 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     poke,
     workerQueuePrefix: queuePrefix,
     statusQueueUrl,
+    workerSetup,
+    ...(options.workerTimings ? { workerTimings: options.workerTimings } : {}),
     readLogs: s3LogReader({ s3: aws.s3, doc: aws.doc, tableName, bucket }),
     log: (entry) => {
       onError("api", entry);
     },
   };
   const api = makeApi(apiDeps);
-  const server = await serveApi(api, options.port);
+  const server = await serveApi(api, options.port, {
+    ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
+  });
   let configPoller: ConfigFilePoller | undefined;
   if (options.configFile) {
     configPoller = watchConfigFile({

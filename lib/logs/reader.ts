@@ -8,6 +8,7 @@
 import { GetObjectCommand, NoSuchKey, type S3Client } from "@aws-sdk/client-s3";
 import { QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
+import { compileUserRegex, type UserRegex } from "../config/regex";
 import { parseIndexItem, type IndexEntry } from "./index-items";
 import {
   dayBuckets,
@@ -89,7 +90,7 @@ export interface ParsedLogQuery {
   ascending: boolean;
   /** Inclusive bound (already clamped to the id range). */
   bound: bigint;
-  regex: RegExp | undefined;
+  regex: UserRegex | undefined;
   limit: number;
 }
 
@@ -120,10 +121,11 @@ export function parseLogQuery(query: LogQuery): ParsedLogQuery {
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LOG_PAGE_LIMIT) {
     throw new LogQueryError(`limit must be an integer from 1 to ${MAX_LOG_PAGE_LIMIT}`);
   }
-  let regex: RegExp | undefined;
+  let regex: UserRegex | undefined;
   if (query.regexFilter !== undefined && query.regexFilter !== "") {
     try {
-      regex = new RegExp(query.regexFilter);
+      // Linear time in each line, whatever the pattern (a backtracking engine could stall here).
+      regex = compileUserRegex(query.regexFilter);
     } catch (error) {
       throw new LogQueryError(`Invalid regex_filter: ${error instanceof Error ? error.message : String(error)}`);
     }

@@ -3,14 +3,15 @@
 // fails the whole refresh with the failing entry named, as Bistro does.
 import type { Settings } from "../model/config";
 import { buildNodeTree, type NodeSpec, type NodeTree } from "../model/tree";
+import { addTimeSource } from "./add-time";
 import { emptySource } from "./empty";
 import { manualSource } from "./manual";
 import { rangeLabelSource } from "./range-label";
 import { levelIndex, NodeSourceError, NodeSourceRegistry } from "./source";
 
-/** A registry holding the pure built-in sources: manual, range_label, empty. */
+/** A registry holding the pure built-in sources: manual, range_label, add_time, empty. */
 export function builtinNodeSources(): NodeSourceRegistry {
-  return new NodeSourceRegistry([manualSource, rangeLabelSource, emptySource]);
+  return new NodeSourceRegistry([manualSource, rangeLabelSource, addTimeSource, emptySource]);
 }
 
 export type NodeSettings = Pick<Settings, "levels" | "nodeSources">;

@@ -6,6 +6,7 @@
 // the prefix is replaced by each parent's name, so one bucket can be split by a level above.
 import { paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
 import type { NodeSpec } from "../model/tree";
+import { mapLimited } from "./script";
 import { describePref, levelBelowParents, NodeSourceError, type NodeSource, type NodeSourceContext } from "./source";
 
 export const S3_PREFIXES_SOURCE = "s3_prefixes";
@@ -45,20 +46,6 @@ function readPrefs(prefs: Readonly<Record<string, unknown>>): S3Prefs {
     );
   }
   return { bucket, prefix, delimiter, depth, maxNodes };
-}
-
-/** Runs `work` over `items`, `limit` at a time, keeping the results in input order. */
-async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const run = async () => {
-    while (next < items.length) {
-      const at = next++;
-      results[at] = await work(items[at] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
-  return results;
 }
 
 export function s3PrefixesSource(s3: S3Client): NodeSource {

@@ -26,6 +26,11 @@ export interface NodeSource {
    * from the value seen at the last refresh, the nodes are refreshed before their period is up.
    */
   inputVersion?(prefs: Readonly<Record<string, unknown>>): Promise<string>;
+  /**
+   * Failures the last fetch worked around rather than failing the refresh (a script that kept
+   * its last good output); the `errors` handler shows them.
+   */
+  problems?(): readonly string[];
 }
 
 /** A refresh failed; any failure fails the whole refresh, as in Bistro. */
@@ -53,6 +58,13 @@ export class NodeSourceRegistry {
 
   names(): string[] {
     return [...this.sources.keys()];
+  }
+
+  /** Every source's current problems, each prefixed with the source's name. */
+  problems(): string[] {
+    return [...this.sources.values()].flatMap((source) =>
+      (source.problems?.() ?? []).map((problem) => `${source.name}: ${problem}`),
+    );
   }
 }
 

@@ -8,6 +8,7 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from "@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { parseConfig } from "../config";
 import { buildStartMessage } from "./start-message";
+import { liveRefusals, nextRefusals, withRefusals } from "./refused-starts";
 import type { KillMessage, StartMessage } from "../dispatch/messages";
 import { sendBatched, type SendResult } from "../dispatch/sqs";
 import { WORKER_LEVEL, type Config, type Job } from "../model/config";
@@ -25,6 +26,8 @@ import type { StoreContext } from "../store/context";
 import { LeaseLostError } from "../store/errors";
 import { acquireLease, clearRoundWanted, releaseLease, releaseLeaseUnlessWanted, type Lease } from "../store/lease";
 import { readSchedulerState, writeSchedulerState } from "../store/scheduler-state";
+import { readAttemptTokens } from "../store/dispatch-key";
+import { hashSecret } from "../dispatch/tokens";
 import {
   applyFinishes,
   commitStarts,
@@ -74,6 +77,8 @@ export interface RoundReport {
   started: { job: string; node: string; attempt: string; worker: string }[];
   /** Starts the commit refused (their state changed since the snapshot); re-planned next round. */
   refused: number;
+  /** Starts the store refused outright (e.g. a key over its size limit): recorded as errors with backoff. */
+  storeRefused: { job: string; node: string; reason: string }[];
   killed: number;
   /** Start orders of earlier, interrupted rounds sent again. */
   resent: number;
@@ -85,6 +90,11 @@ export interface RoundReport {
   candidatesEvaluated: number;
   /** The nodes refresh this round ran, if one was due. */
   nodes?: { changed: boolean; bytesWritten: number; count: number; error: string | null };
+  /**
+   * The demand workers scale on, as the round leaves it: tasks that could start now but did not
+   * (no worker had room, or there are no workers), and tasks running.
+   */
+  backlog: { runnablePending: number; running: number };
 }
 
 const DEFAULT_LEASE_TTL_MS = 60_000;
@@ -167,6 +177,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     round: lease.round,
     started: [],
     refused: 0,
+    storeRefused: [],
     killed: 0,
     resent: 0,
     lostWorkers: [],
@@ -174,16 +185,18 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     reasons: [],
     nextRoundInSec: 5,
     candidatesEvaluated: 0,
+    backlog: { runnablePending: 0, running: 0 },
   };
 
   // Counters are read before task items: a release landing between the two reads then makes
   // a repair's condition fail instead of inflating a counter (starts cannot land: we hold the lease).
-  const [config, state, workerRecords, jobsWithTasks, counters] = await Promise.all([
+  const [config, state, workerRecords, jobsWithTasks, counters, tokenOf] = await Promise.all([
     loadConfig(deps),
     readSchedulerState(deps.store),
     listWorkers(deps.store),
     readJobsWithTasks(deps.store),
     readCounters(deps.store),
+    readAttemptTokens(deps.store),
   ]);
   if (!config) {
     report.reasons.push({ message: "No config is stored yet: PUT /config (or `sous apply FILE`) to give Sous one." });
@@ -271,6 +284,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
       status,
       state: stateOfStatus(status),
       charges: running.charges,
+      ...(running.tokenHash === undefined ? {} : { tokenHash: running.tokenHash }),
     });
   }
   if (lostFinishes.length > 0) {
@@ -305,6 +319,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
         job,
         node: item.node,
         attempt: running.attempt,
+        token: tokenOf({ job: item.job, node: item.node, attempt: running.attempt }),
         workerId: worker.id,
         workerInstance: running.workerInstance,
         workerHost: worker.hostname,
@@ -317,11 +332,13 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   }
   dispatchFailed += (await sendAll(deps, resend)).failed;
 
-  // 3. Plan.
+  // 3. Plan. Tasks the store refused earlier plan with the error recorded for them.
+  const refusals = liveRefusals(state.refusedTasks, config, tree);
+  const records = withRefusals(items.map(toRecord), refusals);
   const snapshot: RoundSnapshot = {
     config,
     tree,
-    tasks: items.map(toRecord),
+    tasks: records,
     workers: snapshots.filter((w) => w.state !== "must_die"),
     orphanTimers: state.orphanTimers,
     workerCursors: state.workerCursors,
@@ -339,6 +356,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     job: start.job,
     node: start.node,
     attempt: attemptId(lease.round, index),
+    tokenHash: hashSecret(tokenOf({ job: start.job, node: start.node, attempt: attemptId(lease.round, index) })),
     worker: start.workerId,
     workerInstance: workersById.get(start.workerId)?.instanceId ?? "",
     nextBackoff: start.nextBackoff,
@@ -358,6 +376,8 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   }));
   const committed = await commitStarts(deps.store, lease, writes, nowMs);
   report.refused = committed.rejected.length;
+  report.storeRefused = committed.refused.map(({ start, reason }) => ({ job: start.job, node: start.node, reason }));
+  const refusedTasks = nextRefusals(refusals, records, committed.committed, committed.refused, nowSec);
   const planned = new Map(plan.starts.map((start, index) => [attemptId(lease.round, index), start]));
   const orders = new Map<string, string[]>();
   for (const write of committed.committed) {
@@ -372,6 +392,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
         job,
         node: start.node,
         attempt: write.attempt,
+        token: tokenOf(write),
         workerId: worker.id,
         workerInstance: write.workerInstance,
         workerHost: worker.hostname,
@@ -390,12 +411,17 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
       job: kill.job,
       node: kill.node,
       attempt: kill.attemptId,
+      token: tokenOf({ job: kill.job, node: kill.node, attempt: kill.attemptId }),
       request: kill.request,
       reason: kill.reason,
     });
     report.killed++;
   }
   dispatchFailed += (await sendAll(deps, orders)).failed;
+  report.backlog = {
+    runnablePending: Math.max(0, plan.stats.candidates - report.started.length),
+    running: plan.stats.running + report.started.length,
+  };
 
   // 5. Carry state to the next round. Dispatch counts as done only if every order went out.
   await writeSchedulerState(deps.store, lease, {
@@ -403,8 +429,12 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     workerCursors: plan.workerCursors,
     dispatchedThroughRound: dispatchFailed === 0 ? lease.round : state.dispatchedThroughRound,
     nodes: nodes.mark,
+    refusedTasks,
   });
-  deps.log?.({ event: "round", ...report, started: report.started.length });
+  for (const { job, node, reason } of report.storeRefused) {
+    deps.log?.({ event: "start-refused-by-store", job, node: node.slice(0, 256), nodeLength: node.length, reason });
+  }
+  deps.log?.({ event: "round", ...report, started: report.started.length, storeRefused: report.storeRefused.length });
   return report;
 }
 

@@ -1,5 +1,6 @@
 // What a round carries to the next: orphan timers, worker-selector cursors, and how far
-// dispatch has got (the highest round whose start messages were all sent). Written only
+// dispatch has got (the highest round whose start messages were all sent), and the tasks whose
+// start the store refused (lib/store/refused-tasks.ts). Written only
 // under the lease, in a fenced transaction.
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
@@ -7,6 +8,7 @@ import { LeaseLostError } from "./errors";
 import type { OrphanTimer, WorkerCursors } from "../scheduler/snapshot";
 import type { StoreContext } from "./context";
 import { SCHEDULER_STATE_KEY } from "./keys";
+import type { RefusedTask } from "./refused-tasks";
 import { leaseFence, type Lease } from "./lease";
 
 export interface SchedulerState {
@@ -16,6 +18,8 @@ export interface SchedulerState {
   dispatchedThroughRound: number;
   /** Where the nodes refresh stands (absent before the first refresh). */
   nodes?: NodeRefreshMark;
+  /** Tasks whose start the store refused outright, with the status recorded for them. */
+  refusedTasks: RefusedTask[];
 }
 
 /**
@@ -43,6 +47,7 @@ export const EMPTY_SCHEDULER_STATE: SchedulerState = {
   orphanTimers: [],
   workerCursors: { all: null, byHost: {} },
   dispatchedThroughRound: 0,
+  refusedTasks: [],
 };
 
 export async function readSchedulerState(ctx: StoreContext): Promise<SchedulerState> {
@@ -54,6 +59,7 @@ export async function readSchedulerState(ctx: StoreContext): Promise<SchedulerSt
     ...EMPTY_SCHEDULER_STATE,
     ...item,
     workerCursors: item?.workerCursors ?? EMPTY_SCHEDULER_STATE.workerCursors,
+    refusedTasks: item?.refusedTasks ?? [],
   };
 }
 

@@ -161,9 +161,10 @@ describe("functions/api.ts with API Gateway events", () => {
     const preflight = await handler(fixture("options-preflight.json"), context);
     expect(preflight.statusCode).toBe(204);
     expect(preflight.headers).toMatchObject({
-      "access-control-allow-origin": "*",
       "access-control-allow-methods": expect.stringContaining("PUT") as unknown,
     });
+    // No wildcard: a deployment names the one origin it allows (CORS_ORIGIN).
+    expect(preflight.headers?.["access-control-allow-origin"]).toBeUndefined();
   });
 });
 

@@ -230,6 +230,7 @@ function startMessage(overrides: Partial<StartMessage> = {}): StartMessage {
     job: "job1",
     node: uniqueName("node"),
     attempt: randomUUID(),
+    token: randomUUID(),
     command: [],
     taskJson: { id: "job1", config: { answer: 42 }, path_to_node: ["instance", "node"] },
     killRequest: { method: "term", killWaitMs: 0 },
