@@ -245,7 +245,11 @@ describe("loadNodes: one refresh, sources in order", () => {
       [{ name: "x", level: "b", parent: "inst" }],
       /Node x at level b has parent inst, which is not one level up/,
     ],
-    ["a name used twice", [{ name: "inst", level: "a", parent: "inst" }], /Node inst is defined twice/],
+    [
+      "the instance's name",
+      [{ name: "inst", level: "a", parent: "inst" }],
+      /Node inst is defined at levels 0 and 1; a name may repeat only within one level/,
+    ],
     ["an empty name", [{ name: "", level: "a", parent: "inst" }], /a node has an empty name/],
   ])("rejects a source producing %s", async (_what, produced, message) => {
     const registry = new NodeSourceRegistry([{ name: "bad", fetch: () => produced }]);
