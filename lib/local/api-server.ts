@@ -7,7 +7,7 @@ import type { Api, ApiRequest } from "../api";
 import { makeRequestGuard, type RequestGuard } from "./request-guard";
 
 /** Bodies larger than this are refused (API Gateway's own limit is 10 MB). */
-const MAX_BODY_BYTES = 10 * 1024 * 1024;
+export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 export interface ApiServer {
   url: string;
@@ -15,9 +15,10 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-class BodyTooLargeError extends Error {}
+export class BodyTooLargeError extends Error {}
 
-async function readBody(request: IncomingMessage): Promise<string> {
+/** A request's body as text; BodyTooLargeError past MAX_BODY_BYTES. */
+export async function readBody(request: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
@@ -58,11 +59,12 @@ export async function serveApi(
   port: number,
   options: { allowedOrigins?: readonly string[] } = {},
 ): Promise<ApiServer> {
-  let guard: RequestGuard | undefined;
+  // The guard needs the port actually bound, known once the server listens.
+  const guard: { current?: RequestGuard } = {};
   const server = createServer((request, response) => {
     void (async () => {
       try {
-        const verdict = guard?.check({ method: request.method ?? "GET", headers: request.headers });
+        const verdict = guard.current?.check({ method: request.method ?? "GET", headers: request.headers });
         if (!verdict?.ok) {
           // Refused before the body is read or anything runs.
           const status = verdict?.status ?? 503;
@@ -89,7 +91,7 @@ export async function serveApi(
     });
   });
   const { port: actual } = server.address() as AddressInfo;
-  guard = makeRequestGuard({
+  guard.current = makeRequestGuard({
     port: actual,
     ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
   });
