@@ -21,8 +21,8 @@ import {
   findRoute,
   jsonResponse,
   lowerCaseHeaders,
-  parseJsonBody,
   QueryParams,
+  routeBody,
   type ApiRequest,
   type ApiResponse,
   type ApiRoute,
@@ -37,7 +37,16 @@ import { heartbeatRoute, listWorkersRoute, registerWorkerRoute } from "./workers
 
 export type { ApiDeps, LogLine, LogLinesPage, LogLinesQuery, ReadLogs } from "./deps";
 export type { ApiRequest, ApiResponse, ApiRoute, BodyKind, RouteInput } from "./http";
-export { corsHeaders, findRoute, lowerCaseHeaders, matchPath, QueryParams, RouteNotFoundError } from "./http";
+export {
+  bodyTooLarge,
+  corsHeaders,
+  findRoute,
+  lowerCaseHeaders,
+  matchPath,
+  QueryParams,
+  RouteNotFoundError,
+  routeBody,
+} from "./http";
 export { NotConfiguredError, UnavailableError, ValidationError, mapError } from "./errors";
 export { s3LogReader } from "./logs";
 export { readPushedNodes, writePushedNodes, type PushedNodes } from "../nodes/pushed";
@@ -217,12 +226,7 @@ export function makeApi(deps: ApiDeps): Api {
       try {
         const headers = lowerCaseHeaders(request.headers);
         const { route, params } = findRoute(routes, request.method, request.path);
-        const body =
-          route.body === "json"
-            ? parseJsonBody(headers, request.body)
-            : route.body === "raw"
-              ? (request.body ?? undefined)
-              : undefined;
+        const body = routeBody(route, headers, request.body);
         return await invoke(route, { params, query: new QueryParams(request.query), headers, body });
       } catch (error) {
         return errorResponse(error);

@@ -7,7 +7,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { RequestSigner } from "../cli/client";
-import { BodyTooLargeError, MAX_BODY_BYTES, readBody } from "../local/api-server";
+import { MAX_BODY_BYTES } from "../config/limits";
+import { BodyTooLargeError, readBody } from "../local/api-server";
 import { makeRequestGuard } from "../local/request-guard";
 import { buildUiBundle, type UiBundle } from "./bundle";
 
@@ -56,6 +57,7 @@ async function forward(
 ): Promise<void> {
   const method = request.method ?? "GET";
   const received = method === "GET" || method === "HEAD" ? "" : await readBody(request);
+  if (typeof received !== "string") throw new BodyTooLargeError();
   const body = received === "" ? undefined : received;
   let headers: Record<string, string> = {};
   for (const name of FORWARDED_REQUEST_HEADERS) {
