@@ -16,10 +16,11 @@ import {
 import { makeApi, type ApiDeps } from "../api";
 import { replaceConfig } from "../api/config";
 import { s3LogReader } from "../api/logs";
-import { makeAwsClients, resolveEndpoint, type AwsClients } from "../aws";
+import { makeAwsClients, makeRdsClient, resolveEndpoint, type AwsClients } from "../aws";
+import { deploymentNodeSources } from "../nodes/deployment-sources";
 import { LogWriter } from "../logs/writer";
 import type { ResourceAmounts } from "../model/config";
-import { builtinNodeSources, createScriptSource } from "../nodes";
+import { createScriptSource } from "../nodes";
 import { ingestStatuses } from "../round/apply-statuses";
 import { requestRound, type RoundTrigger } from "../round/poke";
 import { runRounds, type RoundDeps, type RoundReport } from "../round/run-round";
@@ -158,7 +159,13 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     return Promise.resolve();
   };
   // One registry for rounds and the API: the script source remembers each script's last good output.
-  const nodeSources = builtinNodeSources().register(createScriptSource());
+  let rds: ReturnType<typeof makeRdsClient> | undefined;
+  const nodeSources = deploymentNodeSources({
+    store,
+    s3: aws.s3,
+    rds: () => (rds ??= makeRdsClient()),
+    extra: [createScriptSource()],
+  });
   const roundDeps: RoundDeps = {
     store,
     nodeSources,
@@ -345,6 +352,7 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
       await Promise.allSettled(background);
       await Promise.allSettled(writers.map((w) => w.close()));
       aws.destroy();
+      rds?.destroy();
       await emulators?.stop();
     },
   };
