@@ -262,8 +262,16 @@ export class SousScheduler extends Construct {
     acknowledge(this.apiFunction.role, runtimeQueues, wildcardResourceFinding(this, workerQueues));
     this.apiFunction.role.addToPolicy(
       new iam.PolicyStatement({
+        // Registration creates the queue, sets its owner-only TLS-only policy (which needs the
+        // queue's ARN), and deletes a queue its failed registration left; kills are sent to it.
         sid: "WorkerQueues",
-        actions: ["sqs:CreateQueue", "sqs:DeleteQueue", "sqs:SendMessage", "sqs:GetQueueAttributes"],
+        actions: [
+          "sqs:CreateQueue",
+          "sqs:GetQueueAttributes",
+          "sqs:SetQueueAttributes",
+          "sqs:DeleteQueue",
+          "sqs:SendMessage",
+        ],
         resources: [workerQueues],
       }),
     );
