@@ -42,7 +42,8 @@ export function emulatorEnvironment(endpoints: EmulatorEndpoints): Record<string
 }
 
 export async function startEmulators(options: StartEmulatorsOptions = {}): Promise<RunningEmulators> {
-  const timeoutMs = options.timeoutMs ?? 30000;
+  // SOUS_EMULATOR_TIMEOUT_MS lets a loaded machine (a shared CI host) wait longer.
+  const timeoutMs = options.timeoutMs ?? Number(process.env.SOUS_EMULATOR_TIMEOUT_MS || 30000);
   const args = [
     ...(options.dynamodb === false ? ["--no-dynamodb"] : []),
     ...(options.sqsAndS3 === false ? ["--no-fauxqs"] : []),

@@ -42,7 +42,7 @@ function warnings(result: ConfigParseResult): Record<string, string> {
 }
 
 describe("§1.1 the document: bistro_settings plus bistro_job->NAME keys", () => {
-  it("parses Bistro's test_configs/simple into levels, a manual source, an instance resource and one job", () => {
+  it("parses the simple config (Bistro's first-run shape) into levels, a manual source, an instance resource and one job", () => {
     const config = parseValid(bistroFixture("simple.json"));
     expect(config.settings.enabled).toBe(true);
     expect(config.settings.levels).toEqual(["level1", "level2"]);
@@ -57,10 +57,10 @@ describe("§1.1 the document: bistro_settings plus bistro_job->NAME keys", () =>
     expect(config.warnings).toEqual([]);
   });
 
-  it("parses Bistro's server/test_config, whose resources are {}", () => {
+  it("parses the minimal test config, whose resources are {}", () => {
     const config = parseValid(bistroFixture("test_config.json"));
     expect(config.settings.resources).toEqual({});
-    expect(config.jobs.foo).toMatchObject({ owner: "bistro", config: {}, resources: {}, errors: [] });
+    expect(config.jobs.foo).toMatchObject({ owner: "sous", config: {}, resources: {}, errors: [] });
   });
 
   it("accepts an already-parsed value the same as its JSON text", () => {
