@@ -22,6 +22,7 @@ import { SousFunction } from "./lambda";
 import { SousMonitoring } from "./monitoring";
 import { checkQueuePrefix, defaultQueuePrefix, workerQueueArnPattern } from "./names";
 import { acknowledge, wildcardResourceFinding } from "./nag";
+import { SousWorkerHosts, type SousWorkerHostsProps } from "./worker-hosts";
 import { WorkerPolicy } from "./worker-policy";
 import { SousWorkerService, type SousWorkersProps } from "./workers";
 
@@ -75,6 +76,11 @@ export interface SousSchedulerProps {
   vpcSubnets?: ec2.SubnetSelection;
   /** Give Fargate workers a public address. Default: true in a new VPC, false in a given one. */
   assignPublicIp?: boolean;
+  /**
+   * Self-managed worker hosts: an EC2 Auto Scaling group whose instances install the `npm pack`
+   * artifact and run `sous worker` under systemd (in the workers' VPC and subnets). Default none.
+   */
+  selfManagedHosts?: SousWorkerHostsProps;
   /** Also create a role with the worker policy that this principal may assume (e.g. `ec2.amazonaws.com`). */
   workerHostPrincipal?: iam.IPrincipal;
   /** Alarm notifications. Default none. */
@@ -97,6 +103,7 @@ export class SousScheduler extends Construct {
   /** With an EC2 `workerHostPrincipal`: the instance profile to launch worker hosts with. */
   readonly workerHostInstanceProfile?: iam.InstanceProfile;
   readonly workers?: SousWorkerService;
+  readonly workerHosts?: SousWorkerHosts;
   readonly vpc?: ec2.IVpc;
   readonly monitoring: SousMonitoring;
   readonly queuePrefix: string;
@@ -302,26 +309,39 @@ export class SousScheduler extends Construct {
       SOUS_LOG_BUCKET: this.logBucket.bucketName,
       AWS_REGION: stack.region,
     };
-    if (props.workers !== false) {
+    if (props.workers !== false || props.selfManagedHosts) {
       const ownVpc = props.vpc === undefined;
       // `as`: CDK classes declare `x: T | undefined` where their interfaces say `x?: T`, which
       // exactOptionalPropertyTypes refuses to assign; the class is that interface's implementation.
       const vpc = props.vpc ?? (this.minimalVpc(serviceLogRetention, removalPolicy) as ec2.IVpc);
       this.vpc = vpc;
-      this.workers = new SousWorkerService(this, "Workers", {
-        ...(props.workers ?? {}),
+      const network = {
         vpc,
         subnets: props.vpcSubnets ?? {
           subnetType: ownVpc ? ec2.SubnetType.PUBLIC : ec2.SubnetType.PRIVATE_WITH_EGRESS,
         },
         assignPublicIp: props.assignPublicIp ?? ownVpc,
-        apiUrl: this.api.url,
-        environment: workerEnvironment,
-        backlogDimensions: { service: ROUND_SERVICE_NAME, [DEPLOYMENT_DIMENSION]: this.queuePrefix },
-        policy: this.workerPolicy,
-        logRetention: serviceLogRetention,
-        removalPolicy,
-      });
+      };
+      if (props.workers !== false) {
+        this.workers = new SousWorkerService(this, "Workers", {
+          ...(props.workers ?? {}),
+          ...network,
+          apiUrl: this.api.url,
+          environment: workerEnvironment,
+          backlogDimensions: { service: ROUND_SERVICE_NAME, [DEPLOYMENT_DIMENSION]: this.queuePrefix },
+          policy: this.workerPolicy,
+          logRetention: serviceLogRetention,
+          removalPolicy,
+        });
+      }
+      if (props.selfManagedHosts) {
+        this.workerHosts = new SousWorkerHosts(this, "WorkerHosts", {
+          ...props.selfManagedHosts,
+          ...network,
+          apiUrl: this.api.url,
+          policy: this.workerPolicy,
+        });
+      }
     }
 
     this.monitoring = new SousMonitoring(this, "Monitoring", {
@@ -355,10 +375,11 @@ export class SousScheduler extends Construct {
       });
     }
     new CfnOutput(this, "WorkerCommand", {
-      description: "Run a self-managed worker (with credentials that carry the worker policy)",
-      value:
-        `AWS_REGION=${stack.region} TABLE_NAME=${this.table.tableName} LOG_BUCKET=${this.logBucket.bucketName} ` +
-        `sous worker --api ${this.api.url} --table ${this.table.tableName} --log-bucket ${this.logBucket.bucketName} --command /path/to/task --data-dir /var/lib/sous`,
+      description:
+        "Run a self-managed worker where the sous package is installed (npm pack; docs/worker.md), with " +
+        "credentials that carry the worker policy; --command is the task script on that host",
+      // Registration tells the worker the table, bucket, queues and region: nothing else to set.
+      value: `npx --no-install sous worker --api ${this.api.url} --command ${selfManagedCommand(props)}`,
     });
   }
 
@@ -388,4 +409,9 @@ export class SousScheduler extends Construct {
     });
     return vpc;
   }
+}
+
+/** The task command a self-managed worker runs by default: the hosts', else the ECS workers'. */
+function selfManagedCommand(props: SousSchedulerProps): string {
+  return props.selfManagedHosts?.command ?? (props.workers ? props.workers.command : undefined) ?? "/opt/tasks/run.sh";
 }
