@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { parseConfig, formatIssue, idleReasons } from "../config";
 import { startLocalDeployment, type LocalDeployment } from "../local/deployment";
+import { BISTRO_WORKER_TIMINGS } from "../round/worker-health";
 import { getConfig } from "../store/config-store";
 import { readJobsWithTasks, readTasks } from "../store/tasks";
 import type { WorkerEvent } from "../worker/daemon";
@@ -24,6 +25,9 @@ export interface LocalCommandOptions {
   name: string;
   exitWhenDone?: boolean;
   json?: boolean;
+  /** Bistro's scheduler flags for worker health (seconds). */
+  heartbeatGracePeriod?: number;
+  loseUnhealthyWorkerAfter?: number;
 }
 
 export class UsageError extends Error {
@@ -97,6 +101,17 @@ export async function runLocal(options: LocalCommandOptions, print: (line: strin
     instanceName: "scheduler",
     port: options.port,
     ...(document ? { config: document } : {}),
+    ...(options.heartbeatGracePeriod !== undefined || options.loseUnhealthyWorkerAfter !== undefined
+      ? {
+          workerTimings: {
+            ...BISTRO_WORKER_TIMINGS,
+            ...(options.heartbeatGracePeriod !== undefined ? { heartbeatGraceSec: options.heartbeatGracePeriod } : {}),
+            ...(options.loseUnhealthyWorkerAfter !== undefined
+              ? { loseUnhealthyAfterSec: options.loseUnhealthyWorkerAfter }
+              : {}),
+          },
+        }
+      : {}),
     onWorkerEvent: workerEvent,
     onRound: (report) => {
       const reasons = report.reasons.map((r) => (r.job ? `${r.job}: ${r.message}` : r.message)).join("; ");

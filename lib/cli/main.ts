@@ -82,7 +82,20 @@ export function buildProgram(io: CliIo = processIo): Command {
     .description("run a whole Sous deployment on this machine (default: Bistro's first-run demo)")
     .option("--config <file>", "Bistro config file to store (default: the demo's, unless --worker-command is given)")
     .option("--worker-command <path>", "the task command workers run (default: Bistro's demo task)")
-    .option("--workers <n>", "number of workers", (v) => positiveInt(v, "--workers"), 2)
+    .option(
+      "--workers <n>",
+      "number of workers (0: only workers started with `sous worker`)",
+      (v) => wholeNumber(v, "--workers"),
+      2,
+    )
+    .option("--heartbeat-grace-period <sec>", "Bistro's: how late a heartbeat may be (default 60)", (v) =>
+      positiveInt(v, "--heartbeat-grace-period"),
+    )
+    .option(
+      "--lose-unhealthy-worker-after <sec>",
+      "Bistro's: silence after which a worker is lost (default 500)",
+      (v) => positiveInt(v, "--lose-unhealthy-worker-after"),
+    )
     .option("--port <port>", "API port on 127.0.0.1 (0: any free port)", (v) => portNumber(v), 6790)
     .option("--data-dir <dir>", "where task working directories go (default: a new temporary directory)")
     .option("--name <name>", "prefix of the table, queues and bucket", "sous-local")
@@ -210,6 +223,12 @@ function portNumber(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535)
     throw new InvalidArgumentError(`--port takes 0 to 65535, not ${value}`);
+  return n;
+}
+
+function wholeNumber(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} takes a whole number >= 0, not ${value}`);
   return n;
 }
 

@@ -156,7 +156,9 @@ describe("the installed npm package's sous worker", () => {
       const first = startWorker("worker-a");
       const started = await until("all three tasks to start on worker-a", () =>
         runs(dir).length === NODES.length ? runs(dir) : undefined,
-      );
+      ).catch((error: unknown) => {
+        throw new Error(`${String(error)}; worker-a said:\n${first.output()}`);
+      });
       expect(first.output()).toContain("registered as worker-a");
       first.child.kill("SIGKILL");
       // At once, so the scheduler (not the test) must keep worker-b off tasks worker-a may still run.
