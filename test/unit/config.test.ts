@@ -901,3 +901,31 @@ describe("idleReasons: why nothing (or a job) would run", () => {
     expect(idleReasons(parseValid(bistroFixture("db-hosts.json")))).toEqual([]);
   });
 });
+
+describe("Sous's container key: a job whose tasks run as their own ECS task", () => {
+  const withJob = (job: Record<string, unknown>) => parseValid(configDocument({ j: { owner: "o", ...job } }));
+
+  it("reads task_definition, cpu, memory and role without any unknown-key warning", () => {
+    const config = withJob({
+      container: { task_definition: "render", cpu: 2048, memory: 4096, role: "arn:aws:iam::1:role/r" },
+    });
+    expect(config.jobs.j?.container).toEqual({
+      taskDefinition: "render",
+      cpu: 2048,
+      memoryMiB: 4096,
+      role: "arn:aws:iam::1:role/r",
+    });
+    expect(config.warnings).toEqual([]);
+    expect(config.jobs.j?.errors).toEqual([]);
+  });
+
+  it("names what is wrong: a missing task definition, sizes past a Fargate task's largest, unknown keys", () => {
+    const config = withJob({ container: { cpu: 20_000, memory: 0, image: "x" } });
+    expect(byPath(config.jobs.j!.errors)).toEqual({
+      "bistro_job->j.container.task_definition": expect.stringContaining("required") as unknown,
+      "bistro_job->j.container.cpu": "cpu is at most 16384 (a Fargate task's largest)",
+      "bistro_job->j.container.memory": expect.stringContaining(">= 1") as unknown,
+    });
+    expect(Object.keys(byPath(config.warnings))).toEqual(["bistro_job->j.container.image"]);
+  });
+});
