@@ -14,7 +14,7 @@ import { uniqueName } from "../helpers/aws";
 
 const ROOT = join(__dirname, "..", "..");
 /** Short health timings, so a killed worker is lost in seconds rather than Bistro's ~10 minutes. */
-const TIMINGS = { heartbeatPeriodSec: 1, heartbeatGraceSec: 2, loseUnhealthyAfterSec: 6, workerCheckIntervalSec: 1 };
+const TIMINGS = { heartbeatPeriodSec: 1, heartbeatGraceSec: 5, loseUnhealthyAfterSec: 20, workerCheckIntervalSec: 2 };
 const NODES = ["s1", "s2", "s3"];
 
 jest.setTimeout(300_000);
