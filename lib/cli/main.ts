@@ -204,6 +204,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option("--log-bucket <bucket>", "S3 bucket for task output (default: $SOUS_LOG_BUCKET, else the API's answer)")
     .option("--table <table>", "DynamoDB table for the log index (default: $SOUS_TABLE, else the API's answer)")
     .option("--json", "print worker events as JSON lines")
+    .option("--once", "run the one start order in $SOUS_START_ORDER and exit (a container job's ECS task)")
     .addOption(
       new Option("--receive-wait-sec <sec>", "SQS long-poll seconds (tests)")
         .argParser((v) => positiveInt(v, "--receive-wait-sec"))
