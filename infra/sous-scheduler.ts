@@ -22,6 +22,7 @@ import { SousFunction } from "./lambda";
 import { SousMonitoring } from "./monitoring";
 import { checkQueuePrefix, defaultQueuePrefix, workerQueueArnPattern } from "./names";
 import { acknowledge, wildcardResourceFinding } from "./nag";
+import { SousContainerJobs, type ContainerJobDefinition } from "./container-jobs";
 import { SousWorkerHosts, type SousWorkerHostsProps } from "./worker-hosts";
 import { WorkerPolicy } from "./worker-policy";
 import { SousWorkerService, type SousWorkersProps } from "./workers";
@@ -81,6 +82,11 @@ export interface SousSchedulerProps {
    * artifact and run `sous worker` under systemd (in the workers' VPC and subnets). Default none.
    */
   selfManagedHosts?: SousWorkerHostsProps;
+  /**
+   * Task definitions that jobs with a `container` key may name (docs/containers.md): each start of
+   * such a job runs as its own Fargate task in the workers' cluster. Default none.
+   */
+  containerJobs?: Record<string, ContainerJobDefinition>;
   /** Also create a role with the worker policy that this principal may assume (e.g. `ec2.amazonaws.com`). */
   workerHostPrincipal?: iam.IPrincipal;
   /** Alarm notifications. Default none. */
@@ -104,6 +110,7 @@ export class SousScheduler extends Construct {
   readonly workerHostInstanceProfile?: iam.InstanceProfile;
   readonly workers?: SousWorkerService;
   readonly workerHosts?: SousWorkerHosts;
+  readonly containerJobs?: SousContainerJobs;
   readonly vpc?: ec2.IVpc;
   readonly monitoring: SousMonitoring;
   readonly queuePrefix: string;
@@ -342,6 +349,33 @@ export class SousScheduler extends Construct {
           policy: this.workerPolicy,
         });
       }
+    }
+
+    if (props.containerJobs && Object.keys(props.containerJobs).length > 0) {
+      const workers = this.workers;
+      if (!workers) throw new Error("containerJobs run in the ECS workers' cluster: they need `workers` (not false).");
+      this.containerJobs = new SousContainerJobs(this, "ContainerJobs", {
+        definitions: props.containerJobs,
+        cluster: workers.cluster,
+        subnetIds: workers.cluster.vpc.selectSubnets(workers.subnets).subnetIds,
+        securityGroupIds: [workers.securityGroup.securityGroupId],
+        assignPublicIp: workers.assignPublicIp,
+        policy: this.workerPolicy,
+        logGroup: workers.logGroup,
+        environment: {
+          statusQueueUrl: this.statusQueue.queueUrl,
+          tableName: this.table.tableName,
+          logBucket: this.logBucket.bucketName,
+        },
+      });
+      for (const statement of this.containerJobs.launchStatements) this.roundFunction.role.addToPolicy(statement);
+      round.addEnvironment("SOUS_CONTAINER_SETUP", stack.toJsonString(this.containerJobs.setup));
+      acknowledge(
+        this.roundFunction.role,
+        "RunTask tags the task it creates; task ARNs exist only at run time, and the condition allows tagging " +
+          "only as part of RunTask.",
+        wildcardResourceFinding(this, `arn:${stack.partition}:ecs:${stack.region}:${stack.account}:task/*`),
+      );
     }
 
     this.monitoring = new SousMonitoring(this, "Monitoring", {
