@@ -38,7 +38,7 @@ export interface ApiDeps {
   readLogs?: ReadLogs;
   /** Node sources for `GET /nodes` and the Bistro node handlers; default the built-in ones. */
   nodeSources?: NodeSourceRegistry;
-  /** Allowed browser origin for CORS; default any. */
+  /** The one browser origin CORS allows (a UI served elsewhere); default none (never `*`). */
   corsOrigin?: string;
   /** Structured log of things callers are not told (internal errors, failed pokes). */
   log?: (entry: Record<string, unknown>) => void;

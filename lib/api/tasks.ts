@@ -4,11 +4,13 @@
 // conditional on the item version, so a task that starts meanwhile is left alone.
 import type { KillMessage } from "../dispatch/messages";
 import { sendBatched } from "../dispatch/sqs";
+import { readAttemptTokens } from "../store/dispatch-key";
 import type { Config, KillRequest } from "../model/config";
 import { isInBackoff, statusLabel, toStatusJson } from "../model/status";
 import { stateOfStatus } from "../round/task-state";
 import { forgive } from "../scheduler/status";
 import { ConflictError, NotFoundError } from "../store/errors";
+import { readSchedulerState } from "../store/scheduler-state";
 import {
   getTasks,
   listTaskPage,
@@ -91,6 +93,30 @@ export async function listTasks(deps: ApiDeps, input: RouteInput) {
   };
 }
 
+/**
+ * `GET /tasks/refused`: tasks whose start the store refused outright (e.g. a node name over the
+ * key size limit). They have no task item; the scheduler keeps their error status itself.
+ */
+export async function listRefusedTasks(deps: ApiDeps) {
+  const nowSec = deps.clock() / 1000;
+  const { refusedTasks } = await readSchedulerState(deps.store);
+  return {
+    tasks: refusedTasks.map((refusal) => ({
+      job: refusal.job,
+      node: refusal.nodePrefix,
+      nodeLength: refusal.nodeLength,
+      nodeSha256: refusal.nodeHash,
+      state: stateOfStatus(refusal.status),
+      attempt: refusal.attempt,
+      reason: refusal.reason,
+      status: toStatusJson(refusal.status),
+      ...(isInBackoff(refusal.status, nowSec)
+        ? { backoffUntilSec: refusal.status.timeSec + refusal.status.backoffSec }
+        : {}),
+    })),
+  };
+}
+
 async function readTask(deps: ApiDeps, job: string, node: string): Promise<TaskItem | undefined> {
   return (await getTasks(deps.store, [{ job, node }]))[0];
 }
@@ -120,6 +146,7 @@ export async function killTask(deps: ApiDeps, config: Config | null, job: string
     job,
     node,
     attempt: running.attempt,
+    token: (await readAttemptTokens(deps.store))({ job, node, attempt: running.attempt }),
     request,
     reason: "killed through the API",
   };

@@ -142,7 +142,7 @@ function readNodes(settings: ObjectReader): NodesSettings {
   }
   const errorsBefore = nodes.sink.errors.length;
   if (nodes.has("node_sources")) result.nodeSources = readNodeSources(nodes.sink, nodes.take("node_sources"), nodes);
-  readLegacyNodeSource(nodes, result);
+  readLegacyNodeSource(nodes);
   if (result.nodeSources.length === 0 && nodes.sink.errors.length === errorsBefore) {
     nodes.sink.warn(nodes.at("node_sources"), "no node sources: only the instance node exists");
   }
@@ -158,6 +158,7 @@ function readLevels(sink: IssueSink, value: unknown, path: string): { names: str
   }
   const before = sink.errors.length;
   const names: string[] = [];
+  const seen = new Set<string>();
   (value as unknown[]).forEach((item, index) => {
     const itemPath = childPath(path, index);
     const name = check(sink, item, itemPath, STRING);
@@ -170,9 +171,10 @@ function readLevels(sink: IssueSink, value: unknown, path: string): { names: str
         `level name ${JSON.stringify(name)} is reserved: Bistro adds "instance" and "worker" itself`,
         name,
       );
-    } else if (names.includes(name)) {
+    } else if (seen.has(name)) {
       sink.error(itemPath, `duplicate level name ${JSON.stringify(name)}`, name);
     } else {
+      seen.add(name);
       names.push(name);
     }
   });
@@ -198,33 +200,22 @@ function readNodeSources(sink: IssueSink, value: unknown, nodes: ObjectReader): 
 }
 
 /**
- * The single-source form Bistro removed in 2016 (and now ignores silently) that its
- * getting-started doc still shows: read as a one-element `node_sources`, with a warning.
+ * The single-source form Bistro removed in 2016 (its getting-started doc still shows it): Bistro
+ * ignores it, and so does Sous, with a warning saying where the source must go.
  */
-function readLegacyNodeSource(nodes: ObjectReader, result: NodesSettings): void {
+function readLegacyNodeSource(nodes: ObjectReader): void {
   const hasSource = nodes.has("node_source");
   const hasPrefs = nodes.has("node_source_prefs");
   if (!hasSource && !hasPrefs) return;
   const legacyPath = nodes.at(hasSource ? "node_source" : "node_source_prefs");
-  if (nodes.has("node_sources")) {
-    nodes.sink.warn(legacyPath, 'legacy single-source form ignored because "node_sources" is present');
-    return;
-  }
-  if (!hasSource) {
-    nodes.sink.warn(legacyPath, 'legacy "node_source_prefs" without "node_source", ignored; use "node_sources"');
-    return;
-  }
-  const source = check(nodes.sink, nodes.take("node_source"), nodes.at("node_source"), STRING);
-  const prefs = hasPrefs
-    ? check(nodes.sink, nodes.take("node_source_prefs"), nodes.at("node_source_prefs"), OBJECT)
-    : {};
-  if (source === undefined || prefs === undefined) return;
+  const source = hasSource ? nodes.take("node_source") : undefined;
+  if (hasPrefs) nodes.take("node_source_prefs");
+  const named = typeof source === "string" ? JSON.stringify(source) : "...";
   nodes.sink.warn(
     legacyPath,
-    'deprecated single-source form (Bistro removed it in 2016 and now ignores it); read as "node_sources": ' +
-      `[{"source": ${JSON.stringify(source)}, "prefs": ...}]; please switch to "node_sources"`,
+    'ignored, as Bistro ignores it: the single-source form "node_source" + "node_source_prefs" was removed in ' +
+      `2016; list the source in "node_sources": [{"source": ${named}, "prefs": {...}}]`,
   );
-  result.nodeSources = [{ source, prefs }];
 }
 
 function readResources(settings: ObjectReader, levels: LevelTable): Record<string, Record<string, ResourceSpec>> {
@@ -240,7 +231,7 @@ function readResources(settings: ObjectReader, levels: LevelTable): Record<strin
   for (const [level, value] of Object.entries(byLevel.value)) {
     byLevel.has(level);
     const levelPath = byLevel.at(level);
-    if (levels.trusted && !levels.all.includes(level)) {
+    if (levels.trusted && !levels.known.has(level)) {
       sink.error(levelPath, unknownLevelMessage(level, levels), level);
       continue;
     }

@@ -8,11 +8,13 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from "@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { parseConfig } from "../config";
 import { buildStartMessage } from "./start-message";
+import { liveRefusals, nextRefusals, withRefusals } from "./refused-starts";
 import type { KillMessage, StartMessage } from "../dispatch/messages";
 import { sendBatched, type SendResult } from "../dispatch/sqs";
 import { WORKER_LEVEL, type Config, type Job } from "../model/config";
-import { pathToNode, type NodeTree } from "../model/tree";
-import { builtinNodeSources, loadNodes, type NodeSourceRegistry } from "../nodes";
+import { pathToNode } from "../model/tree";
+import type { NodeSourceRegistry } from "../nodes";
+import { deploymentNodeSources } from "../nodes/deployment-sources";
 import { finishTask } from "../scheduler/backoff";
 import { planRound } from "../scheduler/plan";
 import type { Rng } from "../scheduler/random";
@@ -24,6 +26,8 @@ import type { StoreContext } from "../store/context";
 import { LeaseLostError } from "../store/errors";
 import { acquireLease, clearRoundWanted, releaseLease, releaseLeaseUnlessWanted, type Lease } from "../store/lease";
 import { readSchedulerState, writeSchedulerState } from "../store/scheduler-state";
+import { readAttemptTokens } from "../store/dispatch-key";
+import { hashSecret } from "../dispatch/tokens";
 import {
   applyFinishes,
   commitStarts,
@@ -35,6 +39,7 @@ import {
   type TaskItem,
 } from "../store/tasks";
 import { listWorkers, markWorkerLost } from "../store/workers";
+import { BISTRO_NODE_TIMINGS, currentNodes, type NodeRefreshTimings, type NodeTreeCache } from "./node-refresh";
 import { stateOfStatus } from "./task-state";
 import {
   CONTAINER_LAUNCHER_ID,
@@ -55,7 +60,12 @@ export interface RoundDeps {
   owner: string;
   /** Name of the instance node (Bistro's --instance_node_name). */
   instanceName: string;
+  /** Node sources; default the deployment's (built-ins and `pushed`). */
   nodeSources?: NodeSourceRegistry;
+  /** Nodes refresh period and retry; default Bistro's 300 s and 30 s. */
+  nodeTimings?: NodeRefreshTimings;
+  /** Decoded node tree kept across rounds by a warm process. */
+  nodeCache?: NodeTreeCache;
   timings?: WorkerTimings;
   leaseTtlMs?: number;
   /** Sends bodies to one queue; replaced in tests to inject failures. */
@@ -76,6 +86,8 @@ export interface RoundReport {
   started: { job: string; node: string; attempt: string; worker: string }[];
   /** Starts the commit refused (their state changed since the snapshot); re-planned next round. */
   refused: number;
+  /** Starts the store refused outright (e.g. a key over its size limit): recorded as errors with backoff. */
+  storeRefused: { job: string; node: string; reason: string }[];
   killed: number;
   /** Start orders of earlier, interrupted rounds sent again. */
   resent: number;
@@ -85,6 +97,8 @@ export interface RoundReport {
   reasons: PlanReason[];
   nextRoundInSec: number;
   candidatesEvaluated: number;
+  /** The nodes refresh this round ran, if one was due. */
+  nodes?: { changed: boolean; bytesWritten: number; count: number; error: string | null };
   /**
    * The demand workers scale on, as the round leaves it: tasks that could start now but did not
    * (no worker had room, or there are no workers), and tasks running.
@@ -172,6 +186,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     round: lease.round,
     started: [],
     refused: 0,
+    storeRefused: [],
     killed: 0,
     resent: 0,
     lostWorkers: [],
@@ -184,12 +199,13 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
 
   // Counters are read before task items: a release landing between the two reads then makes
   // a repair's condition fail instead of inflating a counter (starts cannot land: we hold the lease).
-  const [config, state, workerRecords, jobsWithTasks, counters] = await Promise.all([
+  const [config, state, workerRecords, jobsWithTasks, counters, tokenOf] = await Promise.all([
     loadConfig(deps),
     readSchedulerState(deps.store),
     listWorkers(deps.store),
     readJobsWithTasks(deps.store),
     readCounters(deps.store),
+    readAttemptTokens(deps.store),
   ]);
   if (!config) {
     report.reasons.push({ message: "No config is stored yet: PUT /config (or `sous apply FILE`) to give Sous one." });
@@ -211,13 +227,36 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     }
   }
 
-  let tree: NodeTree;
-  try {
-    tree = await loadNodes(settings, deps.instanceName, nowSec, deps.nodeSources ?? builtinNodeSources());
-  } catch (error) {
-    report.reasons.push({
-      message: `Nodes could not be loaded: ${error instanceof Error ? error.message : String(error)}`,
-    });
+  const nodes = await currentNodes(
+    {
+      store: deps.store,
+      registry: deps.nodeSources ?? deploymentNodeSources({ store: deps.store }),
+      instanceName: deps.instanceName,
+      timings: deps.nodeTimings ?? BISTRO_NODE_TIMINGS,
+      ...(deps.nodeCache ? { cache: deps.nodeCache } : {}),
+    },
+    settings,
+    state.nodes,
+    nowMs,
+  );
+  if (nodes.cache) deps.nodeCache = nodes.cache;
+  if (nodes.refreshed) {
+    report.nodes = {
+      changed: nodes.changed,
+      bytesWritten: nodes.bytesWritten,
+      count: nodes.tree ? nodes.tree.size - 1 : 0,
+      error: nodes.mark.error,
+    };
+  }
+  const untilRefreshSec = Math.max(0.05, (nodes.nextDueMs - nowMs) / 1000);
+  if (nodes.mark.error !== null) {
+    const kept = nodes.tree ? " (the last good node set is used)" : "";
+    report.reasons.push({ message: `Nodes could not be refreshed${kept}: ${nodes.mark.error}` });
+  }
+  const tree = nodes.tree;
+  if (!tree) {
+    report.nextRoundInSec = Math.min(report.nextRoundInSec, untilRefreshSec);
+    await writeSchedulerState(deps.store, lease, { ...state, nodes: nodes.mark });
     return report;
   }
 
@@ -255,6 +294,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
       status,
       state: stateOfStatus(status),
       charges: running.charges,
+      ...(running.tokenHash === undefined ? {} : { tokenHash: running.tokenHash }),
     });
   }
   if (lostFinishes.length > 0) {
@@ -289,6 +329,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
         job,
         node: item.node,
         attempt: running.attempt,
+        token: tokenOf({ job: item.job, node: item.node, attempt: running.attempt }),
         workerId: worker.id,
         workerInstance: running.workerInstance,
         workerHost: worker.hostname,
@@ -301,18 +342,20 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   }
   dispatchFailed += (await sendAll(deps, resend)).failed;
 
-  // 3. Plan.
+  // 3. Plan. Tasks the store refused earlier plan with the error recorded for them.
+  const refusals = liveRefusals(state.refusedTasks, config, tree);
+  const records = withRefusals(items.map(toRecord), refusals);
   const snapshot: RoundSnapshot = {
     config,
     tree,
-    tasks: items.map(toRecord),
+    tasks: records,
     workers: [...snapshots.filter((w) => w.state !== "must_die"), ...launcher],
     orphanTimers: state.orphanTimers,
     workerCursors: state.workerCursors,
   };
   const plan = planRound(snapshot, nowSec, deps.rng);
   report.reasons.push(...plan.reasons);
-  report.nextRoundInSec = plan.nextRoundInSec;
+  report.nextRoundInSec = Math.min(plan.nextRoundInSec, untilRefreshSec);
   report.candidatesEvaluated = plan.stats.candidatesEvaluated;
   await deps.beforeCommit?.(plan);
 
@@ -323,6 +366,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     job: start.job,
     node: start.node,
     attempt: attemptId(lease.round, index),
+    tokenHash: hashSecret(tokenOf({ job: start.job, node: start.node, attempt: attemptId(lease.round, index) })),
     worker: start.workerId,
     workerInstance:
       start.workerId === CONTAINER_LAUNCHER_ID
@@ -345,6 +389,8 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   }));
   const committed = await commitStarts(deps.store, lease, writes, nowMs);
   report.refused = committed.rejected.length;
+  report.storeRefused = committed.refused.map(({ start, reason }) => ({ job: start.job, node: start.node, reason }));
+  const refusedTasks = nextRefusals(refusals, records, committed.committed, committed.refused, nowSec);
   const planned = new Map(plan.starts.map((start, index) => [attemptId(lease.round, index), start]));
   const orders = new Map<string, string[]>();
   const containerLaunches: (ContainerLaunch & { write: StartWrite })[] = [];
@@ -356,6 +402,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
         job,
         node: start.node,
         attempt: write.attempt,
+        token: tokenOf(write),
         workerId: CONTAINER_LAUNCHER_ID,
         workerInstance: CONTAINER_LAUNCHER_ID,
         workerHost: CONTAINER_LAUNCHER_ID,
@@ -376,6 +423,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
         job,
         node: start.node,
         attempt: write.attempt,
+        token: tokenOf(write),
         workerId: worker.id,
         workerInstance: write.workerInstance,
         workerHost: worker.hostname,
@@ -394,6 +442,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
       job: kill.job,
       node: kill.node,
       attempt: kill.attemptId,
+      token: tokenOf({ job: kill.job, node: kill.node, attempt: kill.attemptId }),
       request: kill.request,
       reason: kill.reason,
     });
@@ -416,8 +465,13 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     orphanTimers: plan.orphanTimers,
     workerCursors: plan.workerCursors,
     dispatchedThroughRound: dispatchFailed === 0 ? lease.round : state.dispatchedThroughRound,
+    nodes: nodes.mark,
+    refusedTasks,
   });
-  deps.log?.({ event: "round", ...report, started: report.started.length });
+  for (const { job, node, reason } of report.storeRefused) {
+    deps.log?.({ event: "start-refused-by-store", job, node: node.slice(0, 256), nodeLength: node.length, reason });
+  }
+  deps.log?.({ event: "round", ...report, started: report.started.length, storeRefused: report.storeRefused.length });
   return report;
 }
 

@@ -1,5 +1,6 @@
 // What a round carries to the next: orphan timers, worker-selector cursors, and how far
-// dispatch has got (the highest round whose start messages were all sent). Written only
+// dispatch has got (the highest round whose start messages were all sent), and the tasks whose
+// start the store refused (lib/store/refused-tasks.ts). Written only
 // under the lease, in a fenced transaction.
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
@@ -7,6 +8,7 @@ import { LeaseLostError } from "./errors";
 import type { OrphanTimer, WorkerCursors } from "../scheduler/snapshot";
 import type { StoreContext } from "./context";
 import { SCHEDULER_STATE_KEY } from "./keys";
+import type { RefusedTask } from "./refused-tasks";
 import { leaseFence, type Lease } from "./lease";
 
 export interface SchedulerState {
@@ -14,12 +16,38 @@ export interface SchedulerState {
   workerCursors: WorkerCursors;
   /** Start messages of rounds up to this one were all sent. */
   dispatchedThroughRound: number;
+  /** Where the nodes refresh stands (absent before the first refresh). */
+  nodes?: NodeRefreshMark;
+  /** Tasks whose start the store refused outright, with the status recorded for them. */
+  refusedTasks: RefusedTask[];
+}
+
+/**
+ * The last nodes refresh. `sourcesHash` and `inputs` are those of the last attempt, so an edit
+ * of the node settings or a push triggers a refresh at once; `setSourcesHash` is that of the
+ * stored set, so readers know whether it was made from the current settings.
+ */
+export interface NodeRefreshMark {
+  /** Hash of the levels, node sources and instance name of the last attempt. */
+  sourcesHash: string;
+  /** Input versions (by node_sources index) of the sources that report one, at the last attempt. */
+  inputs: Record<string, string>;
+  /** Version of the stored tree set after the last success; null before any. */
+  setVersion: number | null;
+  /** `sourcesHash` of the settings the stored set came from. */
+  setSourcesHash: string | null;
+  /** Last successful refresh (ms since the epoch), changed or not; null before any. */
+  refreshedAtMs: number | null;
+  attemptedAtMs: number;
+  /** Why the last attempt failed; null when it succeeded. */
+  error: string | null;
 }
 
 export const EMPTY_SCHEDULER_STATE: SchedulerState = {
   orphanTimers: [],
   workerCursors: { all: null, byHost: {} },
   dispatchedThroughRound: 0,
+  refusedTasks: [],
 };
 
 export async function readSchedulerState(ctx: StoreContext): Promise<SchedulerState> {
@@ -31,6 +59,7 @@ export async function readSchedulerState(ctx: StoreContext): Promise<SchedulerSt
     ...EMPTY_SCHEDULER_STATE,
     ...item,
     workerCursors: item?.workerCursors ?? EMPTY_SCHEDULER_STATE.workerCursors,
+    refusedTasks: item?.refusedTasks ?? [],
   };
 }
 

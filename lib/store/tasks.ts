@@ -53,9 +53,13 @@ export interface TaskItem {
   status?: TaskStatus;
   /** The attempt that produced `status`. */
   lastAttempt?: string;
+  /** SHA-256 of that attempt's token: a late real end must still present it. */
+  lastTokenHash?: string;
   /** Present while running. */
   running?: {
     attempt: string;
+    /** SHA-256 of the attempt's token (lib/dispatch/tokens.ts); absent on items started before tokens. */
+    tokenHash?: string;
     worker: string;
     /** The worker process instance the attempt was sent to (a re-registered worker is a new one). */
     workerInstance: string;
@@ -71,6 +75,8 @@ export interface StartWrite {
   job: string;
   node: string;
   attempt: string;
+  /** SHA-256 of the attempt's token. */
+  tokenHash: string;
   worker: string;
   workerInstance: string;
   charges: LimitedCharge[];
@@ -83,6 +89,11 @@ export interface StartCommitResult {
   committed: StartWrite[];
   /** Starts dropped because their item or a counter changed since the snapshot. */
   rejected: { start: StartWrite; reason: string }[];
+  /**
+   * Starts the store refuses outright (a non-retryable validation error, e.g. a key over
+   * DynamoDB's size limits): retrying cannot help, so the round records them against the task.
+   */
+  refused: { start: StartWrite; reason: string }[];
   transactions: number;
 }
 
@@ -95,6 +106,7 @@ interface StoredTask {
   version: number;
   status?: TaskStatus;
   lastAttempt?: string;
+  lastTokenHash?: string;
   running?: TaskItem["running"];
 }
 
@@ -107,6 +119,7 @@ function toTaskItem(item: Record<string, unknown>): TaskItem {
     version: stored.version,
     ...(stored.status ? { status: stored.status } : {}),
     ...(stored.lastAttempt ? { lastAttempt: stored.lastAttempt } : {}),
+    ...(stored.lastTokenHash ? { lastTokenHash: stored.lastTokenHash } : {}),
     ...(stored.running ? { running: stored.running } : {}),
   };
 }
@@ -232,6 +245,7 @@ function counterUpdates(
 function startUpdate(ctx: StoreContext, start: StartWrite, round: number, nowMs: number): TransactItem {
   const running: NonNullable<TaskItem["running"]> = {
     attempt: start.attempt,
+    tokenHash: start.tokenHash,
     worker: start.worker,
     workerInstance: start.workerInstance,
     startedAtMs: nowMs,
@@ -289,6 +303,14 @@ function packBatches<T>(work: readonly T[], countersOf: (t: T) => Iterable<strin
 
 const RETRYABLE = new Set(["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"]);
 
+/**
+ * A request DynamoDB refuses as a whole, whatever the other items say: a key or item over its
+ * size limits, an invalid attribute. TransactWriteItems names no culprit item for these.
+ */
+export function isStoreValidationError(error: unknown): error is Error {
+  return error instanceof Error && error.name === "ValidationException";
+}
+
 /** What each item of a transaction stands for, to read its cancellation reason. */
 type ItemOwner<T> = { fence: true } | { jobs: true } | { counter: string } | { unit: T };
 
@@ -296,13 +318,16 @@ type ItemOwner<T> = { fence: true } | { jobs: true } | { counter: string } | { u
  * Runs `build(units)` as one transaction. On cancellation it reads the reasons: a failed
  * fence means the lease is lost; a failed unit item or counter drops the units concerned
  * (reported through onDrop) and the rest is retried; plain conflicts are retried with backoff.
+ * A validation error refuses the whole request without naming an item: the batch is split in
+ * halves until the units the store refuses on their own are found (dropped as "refused"),
+ * so one bad unit costs about 2·log2(batch) extra transactions and never blocks the others.
  */
 async function transactWithDrops<T>(
   ctx: StoreContext,
   batch: T[],
   countersOf: (unit: T) => Set<string>,
   build: (units: T[]) => { item: TransactItem; owner: ItemOwner<T> }[],
-  onDrop: (unit: T, cause: "item" | "counter", reason: string) => void,
+  onDrop: (unit: T, cause: "item" | "counter" | "refused", reason: string) => void,
 ): Promise<{ applied: T[]; transactions: number }> {
   let units = batch;
   let transactions = 0;
@@ -313,11 +338,30 @@ async function transactWithDrops<T>(
       await ctx.doc.send(new TransactWriteCommand({ TransactItems: parts.map((p) => p.item) }));
       return { applied: units, transactions };
     } catch (error) {
+      if (isStoreValidationError(error)) {
+        const done = await bisectRefusals(ctx, units, error.message, countersOf, build, onDrop);
+        return { applied: done.applied, transactions: transactions + done.transactions };
+      }
       if (!(error instanceof TransactionCanceledException)) throw error;
       const reasons = error.CancellationReasons ?? [];
       const failed = reasons.flatMap((r, i) =>
-        r.Code && r.Code !== "None" ? [{ code: r.Code, owner: parts[i]?.owner }] : [],
+        r.Code && r.Code !== "None" ? [{ code: r.Code, owner: parts[i]?.owner, message: r.Message ?? r.Code }] : [],
       );
+      // Some stores name the refused items in the cancellation (DynamoDB Local does): drop exactly
+      // those units; a refused item no unit owns (a counter's key) is found by splitting.
+      const invalid = failed.filter((f) => f.code === "ValidationError");
+      if (invalid.length > 0) {
+        const owned = invalid.flatMap((f) => (f.owner && "unit" in f.owner ? [{ unit: f.owner.unit, ...f }] : []));
+        if (owned.length < invalid.length) {
+          const message = invalid.map((f) => f.message).join("; ");
+          const done = await bisectRefusals(ctx, units, message, countersOf, build, onDrop);
+          return { applied: done.applied, transactions: transactions + done.transactions };
+        }
+        for (const { unit, message } of owned) onDrop(unit, "refused", `the store refused it: ${message}`);
+        const refused = new Set(owned.map((o) => o.unit));
+        units = units.filter((u) => !refused.has(u));
+        continue;
+      }
       if (failed.some((f) => f.owner && "fence" in f.owner && f.code === "ConditionalCheckFailed")) {
         throw new LeaseLostError("The scheduler lease was taken over; this round commits nothing more.");
       }
@@ -350,6 +394,31 @@ async function transactWithDrops<T>(
   return { applied: [], transactions };
 }
 
+/** Splits a refused batch in halves and commits each, down to the single units the store refuses. */
+async function bisectRefusals<T>(
+  ctx: StoreContext,
+  units: T[],
+  message: string,
+  countersOf: (unit: T) => Set<string>,
+  build: (units: T[]) => { item: TransactItem; owner: ItemOwner<T> }[],
+  onDrop: (unit: T, cause: "item" | "counter" | "refused", reason: string) => void,
+): Promise<{ applied: T[]; transactions: number }> {
+  const [only] = units;
+  if (only !== undefined && units.length === 1) {
+    onDrop(only, "refused", `the store refused it: ${message}`);
+    return { applied: [], transactions: 0 };
+  }
+  const middle = Math.ceil(units.length / 2);
+  const applied: T[] = [];
+  let transactions = 0;
+  for (const half of [units.slice(0, middle), units.slice(middle)]) {
+    const done = await transactWithDrops(ctx, half, countersOf, build, onDrop);
+    applied.push(...done.applied);
+    transactions += done.transactions;
+  }
+  return { applied, transactions };
+}
+
 /**
  * Commits task starts under `lease`. Throws LeaseLostError when fenced out (nothing of the
  * failed batch is applied; earlier batches stand, and their tasks were validly started).
@@ -360,7 +429,7 @@ export async function commitStarts(
   requested: readonly StartWrite[],
   nowMs: number,
 ): Promise<StartCommitResult> {
-  const result: StartCommitResult = { committed: [], rejected: [], transactions: 0 };
+  const result: StartCommitResult = { committed: [], rejected: [], refused: [], transactions: 0 };
   let starts = requested;
   const countersOf = (s: StartWrite) => new Set(s.charges.filter((c) => c.amount > 0).map(counterId));
   // A counter's first use has no value to compare, so an amount over its limit is refused here.
@@ -395,7 +464,7 @@ export async function commitStarts(
           ...units.map((unit) => ({ item: startUpdate(ctx, unit, lease.round, nowMs), owner: { unit } })),
         ];
       },
-      (start, _cause, reason) => result.rejected.push({ start, reason }),
+      (start, cause, reason) => (cause === "refused" ? result.refused : result.rejected).push({ start, reason }),
     );
     result.committed.push(...applied);
     result.transactions += transactions;
@@ -412,6 +481,8 @@ export interface FinishWrite {
   state: Exclude<TaskState, "running">;
   /** The charges the running item recorded (released now). */
   charges: CounterCharge[];
+  /** The running item's token hash: the write is conditional on it, and it is kept as `lastTokenHash`. */
+  tokenHash?: string;
 }
 
 export interface FinishApplyResult {
@@ -424,13 +495,18 @@ export interface FinishApplyResult {
 }
 
 function finishUpdate(ctx: StoreContext, finish: FinishWrite): TransactItem {
+  const token = finish.tokenHash;
   return {
     Update: {
       TableName: ctx.tableName,
       Key: taskKey(finish.job, finish.node),
       UpdateExpression:
-        "SET #state = :state, #status = :status, #version = #version + :one, #last = :attempt REMOVE #running",
-      ConditionExpression: "#state = :running AND #running.#attempt = :attempt",
+        "SET #state = :state, #status = :status, #version = #version + :one, #last = :attempt" +
+        (token === undefined ? " REMOVE #running, #lastToken" : ", #lastToken = :token REMOVE #running"),
+      // The token is part of the decision: an end checked against one attempt never applies to another.
+      ConditionExpression:
+        "#state = :running AND #running.#attempt = :attempt" +
+        (token === undefined ? "" : " AND #running.#tokenHash = :token"),
       ExpressionAttributeNames: {
         "#state": "state",
         "#status": "status",
@@ -438,6 +514,8 @@ function finishUpdate(ctx: StoreContext, finish: FinishWrite): TransactItem {
         "#running": "running",
         "#attempt": "attempt",
         "#last": "lastAttempt",
+        "#lastToken": "lastTokenHash",
+        ...(token === undefined ? {} : { "#tokenHash": "tokenHash" }),
       },
       ExpressionAttributeValues: {
         ":state": finish.state,
@@ -445,6 +523,7 @@ function finishUpdate(ctx: StoreContext, finish: FinishWrite): TransactItem {
         ":one": 1,
         ":running": "running",
         ":attempt": finish.attempt,
+        ...(token === undefined ? {} : { ":token": token }),
       },
     },
   };

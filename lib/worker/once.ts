@@ -82,6 +82,7 @@ export async function runOnce(deps: OnceDeps, options: OnceOptions): Promise<{ e
     node,
     attempt,
     worker: options.workerId,
+    token: order.token, // proves to status ingest that this task holds the attempt
     ...(result.rawStatus === undefined ? {} : { rawStatus: result.rawStatus }),
     killed: result.killed,
     ...(result.spawnError === undefined ? {} : { spawnError: result.spawnError }),

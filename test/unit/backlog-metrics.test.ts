@@ -10,6 +10,7 @@ function report(runnablePending: number, running: number): RoundReport {
     round: 7,
     started: [],
     refused: 0,
+    storeRefused: [],
     killed: 0,
     resent: 0,
     lostWorkers: [],

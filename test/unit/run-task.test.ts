@@ -41,6 +41,7 @@ function order(attempt: string, taskJson: Record<string, unknown> = { id: "j" })
     job: "j",
     node: `n-${attempt}`,
     attempt,
+    token: `token-${attempt}-0123456789abcdef`,
     workerInstance: "ecs",
     command: [],
     taskJson,

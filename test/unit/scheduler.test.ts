@@ -344,7 +344,7 @@ describe("§4.1 candidates: shouldRunOn (disabled nodes and filters)", () => {
     expect([...a].filter((n) => b.has(n)).length).toBeLessThan(a.size * 0.5);
   });
 
-  it("a regex JavaScript cannot compile makes the job unrunnable, with a reason", () => {
+  it("a regex the engine cannot compile makes the job unrunnable, with a reason", () => {
     const result = plan(makeSnapshot(hostConfig({}, { j: { filters: { db: { whitelistRegex: "(" } } } }), hostTree()));
     expect(result.starts).toEqual([]);
     expect(result.reasons[0]!.message).toMatch(/^Job j has a bad filter: Invalid regex \(/);
@@ -378,6 +378,16 @@ describe("§4.1 candidates: depends_on", () => {
     const result = plan(makeSnapshot(hostConfig({}, { b: { dependsOn: ["ghost"] } }), hostTree()));
     expect(result.starts).toEqual([]);
     expect(result.reasons).toEqual([{ job: "b", message: "Job b depends on unknown job ghost" }]);
+  });
+
+  it("deleting a job neither orphans nor kills its dependents' running tasks (they stay valid, as in Bistro)", () => {
+    // `b` depended on `a`, which was deleted: b's running task keeps running, b starts nothing new.
+    const config = hostConfig({ killOrphanTasksAfterSec: 0 }, { b: { dependsOn: ["a"] } });
+    const result = plan(makeSnapshot(config, hostTree(), { tasks: [running("b", "db11")] }));
+    expect(result.kills).toEqual([]);
+    expect(result.orphanTimers).toEqual([]);
+    expect(result.starts).toEqual([]);
+    expect(result.reasons).toEqual([{ job: "b", message: "Job b depends on unknown job a" }]);
   });
 
   it("a disabled dependency still counts its done tasks", () => {
