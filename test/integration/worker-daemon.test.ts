@@ -297,8 +297,8 @@ describe("start and kill messages", () => {
       endedAtMs: expect.any(Number) as number,
     });
     expect(w.logs.texts(start.attempt)).toEqual([
-      `I got these arguments: ${start.node} /dev/fd/3 ${JSON.stringify(start.taskJson)}`,
-      "stderr is also logged",
+      `demo task for node ${start.node}: status to /dev/fd/3, task JSON ${JSON.stringify(start.taskJson)}`,
+      "demo task: this line goes to stderr",
     ]);
     expect(w.logs.endedTasks).toEqual([start.attempt]);
     expect(w.logs.lines.filter((l) => l.stream !== "statuses").map((l) => [l.job, l.node, l.stream])).toEqual([
@@ -337,7 +337,7 @@ describe("start and kill messages", () => {
     );
     expect(w.events.of("task_started").filter((e) => e.attempt === start.attempt)).toHaveLength(1);
     expect(end?.rawStatus).toBe("done");
-    expect(w.logs.texts(start.attempt).filter((t) => t.startsWith("I got these arguments"))).toHaveLength(1);
+    expect(w.logs.texts(start.attempt).filter((t) => t.startsWith("demo task for node"))).toHaveLength(1);
     expect(await w.statusQueueEmpty()).toBe(true);
   });
 
