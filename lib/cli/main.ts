@@ -15,6 +15,7 @@ import {
 } from "./commands";
 import { EXIT, processIo, reportError, type CliIo } from "./io";
 import { runLocal } from "./local";
+import { uiCommand } from "./ui";
 import { parseResources, workerCommand } from "./worker";
 
 /**
@@ -84,6 +85,8 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option("--worker-command <path>", "the task command workers run (default: Bistro's demo task)")
     .option("--workers <n>", "number of workers", (v) => positiveInt(v, "--workers"), 2)
     .option("--port <port>", "API port on 127.0.0.1 (0: any free port)", (v) => portNumber(v), 6790)
+    .option("--ui <port>", "web UI port on 127.0.0.1 (0: any free port)", (v) => portNumber(v, "--ui"), 6791)
+    .option("--no-ui", "do not serve the web UI")
     .option("--data-dir <dir>", "where task working directories go (default: a new temporary directory)")
     .option("--name <name>", "prefix of the table, queues and bucket", "sous-local")
     .option("--exit-when-done", "stop once every runnable task has finished")
@@ -110,6 +113,19 @@ export function buildProgram(io: CliIo = processIo): Command {
       await runLocal(options, (line) => {
         console.log(line);
       });
+    });
+
+  program
+    .command("ui")
+    .description("serve the web UI on 127.0.0.1 for the API (--api), signing each request with your AWS credentials")
+    .option("--port <port>", "UI port on 127.0.0.1 (0: any free port)", (v) => portNumber(v), 6791)
+    .action(async (options: { port: number }, command: Command) => {
+      try {
+        const { api } = command.optsWithGlobals<{ api?: string }>();
+        await uiCommand(io, { port: options.port, ...(api !== undefined ? { api } : {}) });
+      } catch (error) {
+        reportError(io, error);
+      }
     });
 
   program
@@ -224,10 +240,10 @@ export function commanderExitCode(error: CommanderError): number {
   return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
 }
 
-function portNumber(value: string): number {
+function portNumber(value: string, flag = "--port"): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new InvalidArgumentError(`--port takes 0 to 65535, not ${value}`);
+    throw new InvalidArgumentError(`${flag} takes 0 to 65535, not ${value}`);
   return n;
 }
 

@@ -32,6 +32,10 @@ export const startMessageSchema = z.object({
   maxLogLinesPerPollInterval: z.number().int(),
   /** Signal the task gets if its worker dies (Bistro's `parent_death_signal`; 0 = none). */
   parentDeathSignal: z.number().int().nonnegative().optional(),
+  /** The job's `attempt_duration_seconds` in ms: the worker kills an attempt that runs longer. */
+  maxRuntimeMs: z.number().int().positive().optional(),
+  /** Bistro's `use_canary_pipe` (default true): the task ends only when every holder of an extra pipe exits. */
+  useCanaryPipe: z.boolean().optional(),
 });
 export type StartMessage = z.infer<typeof startMessageSchema>;
 
@@ -66,6 +70,8 @@ export const taskEndSchema = z.object({
   spawnError: z.string().optional(),
   /** The worker was told about this attempt (a kill, a re-sent start it cannot run) but is not running it. */
   notRunning: z.boolean().optional(),
+  /** The attempt ran past its job's `attempt_duration_seconds` (this many ms) and was killed. */
+  timedOutAfterMs: z.number().int().positive().optional(),
   exitCode: z.number().int().nullable(),
   signal: z.string().nullable(),
   endedAtMs: z.number().int().nonnegative(),

@@ -37,6 +37,10 @@ export interface StatusBatchResult {
 export function reportedStatusOf(end: TaskEnd): ReportedStatus {
   if (end.notRunning) return wasNotRunning();
   if (end.spawnError !== undefined) return errorBackoff(`Failed to start task: ${end.spawnError}`);
+  // A status written before the kill does not count: the attempt broke its job's limit.
+  if (end.timedOutAfterMs !== undefined) {
+    return errorBackoff(`Task killed after exceeding its maximum runtime of ${end.timedOutAfterMs / 1000} s`);
+  }
   return parseStatusLine(end.rawStatus, { killed: end.killed });
 }
 

@@ -42,5 +42,7 @@ export function buildStartMessage(details: StartDetails): StartMessage {
     pollMs: job.taskSubprocess.pollMs,
     maxLogLinesPerPollInterval: job.taskSubprocess.maxLogLinesPerPollInterval,
     parentDeathSignal: job.taskSubprocess.parentDeathSignal,
+    useCanaryPipe: job.taskSubprocess.useCanaryPipe,
+    ...(job.attemptDurationSec === null ? {} : { maxRuntimeMs: job.attemptDurationSec * 1000 }),
   };
 }

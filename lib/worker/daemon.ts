@@ -26,6 +26,7 @@ import { Liveness } from "./liveness";
 import type { LogSink } from "./log-sink";
 import { selfDeadlines } from "./lost-safety";
 import { runTask, type TaskHandle, type TaskResult } from "./task-process";
+import { TaskStatusLog } from "./task-statuses";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./worker-options";
 import type { ExitReason, WorkerEvent, WorkerExit } from "./worker-events";
 
@@ -78,6 +79,13 @@ interface RunningTask {
   ended: Promise<void>;
 }
 
+/** SIGTERM-to-SIGKILL wait for an attempt past its runtime limit: the job's own, else the worker's. */
+function timeoutKillWaitMs(message: StartMessage, workerKillWaitMs: number): number {
+  return message.killRequest.method === "term_wait_kill" && message.killRequest.killWaitMs > 0
+    ? message.killRequest.killWaitMs
+    : workerKillWaitMs;
+}
+
 /** Registers the worker and starts it. Rejects if the options are invalid or registration fails. */
 export async function startWorker(deps: WorkerDeps, options: WorkerOptions): Promise<WorkerHandle> {
   const compiled = compileWorkerOptions(options);
@@ -110,6 +118,7 @@ class WorkerDaemon {
   private inbox!: WorkerInbox;
   private liveness!: Liveness;
   private endSender!: EndSender;
+  private readonly statusLog: TaskStatusLog;
 
   private readonly running = new Map<string, RunningTask>();
   private readonly runningByTask = new Map<string, string>();
@@ -133,6 +142,14 @@ class WorkerDaemon {
       }
     };
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.statusLog = new TaskStatusLog(
+      deps.logs,
+      { workerHost: options.hostname, workerId: options.id, workerInstance: options.instanceId },
+      this.clock,
+      (error) => {
+        this.emit({ type: "log_sink_error", error });
+      },
+    );
   }
 
   async register(): Promise<string> {
@@ -225,6 +242,9 @@ class WorkerDaemon {
     this.emit({ type: "suicide", atMs: this.clock(), reason, detail, lastAckSentAtMs: this.liveness.lastAckSentAtMs });
     this.liveness.stop();
     this.receiveAbort.abort();
+    for (const task of this.running.values()) {
+      this.statusLog.write(task.message, { event: "lost", reason: `worker gave up (${reason}): ${detail}` });
+    }
     const { killWaitMs } = this.options;
     await this.killAndWait(() => ({ method: "term_wait_kill", killWaitMs }), killWaitMs, `worker ${reason}`);
     this.emit({ type: "tasks_killed", atMs: this.clock(), stillRunning: this.runningAttempts() });
@@ -238,6 +258,13 @@ class WorkerDaemon {
     if (graceful) await this.waitForTasks(this.options.shutdownWaitMs);
     if (!this.stillStopping()) return; // the worker died meanwhile; `die` finishes
     // Each task is killed its job's way; one that ignores it is SIGKILLed after the kill wait.
+    for (const task of this.running.values()) {
+      this.statusLog.write(task.message, {
+        event: "killed",
+        request: task.message.killRequest,
+        reason: "the worker is shutting down",
+      });
+    }
     await this.killAndWait((task) => task.message.killRequest, this.options.killWaitMs, "shutdown");
     if (!this.stillStopping()) return;
     await this.finish("stopped", graceful ? "graceful stop" : "stop");
@@ -332,6 +359,7 @@ class WorkerDaemon {
       case "refuse":
         this.settle(attempt, "refused");
         this.endSender.add(this.notRunningEnd(message));
+        this.statusLog.write(message, { event: "refused", reason: admission.reason });
         this.emit({ type: "start_refused", job, node, attempt, reason: admission.reason });
         return;
       case "run":
@@ -355,11 +383,13 @@ class WorkerDaemon {
       subprocess: {
         pollMs: message.pollMs,
         maxLogLinesPerPollInterval: message.maxLogLinesPerPollInterval,
-        // Not carried by start messages; Bistro's default.
-        useCanaryPipe: true,
+        useCanaryPipe: message.useCanaryPipe ?? true,
         parentDeathSignal: message.parentDeathSignal ?? DEFAULT_PARENT_DEATH_SIGNAL,
       },
       onOutputLine: (line) => logs.append({ job, node, attempt, ...line }),
+      ...(message.maxRuntimeMs === undefined
+        ? {}
+        : { maxRuntimeMs: message.maxRuntimeMs, timeoutKillWaitMs: timeoutKillWaitMs(message, options.killWaitMs) }),
       now: this.clock,
       ...(options.baseEnv ? { baseEnv: options.baseEnv } : {}),
     });
@@ -368,6 +398,10 @@ class WorkerDaemon {
     });
     this.running.set(attempt, { message, handle, ended });
     this.runningByTask.set(taskId(job, node), attempt);
+    this.statusLog.write(message, {
+      event: "running",
+      command: message.command.length > 0 ? message.command : [options.command],
+    });
     this.emit({ type: "task_started", atMs: this.clock(), job, node, attempt });
   }
 
@@ -376,6 +410,7 @@ class WorkerDaemon {
     this.running.delete(attempt);
     if (this.runningByTask.get(taskId(job, node)) === attempt) this.runningByTask.delete(taskId(job, node));
     this.settle(attempt, "ended");
+    this.statusLog.ended(message, result);
     try {
       this.deps.logs.endTask?.({ job, node, attempt });
     } catch (error) {
@@ -390,6 +425,7 @@ class WorkerDaemon {
       ...(result.rawStatus === undefined ? {} : { rawStatus: result.rawStatus }),
       killed: result.killed,
       ...(result.spawnError === undefined ? {} : { spawnError: result.spawnError }),
+      ...(result.timedOutAfterMs === undefined ? {} : { timedOutAfterMs: result.timedOutAfterMs }),
       exitCode: result.exitCode,
       signal: result.signal,
       endedAtMs: result.endedAtMs,
@@ -407,6 +443,7 @@ class WorkerDaemon {
     const task = this.running.get(attempt);
     this.emit({ type: "kill", job, node, attempt, request, reason, running: task !== undefined });
     if (task) {
+      this.statusLog.write(message, { event: "killed", request, reason });
       task.handle.kill(request); // its end reports how it went
       return;
     }

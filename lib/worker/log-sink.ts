@@ -1,13 +1,14 @@
 // What the worker daemon needs from a log store: the S3 log writer (lib/logs/writer.ts) in
 // production, a memory sink in tests, a discarding one when no store is configured.
-import type { OutputStreamName } from "./task-process";
+import type { LogStream } from "../logs/segment";
 
 /** One output line of one attempt, as the log writer (lib/logs) takes it. */
 export interface LogLine {
   job: string;
   node: string;
   attempt: string;
-  stream: OutputStreamName;
+  /** stdout or stderr of the task, or `statuses`: its lifecycle (task-statuses.ts). */
+  stream: LogStream;
   text: string;
   timeMs: number;
 }

@@ -581,6 +581,7 @@ describe("§2 jobs: inherited settings, keys and job errors", () => {
       backoff: DEFAULT_BACKOFF,
       dependsOn: [],
       killOrphanTasksAfterSec: null,
+      attemptDurationSec: null,
       taskSubprocess: validSettings().taskSubprocess,
       killSubprocess: { method: "term", killWaitMs: 0 },
       command: [],

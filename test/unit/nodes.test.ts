@@ -145,7 +145,10 @@ describe("range_label source", () => {
     [{ parent_level: "instance", start: 1, end: 2, format: "db_{i" }, /unmatched "\{"/],
     [{ parent_level: "instance", start: 1, end: 2, format: "db_}" }, /unmatched "\}"/],
     [{ parent_level: "instance", start: 1, end: 2, format: "{i:03d}" }, /is not supported/],
-    [{ parent_level: "instance", start: 0, end: 1e9 }, /would create 1000000001 nodes; the limit is 10000000/],
+    [
+      { parent_level: "instance", start: 0, end: 1e9 },
+      /would create 1000000001 nodes per parent: that is 1,000,000,001; the limit is 1,000,000 \(MAX_NODES\)/,
+    ],
   ])("rejects prefs %j", (prefs, message) => {
     expect(() => rangeLabelNodes(context(prefs, ["my_level"]))).toThrow(message);
   });
@@ -276,9 +279,11 @@ describe("manual, range_label, add_time and empty stay pure", () => {
     "cron-selector.ts",
     "time-zone.ts",
     "empty.ts",
-  ])("%s imports only the model and its siblings", (file) => {
+  ])("%s imports only the model, the limits and its siblings", (file) => {
     const text = readFileSync(join(__dirname, "..", "..", "lib", "nodes", file), "utf8");
     const imports = [...text.matchAll(/from "([^"]+)"/g)].map((match) => match[1]);
-    expect(imports.filter((path) => !/^\.\/[a-z-]+$|^\.\.\/model\/[a-z]+$/.test(path ?? ""))).toEqual([]);
+    expect(
+      imports.filter((path) => !/^\.\/[a-z-]+$|^\.\.\/model\/[a-z]+$|^\.\.\/config\/limits$/.test(path ?? "")),
+    ).toEqual([]);
   });
 });
