@@ -1,6 +1,7 @@
 // The `sous` command line (commander). Each command is a thin layer over lib/.
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { emulatorEnvironment, startEmulators } from "../local/emulators";
+import { MAX_SCRIPT_TIMEOUT_SEC } from "../nodes";
 import { ApiClient, resolveApiUrl } from "./client";
 import {
   applyCommand,
@@ -15,6 +16,7 @@ import {
 } from "./commands";
 import { EXIT, processIo, reportError, type CliIo } from "./io";
 import { runLocal } from "./local";
+import { nodesPushCommand, type NodesPushOptions } from "./nodes-push";
 import { uiCommand } from "./ui";
 import { parseResources, workerCommand } from "./worker";
 
@@ -83,7 +85,20 @@ export function buildProgram(io: CliIo = processIo): Command {
     .description("run a whole Sous deployment on this machine (default: Bistro's first-run demo)")
     .option("--config <file>", "Bistro config file to store (default: the demo's, unless --worker-command is given)")
     .option("--worker-command <path>", "the task command workers run (default: Bistro's demo task)")
-    .option("--workers <n>", "number of workers", (v) => positiveInt(v, "--workers"), 2)
+    .option(
+      "--workers <n>",
+      "number of workers (0: only workers started with `sous worker`)",
+      (v) => wholeNumber(v, "--workers"),
+      2,
+    )
+    .option("--heartbeat-grace-period <sec>", "Bistro's: how late a heartbeat may be (default 60)", (v) =>
+      positiveInt(v, "--heartbeat-grace-period"),
+    )
+    .option(
+      "--lose-unhealthy-worker-after <sec>",
+      "Bistro's: silence after which a worker is lost (default 500)",
+      (v) => positiveInt(v, "--lose-unhealthy-worker-after"),
+    )
     .option("--port <port>", "API port on 127.0.0.1 (0: any free port)", (v) => portNumber(v), 6790)
     .option("--ui <port>", "web UI port on 127.0.0.1 (0: any free port)", (v) => portNumber(v, "--ui"), 6791)
     .option("--no-ui", "do not serve the web UI")
@@ -162,12 +177,26 @@ export function buildProgram(io: CliIo = processIo): Command {
       ),
     );
 
-  program
+  const nodes = program
     .command("nodes")
     .description("list the node tree (the instance node first), or one level's nodes")
     .option("--level <level>", "only this level")
     .option("--json", "print {levels, nodes} as JSON")
     .action(withApi((ctx, options: { level?: string; json?: boolean }) => nodesCommand(ctx, options)));
+  nodes
+    .command("push")
+    .description(
+      "run a script node source here (for AWS, where Lambda runs no scripts): SCRIPT <parent> for each node of " +
+        "--parent-level, each stdout line a child, pushed as PUT /nodes/<source>; a failing script pushes nothing",
+    )
+    .requiredOption("--from-script <path>", "the program to run (no shell), as Bistro's script source runs it")
+    .requiredOption("--source <name>", "the pushed node source to replace")
+    .requiredOption("--parent-level <level>", "the level whose nodes are the parents (e.g. instance)")
+    .option("--timeout-sec <seconds>", "timeout of each run of the script (default 60, at most 3600)", (value) =>
+      parseTimeout(value),
+    )
+    .option("--json", "print the API's answer as JSON")
+    .action(withApi((ctx, options: NodesPushOptions) => nodesPushCommand(ctx, options)));
 
   program
     .command("workers")
@@ -225,6 +254,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option("--log-bucket <bucket>", "S3 bucket for task output (default: $SOUS_LOG_BUCKET, else the API's answer)")
     .option("--table <table>", "DynamoDB table for the log index (default: $SOUS_TABLE, else the API's answer)")
     .option("--json", "print worker events as JSON lines")
+    .option("--once", "run the one start order in $SOUS_START_ORDER and exit (a container job's ECS task)")
     .addOption(
       new Option("--receive-wait-sec <sec>", "SQS long-poll seconds (tests)")
         .argParser((v) => positiveInt(v, "--receive-wait-sec"))
@@ -244,6 +274,12 @@ function portNumber(value: string, flag = "--port"): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535)
     throw new InvalidArgumentError(`${flag} takes 0 to 65535, not ${value}`);
+  return n;
+}
+
+function wholeNumber(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} takes a whole number >= 0, not ${value}`);
   return n;
 }
 
@@ -267,6 +303,14 @@ export function main(argv: string[] = process.argv): void {
       console.error(`sous: ${error instanceof Error ? error.message : String(error)}`);
       process.exitCode = EXIT.unexpected;
     });
+}
+
+function parseTimeout(value: string): number {
+  const seconds = Number(value);
+  if (!(seconds > 0 && seconds <= MAX_SCRIPT_TIMEOUT_SEC)) {
+    throw new InvalidArgumentError(`a number of seconds in (0, ${MAX_SCRIPT_TIMEOUT_SEC}]`);
+  }
+  return seconds;
 }
 
 if (require.main === module) main();

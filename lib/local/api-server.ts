@@ -20,10 +20,10 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-class BodyTooLargeError extends Error {}
+export class BodyTooLargeError extends Error {}
 
 /** The body text, or the byte count when it is over MAX_BODY_BYTES. */
-async function readBody(request: IncomingMessage): Promise<string | { tooLarge: number }> {
+export async function readBody(request: IncomingMessage): Promise<string | { tooLarge: number }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
@@ -64,11 +64,12 @@ export async function serveApi(
   port: number,
   options: { allowedOrigins?: readonly string[] } = {},
 ): Promise<ApiServer> {
-  let guard: RequestGuard | undefined;
+  // Made once the port is known; nothing is served before that.
+  const served: { guard?: RequestGuard } = {};
   const server = createServer((request, response) => {
     void (async () => {
       try {
-        const verdict = guard?.check({ method: request.method ?? "GET", headers: request.headers });
+        const verdict = served.guard?.check({ method: request.method ?? "GET", headers: request.headers });
         if (!verdict?.ok) {
           // Refused before the body is read or anything runs.
           const status = verdict?.status ?? 503;
@@ -98,7 +99,7 @@ export async function serveApi(
     });
   });
   const { port: actual } = server.address() as AddressInfo;
-  guard = makeRequestGuard({
+  served.guard = makeRequestGuard({
     port: actual,
     ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
   });

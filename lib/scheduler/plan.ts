@@ -101,9 +101,18 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
   });
 
   const starts: TaskStart[] = [];
+  // A replicated name is one task: once one copy starts, the job's other copies are skipped.
+  const startedReplicas = new Set<string>();
+  const replicaKey = (slot: number, node: number): string | null => {
+    if (tree.replicas.size === 0) return null;
+    const name = tree.names[node] ?? "";
+    return tree.replicas.has(name) ? `${slot}\u0000${name}` : null;
+  };
   const tryTask = (slot: number, node: number): TryResult => {
     stats.tried++;
     const plan = jobPlans[slot] as JobPlan;
+    const replica = replicaKey(slot, node);
+    if (replica !== null && startedReplicas.has(replica)) return "did_not_run";
     if (!book.fitsNodes(plan.need, node)) return "did_not_run";
     const host = requiredHost(plan, tree.levelOf, tree.parentOf, tree.names, node);
     if (host === null && plan.workerMiss) {
@@ -121,6 +130,7 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
       return "stop";
     }
     book.takeNodes(plan.need, node);
+    if (replica !== null) startedReplicas.add(replica);
     const record = tasks[eligibleRecords[slot]?.get(node) ?? -1];
     starts.push(makeStart(book, plan, node, workers[choice.worker] as WorkerSnapshot, tree, record));
     return "ran";
@@ -163,9 +173,19 @@ function prepareJob(job: Job, levels: readonly string[], workers: readonly Worke
     });
     const workerFilter = job.filters[WORKER_LEVEL];
     const compiledWorker = workerFilter ? compileFilter(workerFilter) : null;
+    const filtered = compiledWorker !== null && !isTrivialFilter(compiledWorker);
+    // Container jobs run only on the RunTask launcher, other jobs never do (when one is present).
+    const launcherPresent = workers.some((w) => w.containerLauncher === true);
+    const wantsLauncher = job.container !== undefined;
+    if (wantsLauncher && !launcherPresent) return `Job ${job.name} runs in containers, and this deployment has none`;
     const acceptsWorkers =
-      compiledWorker && !isTrivialFilter(compiledWorker)
-        ? Uint8Array.from(workers, (w) => (passesName(compiledWorker, job.name, w.hostname) ? 1 : 0))
+      filtered || launcherPresent
+        ? Uint8Array.from(workers, (w) =>
+            (w.containerLauncher === true) === wantsLauncher &&
+            (!filtered || passesName(compiledWorker, job.name, w.hostname))
+              ? 1
+              : 0,
+          )
         : null;
     const hostLevel = job.levelForHostPlacement === null ? -1 : levels.indexOf(job.levelForHostPlacement);
     return { level, nodeFilters, acceptsWorkers, hostLevel };

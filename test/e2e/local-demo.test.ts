@@ -2,29 +2,13 @@
 // running real subprocesses, S3 logs) replaying Bistro's first run, queried the way Bistro
 // users query Bistro: `curl -d '{"a":{"handler":"jobs"},"b":{"handler":"running_tasks"}}'`.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startLocalDeployment, type LocalDeployment } from "../../lib/local/deployment";
 import type { WorkerEvent } from "../../lib/worker/daemon";
 import { uniqueName } from "../helpers/aws";
-
-const ROOT = join(__dirname, "..", "..");
-const SIMPLE = JSON.parse(readFileSync(join(ROOT, "events", "bistro", "simple.json"), "utf8")) as Record<
-  string,
-  unknown
->;
-const DEMO_TASK = join(ROOT, "events", "bistro", "demo_bistro_task.sh");
-const SLOW_TASK = join(ROOT, "test", "fixtures", "tasks", "slow-demo.sh");
-
-async function until<T>(check: () => Promise<T | undefined> | T | undefined, what: string, attempts = 300): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { DEMO_TASK, ROOT, SIMPLE, SLOW_TASK, until } from "../helpers/demo";
 
 async function bistro(url: string, body: unknown): Promise<Record<string, { data?: unknown; error?: string }>> {
   const response = await fetch(`${url}/`, { method: "POST", body: JSON.stringify(body) });
@@ -91,12 +75,14 @@ describe("sous local with Bistro's simple config and demo task", () => {
       "simple_job/node22",
     ]);
     for (const [, node, time, line, lineId] of stdout) {
-      expect(line).toContain(`I got these arguments: ${node} /dev/fd/3 {`);
+      expect(line).toContain(`demo task for node ${node}: status to /dev/fd/3, task JSON {`);
       expect(typeof time).toBe("number");
       expect(lineId).toMatch(/^\d+$/);
     }
     const stderr = await bistro(url, { y: { handler: "task_logs", log_type: "stderr", jobs: ["simple_job"] } });
-    expect((stderr.y?.data as { lines: string[][] }).lines.map((l) => l[3])).toContain("stderr is also logged");
+    expect((stderr.y?.data as { lines: string[][] }).lines.map((l) => l[3])).toContain(
+      "demo task: this line goes to stderr",
+    );
   });
 
   it("rejects an invalid config with every problem listed, and keeps running the previous one", async () => {
