@@ -250,7 +250,9 @@ describe("runTask: statuses", () => {
     const { result, lines } = await runScript("demo_bistro_task.sh", { nodeName: "host3", jobJson: '{"id":"job1"}' });
     expect(result.rawStatus).toBe("done");
     expect(result.spawnError).toBeUndefined();
-    expect(texts(lines, "stdout")).toEqual([`demo task for node host3: status to ${STATUS_PIPE_PATH}, task JSON {"id":"job1"}`]);
+    expect(texts(lines, "stdout")).toEqual([
+      `demo task for node host3: status to ${STATUS_PIPE_PATH}, task JSON {"id":"job1"}`,
+    ]);
     expect(texts(lines, "stderr")).toEqual(["demo task: this line goes to stderr"]);
   });
 
