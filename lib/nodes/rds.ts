@@ -18,8 +18,7 @@ import type { NodeSpec } from "../model/tree";
 import { describePref, levelBelowParents, NodeSourceError, type NodeSource, type NodeSourceContext } from "./source";
 
 export const RDS_SOURCE = "rds";
-const KINDS = ["cluster", "instance"] as const;
-type Kind = (typeof KINDS)[number];
+type Kind = "cluster" | "instance";
 
 interface RdsPrefs {
   kinds: Kind[];

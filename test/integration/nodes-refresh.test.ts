@@ -101,7 +101,7 @@ test("sources refresh every nodes_update_ms; between refreshes and when unchange
   expect(first.started.map((s) => s.node)).toEqual(["d1"]);
   expect(control.calls).toBe(1);
   const stored = await treeItems();
-  expect(stored.map((item) => item.sk)).toEqual(["HEAD", "PART#0000000001#000000"]);
+  expect(stored.map((item) => String(item.sk))).toEqual(["HEAD", "PART#0000000001#000000"]);
 
   // Not due: no refresh, and the next round is asked for no later than the refresh.
   h.advance(100_000);
@@ -124,7 +124,7 @@ test("sources refresh every nodes_update_ms; between refreshes and when unchange
   const grown = await h.round();
   expect(grown.nodes).toMatchObject({ changed: true, count: 3 });
   expect(grown.started.map((s) => s.node)).toEqual(["d2"]);
-  expect((await treeItems()).map((item) => item.sk)).toEqual(["HEAD", "PART#0000000002#000000"]);
+  expect((await treeItems()).map((item) => String(item.sk))).toEqual(["HEAD", "PART#0000000002#000000"]);
 });
 
 test("a failed refresh keeps the last good set, shows in errors, and is retried after nodes_retry_ms", async () => {
