@@ -14,6 +14,13 @@ const registrationSchema = z.strictObject({
   instanceId: z.string().min(1),
   resources: z.record(z.string(), z.number().int().nonnegative()).default({}),
   heartbeatPeriodSec: z.number().positive().max(3600),
+  machine: z
+    .strictObject({
+      cpuCores: z.number().int().min(0).max(100_000),
+      memoryMB: z.number().int().min(0).max(1_000_000_000),
+      gpus: z.array(z.string().max(200)).max(64),
+    })
+    .optional(),
 });
 
 const heartbeatSchema = z.strictObject({ instanceId: z.string().min(1) });

@@ -15,7 +15,7 @@ import {
   type TaskEnd,
 } from "../dispatch/messages";
 import { sendBatched } from "../dispatch/sqs";
-import type { KillRequest } from "../model/config";
+import type { KillRequest, MachineResources } from "../model/config";
 import { taskId } from "../model/task";
 import { admitStart } from "./admission";
 import type { ControlPlane } from "./control-plane";
@@ -23,6 +23,7 @@ import { EndSender, type SendBodies } from "./end-sender";
 import { errorText } from "./error-text";
 import { pollInbox, SqsInbox, type InboxMessage, type WorkerInbox } from "./inbox";
 import { Liveness } from "./liveness";
+import { detectMachineResources } from "./machine-resources";
 import type { LogSink } from "./log-sink";
 import { selfDeadlines } from "./lost-safety";
 import { runTask, type TaskHandle, type TaskResult } from "./task-process";
@@ -43,6 +44,8 @@ export interface WorkerDeps {
   inbox?: (queueUrl: string) => WorkerInbox;
   /** How bodies reach the status queue. Default: `sendBatched` over `sqs`. */
   sendBodies?: SendBodies;
+  /** Measures the machine for registration. Default: `detectMachineResources` (cores, memory, nvidia-smi). */
+  machine?: () => Promise<MachineResources>;
   /** Wall-clock milliseconds. Default `Date.now`. Also compared with SQS's SentTimestamp. */
   clock?: () => number;
   /** Everything the worker decides, as structured events. Default: one JSON line each on stderr. */
@@ -161,6 +164,7 @@ class WorkerDaemon {
       hostname: options.hostname,
       instanceId: options.instanceId,
       resources: options.resources,
+      machine: await (deps.machine ?? detectMachineResources)(),
       heartbeatPeriodSec: options.heartbeatPeriodSec,
     });
     const deadlines = selfDeadlines(answer.timings, options.heartbeatPeriodSec, options.killWaitMs);

@@ -21,9 +21,7 @@ const registrationAnswerSchema = z.object({
   tableName: z.string().min(1).optional(),
   logBucket: z.string().min(1).optional(),
   region: z.string().min(1).optional(),
-  endpoints: z
-    .object({ dynamodb: z.url().optional(), sqs: z.url().optional(), s3: z.url().optional() })
-    .optional(),
+  endpoints: z.object({ dynamodb: z.url().optional(), sqs: z.url().optional(), s3: z.url().optional() }).optional(),
 });
 
 const heartbeatAnswerSchema = z.union([
