@@ -70,6 +70,11 @@ export interface WorkerHandle {
 
 /** Bistro's `parent_death_signal` default: SIGKILL. */
 const DEFAULT_PARENT_DEATH_SIGNAL = 9;
+/** Said at every start: Bistro settings the worker does not apply. */
+export const IGNORED_SETTINGS_WARNINGS = [
+  "task_subprocess.cgroups and physical_resources enforcement are not applied: tasks run without cgroup limits",
+  "task_subprocess.process_group_leader is ignored: every task always leads its own process group",
+];
 /** Finished and refused attempts remembered, so late duplicates are recognised (oldest forgotten first). */
 const REMEMBERED_ATTEMPTS = 100_000;
 /** How long to wait for tasks that survive SIGKILL (a descendant outside the group holding a pipe). */
@@ -202,6 +207,7 @@ class WorkerDaemon {
       timings: answer.timings,
       ...deadlines,
     });
+    for (const message of IGNORED_SETTINGS_WARNINGS) this.emit({ type: "warning", message });
     return answer.queueUrl;
   }
 
