@@ -6,9 +6,16 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import type { Context } from "aws-lambda";
-import { makeAwsClients } from "../lib/aws";
+import { makeAwsClients, makeRdsClient } from "../lib/aws";
+import { deploymentNodeSources } from "../lib/nodes/deployment-sources";
 import { lambdaRoundTrigger, requestRound } from "../lib/round/poke";
-import { BACKLOG_METRICS, BACKLOG_NAMESPACE, DEPLOYMENT_DIMENSION, ROUND_SERVICE_NAME } from "../lib/round/backlog-metrics";
+import {
+  BACKLOG_METRICS,
+  BACKLOG_NAMESPACE,
+  DEPLOYMENT_DIMENSION,
+  ROUND_SERVICE_NAME,
+} from "../lib/round/backlog-metrics";
+import { BISTRO_NODE_TIMINGS } from "../lib/round/node-refresh";
 import { runRounds, type RoundDeps, type RoundReport } from "../lib/round/run-round";
 import { requireEnv } from "./env";
 
@@ -28,7 +35,14 @@ export function publishBacklog(target: Metrics, report: RoundReport | undefined)
 }
 const aws = makeAwsClients();
 // Kept across warm invocations: the parsed config is reused while its version is unchanged.
-const cache: Pick<RoundDeps, "cache"> = {};
+const cache: Pick<RoundDeps, "cache" | "nodeCache"> = {};
+let rds: ReturnType<typeof makeRdsClient> | undefined;
+
+/** A period from the environment (ms); the default when unset. */
+function periodMs(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return Number.isInteger(value) && value > 0 ? value : fallback;
+}
 
 export async function roundHandler(
   _event: unknown,
@@ -41,11 +55,21 @@ export async function roundHandler(
     rng: Math.random,
     owner: context.awsRequestId,
     instanceName: process.env.INSTANCE_NODE_NAME ?? "instance",
+    nodeSources: deploymentNodeSources({
+      store: { doc: aws.doc, tableName: requireEnv("TABLE_NAME") },
+      s3: aws.s3,
+      rds: () => (rds ??= makeRdsClient()),
+    }),
+    nodeTimings: {
+      updateMs: periodMs("NODES_UPDATE_MS", BISTRO_NODE_TIMINGS.updateMs),
+      retryMs: periodMs("NODES_RETRY_MS", BISTRO_NODE_TIMINGS.retryMs),
+    },
     log: (event) => {
       logger.info("scheduler", event);
     },
   };
   if (cache.cache) deps.cache = cache.cache;
+  if (cache.nodeCache) deps.nodeCache = cache.nodeCache;
   const store = deps.store;
   const reports = await runRounds(deps, 10, {
     ...(context.getRemainingTimeInMillis ? { timeLeftMs: context.getRemainingTimeInMillis } : {}),
@@ -54,6 +78,7 @@ export async function roundHandler(
       : {}),
   });
   if (deps.cache) cache.cache = deps.cache;
+  if (deps.nodeCache) cache.nodeCache = deps.nodeCache;
   publishBacklog(metrics, reports.at(-1));
   return {
     rounds: reports.length,

@@ -6,11 +6,13 @@
 // read once), so existing Bistro clients and its web UI work unchanged.
 import { formatIssue, idleReasons, serializeJob } from "../config";
 import { isPlainObject } from "../config/issues";
+import { jsonDepthProblem } from "../config/limits";
 import type { Config, Job } from "../model/config";
 import { deleteJob, saveJob } from "./config";
 import type { ApiDeps, LogLinesQuery } from "./deps";
 import { mapError, NotConfiguredError, publicMessage, ValidationError } from "./errors";
 import { jobHistogram, MONITOR_SAMPLES, type HistogramTask } from "./histogram";
+import { checkLogQueryLists } from "./logs";
 import { ApiView, NO_CONFIG_MESSAGE, readCurrentConfig, readRefreshMark } from "./state";
 import { forgiveJobs, killTask } from "./tasks";
 
@@ -24,6 +26,9 @@ export type BistroBody = { ok: true; queries: [name: string, query: unknown][] }
 export function parseBistroBody(body: unknown): BistroBody {
   let value = body;
   if (typeof body === "string") {
+    // A value nested past the limit would overflow recursive code after parsing: refuse first.
+    const tooDeep = jsonDepthProblem(body);
+    if (tooDeep) return { ok: false, error: tooDeep };
     try {
       value = JSON.parse(body) as unknown;
     } catch (error) {
@@ -63,6 +68,8 @@ type Handler = (view: ApiView, query: Query) => Promise<unknown>;
 function stringList(query: Query, key: string): string[] {
   const value = query[key];
   if (value === undefined || value === null) return [];
+  // Bistro's clients (PHP) send an empty list as `{}`, and Bistro iterates it as nothing.
+  if (isPlainObject(value) && Object.keys(value).length === 0) return [];
   if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
     throw new ValidationError(`"${key}" must be a list of strings`);
   }
@@ -210,6 +217,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
       ...(lineId !== undefined ? { lineId: String(lineId) } : {}),
       ...(typeof regex === "string" ? { regexFilter: regex } : {}),
     };
+    checkLogQueryLists(logQuery);
     const page = await readLogs(logQuery);
     return { next_line_id: page.nextLineId, lines: page.lines };
   },

@@ -21,8 +21,8 @@ import {
   findRoute,
   jsonResponse,
   lowerCaseHeaders,
-  parseJsonBody,
   QueryParams,
+  routeBody,
   type ApiRequest,
   type ApiResponse,
   type ApiRoute,
@@ -30,13 +30,23 @@ import {
 } from "./http";
 import { getLogs } from "./logs";
 import { getPushedNodes, listNodes, pushNodes } from "./nodes";
+import { jobShards } from "./shards";
 import { readCurrentConfig } from "./state";
 import { forgiveJobs, forgiveTask, killTask, listRefusedTasks, listTasks } from "./tasks";
 import { heartbeatRoute, listWorkersRoute, registerWorkerRoute } from "./workers";
 
 export type { ApiDeps, LogLine, LogLinesPage, LogLinesQuery, ReadLogs } from "./deps";
 export type { ApiRequest, ApiResponse, ApiRoute, BodyKind, RouteInput } from "./http";
-export { corsHeaders, findRoute, lowerCaseHeaders, matchPath, QueryParams, RouteNotFoundError } from "./http";
+export {
+  bodyTooLarge,
+  corsHeaders,
+  findRoute,
+  lowerCaseHeaders,
+  matchPath,
+  QueryParams,
+  RouteNotFoundError,
+  routeBody,
+} from "./http";
 export { NotConfiguredError, UnavailableError, ValidationError, mapError } from "./errors";
 export { s3LogReader } from "./logs";
 export { readPushedNodes, writePushedNodes, type PushedNodes } from "../nodes/pushed";
@@ -113,6 +123,12 @@ function routeTable(deps: ApiDeps): ApiRoute[] {
         const current = await readCurrentConfig(deps);
         return ok(await forgiveJobs(deps, current?.config ?? null, [param(input, "name")]));
       },
+    },
+    {
+      method: "GET",
+      path: "/jobs/{name}/shards",
+      body: "none",
+      run: async (input) => ok(await jobShards(deps, param(input, "name"), input)),
     },
     { method: "GET", path: "/nodes", body: "none", run: async (input) => ok(await listNodes(deps, input)) },
     {
@@ -210,12 +226,7 @@ export function makeApi(deps: ApiDeps): Api {
       try {
         const headers = lowerCaseHeaders(request.headers);
         const { route, params } = findRoute(routes, request.method, request.path);
-        const body =
-          route.body === "json"
-            ? parseJsonBody(headers, request.body)
-            : route.body === "raw"
-              ? (request.body ?? undefined)
-              : undefined;
+        const body = routeBody(route, headers, request.body);
         return await invoke(route, { params, query: new QueryParams(request.query), headers, body });
       } catch (error) {
         return errorResponse(error);

@@ -2,6 +2,8 @@
 // for one source (`PUT /nodes/{source}`, read back with `GET /nodes/{source}`), checked and
 // stored as a versioned node set that the `pushed` node source serves to rounds.
 import { z } from "zod";
+import { capIssues, isPlainObject } from "../config/issues";
+import { MAX_NODES, nodeNameProblem, overLimit, tagsProblem } from "../config/limits";
 import { INSTANCE_LEVEL } from "../model/config";
 import type { ConfigIssue } from "../model/config";
 import type { NodeSpec, NodeTree } from "../model/tree";
@@ -13,9 +15,6 @@ import { validate, ValidationError } from "./errors";
 import { decodeCursor, encodeCursor, type RouteInput } from "./http";
 import { loadTree, readCurrentConfig, requireCurrentConfig } from "./state";
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from "./tasks";
-
-/** A sanity bound on one push (API Gateway caps bodies at 10 MB anyway). */
-export const MAX_PUSHED_NODES = 1_000_000;
 
 function nodeView(tree: NodeTree, node: number) {
   const parent = tree.parentOf[node] ?? -1;
@@ -66,7 +65,7 @@ const pushedNodeSchema = z.strictObject({
   enabled: z.boolean().optional(),
   tags: z.array(z.string()).optional(),
 });
-const pushSchema = z.strictObject({ nodes: z.array(pushedNodeSchema).max(MAX_PUSHED_NODES) });
+const pushSchema = z.strictObject({ nodes: z.array(pushedNodeSchema) });
 
 /**
  * Checks a push as far as it can alone: names unique and not the instance's, levels configured
@@ -81,6 +80,10 @@ function checkPushedNodes(
   const issues: ConfigIssue[] = [];
   const position = new Map<string, number>();
   for (const [i, node] of nodes.entries()) {
+    const nameProblem = nodeNameProblem(node.name);
+    if (nameProblem) issues.push({ path: `nodes.${i}.name`, message: nameProblem });
+    const tagProblem = node.tags === undefined ? undefined : tagsProblem(node.tags);
+    if (tagProblem) issues.push({ path: `nodes.${i}.tags`, message: tagProblem });
     if (node.name === instanceName) {
       issues.push({ path: `nodes.${i}.name`, message: `${node.name} is the instance node's name`, value: node.name });
     } else if (position.has(node.name)) {
@@ -120,9 +123,10 @@ function checkPushedNodes(
 
 function checkSourceName(source: string): void {
   if (source === "" || source.length > MAX_PUSHED_SOURCE_NAME) {
-    throw new ValidationError(`A node source name has 1 to ${MAX_PUSHED_SOURCE_NAME} characters`, [
-      { path: "source", message: `1 to ${MAX_PUSHED_SOURCE_NAME} characters`, value: source.slice(0, 50) },
-    ]);
+    throw new ValidationError(
+      `A node source name has 1 to ${MAX_PUSHED_SOURCE_NAME} characters (MAX_NODE_SOURCE_NAME_CHARS)`,
+      [{ path: "source", message: `1 to ${MAX_PUSHED_SOURCE_NAME} characters`, value: source.slice(0, 50) }],
+    );
   }
 }
 
@@ -133,11 +137,17 @@ function checkSourceName(source: string): void {
  */
 export async function pushNodes(deps: ApiDeps, source: string, body: unknown, expectedVersion?: number | null) {
   checkSourceName(source);
+  // Counted before zod reads a million entries; the tree's own limit bounds one source too.
+  const count = isPlainObject(body) && Array.isArray(body.nodes) ? body.nodes.length : 0;
+  if (count > MAX_NODES) {
+    const message = overLimit("the number of nodes", count, "MAX_NODES");
+    throw new ValidationError(`Too many nodes for source ${source}: ${message}`, [{ path: "nodes", message }]);
+  }
   const { nodes } = validate(pushSchema, body, `nodes for source ${source}`);
   const current = await readCurrentConfig(deps);
   const issues = checkPushedNodes(nodes, current?.config.settings.levels, deps.instanceName);
   if (issues.length > 0) {
-    throw new ValidationError(`The nodes for source ${source} are invalid; nothing was stored.`, issues);
+    throw new ValidationError(`The nodes for source ${source} are invalid; nothing was stored.`, capIssues(issues));
   }
   const specs: NodeSpec[] = nodes.map((node) => ({
     name: node.name,

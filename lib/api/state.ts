@@ -5,7 +5,7 @@
 import { parseConfig } from "../config";
 import type { Config } from "../model/config";
 import { buildNodeTree, type NodeTree } from "../model/tree";
-import { loadNodes } from "../nodes";
+import { loadNodes, type NodeSourceRegistry } from "../nodes";
 import { deploymentNodeSources } from "../nodes/deployment-sources";
 import { nodeSettingsHash, TREE_SET } from "../round/node-refresh";
 import { getConfig, type StoredConfig } from "../store/config-store";
@@ -62,15 +62,15 @@ export async function loadTree(deps: ApiDeps, config: Config): Promise<NodeTree>
     if (set) return buildNodeTree(settings.levels, deps.instanceName, set.nodes);
   }
   try {
-    return await loadNodes(
-      settings,
-      deps.instanceName,
-      deps.clock() / 1000,
-      deps.nodeSources ?? deploymentNodeSources({ store: deps.store }),
-    );
+    return await loadNodes(settings, deps.instanceName, deps.clock() / 1000, nodeSourcesOf(deps));
   } catch (error) {
     throw new UnavailableError(`Nodes could not be loaded: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/** The node sources this deployment implements: the ones rounds use, and the ones a config may name. */
+export function nodeSourcesOf(deps: ApiDeps): NodeSourceRegistry {
+  return deps.nodeSources ?? deploymentNodeSources({ store: deps.store });
 }
 
 /** Jobs whose task items may exist: the configured ones and any that ever had items. */

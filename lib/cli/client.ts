@@ -6,6 +6,7 @@ import { createHash, createHmac } from "node:crypto";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentityProvider, Checksum, SourceData } from "@smithy/types";
+import { errorOfAnswer, type ApiHttpError } from "../api/error-answer";
 import { UsageError } from "./local";
 
 /** `sous local`'s default address. */
@@ -33,24 +34,7 @@ export class ApiUnreachableError extends Error {
   }
 }
 
-export interface ApiIssue {
-  path?: string;
-  message: string;
-  value?: unknown;
-}
-
-/** An HTTP error answer; the message and issues are the API's own (docs/api.md "Errors"). */
-export class ApiHttpError extends Error {
-  override readonly name = "ApiHttpError";
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly issues: readonly ApiIssue[],
-  ) {
-    super(message);
-  }
-}
+export { ApiHttpError, type ApiIssue } from "../api/error-answer";
 
 export function isLoopbackUrl(url: string): boolean {
   const host = new URL(url).hostname;
@@ -126,6 +110,11 @@ export function sigV4Signer(region: string, credentials: AwsCredentialIdentityPr
   };
 }
 
+/** How requests to an API are signed: not at all on this machine, else SigV4 with the default credentials. */
+export function signerFor(baseUrl: string, env: NodeJS.ProcessEnv = process.env): RequestSigner | null {
+  return isLoopbackUrl(baseUrl) ? null : sigV4Signer(regionForUrl(baseUrl, env), defaultProvider());
+}
+
 export type QueryValue = string | readonly string[] | number | undefined;
 
 export interface RequestOptions {
@@ -158,12 +147,7 @@ export class ApiClient {
   constructor(options: ApiClientOptions) {
     this.baseUrl = options.baseUrl;
     this.fetchImpl = options.fetch ?? fetch;
-    this.signer =
-      options.signer !== undefined
-        ? options.signer
-        : isLoopbackUrl(options.baseUrl)
-          ? null
-          : sigV4Signer(regionForUrl(options.baseUrl, options.env), defaultProvider());
+    this.signer = options.signer !== undefined ? options.signer : signerFor(options.baseUrl, options.env);
   }
 
   /** The URL of an API path (segments already encoded by the caller) with its query. */
@@ -216,27 +200,7 @@ export class ApiClient {
 
 /** The ApiHttpError of an error answer, in the API's error shape or not (a proxy's HTML page). */
 export function httpError(answer: RawAnswer): ApiHttpError {
-  const error = (answer.body as { error?: unknown } | undefined)?.error;
-  if (typeof error === "object" && error !== null) {
-    const { code, message, issues } = error as { code?: unknown; message?: unknown; issues?: unknown };
-    return new ApiHttpError(
-      answer.status,
-      typeof code === "string" ? code : `http_${answer.status}`,
-      typeof message === "string" ? message : `HTTP ${answer.status}`,
-      Array.isArray(issues) ? (issues as ApiIssue[]) : [],
-    );
-  }
-  // API Gateway's own refusals (e.g. a bad signature) answer {"message": "..."}.
-  const message = (answer.body as { message?: unknown } | undefined)?.message;
-  const text =
-    typeof error === "string"
-      ? error
-      : typeof message === "string"
-        ? message
-        : typeof answer.body === "string"
-          ? answer.body.slice(0, 500)
-          : "";
-  return new ApiHttpError(answer.status, `http_${answer.status}`, text || `HTTP ${answer.status}`, []);
+  return errorOfAnswer(answer.status, answer.body);
 }
 
 function networkReason(error: unknown): string {

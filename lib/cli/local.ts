@@ -22,6 +22,8 @@ export interface LocalCommandOptions {
   workerCommand?: string;
   workers: number;
   port: number;
+  /** Web UI port; false for no UI. */
+  ui: number | false;
   dataDir?: string;
   name: string;
   exitWhenDone?: boolean;
@@ -109,6 +111,7 @@ export async function runLocal(options: LocalCommandOptions, print: (line: strin
     dataDir,
     instanceName: "scheduler",
     port: options.port,
+    ...(options.ui !== false ? { uiPort: options.ui } : {}),
     ...(document ? { config: document } : {}),
     // Only a file the user named is watched (the demo's is not theirs to edit).
     ...(options.config && configText !== undefined
@@ -154,6 +157,7 @@ export async function runLocal(options: LocalCommandOptions, print: (line: strin
       .map(([service, url]) => `${service} ${url}`)
       .join(", ");
     print(`Sous local is running: ${options.workers} worker(s) running ${command}; ${where || "AWS"}.`);
+    if (deployment.uiUrl) print(`Web UI: ${deployment.uiUrl}   <- open this in a browser`);
     print(`API: ${deployment.apiUrl}   Task directories: ${dataDir}   Ctrl-C stops everything.`);
     print(`Try: curl -d '{"a":{"handler":"jobs"},"b":{"handler":"running_tasks"}}' ${deployment.apiUrl}/`);
   }

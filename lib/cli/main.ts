@@ -1,6 +1,7 @@
 // The `sous` command line (commander). Each command is a thin layer over lib/.
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { emulatorEnvironment, startEmulators } from "../local/emulators";
+import { MAX_SCRIPT_TIMEOUT_SEC } from "../nodes";
 import { ApiClient, resolveApiUrl } from "./client";
 import {
   applyCommand,
@@ -15,6 +16,8 @@ import {
 } from "./commands";
 import { EXIT, processIo, reportError, type CliIo } from "./io";
 import { runLocal } from "./local";
+import { nodesPushCommand, type NodesPushOptions } from "./nodes-push";
+import { uiCommand } from "./ui";
 import { parseResources, workerCommand } from "./worker";
 
 /**
@@ -84,6 +87,8 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option("--worker-command <path>", "the task command workers run (default: Bistro's demo task)")
     .option("--workers <n>", "number of workers", (v) => positiveInt(v, "--workers"), 2)
     .option("--port <port>", "API port on 127.0.0.1 (0: any free port)", (v) => portNumber(v), 6790)
+    .option("--ui <port>", "web UI port on 127.0.0.1 (0: any free port)", (v) => portNumber(v, "--ui"), 6791)
+    .option("--no-ui", "do not serve the web UI")
     .option("--data-dir <dir>", "where task working directories go (default: a new temporary directory)")
     .option("--name <name>", "prefix of the table, queues and bucket", "sous-local")
     .option("--exit-when-done", "stop once every runnable task has finished")
@@ -110,6 +115,19 @@ export function buildProgram(io: CliIo = processIo): Command {
       await runLocal(options, (line) => {
         console.log(line);
       });
+    });
+
+  program
+    .command("ui")
+    .description("serve the web UI on 127.0.0.1 for the API (--api), signing each request with your AWS credentials")
+    .option("--port <port>", "UI port on 127.0.0.1 (0: any free port)", (v) => portNumber(v), 6791)
+    .action(async (options: { port: number }, command: Command) => {
+      try {
+        const { api } = command.optsWithGlobals<{ api?: string }>();
+        await uiCommand(io, { port: options.port, ...(api !== undefined ? { api } : {}) });
+      } catch (error) {
+        reportError(io, error);
+      }
     });
 
   program
@@ -146,12 +164,26 @@ export function buildProgram(io: CliIo = processIo): Command {
       ),
     );
 
-  program
+  const nodes = program
     .command("nodes")
     .description("list the node tree (the instance node first), or one level's nodes")
     .option("--level <level>", "only this level")
     .option("--json", "print {levels, nodes} as JSON")
     .action(withApi((ctx, options: { level?: string; json?: boolean }) => nodesCommand(ctx, options)));
+  nodes
+    .command("push")
+    .description(
+      "run a script node source here (for AWS, where Lambda runs no scripts): SCRIPT <parent> for each node of " +
+        "--parent-level, each stdout line a child, pushed as PUT /nodes/<source>; a failing script pushes nothing",
+    )
+    .requiredOption("--from-script <path>", "the program to run (no shell), as Bistro's script source runs it")
+    .requiredOption("--source <name>", "the pushed node source to replace")
+    .requiredOption("--parent-level <level>", "the level whose nodes are the parents (e.g. instance)")
+    .option("--timeout-sec <seconds>", "timeout of each run of the script (default 60, at most 3600)", (value) =>
+      parseTimeout(value),
+    )
+    .option("--json", "print the API's answer as JSON")
+    .action(withApi((ctx, options: NodesPushOptions) => nodesPushCommand(ctx, options)));
 
   program
     .command("workers")
@@ -224,10 +256,10 @@ export function commanderExitCode(error: CommanderError): number {
   return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
 }
 
-function portNumber(value: string): number {
+function portNumber(value: string, flag = "--port"): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new InvalidArgumentError(`--port takes 0 to 65535, not ${value}`);
+    throw new InvalidArgumentError(`${flag} takes 0 to 65535, not ${value}`);
   return n;
 }
 
@@ -251,6 +283,14 @@ export function main(argv: string[] = process.argv): void {
       console.error(`sous: ${error instanceof Error ? error.message : String(error)}`);
       process.exitCode = EXIT.unexpected;
     });
+}
+
+function parseTimeout(value: string): number {
+  const seconds = Number(value);
+  if (!(seconds > 0 && seconds <= MAX_SCRIPT_TIMEOUT_SEC)) {
+    throw new InvalidArgumentError(`a number of seconds in (0, ${MAX_SCRIPT_TIMEOUT_SEC}]`);
+  }
+  return seconds;
 }
 
 if (require.main === module) main();

@@ -3,11 +3,16 @@
 // request guard (Host and Origin checks, CORS for allowed origins only).
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Api, ApiRequest } from "../api";
+import { bodyTooLarge, type Api, type ApiRequest } from "../api";
+import { MAX_BODY_BYTES } from "../config/limits";
 import { makeRequestGuard, type RequestGuard } from "./request-guard";
 
-/** Bodies larger than this are refused (API Gateway's own limit is 10 MB). */
-const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/**
+ * A body over MAX_BODY_BYTES is refused with lib/api's 400 naming the limit. The rest of it is
+ * read and dropped (so the client sees the answer rather than a reset) up to this many bytes;
+ * past that the connection is cut.
+ */
+const MAX_DRAINED_BYTES = 4 * MAX_BODY_BYTES;
 
 export interface ApiServer {
   url: string;
@@ -15,17 +20,18 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-class BodyTooLargeError extends Error {}
+export class BodyTooLargeError extends Error {}
 
-async function readBody(request: IncomingMessage): Promise<string> {
+/** The body text, or the byte count when it is over MAX_BODY_BYTES. */
+export async function readBody(request: IncomingMessage): Promise<string | { tooLarge: number }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new BodyTooLargeError();
-    chunks.push(chunk);
+    if (size > MAX_DRAINED_BYTES) throw new BodyTooLargeError();
+    if (size <= MAX_BODY_BYTES) chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return size > MAX_BODY_BYTES ? { tooLarge: size } : Buffer.concat(chunks).toString("utf8");
 }
 
 function toApiRequest(request: IncomingMessage, body: string): ApiRequest {
@@ -72,7 +78,10 @@ export async function serveApi(
           return;
         }
         const body = await readBody(request);
-        const answer = await api.handle(toApiRequest(request, body));
+        const answer =
+          typeof body === "string"
+            ? await api.handle(toApiRequest(request, body))
+            : api.errorResponse(bodyTooLarge(body.tooLarge));
         response.writeHead(answer.statusCode, withGuardCors(answer.headers, verdict.headers));
         response.end(answer.body === undefined ? undefined : JSON.stringify(answer.body));
       } catch (error) {

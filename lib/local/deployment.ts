@@ -16,10 +16,11 @@ import {
 import { makeApi, type ApiDeps } from "../api";
 import { replaceConfig } from "../api/config";
 import { s3LogReader } from "../api/logs";
-import { makeAwsClients, resolveEndpoint, type AwsClients } from "../aws";
+import { makeAwsClients, makeRdsClient, resolveEndpoint, type AwsClients } from "../aws";
+import { deploymentNodeSources } from "../nodes/deployment-sources";
 import { LogWriter } from "../logs/writer";
 import type { ResourceAmounts } from "../model/config";
-import { builtinNodeSources, createScriptSource } from "../nodes";
+import { createScriptSource } from "../nodes";
 import { ingestStatuses } from "../round/apply-statuses";
 import { requestRound, type RoundTrigger } from "../round/poke";
 import { runRounds, type RoundDeps, type RoundReport } from "../round/run-round";
@@ -29,6 +30,7 @@ import { getCurrentConfigVersion, putConfig } from "../store/config-store";
 import { ensureTable } from "../store/table";
 import { InProcessControlPlane, type WorkerSetup } from "../worker/control-plane";
 import { startWorker, type WorkerEvent, type WorkerHandle } from "../worker/daemon";
+import { serveUi, type UiServer } from "../ui/server";
 import type { NodeRefreshTimings } from "../round/node-refresh";
 import { serveApi } from "./api-server";
 import { watchConfigFile, type ConfigFilePoller } from "./config-file";
@@ -49,6 +51,8 @@ export interface LocalOptions {
   config?: Record<string, unknown>;
   /** API port on 127.0.0.1 (0 = any free port). */
   port: number;
+  /** Web UI port on 127.0.0.1 (0 = any free port); no UI when absent. */
+  uiPort?: number;
   /** Browser origins besides the API's own that may change state (e.g. a UI served on another port). */
   allowedOrigins?: readonly string[];
   /** Start rounds on pokes (default true); false leaves only the timer, for comparisons. */
@@ -80,6 +84,8 @@ export interface LocalDeployment {
   workers: WorkerHandle[];
   /** Where the API listens, e.g. http://127.0.0.1:6790. */
   apiUrl: string;
+  /** Where the web UI listens, e.g. http://127.0.0.1:6791 (when asked for). */
+  uiUrl?: string;
   /** Asks for a round now. */
   poke(): Promise<void>;
   /** Endpoints in use (the emulators', or the configured ones; none means AWS itself). */
@@ -153,7 +159,13 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     return Promise.resolve();
   };
   // One registry for rounds and the API: the script source remembers each script's last good output.
-  const nodeSources = builtinNodeSources().register(createScriptSource());
+  let rds: ReturnType<typeof makeRdsClient> | undefined;
+  const nodeSources = deploymentNodeSources({
+    store,
+    s3: aws.s3,
+    rds: () => (rds ??= makeRdsClient()),
+    extra: [createScriptSource()],
+  });
   const roundDeps: RoundDeps = {
     store,
     nodeSources,
@@ -299,6 +311,10 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
   const server = await serveApi(api, options.port, {
     ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
   });
+  let ui: UiServer | undefined;
+  if (options.uiPort !== undefined) {
+    ui = await serveUi({ apiUrl: server.url, signer: null, port: options.uiPort });
+  }
   let configPoller: ConfigFilePoller | undefined;
   if (options.configFile) {
     configPoller = watchConfigFile({
@@ -322,6 +338,7 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     instanceName,
     workers,
     apiUrl: server.url,
+    ...(ui ? { uiUrl: ui.url } : {}),
     poke,
     endpoints,
     async stop() {
@@ -329,11 +346,13 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
       stopping = true;
       configPoller?.stop();
       wake?.();
+      await ui?.close();
       await server.close();
       await Promise.all(workers.map((w) => w.stop({ graceful: false })));
       await Promise.allSettled(background);
       await Promise.allSettled(writers.map((w) => w.close()));
       aws.destroy();
+      rds?.destroy();
       await emulators?.stop();
     },
   };

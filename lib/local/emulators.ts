@@ -22,7 +22,7 @@ export interface StartEmulatorsOptions {
   dynamodb?: boolean;
   /** Start fauxqs for SQS and S3 (default true). */
   sqsAndS3?: boolean;
-  /** Give up when both are not answering after this long (default 30 s). */
+  /** Give up when both are not answering after this long (default $SOUS_EMULATOR_TIMEOUT_MS, else 30 s). */
   timeoutMs?: number;
 }
 
@@ -42,7 +42,8 @@ export function emulatorEnvironment(endpoints: EmulatorEndpoints): Record<string
 }
 
 export async function startEmulators(options: StartEmulatorsOptions = {}): Promise<RunningEmulators> {
-  const timeoutMs = options.timeoutMs ?? 30000;
+  // A busy machine can take longer to start a JVM: SOUS_EMULATOR_TIMEOUT_MS raises the bound.
+  const timeoutMs = options.timeoutMs ?? (Number(process.env.SOUS_EMULATOR_TIMEOUT_MS) || 30000);
   const args = [
     ...(options.dynamodb === false ? ["--no-dynamodb"] : []),
     ...(options.sqsAndS3 === false ? ["--no-fauxqs"] : []),

@@ -98,7 +98,11 @@ export function decodeNodes(body: Uint8Array): NodeSpec[] {
   const disabled = new Set(doc.disabled);
   const tagsOf = new Map<number, string[]>();
   for (const [index, ...ids] of doc.tagged) {
-    if (index !== undefined) tagsOf.set(index, ids.map((id) => doc.tags[id] ?? ""));
+    if (index !== undefined)
+      tagsOf.set(
+        index,
+        ids.map((id) => doc.tags[id] ?? ""),
+      );
   }
   const nodes = new Array<NodeSpec>(count);
   for (let i = 0; i < count; i++) {

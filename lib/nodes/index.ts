@@ -11,7 +11,8 @@ export {
 } from "./source";
 export { manualNodes, manualSource } from "./manual";
 export { compileFormat } from "./format";
-export { MAX_RANGE_LABEL_NODES, rangeLabelNodes, rangeLabelSource } from "./range-label";
+export { rangeLabelNodes, rangeLabelSource } from "./range-label";
+export { nodeSourceIssues } from "./check";
 export { emptySource } from "./empty";
 export { builtinNodeSources, fetchNodeSpecs, loadNodes, type NodeSettings } from "./load";
 export { addTimeNodes, addTimeSource, DEFAULT_TIME_ZONE, MAX_ADD_TIME_NODES, MAX_ADD_TIME_SLOTS } from "./add-time";

@@ -1,6 +1,7 @@
 // One nodes refresh (Bistro's NodesLoader): run `nodes.node_sources` in order, check what each
 // produced (known level, parent one level up, no name twice), and build the NodeTree. Any failure
 // fails the whole refresh with the failing entry named, as Bistro does.
+import { MAX_NODES, nodeNameProblem, overLimit, tagsProblem } from "../config/limits";
 import type { Settings } from "../model/config";
 import { buildNodeTree, type NodeSpec, type NodeTree } from "../model/tree";
 import { addTimeSource } from "./add-time";
@@ -36,6 +37,11 @@ export async function fetchNodeSpecs(
       const reason = error instanceof Error ? error.message : String(error);
       throw new NodeSourceError(`${where} (${entry.source}): ${reason}`, { cause: error });
     }
+    if (nodes.length + produced.length > MAX_NODES) {
+      throw new NodeSourceError(
+        `${where} (${entry.source}): ${overLimit("the number of nodes", nodes.length + produced.length, "MAX_NODES")}`,
+      );
+    }
     for (const spec of produced) {
       const problem = checkSpec(spec, settings.levels, levelOf);
       if (problem) throw new NodeSourceError(`${where} (${entry.source}): ${problem}`);
@@ -63,9 +69,15 @@ function checkSpec(
   levelOf: ReadonlyMap<string, number>,
 ): string | undefined {
   if (typeof spec.name !== "string" || spec.name === "") return "a node has an empty name";
+  const nameProblem = nodeNameProblem(spec.name);
+  if (nameProblem) return nameProblem;
   const level = levelIndex(levels, spec.level);
   if (level <= 0) return `Node ${spec.name} has unknown level ${spec.level}`;
-  if (levelOf.has(spec.name)) return `Node ${spec.name} is defined twice (Bistro's node replicas are not supported)`;
+  // The same name under several parents of one level is a replica (Bistro allows it); not across levels.
+  const earlier = levelOf.get(spec.name);
+  if (earlier !== undefined && earlier !== level) {
+    return `Node ${spec.name} is defined at levels ${earlier} and ${level}; a name may repeat only within one level`;
+  }
   const parentLevel = levelOf.get(spec.parent);
   if (parentLevel === undefined) return `Node ${spec.name} has unknown parent ${spec.parent}`;
   if (parentLevel !== level - 1) {
@@ -74,5 +86,7 @@ function checkSpec(
   if (spec.tags !== undefined && !(Array.isArray(spec.tags) && spec.tags.every((tag) => typeof tag === "string"))) {
     return `Node ${spec.name} has tags that are not an array of strings`;
   }
+  const tagProblem = spec.tags === undefined ? undefined : tagsProblem(spec.tags);
+  if (tagProblem) return `Node ${spec.name}: ${tagProblem}`;
   return undefined;
 }

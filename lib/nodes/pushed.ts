@@ -2,6 +2,7 @@
 // name in its prefs (`{"source": "pushed", "prefs": {"name": "inventory"}}`), tags included,
 // so tag filters match them. Each pushed source is one stored node set (`pushed:<name>`); its
 // version is the source's input version, so a round refreshes as soon as a push lands.
+import { MAX_NODE_SOURCE_NAME_CHARS } from "../config/limits";
 import type { NodeSpec } from "../model/tree";
 import type { StoreContext } from "../store/context";
 import { readNodeSet, readNodeSetHead, writeNodeSet, type NodeSetWrite } from "../store/node-sets";
@@ -9,7 +10,7 @@ import { describePref, NodeSourceError, type NodeSource, type NodeSourceContext 
 
 export const PUSHED_SOURCE = "pushed";
 /** Pushed source names: what `PUT /nodes/{name}` takes. */
-export const MAX_PUSHED_SOURCE_NAME = 200;
+export const MAX_PUSHED_SOURCE_NAME = MAX_NODE_SOURCE_NAME_CHARS;
 
 export interface PushedNodes {
   source: string;

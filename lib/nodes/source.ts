@@ -22,6 +22,11 @@ export interface NodeSource {
   /** New nodes, parents before children; throw NodeSourceError for bad prefs. */
   fetch(context: NodeSourceContext): Promise<NodeSpec[]> | NodeSpec[];
   /**
+   * Checks prefs when a config is saved, without fetching (pure and cheap); throws
+   * NodeSourceError. Sources without it accept any prefs at save time.
+   */
+  checkPrefs?(context: Pick<NodeSourceContext, "levels" | "prefs">): void;
+  /**
    * Optional cheap check of what the source reads (e.g. a pushed set's hash): when it differs
    * from the value seen at the last refresh, the nodes are refreshed before their period is up.
    */

@@ -147,11 +147,25 @@ export async function currentNodes(
     } catch (error) {
       const mark: NodeRefreshMark = { ...base, sourcesHash, inputs, attemptedAtMs: nowMs, error: messageOf(error) };
       const stored = await storedTree(deps, settings, shape, mark);
-      return { ...stored, mark, refreshed: true, changed: false, bytesWritten: 0, nextDueMs: nextDueMs(mark, deps.timings) };
+      return {
+        ...stored,
+        mark,
+        refreshed: true,
+        changed: false,
+        bytesWritten: 0,
+        nextDueMs: nextDueMs(mark, deps.timings),
+      };
     }
   }
   const stored = await storedTree(deps, settings, shape, base);
-  return { ...stored, mark: base, refreshed: false, changed: false, bytesWritten: 0, nextDueMs: nextDueMs(base, deps.timings) };
+  return {
+    ...stored,
+    mark: base,
+    refreshed: false,
+    changed: false,
+    bytesWritten: 0,
+    nextDueMs: nextDueMs(base, deps.timings),
+  };
 }
 
 /** The last good tree: the cached one when its version is current, else read and decoded. */

@@ -53,7 +53,9 @@ const partKey = (name: string, version: number, n: number) => ({
 });
 
 export async function readNodeSetHead(ctx: StoreContext, name: string): Promise<NodeSetHead | null> {
-  const result = await ctx.doc.send(new GetCommand({ TableName: ctx.tableName, Key: headKey(name), ConsistentRead: true }));
+  const result = await ctx.doc.send(
+    new GetCommand({ TableName: ctx.tableName, Key: headKey(name), ConsistentRead: true }),
+  );
   const item = result.Item as (NodeSetHead & { pk: string }) | undefined;
   if (!item) return null;
   const { version, hash, count, bytes, parts, updatedAtMs } = item;

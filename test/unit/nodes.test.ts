@@ -145,7 +145,10 @@ describe("range_label source", () => {
     [{ parent_level: "instance", start: 1, end: 2, format: "db_{i" }, /unmatched "\{"/],
     [{ parent_level: "instance", start: 1, end: 2, format: "db_}" }, /unmatched "\}"/],
     [{ parent_level: "instance", start: 1, end: 2, format: "{i:03d}" }, /is not supported/],
-    [{ parent_level: "instance", start: 0, end: 1e9 }, /would create 1000000001 nodes; the limit is 10000000/],
+    [
+      { parent_level: "instance", start: 0, end: 1e9 },
+      /would create 1000000001 nodes per parent: that is 1,000,000,001; the limit is 1,000,000 \(MAX_NODES\)/,
+    ],
   ])("rejects prefs %j", (prefs, message) => {
     expect(() => rangeLabelNodes(context(prefs, ["my_level"]))).toThrow(message);
   });
@@ -190,10 +193,9 @@ describe("loadNodes: one refresh, sources in order", () => {
     expect(pathToNode(tree, db)).toEqual(["inst", "capybara.example.com", "capybara.example.com:db_5"]);
   });
 
-  it("builds the same tree from the legacy single-source form", async () => {
+  it("ignores the legacy single-source form, as Bistro does: only the instance node", async () => {
     const legacy = await loadNodes(parseValid(bistroFixture("legacy-node-source.json")).settings, "i", 0);
-    const simple = await loadNodes(parseValid(bistroFixture("simple.json")).settings, "i", 0);
-    expect(legacy).toEqual(simple);
+    expect(legacy.names).toEqual(["i"]);
   });
 
   it("has only the instance node without sources", async () => {
@@ -246,7 +248,11 @@ describe("loadNodes: one refresh, sources in order", () => {
       [{ name: "x", level: "b", parent: "inst" }],
       /Node x at level b has parent inst, which is not one level up/,
     ],
-    ["a name used twice", [{ name: "inst", level: "a", parent: "inst" }], /Node inst is defined twice/],
+    [
+      "the instance's name",
+      [{ name: "inst", level: "a", parent: "inst" }],
+      /Node inst is defined at levels 0 and 1; a name may repeat only within one level/,
+    ],
     ["an empty name", [{ name: "", level: "a", parent: "inst" }], /a node has an empty name/],
   ])("rejects a source producing %s", async (_what, produced, message) => {
     const registry = new NodeSourceRegistry([{ name: "bad", fetch: () => produced }]);
@@ -276,9 +282,11 @@ describe("manual, range_label, add_time and empty stay pure", () => {
     "cron-selector.ts",
     "time-zone.ts",
     "empty.ts",
-  ])("%s imports only the model and its siblings", (file) => {
+  ])("%s imports only the model, the limits and its siblings", (file) => {
     const text = readFileSync(join(__dirname, "..", "..", "lib", "nodes", file), "utf8");
     const imports = [...text.matchAll(/from "([^"]+)"/g)].map((match) => match[1]);
-    expect(imports.filter((path) => !/^\.\/[a-z-]+$|^\.\.\/model\/[a-z]+$/.test(path ?? ""))).toEqual([]);
+    expect(
+      imports.filter((path) => !/^\.\/[a-z-]+$|^\.\.\/model\/[a-z]+$|^\.\.\/config\/limits$/.test(path ?? "")),
+    ).toEqual([]);
   });
 });
