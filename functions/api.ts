@@ -58,6 +58,8 @@ function currentApi(): Api {
         }
       : {}),
     ...(process.env.CORS_ORIGIN ? { corsOrigin: process.env.CORS_ORIGIN } : {}),
+    // Worker queues get owner-only and TLS-only policies (docs/security.md).
+    workerQueuePolicies: true,
     log: (entry) => {
       logger.error("api", entry);
     },
@@ -78,6 +80,13 @@ function rawBody(event: Event): string | undefined {
   return event.isBase64Encoded ? Buffer.from(event.body, "base64").toString("utf8") : event.body;
 }
 
+/** IAM auth's caller (aws:userid: `AROA…:session` or `AIDA…`); absent without IAM auth. */
+function callerOf(event: Event): { caller?: string } {
+  const identity = (event.requestContext as Partial<Event["requestContext"]> | undefined)?.identity;
+  const caller = identity?.caller ?? identity?.user;
+  return caller ? { caller } : {};
+}
+
 function routeHandler(instance: Api, route: ApiRoute) {
   return middy<Event, Result>().handler(async (event) => {
     const query = event.multiValueQueryStringParameters ?? event.queryStringParameters;
@@ -89,6 +98,7 @@ function routeHandler(instance: Api, route: ApiRoute) {
       headers,
       // Limits and JSON parsing as in every host; a refusal reaches apiErrors (lib/api's mapping).
       body: routeBody(route, headers, rawBody(event)),
+      ...callerOf(event),
     };
     return toResult(await instance.invoke(route, input));
   });

@@ -7,6 +7,12 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import type { Context } from "aws-lambda";
 import { makeAwsClients, makeRdsClient } from "../lib/aws";
+import {
+  launchContainerTasks,
+  runTaskClient,
+  type ContainerLaunch,
+  type ContainerSetup,
+} from "../lib/dispatch/run-task";
 import { deploymentNodeSources } from "../lib/nodes/deployment-sources";
 import { lambdaRoundTrigger, requestRound } from "../lib/round/poke";
 import {
@@ -34,6 +40,14 @@ export function publishBacklog(target: Metrics, report: RoundReport | undefined)
   target.publishStoredMetrics();
 }
 const aws = makeAwsClients();
+// Container jobs (SOUS_CONTAINER_SETUP, set by the stack when it declares containerJobs).
+const containerSetup = process.env.SOUS_CONTAINER_SETUP
+  ? (JSON.parse(process.env.SOUS_CONTAINER_SETUP) as ContainerSetup)
+  : undefined;
+const containers = containerSetup
+  ? { launch: (launches: readonly ContainerLaunch[]) => launchContainerTasks(ecs, containerSetup, launches) }
+  : undefined;
+const ecs = runTaskClient();
 // Kept across warm invocations: the parsed config is reused while its version is unchanged.
 const cache: Pick<RoundDeps, "cache" | "nodeCache"> = {};
 let rds: ReturnType<typeof makeRdsClient> | undefined;
@@ -67,6 +81,7 @@ export async function roundHandler(
     log: (event) => {
       logger.info("scheduler", event);
     },
+    ...(containers ? { containers } : {}),
   };
   if (cache.cache) deps.cache = cache.cache;
   if (cache.nodeCache) deps.nodeCache = cache.nodeCache;

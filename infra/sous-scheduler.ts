@@ -22,6 +22,8 @@ import { SousFunction } from "./lambda";
 import { SousMonitoring } from "./monitoring";
 import { checkQueuePrefix, defaultQueuePrefix, workerQueueArnPattern } from "./names";
 import { acknowledge, wildcardResourceFinding } from "./nag";
+import { SousContainerJobs, type ContainerJobDefinition } from "./container-jobs";
+import { SousWorkerHosts, type SousWorkerHostsProps } from "./worker-hosts";
 import { WorkerPolicy } from "./worker-policy";
 import { SousWorkerService, type SousWorkersProps } from "./workers";
 
@@ -84,6 +86,16 @@ export interface SousSchedulerProps {
   vpcSubnets?: ec2.SubnetSelection;
   /** Give Fargate workers a public address. Default: true in a new VPC, false in a given one. */
   assignPublicIp?: boolean;
+  /**
+   * Self-managed worker hosts: an EC2 Auto Scaling group whose instances install the `npm pack`
+   * artifact and run `sous worker` under systemd (in the workers' VPC and subnets). Default none.
+   */
+  selfManagedHosts?: SousWorkerHostsProps;
+  /**
+   * Task definitions that jobs with a `container` key may name (docs/containers.md): each start of
+   * such a job runs as its own Fargate task in the workers' cluster. Default none.
+   */
+  containerJobs?: Record<string, ContainerJobDefinition>;
   /** Also create a role with the worker policy that this principal may assume (e.g. `ec2.amazonaws.com`). */
   workerHostPrincipal?: iam.IPrincipal;
   /** Alarm notifications. Default none. */
@@ -113,6 +125,8 @@ export class SousScheduler extends Construct {
   /** With an EC2 `workerHostPrincipal`: the instance profile to launch worker hosts with. */
   readonly workerHostInstanceProfile?: iam.InstanceProfile;
   readonly workers?: SousWorkerService;
+  readonly workerHosts?: SousWorkerHosts;
+  readonly containerJobs?: SousContainerJobs;
   readonly vpc?: ec2.IVpc;
   readonly monitoring: SousMonitoring;
   readonly queuePrefix: string;
@@ -262,8 +276,16 @@ export class SousScheduler extends Construct {
     acknowledge(this.apiFunction.role, runtimeQueues, wildcardResourceFinding(this, workerQueues));
     this.apiFunction.role.addToPolicy(
       new iam.PolicyStatement({
+        // Registration creates the queue, sets its owner-only TLS-only policy (which needs the
+        // queue's ARN), and deletes a queue its failed registration left; kills are sent to it.
         sid: "WorkerQueues",
-        actions: ["sqs:CreateQueue", "sqs:DeleteQueue", "sqs:SendMessage", "sqs:GetQueueAttributes"],
+        actions: [
+          "sqs:CreateQueue",
+          "sqs:GetQueueAttributes",
+          "sqs:SetQueueAttributes",
+          "sqs:DeleteQueue",
+          "sqs:SendMessage",
+        ],
         resources: [workerQueues],
       }),
     );
@@ -321,26 +343,66 @@ export class SousScheduler extends Construct {
       SOUS_LOG_BUCKET: this.logBucket.bucketName,
       AWS_REGION: stack.region,
     };
-    if (props.workers !== false) {
+    if (props.workers !== false || props.selfManagedHosts) {
       const ownVpc = props.vpc === undefined;
       // `as`: CDK classes declare `x: T | undefined` where their interfaces say `x?: T`, which
       // exactOptionalPropertyTypes refuses to assign; the class is that interface's implementation.
       const vpc = props.vpc ?? (this.minimalVpc(serviceLogRetention, removalPolicy) as ec2.IVpc);
       this.vpc = vpc;
-      this.workers = new SousWorkerService(this, "Workers", {
-        ...(props.workers ?? {}),
+      const network = {
         vpc,
         subnets: props.vpcSubnets ?? {
           subnetType: ownVpc ? ec2.SubnetType.PUBLIC : ec2.SubnetType.PRIVATE_WITH_EGRESS,
         },
         assignPublicIp: props.assignPublicIp ?? ownVpc,
-        apiUrl: this.api.url,
-        environment: workerEnvironment,
-        backlogDimensions: { service: ROUND_SERVICE_NAME, [DEPLOYMENT_DIMENSION]: this.queuePrefix },
+      };
+      if (props.workers !== false) {
+        this.workers = new SousWorkerService(this, "Workers", {
+          ...(props.workers ?? {}),
+          ...network,
+          apiUrl: this.api.url,
+          environment: workerEnvironment,
+          backlogDimensions: { service: ROUND_SERVICE_NAME, [DEPLOYMENT_DIMENSION]: this.queuePrefix },
+          policy: this.workerPolicy,
+          logRetention: serviceLogRetention,
+          removalPolicy,
+        });
+      }
+      if (props.selfManagedHosts) {
+        this.workerHosts = new SousWorkerHosts(this, "WorkerHosts", {
+          ...props.selfManagedHosts,
+          ...network,
+          apiUrl: this.api.url,
+          policy: this.workerPolicy,
+        });
+      }
+    }
+
+    if (props.containerJobs && Object.keys(props.containerJobs).length > 0) {
+      const workers = this.workers;
+      if (!workers) throw new Error("containerJobs run in the ECS workers' cluster: they need `workers` (not false).");
+      this.containerJobs = new SousContainerJobs(this, "ContainerJobs", {
+        definitions: props.containerJobs,
+        cluster: workers.cluster,
+        subnetIds: workers.cluster.vpc.selectSubnets(workers.subnets).subnetIds,
+        securityGroupIds: [workers.securityGroup.securityGroupId],
+        assignPublicIp: workers.assignPublicIp,
         policy: this.workerPolicy,
-        logRetention: serviceLogRetention,
-        removalPolicy,
+        logGroup: workers.logGroup,
+        environment: {
+          statusQueueUrl: this.statusQueue.queueUrl,
+          tableName: this.table.tableName,
+          logBucket: this.logBucket.bucketName,
+        },
       });
+      for (const statement of this.containerJobs.launchStatements) this.roundFunction.role.addToPolicy(statement);
+      round.addEnvironment("SOUS_CONTAINER_SETUP", stack.toJsonString(this.containerJobs.setup));
+      acknowledge(
+        this.roundFunction.role,
+        "RunTask tags the task it creates; task ARNs exist only at run time, and the condition allows tagging " +
+          "only as part of RunTask.",
+        wildcardResourceFinding(this, `arn:${stack.partition}:ecs:${stack.region}:${stack.account}:task/*`),
+      );
     }
 
     this.monitoring = new SousMonitoring(this, "Monitoring", {
@@ -374,10 +436,11 @@ export class SousScheduler extends Construct {
       });
     }
     new CfnOutput(this, "WorkerCommand", {
-      description: "Run a self-managed worker (with credentials that carry the worker policy)",
-      value:
-        `AWS_REGION=${stack.region} TABLE_NAME=${this.table.tableName} LOG_BUCKET=${this.logBucket.bucketName} ` +
-        `sous worker --api ${this.api.url} --table ${this.table.tableName} --log-bucket ${this.logBucket.bucketName} --command /path/to/task --data-dir /var/lib/sous`,
+      description:
+        "Run a self-managed worker where the sous package is installed (npm pack; docs/worker.md), with " +
+        "credentials that carry the worker policy; --command is the task script on that host",
+      // Registration tells the worker the table, bucket, queues and region: nothing else to set.
+      value: `npx --no-install sous worker --api ${this.api.url} --command ${selfManagedCommand(props)}`,
     });
   }
 
@@ -407,6 +470,11 @@ export class SousScheduler extends Construct {
     });
     return vpc;
   }
+}
+
+/** The task command a self-managed worker runs by default: the hosts', else the ECS workers'. */
+function selfManagedCommand(props: SousSchedulerProps): string {
+  return props.selfManagedHosts?.command ?? (props.workers ? props.workers.command : undefined) ?? "/opt/tasks/run.sh";
 }
 
 /**

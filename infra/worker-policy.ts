@@ -1,7 +1,10 @@
 // What a worker (`sous worker --api URL`, on ECS or any host) may do, as one managed policy: call
-// the API's two worker routes, use its own queue under the worker-queue prefix, send task ends to
-// the status queue, upload log segments and write their index items. Nothing else: registration
+// the API's two worker routes, receive from worker queues (each queue's own policy, set at
+// registration, denies all but its registering caller), send task ends to the status queue,
+// upload log segments and write log index items (only in the log-index partitions). Nothing
+// else: no reads of the table, no lease, config, counter, task or worker items. Registration
 // (which creates the queue) and everything the scheduler does happen behind the API.
+// docs/security.md lists what each principal can do.
 import { Stack } from "aws-cdk-lib";
 import type * as apigateway from "aws-cdk-lib/aws-apigateway";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
@@ -10,6 +13,7 @@ import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 
+import { LOG_JOB_INDEX_PREFIX, LOG_TASK_INDEX_PREFIX, LOG_TIME_INDEX_PREFIX } from "../lib/logs/keys";
 import { workerQueueArnPattern } from "./names";
 import { acknowledge, wildcardResourceFinding } from "./nag";
 
@@ -40,9 +44,10 @@ export class WorkerPolicy extends Construct {
           resources: [props.api.arnForExecuteApi("POST", "/workers", stage), heartbeats],
         }),
         new iam.PolicyStatement({
-          // Every worker queue of this deployment, not only the caller's own: IAM cannot tell them apart.
+          // IAM cannot tell one worker's queue from another's; each queue's policy (set at
+          // registration) denies these actions to everyone but the caller that registered it.
           sid: "WorkerQueues",
-          actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+          actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
           resources: [workerQueues],
         }),
         new iam.PolicyStatement({
@@ -56,9 +61,18 @@ export class WorkerPolicy extends Construct {
           resources: [logObjects],
         }),
         new iam.PolicyStatement({
+          // Only items whose partition key is a log-index one: never the lease, config, counters,
+          // tasks or workers, which share the table.
           sid: "LogIndex",
           actions: ["dynamodb:BatchWriteItem"],
           resources: [props.table.tableArn],
+          conditions: {
+            "ForAllValues:StringLike": {
+              "dynamodb:LeadingKeys": [LOG_TASK_INDEX_PREFIX, LOG_JOB_INDEX_PREFIX, LOG_TIME_INDEX_PREFIX].map(
+                (prefix) => `${prefix}*`,
+              ),
+            },
+          },
         }),
       ],
     });

@@ -82,6 +82,9 @@ export class SousWorkerService extends Construct {
   readonly service: ecs.FargateService | ecs.Ec2Service;
   readonly taskDefinition: ecs.TaskDefinition;
   readonly logGroup: logs.LogGroup;
+  readonly securityGroup: ec2.SecurityGroup;
+  readonly subnets: ec2.SubnetSelection;
+  readonly assignPublicIp: boolean;
   readonly autoScalingGroup?: autoscaling.AutoScalingGroup;
   /** runnable-pending + running tasks, per minute: what the service scales on. */
   readonly backlogMetric: cloudwatch.IMetric;
@@ -100,11 +103,14 @@ export class SousWorkerService extends Construct {
       retention: props.logRetention,
       removalPolicy: props.removalPolicy,
     });
+    this.subnets = props.subnets;
+    this.assignPublicIp = props.assignPublicIp;
     const securityGroup = new ec2.SecurityGroup(this, "SecurityGroup", {
       vpc: props.vpc,
       description: "Sous workers: no inbound traffic; outbound HTTPS to AWS APIs and whatever tasks need",
       allowAllOutbound: true,
     });
+    this.securityGroup = securityGroup;
 
     const ec2Capacity = props.ec2Capacity;
     const runtimePlatform: ecs.RuntimePlatform = {

@@ -38,6 +38,8 @@ export interface ApiDeps {
   readLogs?: ReadLogs;
   /** Node sources for `GET /nodes` and the Bistro node handlers; default the built-in ones. */
   nodeSources?: NodeSourceRegistry;
+  /** Give each worker queue an owner-only, TLS-only policy at registration (AWS). Default false. */
+  workerQueuePolicies?: boolean;
   /** The one browser origin CORS allows (a UI served elsewhere); default none (never `*`). */
   corsOrigin?: string;
   /** Structured log of things callers are not told (internal errors, failed pokes). */

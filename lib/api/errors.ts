@@ -1,12 +1,12 @@
 // The API's typed errors and the one place any error becomes an HTTP answer: validation -> 400
-// with every issue listed, unknown things -> 404, lost races -> 409, missing wiring -> 501, a
+// with every issue listed, a forged worker request -> 403, unknown things -> 404, lost races -> 409, missing wiring -> 501, a
 // failing dependency (e.g. a node source) -> 503, HTTP errors raised by middleware (middy's body
 // parser, the router) keep their status, and anything else is a 500 with a safe message (the
 // details go to the log, never to the caller).
 import { z } from "zod";
 import { capIssues } from "../config/issues";
 import type { ConfigIssue } from "../model/config";
-import { ConflictError, NotFoundError } from "../store/errors";
+import { ConflictError, ForbiddenError, NotFoundError } from "../store/errors";
 
 /** A request the API refuses as it is; `issues` lists every problem found, not just the first. */
 export class ValidationError extends Error {
@@ -81,6 +81,7 @@ export function mapError(error: unknown): MappedError {
   });
   if (error instanceof ValidationError) return plain(400, "invalid_request", error.message, error.issues);
   if (error instanceof NotFoundError) return plain(404, "not_found", error.message);
+  if (error instanceof ForbiddenError) return plain(403, "forbidden", error.message);
   if (error instanceof MethodNotAllowedError) {
     return { ...plain(405, "method_not_allowed", error.message), headers: { allow: error.allowed.join(", ") } };
   }

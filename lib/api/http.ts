@@ -38,6 +38,8 @@ export interface RouteInput {
   headers: Readonly<Record<string, string>>;
   /** json: the parsed value (undefined without a body); raw: the text; none: undefined. */
   body: unknown;
+  /** The authenticated caller's aws:userid, when the host authenticates (API Gateway IAM auth). */
+  caller?: string;
 }
 
 export interface ApiRoute {

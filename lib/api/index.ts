@@ -176,13 +176,13 @@ function routeTable(deps: ApiDeps): ApiRoute[] {
       method: "POST",
       path: "/workers",
       body: "json",
-      run: async (input) => jsonResponse(201, await registerWorkerRoute(deps, input.body)),
+      run: async (input) => jsonResponse(201, await registerWorkerRoute(deps, input.body, input.caller)),
     },
     {
       method: "POST",
       path: "/workers/{id}/heartbeat",
       body: "json",
-      run: async (input) => ok(await heartbeatRoute(deps, param(input, "id"), input.body)),
+      run: async (input) => ok(await heartbeatRoute(deps, param(input, "id"), input.body, input.caller)),
     },
     // Bistro's monitor protocol: always 200, answers per subquery (lib/api/bistro.ts).
     { method: "POST", path: "/", body: "raw", run: async (input) => ok(await answerBistro(deps, input.body)) },

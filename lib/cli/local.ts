@@ -8,6 +8,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { parseConfig, formatIssue, idleReasons } from "../config";
 import { DEFAULT_CONFIG_UPDATE_MS } from "../local/config-file";
 import { startLocalDeployment, type LocalDeployment } from "../local/deployment";
+import { BISTRO_WORKER_TIMINGS } from "../round/worker-health";
 import { BISTRO_NODE_TIMINGS } from "../round/node-refresh";
 import { getConfig } from "../store/config-store";
 import { readJobsWithTasks, readTasks } from "../store/tasks";
@@ -28,6 +29,9 @@ export interface LocalCommandOptions {
   name: string;
   exitWhenDone?: boolean;
   json?: boolean;
+  /** Bistro's scheduler flags for worker health (seconds). */
+  heartbeatGracePeriod?: number;
+  loseUnhealthyWorkerAfter?: number;
   /** How often --config is read again (ms); edits apply like PUT /config. */
   configUpdateMs?: number;
   /** Nodes refresh period and retry (ms). */
@@ -113,6 +117,17 @@ export async function runLocal(options: LocalCommandOptions, print: (line: strin
     port: options.port,
     ...(options.ui !== false ? { uiPort: options.ui } : {}),
     ...(document ? { config: document } : {}),
+    ...(options.heartbeatGracePeriod !== undefined || options.loseUnhealthyWorkerAfter !== undefined
+      ? {
+          workerTimings: {
+            ...BISTRO_WORKER_TIMINGS,
+            ...(options.heartbeatGracePeriod !== undefined ? { heartbeatGraceSec: options.heartbeatGracePeriod } : {}),
+            ...(options.loseUnhealthyWorkerAfter !== undefined
+              ? { loseUnhealthyAfterSec: options.loseUnhealthyWorkerAfter }
+              : {}),
+          },
+        }
+      : {}),
     // Only a file the user named is watched (the demo's is not theirs to edit).
     ...(options.config && configText !== undefined
       ? {

@@ -85,7 +85,20 @@ export function buildProgram(io: CliIo = processIo): Command {
     .description("run a whole Sous deployment on this machine (default: Bistro's first-run demo)")
     .option("--config <file>", "Bistro config file to store (default: the demo's, unless --worker-command is given)")
     .option("--worker-command <path>", "the task command workers run (default: Bistro's demo task)")
-    .option("--workers <n>", "number of workers", (v) => positiveInt(v, "--workers"), 2)
+    .option(
+      "--workers <n>",
+      "number of workers (0: only workers started with `sous worker`)",
+      (v) => wholeNumber(v, "--workers"),
+      2,
+    )
+    .option("--heartbeat-grace-period <sec>", "Bistro's: how late a heartbeat may be (default 60)", (v) =>
+      positiveInt(v, "--heartbeat-grace-period"),
+    )
+    .option(
+      "--lose-unhealthy-worker-after <sec>",
+      "Bistro's: silence after which a worker is lost (default 500)",
+      (v) => positiveInt(v, "--lose-unhealthy-worker-after"),
+    )
     .option("--port <port>", "API port on 127.0.0.1 (0: any free port)", (v) => portNumber(v), 6790)
     .option("--ui <port>", "web UI port on 127.0.0.1 (0: any free port)", (v) => portNumber(v, "--ui"), 6791)
     .option("--no-ui", "do not serve the web UI")
@@ -241,6 +254,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option("--log-bucket <bucket>", "S3 bucket for task output (default: $SOUS_LOG_BUCKET, else the API's answer)")
     .option("--table <table>", "DynamoDB table for the log index (default: $SOUS_TABLE, else the API's answer)")
     .option("--json", "print worker events as JSON lines")
+    .option("--once", "run the one start order in $SOUS_START_ORDER and exit (a container job's ECS task)")
     .addOption(
       new Option("--receive-wait-sec <sec>", "SQS long-poll seconds (tests)")
         .argParser((v) => positiveInt(v, "--receive-wait-sec"))
@@ -260,6 +274,12 @@ function portNumber(value: string, flag = "--port"): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535)
     throw new InvalidArgumentError(`${flag} takes 0 to 65535, not ${value}`);
+  return n;
+}
+
+function wholeNumber(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} takes a whole number >= 0, not ${value}`);
   return n;
 }
 

@@ -7,7 +7,7 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { makeAwsClients, type AwsClients } from "../aws";
 import { LogWriter } from "../logs/writer";
-import type { ControlPlane, RegistrationAnswer, WorkerRegistration } from "../worker/control-plane";
+import type { ControlPlane, Heartbeat, RegistrationAnswer, WorkerRegistration } from "../worker/control-plane";
 import type { LogLine, LogSink } from "../worker/daemon";
 import { UsageError } from "./local";
 
@@ -88,7 +88,7 @@ export class WorkerConnection implements ControlPlane {
     return answer;
   }
 
-  heartbeat(worker: { id: string; instanceId: string }) {
+  heartbeat(worker: Heartbeat) {
     return this.inner.heartbeat(worker);
   }
 

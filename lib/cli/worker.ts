@@ -7,7 +7,10 @@ import { mkdirSync } from "node:fs";
 import { homedir, hostname as machineHostname } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import type { ResourceAmounts } from "../model/config";
+import { makeAwsClients } from "../aws";
+import { LogWriter } from "../logs/writer";
 import { startWorker, type WorkerEvent, type WorkerExit } from "../worker/daemon";
+import { parseStartOrder, runOnce } from "../worker/once";
 import { HttpControlPlane } from "../worker/http-control-plane";
 import type { ApiClient } from "./client";
 import { EXIT, type CliIo } from "./io";
@@ -27,6 +30,8 @@ export interface WorkerCommandOptions {
   json?: boolean;
   /** SQS long-poll seconds (tests shorten it). Default the daemon's (20). */
   receiveWaitSec?: number;
+  /** Run the one start order in SOUS_START_ORDER and exit (a container job's ECS task). */
+  once?: boolean;
 }
 
 /** `cpu=4,ram_gb=16` -> {cpu: 4, ram_gb: 16}. */
@@ -79,12 +84,48 @@ function describeEvent(event: WorkerEvent): string | undefined {
   }
 }
 
+/** `--once`: runs the start order of SOUS_START_ORDER with the SOUS_* destinations the launcher set. */
+async function onceCommand(io: CliIo, options: WorkerCommandOptions): Promise<void> {
+  const order = parseStartOrder(io.env.SOUS_START_ORDER);
+  const need = (name: string): string => {
+    const value = io.env[name];
+    if (!value) throw new UsageError(`sous worker --once: ${name} is not set (the container job launcher sets it)`);
+    return value;
+  };
+  const statusQueueUrl = need("SOUS_STATUS_QUEUE_URL");
+  const tableName = options.table ?? need("SOUS_TABLE");
+  const bucket = options.logBucket ?? need("SOUS_LOG_BUCKET");
+  const workerId = order.workerInstance ?? "sous-ecs-run-task";
+  const dataDir = resolve(options.dataDir ?? join(homedir(), ".sous", "once"));
+  mkdirSync(dataDir, { recursive: true });
+  const aws = makeAwsClients({ env: io.env });
+  const logs = new LogWriter({ s3: aws.s3, doc: aws.doc, tableName, bucket, workerId });
+  try {
+    io.out(`${new Date().toISOString()}  start  ${order.job}  ${order.node}  (attempt ${order.attempt})`);
+    const { end, sent } = await runOnce(
+      { sqs: aws.sqs, logs, onStop: (kill) => io.onInterrupt(kill) },
+      { order, command: resolve(options.command), dataDir, statusQueueUrl, workerId },
+    );
+    io.out(`${new Date().toISOString()}  end    ${end.job}  ${end.node}  -> ${end.rawStatus ?? "no status"}`);
+    if (!sent) {
+      io.err("sous worker --once: the status queue did not take the task's end");
+      io.setExitCode(EXIT.unexpected);
+    }
+  } finally {
+    aws.destroy();
+  }
+}
+
 /** Runs the worker until it exits; returns its exit. */
 export async function workerCommand(
   ctx: { client: ApiClient; io: CliIo },
   options: WorkerCommandOptions,
-): Promise<WorkerExit> {
+): Promise<WorkerExit | undefined> {
   const { client, io } = ctx;
+  if (options.once) {
+    await onceCommand(io, options);
+    return undefined;
+  }
   const command = resolve(options.command);
   if (!isAbsolute(command)) throw new UsageError(`--command must be a path: ${options.command}`);
   const host = options.hostname ?? machineHostname();

@@ -1,7 +1,7 @@
 // One `bistro_job->NAME` (BISTRO.md §2, Job.cpp), read against valid settings. A broken job is
 // still returned, with its defaults where fields were bad and `errors` filled, so it is listed but
 // never scheduled. Also used alone by the API for single-job PUTs.
-import type { ConfigIssue, Job, JobFilter, ResourceAmounts, Settings } from "../model/config";
+import type { ConfigIssue, ContainerSpec, Job, JobFilter, ResourceAmounts, Settings } from "../model/config";
 import { parseBackoff } from "./backoff";
 import {
   KILL_REQUEST_HINT,
@@ -25,6 +25,7 @@ import {
   NUMBER,
   OBJECT,
   ObjectReader,
+  POSITIVE_INT,
   readStringArray,
   STRING,
   type Rule,
@@ -149,6 +150,37 @@ function readJob(reader: ObjectReader, settings: Settings, job: Job, allJobNames
   if (reader.has("command")) job.command = readStringArray(sink, reader.take("command"), reader.at("command")) ?? [];
   const versionId = reader.optional("version_id", INT, -1);
   job.versionId = versionId >= 0 ? versionId : null;
+  const container = readContainer(reader);
+  if (container) job.container = container;
+}
+
+/** The largest Fargate task: 16 vCPU, 120 GiB. */
+export const CONTAINER_LIMITS = { cpu: 16_384, memoryMiB: 122_880 } as const;
+
+/** Sous's `container` key: {task_definition, cpu?, memory?, role?} (docs/containers.md). */
+function readContainer(reader: ObjectReader): ContainerSpec | undefined {
+  const spec = reader.object("container");
+  if (!spec) return undefined;
+  const taskDefinition = spec.required("task_definition", STRING, "");
+  if (spec.has("task_definition") && taskDefinition === "") {
+    reader.sink.error(spec.at("task_definition"), "task_definition must name a task definition", taskDefinition);
+  }
+  const cpu = spec.optional("cpu", POSITIVE_INT, 0);
+  const memoryMiB = spec.optional("memory", POSITIVE_INT, 0);
+  const role = spec.optional("role", STRING, "");
+  for (const [key, value, limit] of [
+    ["cpu", cpu, CONTAINER_LIMITS.cpu],
+    ["memory", memoryMiB, CONTAINER_LIMITS.memoryMiB],
+  ] as const) {
+    if (value > limit) reader.sink.error(spec.at(key), `${key} is at most ${limit} (a Fargate task's largest)`, value);
+  }
+  spec.reportUnknownKeys();
+  return {
+    taskDefinition,
+    ...(cpu > 0 ? { cpu } : {}),
+    ...(memoryMiB > 0 ? { memoryMiB } : {}),
+    ...(role !== "" ? { role } : {}),
+  };
 }
 
 function readResources(reader: ObjectReader, amounts: ResourceAmounts): void {

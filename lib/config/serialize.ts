@@ -85,6 +85,15 @@ export function serializeJob(job: Job): Json {
   if (job.createTime !== null) json.create_time = job.createTime;
   if (job.modifyTime !== null) json.modify_time = job.modifyTime;
   if (job.command.length > 0) json.command = [...job.command];
+  if (job.container) {
+    const { taskDefinition, cpu, memoryMiB, role } = job.container;
+    json.container = {
+      task_definition: taskDefinition,
+      ...(cpu !== undefined ? { cpu } : {}),
+      ...(memoryMiB !== undefined ? { memory: memoryMiB } : {}),
+      ...(role !== undefined ? { role } : {}),
+    };
+  }
   if (job.versionId !== null) json.version_id = job.versionId;
   if (job.errors.length > 0) json.errors = job.errors.map(serializeIssue);
   return json;

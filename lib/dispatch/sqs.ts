@@ -2,7 +2,14 @@
 // scope them) and batched sends with retries of failed entries. Every send is a
 // SendMessageBatch of up to 10 messages, since SQS bills per request.
 import { createHash } from "node:crypto";
-import { CreateQueueCommand, DeleteQueueCommand, SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  SendMessageBatchCommand,
+  SetQueueAttributesCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
 
 const BATCH_LIMIT = 10;
 /** SendMessageBatch caps the whole request at 256 KiB. */
@@ -28,6 +35,55 @@ export async function createWorkerQueue(sqs: SQSClient, prefix: string, workerId
   );
   if (!QueueUrl) throw new Error(`SQS returned no URL for the queue of worker ${workerId}`);
   return QueueUrl;
+}
+
+/**
+ * A worker queue's resource policy: TLS only for everyone, and, with the registering caller's
+ * aws:userid, receive/delete/change-visibility for that caller only. Explicit denies win over
+ * any identity policy, so a worker role that may use every `<prefix>-w-*` queue (IAM cannot say
+ * "your own") still reads only its own. Senders (the round, the API) are not restricted by it.
+ */
+export function workerQueuePolicy(queueArn: string, ownerUserId: string | undefined): string {
+  const statements: Record<string, unknown>[] = [
+    {
+      Sid: "TlsOnly",
+      Effect: "Deny",
+      Principal: "*",
+      Action: "sqs:*",
+      Resource: queueArn,
+      Condition: { Bool: { "aws:SecureTransport": "false" } },
+    },
+  ];
+  if (ownerUserId !== undefined) {
+    statements.push({
+      Sid: "OwnerOnlyReceives",
+      Effect: "Deny",
+      Principal: "*",
+      Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
+      Resource: queueArn,
+      Condition: { StringNotEquals: { "aws:userid": ownerUserId } },
+    });
+  }
+  return JSON.stringify({ Version: "2012-10-17", Statement: statements });
+}
+
+/** Sets the worker queue's policy (`workerQueuePolicy`) after each registration: the owner changes with it. */
+export async function restrictWorkerQueue(
+  sqs: SQSClient,
+  queueUrl: string,
+  ownerUserId: string | undefined,
+): Promise<void> {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }),
+  );
+  const queueArn = Attributes?.QueueArn;
+  if (!queueArn) throw new Error(`SQS returned no ARN for ${queueUrl}`);
+  await sqs.send(
+    new SetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      Attributes: { Policy: workerQueuePolicy(queueArn, ownerUserId) },
+    }),
+  );
 }
 
 export async function deleteWorkerQueue(sqs: SQSClient, queueUrl: string): Promise<void> {

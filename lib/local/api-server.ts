@@ -64,11 +64,12 @@ export async function serveApi(
   port: number,
   options: { allowedOrigins?: readonly string[] } = {},
 ): Promise<ApiServer> {
-  let guard: RequestGuard | undefined;
+  // Made once the port is known; nothing is served before that.
+  const served: { guard?: RequestGuard } = {};
   const server = createServer((request, response) => {
     void (async () => {
       try {
-        const verdict = guard?.check({ method: request.method ?? "GET", headers: request.headers });
+        const verdict = served.guard?.check({ method: request.method ?? "GET", headers: request.headers });
         if (!verdict?.ok) {
           // Refused before the body is read or anything runs.
           const status = verdict?.status ?? 503;
@@ -98,7 +99,7 @@ export async function serveApi(
     });
   });
   const { port: actual } = server.address() as AddressInfo;
-  guard = makeRequestGuard({
+  served.guard = makeRequestGuard({
     port: actual,
     ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
   });

@@ -151,6 +151,20 @@ export interface Job {
   versionId: number | null;
   /** Non-empty means the job is invalid: it is kept and shown, never scheduled. */
   errors: ConfigIssue[];
+  /** Sous's `container` key: each task runs as its own ECS task instead of on a worker. */
+  container?: ContainerSpec;
+}
+
+/**
+ * A job whose tasks run as their own ECS task (RunTask), Sous's answer to AWS Batch job
+ * definitions. `taskDefinition` names one the deployment declares; cpu and memory override its
+ * size (Fargate units: 1024 cpu = 1 vCPU, memory in MiB); `role` one of its declared task roles.
+ */
+export interface ContainerSpec {
+  taskDefinition: string;
+  cpu?: number;
+  memoryMiB?: number;
+  role?: string;
 }
 
 /** A parsed config: valid settings, every job (valid or not), and warnings. */

@@ -61,7 +61,8 @@ export async function applyStatuses(
       continue;
     }
     for (const end of parsed.value.ends) {
-      const attemptKey = `${keyOf(end)}\u0000${end.attempt}`;
+      // Worker and token are part of the key: a forged end must not shadow the real one in a batch.
+      const attemptKey = [keyOf(end), end.attempt, end.worker, end.token ?? ""].join("\u0000");
       if (seen.has(attemptKey)) {
         result.ignored++;
         continue;

@@ -41,6 +41,13 @@ import {
 import { listWorkers, markWorkerLost } from "../store/workers";
 import { BISTRO_NODE_TIMINGS, currentNodes, type NodeRefreshTimings, type NodeTreeCache } from "./node-refresh";
 import { stateOfStatus } from "./task-state";
+import {
+  CONTAINER_LAUNCHER_ID,
+  launchContainerStarts,
+  launcherSnapshot,
+  type ContainerLauncher,
+} from "./container-dispatch";
+import type { ContainerLaunch } from "../dispatch/run-task";
 import { BISTRO_WORKER_TIMINGS, workerSnapshot, type WorkerTimings } from "./worker-health";
 
 export interface RoundDeps {
@@ -70,6 +77,8 @@ export interface RoundDeps {
   log?: (event: Record<string, unknown>) => void;
   /** Called after each round, as it ends. */
   onRound?: (report: RoundReport) => void;
+  /** Runs the tasks of jobs with a `container` key as ECS tasks; without it such jobs do not run. */
+  containers?: ContainerLauncher;
 }
 
 export interface RoundReport {
@@ -254,6 +263,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   // 1. Fail over the tasks of lost workers (past the deadline by which a worker kills its own
   //    tasks), and of instances replaced by a re-registration (which needs the same deadline).
   const snapshots = workerRecords.map((record) => workerSnapshot(record, nowMs, settings, timings));
+  const launcher = deps.containers ? [launcherSnapshot(settings)] : [];
   const lostInstances = new Set<string>();
   for (const [i, worker] of snapshots.entries()) {
     const record = workerRecords[i];
@@ -339,7 +349,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     config,
     tree,
     tasks: records,
-    workers: snapshots.filter((w) => w.state !== "must_die"),
+    workers: [...snapshots.filter((w) => w.state !== "must_die"), ...launcher],
     orphanTimers: state.orphanTimers,
     workerCursors: state.workerCursors,
   };
@@ -351,14 +361,17 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
 
   // 4. Commit the starts (fenced), then send them.
   const versions = new Map(items.map((item) => [taskId(item.job, item.node), item.version]));
-  const capacityOf = new Map(snapshots.map((w) => [w.id, w.capacity]));
+  const capacityOf = new Map([...snapshots, ...launcher].map((w) => [w.id, w.capacity]));
   const writes: StartWrite[] = plan.starts.map((start, index) => ({
     job: start.job,
     node: start.node,
     attempt: attemptId(lease.round, index),
     tokenHash: hashSecret(tokenOf({ job: start.job, node: start.node, attempt: attemptId(lease.round, index) })),
     worker: start.workerId,
-    workerInstance: workersById.get(start.workerId)?.instanceId ?? "",
+    workerInstance:
+      start.workerId === CONTAINER_LAUNCHER_ID
+        ? CONTAINER_LAUNCHER_ID
+        : (workersById.get(start.workerId)?.instanceId ?? ""),
     nextBackoff: start.nextBackoff,
     expectedVersion: versions.get(taskId(start.job, start.node)) ?? null,
     charges: start.usage.flatMap((usage) =>
@@ -380,10 +393,28 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   const refusedTasks = nextRefusals(refusals, records, committed.committed, committed.refused, nowSec);
   const planned = new Map(plan.starts.map((start, index) => [attemptId(lease.round, index), start]));
   const orders = new Map<string, string[]>();
+  const containerLaunches: (ContainerLaunch & { write: StartWrite })[] = [];
   for (const write of committed.committed) {
     const start = planned.get(write.attempt);
-    const worker = workersById.get(write.worker);
     const job = config.jobs[write.job];
+    if (start && job && write.worker === CONTAINER_LAUNCHER_ID) {
+      const order = buildStartMessage({
+        job,
+        node: start.node,
+        attempt: write.attempt,
+        token: tokenOf(write),
+        workerId: CONTAINER_LAUNCHER_ID,
+        workerInstance: CONTAINER_LAUNCHER_ID,
+        workerHost: CONTAINER_LAUNCHER_ID,
+        pathToNode: start.pathToNode,
+        resourcesByNode: start.resourcesByNode,
+        previous: start.previous,
+      });
+      containerLaunches.push({ order, job, write });
+      report.started.push({ job: write.job, node: write.node, attempt: write.attempt, worker: write.worker });
+      continue;
+    }
+    const worker = workersById.get(write.worker);
     if (!start || !worker || !job) continue;
     addBody(
       orders,
@@ -418,6 +449,12 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     report.killed++;
   }
   dispatchFailed += (await sendAll(deps, orders)).failed;
+  if (deps.containers) {
+    await launchContainerStarts(
+      { store: deps.store, containers: deps.containers, clock: deps.clock, ...(deps.log ? { log: deps.log } : {}) },
+      containerLaunches,
+    );
+  }
   report.backlog = {
     runnablePending: Math.max(0, plan.stats.candidates - report.started.length),
     running: plan.stats.running + report.started.length,

@@ -173,9 +173,19 @@ function prepareJob(job: Job, levels: readonly string[], workers: readonly Worke
     });
     const workerFilter = job.filters[WORKER_LEVEL];
     const compiledWorker = workerFilter ? compileFilter(workerFilter) : null;
+    const filtered = compiledWorker !== null && !isTrivialFilter(compiledWorker);
+    // Container jobs run only on the RunTask launcher, other jobs never do (when one is present).
+    const launcherPresent = workers.some((w) => w.containerLauncher === true);
+    const wantsLauncher = job.container !== undefined;
+    if (wantsLauncher && !launcherPresent) return `Job ${job.name} runs in containers, and this deployment has none`;
     const acceptsWorkers =
-      compiledWorker && !isTrivialFilter(compiledWorker)
-        ? Uint8Array.from(workers, (w) => (passesName(compiledWorker, job.name, w.hostname) ? 1 : 0))
+      filtered || launcherPresent
+        ? Uint8Array.from(workers, (w) =>
+            (w.containerLauncher === true) === wantsLauncher &&
+            (!filtered || passesName(compiledWorker, job.name, w.hostname))
+              ? 1
+              : 0,
+          )
         : null;
     const hostLevel = job.levelForHostPlacement === null ? -1 : levels.indexOf(job.levelForHostPlacement);
     return { level, nodeFilters, acceptsWorkers, hostLevel };

@@ -43,6 +43,11 @@ export interface WorkerSnapshot {
   state: WorkerState;
   /** Capacity per worker-level resource after `worker_resources_override`; missing ones use the level limit. */
   capacity: ResourceAmounts;
+  /**
+   * The ECS RunTask launcher, not a worker: it takes the tasks of jobs with a `container` key, and
+   * only those; other jobs never go to it.
+   */
+  containerLauncher?: boolean;
 }
 
 /** When the round first saw a running task as an orphan (§6.2). */

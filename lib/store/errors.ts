@@ -14,3 +14,8 @@ export class ConflictError extends Error {
 export class NotFoundError extends Error {
   override readonly name = "NotFoundError";
 }
+
+/** The caller is not who the request says it is (a forged heartbeat). */
+export class ForbiddenError extends Error {
+  override readonly name = "ForbiddenError";
+}

@@ -24,6 +24,10 @@ export interface WorkerRecord {
   heartbeatAtMs: number;
   /** Set when the scheduler declared this instance lost; its tasks were failed over. */
   lostAtMs?: number;
+  /** SHA-256 of the heartbeat secret the registration returned (absent on records older than it). */
+  secretHash?: string;
+  /** The registering caller's aws:userid (AWS); heartbeats must come from it too. */
+  principal?: string;
 }
 
 function toRecord(item: Record<string, unknown>): WorkerRecord {
@@ -46,10 +50,21 @@ export async function registerWorker(
       new PutCommand({
         TableName: ctx.tableName,
         Item: { ...workerKey(record.id), ...record },
+        // The same instance may register again (a retry whose answer was lost) only as the same caller.
         ConditionExpression:
-          "attribute_not_exists(pk) OR #instance = :instance OR attribute_exists(#lost) OR #heartbeat < :stale",
-        ExpressionAttributeNames: { "#instance": "instanceId", "#lost": "lostAtMs", "#heartbeat": "heartbeatAtMs" },
-        ExpressionAttributeValues: { ":instance": record.instanceId, ":stale": staleBeforeMs },
+          "attribute_not_exists(pk) OR attribute_exists(#lost) OR #heartbeat < :stale OR (#instance = :instance AND " +
+          (record.principal === undefined ? "attribute_not_exists(#principal))" : "#principal = :principal)"),
+        ExpressionAttributeNames: {
+          "#instance": "instanceId",
+          "#lost": "lostAtMs",
+          "#heartbeat": "heartbeatAtMs",
+          "#principal": "principal",
+        },
+        ExpressionAttributeValues: {
+          ":instance": record.instanceId,
+          ":stale": staleBeforeMs,
+          ...(record.principal === undefined ? {} : { ":principal": record.principal }),
+        },
         ReturnValues: "ALL_OLD",
       }),
     );
@@ -66,11 +81,15 @@ export async function registerWorker(
   }
 }
 
-/** Records a heartbeat of the current instance; NotFoundError when this instance is not (or no longer) registered. */
+/**
+ * Records a heartbeat of the current instance, if `secretHash` is its registration's;
+ * NotFoundError when this instance is not (or no longer) registered with that secret.
+ */
 export async function recordHeartbeat(
   ctx: StoreContext,
   id: string,
   instanceId: string,
+  secretHash: string,
   nowMs: number,
 ): Promise<WorkerRecord> {
   try {
@@ -79,9 +98,14 @@ export async function recordHeartbeat(
         TableName: ctx.tableName,
         Key: workerKey(id),
         UpdateExpression: "SET #heartbeat = :now",
-        ConditionExpression: "#instance = :instance AND attribute_not_exists(#lost)",
-        ExpressionAttributeNames: { "#heartbeat": "heartbeatAtMs", "#instance": "instanceId", "#lost": "lostAtMs" },
-        ExpressionAttributeValues: { ":now": nowMs, ":instance": instanceId },
+        ConditionExpression: "#instance = :instance AND #secret = :secret AND attribute_not_exists(#lost)",
+        ExpressionAttributeNames: {
+          "#heartbeat": "heartbeatAtMs",
+          "#instance": "instanceId",
+          "#lost": "lostAtMs",
+          "#secret": "secretHash",
+        },
+        ExpressionAttributeValues: { ":now": nowMs, ":instance": instanceId, ":secret": secretHash },
         ReturnValues: "ALL_NEW",
       }),
     );

@@ -1,14 +1,17 @@
-// What a worker asks the scheduler side: registration (its queue, the status queue and the
-// scheduler's health timings) and heartbeats. `ControlPlane` is the seam: the daemon talks only
-// to it. `InProcessControlPlane` answers from the store directly (local runs, tests); the API
-// issue adds an HTTP implementation of the same interface (`POST /workers`).
+// What a worker asks the scheduler side: registration (its queue, the status queue, the
+// scheduler's health timings and a heartbeat secret) and heartbeats. `ControlPlane` is the seam:
+// the daemon talks only to it. `InProcessControlPlane` answers from the store directly (local
+// runs, tests, and the API's worker routes); `HttpControlPlane` calls those routes. A heartbeat
+// counts only with the secret its registration returned (and, on AWS, from the registering
+// caller): docs/adr/0004-trust-boundaries.md.
 import type { SQSClient } from "@aws-sdk/client-sqs";
 
-import { createWorkerQueue } from "../dispatch/sqs";
+import { createWorkerQueue, deleteWorkerQueue, restrictWorkerQueue } from "../dispatch/sqs";
+import { hashSecret, newSecret, secretMatches } from "../dispatch/tokens";
 import type { MachineResources, ResourceAmounts } from "../model/config";
 import { BISTRO_WORKER_TIMINGS, workerState, type WorkerTimings } from "../round/worker-health";
 import type { StoreContext } from "../store/context";
-import { ConflictError, NotFoundError } from "../store/errors";
+import { ConflictError, ForbiddenError, NotFoundError } from "../store/errors";
 import { getWorker, markWorkerLost, recordHeartbeat, registerWorker, type WorkerRecord } from "../store/workers";
 
 export interface WorkerRegistration {
@@ -50,6 +53,21 @@ export interface RegistrationAnswer {
   statusQueueUrl: string;
   /** The scheduler's health timings; the worker derives its own deadline from them. */
   timings: WorkerTimings;
+  /** Every heartbeat of this registration must carry it; only its hash is stored. */
+  heartbeatSecret: string;
+}
+
+/** A heartbeat: the registered instance and the secret its registration returned. */
+export interface Heartbeat {
+  id: string;
+  instanceId: string;
+  secret: string;
+}
+
+/** Who sent a request, as the host authenticated it (API Gateway's IAM caller); none locally. */
+export interface Caller {
+  /** The caller's aws:userid (`AROA…:session` for a role session, `AIDA…` for a user). */
+  principal?: string;
 }
 
 /** Not ok: this instance was replaced or declared lost, so it must kill its tasks and exit. */
@@ -58,8 +76,11 @@ export type HeartbeatAnswer = { ok: true } | { ok: false; reason: string };
 export interface ControlPlane {
   /** Throws ConflictError when a live instance holds the id. */
   register(registration: WorkerRegistration): Promise<RegistrationAnswer>;
-  /** Throws when the answer could not be had (transport, throttling): the heartbeat is simply not acknowledged. */
-  heartbeat(worker: { id: string; instanceId: string }): Promise<HeartbeatAnswer>;
+  /**
+   * Throws when the answer could not be had (transport, throttling, a refused secret): the
+   * heartbeat is simply not acknowledged.
+   */
+  heartbeat(worker: Heartbeat): Promise<HeartbeatAnswer>;
 }
 
 export interface InProcessControlPlaneDeps {
@@ -71,6 +92,13 @@ export interface InProcessControlPlaneDeps {
   clock: () => number;
   /** Default: Bistro's (heartbeat 15 s, grace 60 s, lose after 500 s, check interval 5 s). */
   timings?: WorkerTimings;
+  /**
+   * Give each worker queue a policy: TLS only, and receive/delete/change-visibility for the
+   * registering principal only (AWS; emulators do not enforce policies). Default false.
+   */
+  queuePolicies?: boolean;
+  /** Refusals (forged heartbeats, leftover queues that could not be deleted). */
+  log?: (event: Record<string, unknown>) => void;
   /** Told to every registering worker (its log table and bucket). */
   setup?: WorkerSetup;
 }
@@ -87,35 +115,64 @@ export class InProcessControlPlane implements ControlPlane {
     this.timings = deps.timings ?? BISTRO_WORKER_TIMINGS;
   }
 
-  async register(registration: WorkerRegistration): Promise<RegistrationAnswer> {
+  async register(registration: WorkerRegistration, caller: Caller = {}): Promise<RegistrationAnswer> {
     const { store, sqs, clock } = this.deps;
     const nowMs = clock();
     // The store replaces a previous instance only if it is gone: declared lost, or silent for as
     // long as `workerState` needs to call it must_die (judged with that instance's own period).
+    // Checked first, so a refused registration creates nothing.
     const previous = await getWorker(store, registration.id);
     const staleBeforeMs = previous ? nowMs - mustDieSilenceMs(previous, this.timings) : nowMs;
+    const sameOwner = previous?.instanceId === registration.instanceId && previous.principal === caller.principal;
+    if (previous && !sameOwner && previous.lostAtMs === undefined && previous.heartbeatAtMs >= staleBeforeMs) {
+      throw this.held(registration.id, previous);
+    }
     const queueUrl = await createWorkerQueue(sqs, this.deps.queuePrefix, registration.id);
+    const heartbeatSecret = newSecret();
     try {
       await registerWorker(
         store,
-        { ...registration, queueUrl, registeredAtMs: nowMs, heartbeatAtMs: nowMs },
+        {
+          ...registration,
+          queueUrl,
+          registeredAtMs: nowMs,
+          heartbeatAtMs: nowMs,
+          secretHash: hashSecret(heartbeatSecret),
+          ...(caller.principal === undefined ? {} : { principal: caller.principal }),
+        },
         staleBeforeMs,
       );
     } catch (error) {
-      if (error instanceof ConflictError && previous) {
-        const freeAtMs = previous.heartbeatAtMs + mustDieSilenceMs(previous, this.timings);
-        throw new ConflictError(
-          `${error.message} The live instance ${previous.instanceId} on ${previous.hostname} last sent a heartbeat at ` +
-            `${new Date(previous.heartbeatAtMs).toISOString()}; if it stays silent, the id is free after ` +
-            `${new Date(freeAtMs).toISOString()}.`,
-        );
+      // A queue made for an id nobody holds now is this call's leftover: remove it.
+      if (!(await getWorker(store, registration.id))) {
+        await deleteWorkerQueue(sqs, queueUrl).catch((cause: unknown) => {
+          this.deps.log?.({ event: "worker-queue-leftover", queueUrl, error: String(cause) });
+        });
       }
-      throw error;
+      const holder = error instanceof ConflictError ? await getWorker(store, registration.id) : undefined;
+      throw holder ? this.held(registration.id, holder) : error;
     }
-    return { ...this.deps.setup, queueUrl, statusQueueUrl: this.deps.statusQueueUrl, timings: this.timings };
+    if (this.deps.queuePolicies) await restrictWorkerQueue(sqs, queueUrl, caller.principal);
+    return {
+      ...this.deps.setup,
+      queueUrl,
+      statusQueueUrl: this.deps.statusQueueUrl,
+      timings: this.timings,
+      heartbeatSecret,
+    };
   }
 
-  async heartbeat(worker: { id: string; instanceId: string }): Promise<HeartbeatAnswer> {
+  /** The 409 for an id a live instance holds: when it frees up, never which instance holds it. */
+  private held(id: string, holder: WorkerRecord): ConflictError {
+    const freeAtMs = holder.heartbeatAtMs + mustDieSilenceMs(holder, this.timings);
+    return new ConflictError(
+      `Worker id ${id} is held by a live worker instance, which last sent a heartbeat at ` +
+        `${new Date(holder.heartbeatAtMs).toISOString()}; if it stays silent, the id is free after ` +
+        `${new Date(freeAtMs).toISOString()}. Stop it, wait, or start this one with another --id.`,
+    );
+  }
+
+  async heartbeat(worker: Heartbeat, caller: Caller = {}): Promise<HeartbeatAnswer> {
     const { store, clock } = this.deps;
     const nowMs = clock();
     const record = await getWorker(store, worker.id);
@@ -125,6 +182,17 @@ export class InProcessControlPlane implements ControlPlane {
         reason: `Worker ${worker.id} instance ${worker.instanceId} was replaced by another instance.`,
       };
     }
+    // Knowing the instance id is not enough: the registration's secret (and its caller) must match.
+    const wrongCaller = record.principal !== undefined && record.principal !== caller.principal;
+    if (!secretMatches(worker.secret, record.secretHash) || wrongCaller) {
+      this.deps.log?.({
+        event: "heartbeat-forged",
+        worker: worker.id,
+        reason: wrongCaller ? "not the registering caller" : "wrong heartbeat secret",
+        ...(caller.principal === undefined ? {} : { caller: caller.principal }),
+      });
+      throw new ForbiddenError(`This heartbeat is not from the registered instance of worker ${worker.id}.`);
+    }
     // As in Bistro, an instance the scheduler may already call lost is not revived by a late
     // heartbeat: its tasks may be retried elsewhere, so it must die. Marking it makes that final.
     if (workerState(record, nowMs, this.timings) === "must_die") {
@@ -132,7 +200,7 @@ export class InProcessControlPlane implements ControlPlane {
       return { ok: false, reason: `Worker ${worker.id} instance ${worker.instanceId} was declared lost.` };
     }
     try {
-      await recordHeartbeat(store, worker.id, worker.instanceId, nowMs);
+      await recordHeartbeat(store, worker.id, worker.instanceId, hashSecret(worker.secret), nowMs);
       return { ok: true };
     } catch (error) {
       if (error instanceof NotFoundError) return { ok: false, reason: error.message };

@@ -179,7 +179,12 @@ class WorkerDaemon {
       deps.inbox?.(answer.queueUrl) ?? new SqsInbox(sqs as SQSClient, answer.queueUrl, options.receiveWaitSec);
     this.liveness = new Liveness(
       {
-        heartbeat: () => deps.controlPlane.heartbeat({ id: options.id, instanceId: options.instanceId }),
+        heartbeat: () =>
+          deps.controlPlane.heartbeat({
+            id: options.id,
+            instanceId: options.instanceId,
+            secret: answer.heartbeatSecret,
+          }),
         clock: this.clock,
         emit: this.emit,
         onGiveUp: (reason, detail) => void this.die(reason, detail),

@@ -4,7 +4,7 @@
 import { z } from "zod";
 
 import { ConflictError } from "../store/errors";
-import type { ControlPlane, HeartbeatAnswer, RegistrationAnswer, WorkerRegistration } from "./control-plane";
+import type { ControlPlane, Heartbeat, HeartbeatAnswer, RegistrationAnswer, WorkerRegistration } from "./control-plane";
 
 /** Sends one JSON POST; throws only when there is no answer at all. */
 export type JsonPost = (path: string, body: unknown) => Promise<{ status: number; body: unknown }>;
@@ -18,6 +18,7 @@ const registrationAnswerSchema = z.object({
     loseUnhealthyAfterSec: z.number(),
     workerCheckIntervalSec: z.number(),
   }),
+  heartbeatSecret: z.string().min(1),
   tableName: z.string().min(1).optional(),
   logBucket: z.string().min(1).optional(),
   region: z.string().min(1).optional(),
@@ -61,9 +62,10 @@ export class HttpControlPlane implements ControlPlane {
     return parseAnswer(registrationAnswerSchema, answer, `Registering worker ${registration.id}`);
   }
 
-  async heartbeat(worker: { id: string; instanceId: string }): Promise<HeartbeatAnswer> {
+  async heartbeat(worker: Heartbeat): Promise<HeartbeatAnswer> {
     const answer = await this.post(`/workers/${encodeURIComponent(worker.id)}/heartbeat`, {
       instanceId: worker.instanceId,
+      secret: worker.secret,
     });
     return parseAnswer(heartbeatAnswerSchema, answer, `Heartbeat of worker ${worker.id}`);
   }

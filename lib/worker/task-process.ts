@@ -106,13 +106,35 @@ export function taskArgv(
   return [...command, nodeName, statusPipePath, jobJson];
 }
 
-/** Environment variables Sous adds to the worker's own (documented in docs/task-protocol.md). */
+/**
+ * The worker's AWS credentials, which tasks do not inherit (docs/security.md): static keys, the
+ * ECS container-credentials endpoint and web-identity settings. Region and endpoints stay.
+ */
+export const WORKER_CREDENTIAL_VARIABLES: readonly string[] = [
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+  "AWS_SECURITY_TOKEN",
+  "AWS_CREDENTIAL_EXPIRATION",
+  "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+  "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+  "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+  "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+  "AWS_WEB_IDENTITY_TOKEN_FILE",
+  "AWS_ROLE_ARN",
+  "AWS_ROLE_SESSION_NAME",
+];
+
+/** Environment variables Sous adds to the worker's own, less its credentials (docs/task-protocol.md). */
 export function taskEnv(
   base: NodeJS.ProcessEnv,
   task: Pick<RunTaskOptions, "jobName" | "nodeName" | "attempt" | "workerId">,
 ): NodeJS.ProcessEnv {
+  const inherited = Object.fromEntries(
+    Object.entries(base).filter(([name]) => !WORKER_CREDENTIAL_VARIABLES.includes(name)),
+  );
   return {
-    ...base,
+    ...inherited,
     SOUS_JOB: task.jobName,
     SOUS_NODE: task.nodeName,
     SOUS_ATTEMPT: task.attempt,

@@ -75,12 +75,14 @@ describe("sous local with Bistro's simple config and demo task", () => {
       "simple_job/node22",
     ]);
     for (const [, node, time, line, lineId] of stdout) {
-      expect(line).toContain(`I got these arguments: ${node} /dev/fd/3 {`);
+      expect(line).toContain(`demo task for node ${node}: status to /dev/fd/3, task JSON {`);
       expect(typeof time).toBe("number");
       expect(lineId).toMatch(/^\d+$/);
     }
     const stderr = await bistro(url, { y: { handler: "task_logs", log_type: "stderr", jobs: ["simple_job"] } });
-    expect((stderr.y?.data as { lines: string[][] }).lines.map((l) => l[3])).toContain("stderr is also logged");
+    expect((stderr.y?.data as { lines: string[][] }).lines.map((l) => l[3])).toContain(
+      "demo task: this line goes to stderr",
+    );
   });
 
   it("rejects an invalid config with every problem listed, and keeps running the previous one", async () => {

@@ -68,6 +68,7 @@ export async function roundHarness(seed = 1) {
           heartbeatPeriodSec: 15,
           registeredAtMs: nowMs,
           heartbeatAtMs: nowMs,
+          secretHash: `secret-hash-of-${id}`,
         },
         nowMs - 575_000,
       );
@@ -75,7 +76,9 @@ export async function roundHarness(seed = 1) {
     /** A heartbeat from every worker but the silent ones. */
     async heartbeat(...silent: string[]) {
       for (const worker of await listWorkers(store)) {
-        if (!silent.includes(worker.id)) await recordHeartbeat(store, worker.id, worker.instanceId, nowMs);
+        if (!silent.includes(worker.id)) {
+          await recordHeartbeat(store, worker.id, worker.instanceId, worker.secretHash ?? "", nowMs);
+        }
       }
     },
     /** Drains a worker's queue: the orders sent to it so far. */

@@ -1,6 +1,7 @@
 // Every route of the HTTP API on DynamoDB Local + fauxqs, through `makeApi(deps).handle`: config
 // and jobs (validation, optimistic writes, pokes), nodes (paged, pushed), tasks (paged, kill,
 // forgive), logs, the worker control plane, and Bistro's multi-query `POST /`.
+import { readAttemptTokens } from "../../lib/store/dispatch-key";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CreateQueueCommand } from "@aws-sdk/client-sqs";
@@ -506,6 +507,8 @@ describe("tasks", () => {
         job: "simple_job",
         node: target.node,
         attempt: target.attempt,
+        // The attempt's own token, as its start order carried it: the worker's notRunning end needs it.
+        token: (await readAttemptTokens(h.store))(target),
         request: { method: "term_wait_kill", killWaitMs: 5000 },
         reason: "killed through the API",
       },
@@ -606,16 +609,24 @@ describe("workers", () => {
     });
     expect(at(registered.body, "queueUrl")).toContain(`${workerQueuePrefix}-w-w9`);
     expect(pokes).toBe(1);
-    // A second live instance may not take the id.
+    const secret = at(registered.body, "heartbeatSecret") as string;
+    // A second live instance may not take the id, and is not told which instance holds it.
     const conflict = await call("POST", "/workers", { body: { ...registration, instanceId: "w9-b" } });
     expect(conflict.statusCode).toBe(409);
-    expect((await call("POST", "/workers/w9/heartbeat", { body: { instanceId: "w9-a" } })).body).toEqual({ ok: true });
-    const replaced = await call("POST", "/workers/w9/heartbeat", { body: { instanceId: "w9-b" } });
+    expect(JSON.stringify(conflict.body)).not.toContain("w9-a");
+    expect((await call("POST", "/workers/w9/heartbeat", { body: { instanceId: "w9-a", secret } })).body).toEqual({
+      ok: true,
+    });
+    const replaced = await call("POST", "/workers/w9/heartbeat", { body: { instanceId: "w9-b", secret } });
     expect(replaced.body).toMatchObject({ ok: false });
+    // Knowing the instance id is not enough: a heartbeat without the registration's secret is a 403.
+    const forged = await call("POST", "/workers/w9/heartbeat", { body: { instanceId: "w9-a", secret: "guessed" } });
+    expect(forged.statusCode).toBe(403);
     const list = await call("GET", "/workers");
     expect(at(list.body, "workers")).toMatchObject([
       { id: "w9", hostname: "host9", instanceId: "w9-a", state: "healthy" },
     ]);
+    expect(JSON.stringify(list.body)).not.toContain("secretHash");
     h.advance(100_000); // past heartbeat period + grace
     expect(at((await call("GET", "/workers")).body, "workers", 0, "state")).toBe("unhealthy");
   });
@@ -627,6 +638,31 @@ describe("workers", () => {
       expect.arrayContaining(["id", "hostname", "instanceId", "heartbeatPeriodSec", "resources.cpu"]),
     );
     expect((await call("POST", "/workers/w1/heartbeat", { body: {} })).statusCode).toBe(400);
+  });
+
+  it("refuses registrations past the documented limits with a 400 naming the limit, and creates nothing", async () => {
+    const valid = { id: "w-limits", hostname: "h", instanceId: "i", resources: {}, heartbeatPeriodSec: 15 };
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ hostname: "h".repeat(254) }, "hostname", /at most 253 characters/],
+      [{ instanceId: "i".repeat(129) }, "instanceId", /at most 128 characters/],
+      [{ id: "w".repeat(201) }, "id", /at most 200 characters/],
+      [
+        { resources: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`r${i}`, 1])) },
+        "resources",
+        /at most 64 resources/,
+      ],
+      [{ resources: { ["r".repeat(65)]: 1 } }, "resources", /1 to 64 characters/],
+      [{ resources: { cpu: 1e12 } }, "resources.cpu", /at most 1000000000/],
+    ];
+    for (const [change, path, message] of cases) {
+      const answer = await call("POST", "/workers", { body: { ...valid, ...change } });
+      expect(answer.statusCode).toBe(400);
+      const issues = at(answer.body, "error", "issues") as { path: string; message: string }[];
+      expect(issues.find((i) => i.path.startsWith(path))?.message).toMatch(message);
+    }
+    expect(JSON.stringify((await call("GET", "/workers")).body)).not.toContain("w-limits");
+    const tooLong = await call("POST", "/workers/w1/heartbeat", { body: { instanceId: "i", secret: "s".repeat(129) } });
+    expect(tooLong.statusCode).toBe(400);
   });
 });
 

@@ -235,16 +235,16 @@ describe("sous CLI against a local deployment", () => {
     });
     expect(stdout.code).toBe(0);
     expect(stdout.out).toHaveLength(1);
-    expect(stdout.out[0]).toMatch(/^I got these arguments: node11 /);
+    expect(stdout.out[0]).toMatch(/^demo task for node node11: /);
     const stderr = await sous(["logs", "simple_job", "node11", "--type", "stderr"]);
-    expect(stderr.out).toEqual(["stderr is also logged"]);
+    expect(stderr.out).toEqual(["demo task: this line goes to stderr"]);
     const machine = await sous(["logs", "simple_job", "node21", "--json"]);
     const line = JSON.parse(machine.out[0] ?? "{}") as Record<string, unknown>;
     expect(line).toEqual({
       job: "simple_job",
       node: "node21",
       time: expect.any(Number) as unknown,
-      line: expect.stringMatching(/^I got these arguments: node21 /) as unknown,
+      line: expect.stringMatching(/^demo task for node node21: /) as unknown,
       lineId: expect.stringMatching(/^\d+$/) as unknown,
     });
     expect((await sous(["logs", "simple_job", "node11", "--type", "stdin"])).code).toBe(2);
@@ -426,7 +426,7 @@ describe("sous worker: the daemon over the HTTP control plane", () => {
       const run = await sous(["logs", "simple_job", "node22"], { env });
       return run.out.length > 0 ? run.out : undefined;
     });
-    expect(logs[0]).toMatch(/^I got these arguments: node22 /);
+    expect(logs[0]).toMatch(/^demo task for node node22: /);
 
     // A second instance under the same id is refused while this one is alive: exit 3.
     const duplicate = await sous(workerArgs("cli-worker"), { env });

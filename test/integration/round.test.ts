@@ -38,7 +38,7 @@ describe("a round with Bistro's simple config", () => {
 
     const done = orders[0]!;
     const result = await h.finish([{ job: done.job, node: done.node, attempt: done.attempt, rawStatus: "done" }]);
-    expect(result).toEqual({ failed: [], applied: 1, ignored: 0 });
+    expect(result).toEqual({ failed: [], applied: 1, ignored: 0, refused: 0 });
     const again = await h.finish([{ job: done.job, node: done.node, attempt: done.attempt, rawStatus: "done" }]);
     expect(again.applied).toBe(0);
 

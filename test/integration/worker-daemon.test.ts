@@ -247,12 +247,16 @@ function startMessage(overrides: Partial<StartMessage> = {}): StartMessage {
   };
 }
 
-function killMessage(start: Pick<StartMessage, "job" | "node" | "attempt">, method: "term" | "kill" = "term") {
+function killMessage(
+  start: Pick<StartMessage, "job" | "node" | "attempt" | "token">,
+  method: "term" | "kill" = "term",
+) {
   return {
     type: "kill",
     job: start.job,
     node: start.node,
     attempt: start.attempt,
+    token: start.token,
     request: { method, killWaitMs: 0 },
     reason: "test",
   };
@@ -285,6 +289,7 @@ describe("start and kill messages", () => {
       node: start.node,
       attempt: start.attempt,
       worker: w.workerId,
+      token: start.token, // echoed: status ingest accepts the end only with it
       rawStatus: "done",
       killed: false,
       exitCode: 0,
@@ -292,8 +297,8 @@ describe("start and kill messages", () => {
       endedAtMs: expect.any(Number) as number,
     });
     expect(w.logs.texts(start.attempt)).toEqual([
-      `I got these arguments: ${start.node} /dev/fd/3 ${JSON.stringify(start.taskJson)}`,
-      "stderr is also logged",
+      `demo task for node ${start.node}: status to /dev/fd/3, task JSON ${JSON.stringify(start.taskJson)}`,
+      "demo task: this line goes to stderr",
     ]);
     expect(w.logs.endedTasks).toEqual([start.attempt]);
     expect(w.logs.lines.filter((l) => l.stream !== "statuses").map((l) => [l.job, l.node, l.stream])).toEqual([
@@ -332,7 +337,7 @@ describe("start and kill messages", () => {
     );
     expect(w.events.of("task_started").filter((e) => e.attempt === start.attempt)).toHaveLength(1);
     expect(end?.rawStatus).toBe("done");
-    expect(w.logs.texts(start.attempt).filter((t) => t.startsWith("I got these arguments"))).toHaveLength(1);
+    expect(w.logs.texts(start.attempt).filter((t) => t.startsWith("demo task for node"))).toHaveLength(1);
     expect(await w.statusQueueEmpty()).toBe(true);
   });
 
@@ -355,7 +360,13 @@ describe("start and kill messages", () => {
     const start = startMessage();
     await w.send(killMessage(start));
     const [end] = await w.ends(1);
-    expect(end).toMatchObject({ attempt: start.attempt, notRunning: true, killed: false, exitCode: null });
+    expect(end).toMatchObject({
+      attempt: start.attempt,
+      token: start.token,
+      notRunning: true,
+      killed: false,
+      exitCode: null,
+    });
     await w.send(start); // SQS does not keep order: the start may come after its kill
     await w.events.waitFor("start_ignored", (e) => e.attempt === start.attempt);
     expect(w.events.of("task_started")).toHaveLength(0);

@@ -40,7 +40,12 @@ afterAll(() => {
 
 const controlPlane: ControlPlane = {
   register: () =>
-    Promise.resolve({ queueUrl: "memory://worker", statusQueueUrl: "memory://status", timings: BISTRO_WORKER_TIMINGS }),
+    Promise.resolve({
+      queueUrl: "memory://worker",
+      statusQueueUrl: "memory://status",
+      timings: BISTRO_WORKER_TIMINGS,
+      heartbeatSecret: "k",
+    }),
   heartbeat: () => Promise.resolve({ ok: true }),
 };
 

@@ -197,15 +197,23 @@ describe("HttpControlPlane", () => {
       posts.push([path, body]);
       return Promise.resolve(
         path === "/workers"
-          ? { status: 201, body: { queueUrl: "q", statusQueueUrl: "s", timings } }
+          ? { status: 201, body: { queueUrl: "q", statusQueueUrl: "s", timings, heartbeatSecret: "k" } }
           : { status: 200, body: { ok: false, reason: "replaced" } },
       );
     });
-    expect(await plane.register(registration)).toEqual({ queueUrl: "q", statusQueueUrl: "s", timings });
-    expect(await plane.heartbeat({ id: "w 1", instanceId: "i1" })).toEqual({ ok: false, reason: "replaced" });
+    expect(await plane.register(registration)).toEqual({
+      queueUrl: "q",
+      statusQueueUrl: "s",
+      timings,
+      heartbeatSecret: "k",
+    });
+    expect(await plane.heartbeat({ id: "w 1", instanceId: "i1", secret: "k" })).toEqual({
+      ok: false,
+      reason: "replaced",
+    });
     expect(posts).toEqual([
       ["/workers", registration],
-      ["/workers/w%201/heartbeat", { instanceId: "i1" }],
+      ["/workers/w%201/heartbeat", { instanceId: "i1", secret: "k" }],
     ]);
   });
 
@@ -215,6 +223,6 @@ describe("HttpControlPlane", () => {
     );
     await expect(conflict.register(registration)).rejects.toThrow(new ConflictError("held by a live instance"));
     const odd = new HttpControlPlane(() => Promise.resolve({ status: 200, body: { ok: "maybe" } }));
-    await expect(odd.heartbeat({ id: "w1", instanceId: "i1" })).rejects.toThrow(/unexpected answer/);
+    await expect(odd.heartbeat({ id: "w1", instanceId: "i1", secret: "k" })).rejects.toThrow(/unexpected answer/);
   });
 });

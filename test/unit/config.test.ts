@@ -42,7 +42,7 @@ function warnings(result: ConfigParseResult): Record<string, string> {
 }
 
 describe("§1.1 the document: bistro_settings plus bistro_job->NAME keys", () => {
-  it("parses Bistro's test_configs/simple into levels, a manual source, an instance resource and one job", () => {
+  it("parses the simple config (Bistro's first-run shape) into levels, a manual source, an instance resource and one job", () => {
     const config = parseValid(bistroFixture("simple.json"));
     expect(config.settings.enabled).toBe(true);
     expect(config.settings.levels).toEqual(["level1", "level2"]);
@@ -57,10 +57,10 @@ describe("§1.1 the document: bistro_settings plus bistro_job->NAME keys", () =>
     expect(config.warnings).toEqual([]);
   });
 
-  it("parses Bistro's server/test_config, whose resources are {}", () => {
+  it("parses the minimal test config, whose resources are {}", () => {
     const config = parseValid(bistroFixture("test_config.json"));
     expect(config.settings.resources).toEqual({});
-    expect(config.jobs.foo).toMatchObject({ owner: "bistro", config: {}, resources: {}, errors: [] });
+    expect(config.jobs.foo).toMatchObject({ owner: "sous", config: {}, resources: {}, errors: [] });
   });
 
   it("accepts an already-parsed value the same as its JSON text", () => {
@@ -909,5 +909,33 @@ describe("idleReasons: why nothing (or a job) would run", () => {
 
   it("has nothing to say about a healthy config", () => {
     expect(idleReasons(parseValid(bistroFixture("db-hosts.json")))).toEqual([]);
+  });
+});
+
+describe("Sous's container key: a job whose tasks run as their own ECS task", () => {
+  const withJob = (job: Record<string, unknown>) => parseValid(configDocument({ j: { owner: "o", ...job } }));
+
+  it("reads task_definition, cpu, memory and role without any unknown-key warning", () => {
+    const config = withJob({
+      container: { task_definition: "render", cpu: 2048, memory: 4096, role: "arn:aws:iam::1:role/r" },
+    });
+    expect(config.jobs.j?.container).toEqual({
+      taskDefinition: "render",
+      cpu: 2048,
+      memoryMiB: 4096,
+      role: "arn:aws:iam::1:role/r",
+    });
+    expect(config.warnings).toEqual([]);
+    expect(config.jobs.j?.errors).toEqual([]);
+  });
+
+  it("names what is wrong: a missing task definition, sizes past a Fargate task's largest, unknown keys", () => {
+    const config = withJob({ container: { cpu: 20_000, memory: 0, image: "x" } });
+    expect(byPath(config.jobs.j!.errors)).toEqual({
+      "bistro_job->j.container.task_definition": expect.stringContaining("required") as unknown,
+      "bistro_job->j.container.cpu": "cpu is at most 16384 (a Fargate task's largest)",
+      "bistro_job->j.container.memory": expect.stringContaining(">= 1") as unknown,
+    });
+    expect(Object.keys(byPath(config.warnings))).toEqual(["bistro_job->j.container.image"]);
   });
 });

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { formatCount, LIMITS } from "../../lib/config/limits";
 
 const docs = readFileSync(join(__dirname, "..", "..", "docs", "limits.md"), "utf8");
-const rows = new Map([...docs.matchAll(/^\| `(MAX_[A-Z_]+)` \| ([\d,]+) \|/gm)].map((m) => [m[1]!, m[2]!]));
+const rows = new Map([...docs.matchAll(/^\|\s*`(MAX_[A-Z_]+)`\s*\|\s*([\d,]+)\s*\|/gm)].map((m) => [m[1]!, m[2]!]));
 
 describe("docs/limits.md", () => {
   it.each(Object.entries(LIMITS))("lists %s with its value", (name, value) => {

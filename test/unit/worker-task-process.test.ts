@@ -12,6 +12,7 @@ import {
   runTask,
   taskArgv,
   taskEnv,
+  WORKER_CREDENTIAL_VARIABLES,
   type RunTaskOptions,
   type TaskHandle,
   type TaskOutputLine,
@@ -119,6 +120,22 @@ describe("task command line, environment and working directory", () => {
       { jobName: "j", nodeName: "n", attempt: "a", workerId: "w" },
     );
     expect(env).toEqual({ PATH: "/bin", SOUS_JOB: "j", SOUS_NODE: "n", SOUS_ATTEMPT: "a", SOUS_WORKER_ID: "w" });
+  });
+
+  it("does not pass the worker's AWS credentials on to tasks (region and endpoints stay)", () => {
+    const credentials = Object.fromEntries(WORKER_CREDENTIAL_VARIABLES.map((name) => [name, "secret"]));
+    const env = taskEnv(
+      { PATH: "/bin", AWS_REGION: "eu-west-1", AWS_ENDPOINT_URL_SQS: "http://127.0.0.1:1", ...credentials },
+      { jobName: "j", nodeName: "n", attempt: "a", workerId: "w" },
+    );
+    expect(
+      Object.keys(env)
+        .filter((name) => name.startsWith("AWS_"))
+        .sort(),
+    ).toEqual(["AWS_ENDPOINT_URL_SQS", "AWS_REGION"]);
+    expect(WORKER_CREDENTIAL_VARIABLES).toEqual(
+      expect.arrayContaining(["AWS_SECRET_ACCESS_KEY", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]),
+    );
   });
 
   it("runs tasks in <dataDir>/jobs/<job> and refuses job names that would leave it", () => {
@@ -233,8 +250,10 @@ describe("runTask: statuses", () => {
     const { result, lines } = await runScript("demo_bistro_task.sh", { nodeName: "host3", jobJson: '{"id":"job1"}' });
     expect(result.rawStatus).toBe("done");
     expect(result.spawnError).toBeUndefined();
-    expect(texts(lines, "stdout")).toEqual([`I got these arguments: host3 ${STATUS_PIPE_PATH} {"id":"job1"}`]);
-    expect(texts(lines, "stderr")).toEqual(["stderr is also logged"]);
+    expect(texts(lines, "stdout")).toEqual([
+      `demo task for node host3: status to ${STATUS_PIPE_PATH}, task JSON {"id":"job1"}`,
+    ]);
+    expect(texts(lines, "stderr")).toEqual(["demo task: this line goes to stderr"]);
   });
 
   it.each([

@@ -112,7 +112,13 @@ describe("the worker enforces it", () => {
     const worker = await startWorker(
       {
         controlPlane: {
-          register: () => Promise.resolve({ queueUrl: "q", statusQueueUrl: "s", timings: BISTRO_WORKER_TIMINGS }),
+          register: () =>
+            Promise.resolve({
+              queueUrl: "q",
+              statusQueueUrl: "s",
+              timings: BISTRO_WORKER_TIMINGS,
+              heartbeatSecret: "k",
+            }),
           heartbeat: () => Promise.resolve({ ok: true }),
         },
         logs: {

@@ -56,12 +56,12 @@ export interface Loaded<T> {
   data: T | undefined;
   error: unknown;
   loading: boolean;
-  reload: () => void;
+  reload: () => Promise<void>;
 }
 
 /**
- * Runs `load` now, whenever `deps` change, after `reload()`, and every `periodMs` if given. An
- * answer that arrives after a newer request started is dropped.
+ * Runs `load` now, whenever `deps` change, after `reload()`, and `periodMs` after each load ends
+ * if given. An answer that arrives after a newer request started is dropped.
  */
 export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[], periodMs?: number): Loaded<T> {
   const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({
@@ -72,10 +72,10 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[], per
   const generation = useRef(0);
   const loadRef = useRef(load);
   loadRef.current = load;
-  const reload = useCallback(() => {
+  const reload = useCallback((): Promise<void> => {
     const mine = ++generation.current;
     setState((s) => ({ ...s, loading: true }));
-    loadRef.current().then(
+    return loadRef.current().then(
       (data) => {
         if (mine === generation.current) setState({ data, error: undefined, loading: false });
       },
@@ -85,11 +85,19 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[], per
     );
   }, []);
   useEffect(() => {
-    reload();
-    if (periodMs === undefined) return undefined;
-    const timer = setInterval(reload, periodMs);
+    // The next periodic load starts `periodMs` after the last one ended, so a slow API is never
+    // sent a second request while it still works on the first.
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const tick = () => {
+      void reload().then(() => {
+        if (!stopped && periodMs !== undefined) timer = setTimeout(tick, periodMs);
+      });
+    };
+    tick();
     return () => {
-      clearInterval(timer);
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
     };
   }, deps);
   return { ...state, reload };

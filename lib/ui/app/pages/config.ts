@@ -72,7 +72,7 @@ export function ConfigPage(): View {
       });
       setOutcome({ ok: true, text: `Applied: the config is now version ${body.version}.` });
       setText(undefined);
-      loaded.reload();
+      void loaded.reload();
     } catch (error) {
       const stale = error instanceof ApiError && error.status === 409;
       setOutcome({
@@ -150,7 +150,7 @@ export function ConfigPage(): View {
         onClick=${() => {
           setText(undefined);
           setOutcome(undefined);
-          loaded.reload();
+          void loaded.reload();
         }}
       >
         Reload stored config

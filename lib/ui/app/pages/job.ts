@@ -82,7 +82,7 @@ function TaskPanel({ job, node, onChange }: { job: string; node: string; onChang
   const now = Date.now() / 1000;
   const after = (run: () => Promise<string>) => async () => {
     const text = await run();
-    task.reload();
+    void task.reload();
     onChange();
     return text;
   };

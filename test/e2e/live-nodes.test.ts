@@ -1,0 +1,128 @@
+// End to end on `sous local` with a short nodes refresh period: a `script` source whose output
+// changes gets tasks for its new nodes within one refresh, and a running task on a node the
+// script drops is killed as an orphan; an `add_time` source starts tasks for new time slots;
+// and a polled config file applies its edits (a broken edit is
+// refused and the running config stays).
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startLocalDeployment, type LocalDeployment } from "../../lib/local/deployment";
+import type { WorkerEvent } from "../../lib/worker/daemon";
+import { uniqueName } from "../helpers/aws";
+
+const seen: { state?: () => unknown } = {};
+
+async function until<T>(check: () => T | undefined, what: string, attempts = 300): Promise<T> {
+  for (let i = 0; i < attempts; i++) {
+    const value = check();
+    if (value !== undefined) {
+      if (process.env.SOUS_E2E_TRACE) console.log(`${new Date().toISOString()} ${what}`);
+      return value;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}; saw ${JSON.stringify(seen.state?.())}`);
+}
+
+function executable(path: string, text: string): string {
+  writeFileSync(path, text);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+describe("sous local with live node sources", () => {
+  let deployment: LocalDeployment | undefined;
+  afterEach(async () => {
+    await deployment?.stop();
+    deployment = undefined;
+  });
+
+  it("follows a script's output, kills orphans, starts add_time slots, and applies config file edits", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sous-live-"));
+    const shardsFile = join(dir, "shards.txt");
+    writeFileSync(shardsFile, "a\nb\n");
+    const script = executable(
+      join(dir, "shards.sh"),
+      `#!/bin/sh\n# Only the "scripted" group has shards.\nif [ "$1" = scripted ]; then cat "${shardsFile}"; fi\n`,
+    );
+    // Tasks run until killed (they never write a status on their own).
+    const task = executable(join(dir, "task.sh"), "#!/bin/sh\nexec sleep 300\n");
+    const config = (extraJobs: Record<string, unknown> = {}) => ({
+      bistro_settings: {
+        enabled: true,
+        resources: {},
+        kill_orphan_tasks_after_sec: 0,
+        nodes: {
+          levels: ["group", "shard"],
+          node_sources: [
+            { source: "manual", prefs: { scripted: [], timed: [] } },
+            { source: "script", prefs: { parent_level: "group", script } },
+          ],
+        },
+      },
+      "bistro_job->scan": { owner: "e2e", filters: { group: { whitelist: ["scripted"] } } },
+      ...extraJobs,
+    });
+    const configFile = join(dir, "config.json");
+    writeFileSync(configFile, JSON.stringify(config()));
+
+    const started: string[] = [];
+    const killed: string[] = [];
+    const configEvents: { version?: number; error?: string }[] = [];
+    const reasons: string[] = [];
+    seen.state = () => ({ started, killed, configEvents, reasons: reasons.slice(-3) });
+    const onWorkerEvent = (_worker: string, event: WorkerEvent) => {
+      if (event.type === "task_started") started.push(`${event.job}/${event.node}`);
+      if (event.type === "task_ended" && event.end.killed) killed.push(`${event.end.job}/${event.end.node}`);
+    };
+    deployment = await startLocalDeployment({
+      name: uniqueName("live"),
+      workers: 1,
+      workerResources: {},
+      workerCommand: task,
+      dataDir: join(dir, "data"),
+      port: 0,
+      instanceName: "scheduler",
+      config: config(),
+      nodeTimings: { updateMs: 500, retryMs: 500 },
+      maxRoundIntervalMs: 500,
+      configFile: { path: configFile, intervalMs: 200, initialText: JSON.stringify(config()) },
+      onConfigFile: (event) => configEvents.push(event),
+      onRound: (report) => {
+        const text = report.reasons.map((r) => r.message).join("; ");
+        if (text && text !== reasons.at(-1)) reasons.push(text);
+      },
+      onWorkerEvent,
+    });
+    const has = (list: string[], item: string) => (list.includes(item) ? true : undefined);
+
+    // The script's nodes run; a new line becomes a task within a refresh.
+    await until(() => (has(started, "scan/a") && has(started, "scan/b") ? true : undefined), "scan/a and scan/b");
+    writeFileSync(shardsFile, "a\nb\nc\n");
+    await until(() => has(started, "scan/c"), "scan/c after the script printed c");
+
+    // b leaves the script's output: its running task is an orphan, killed at once (delay 0).
+    writeFileSync(shardsFile, "a\nc\n");
+    await until(() => has(killed, "scan/b"), "scan/b killed as an orphan");
+    expect(killed).toEqual(["scan/b"]);
+
+    // A config file edit adds an add_time source and a job on its slots (every 2 s).
+    const timed = config({ "bistro_job->hourly": { owner: "e2e", filters: { group: { whitelist: ["timed"] } } } });
+    (timed.bistro_settings.nodes.node_sources as unknown[]).push({
+      source: "add_time",
+      prefs: { parent_level: "group", schedule: [{ cron: { epoch: { period: 2 } }, lifetime: 600 }] },
+    });
+    // First a broken edit: refused, reported, and nothing changes.
+    writeFileSync(configFile, "{ not json");
+    await until(() => (configEvents.some((e) => e.error?.includes("not valid JSON")) ? true : undefined), "refusal");
+    writeFileSync(configFile, JSON.stringify(timed));
+    await until(() => (configEvents.some((e) => e.version !== undefined) ? true : undefined), "the edit applied");
+    // add_time names its nodes "{parent}:{time}": tasks start for a slot, then for later slots.
+    const slots = () => started.filter((s) => s.startsWith("hourly/timed:"));
+    const first = await until(() => slots()[0], "a task for a first time slot");
+    await until(() => (slots().some((s) => s > first) ? true : undefined), "a task for a later time slot");
+    // Nodes the script still prints keep their tasks; the scan job never ran on add_time nodes.
+    expect(started.filter((s) => s.startsWith("scan/timed"))).toEqual([]);
+    expect(killed.filter((k) => k !== "scan/b" && !k.startsWith("hourly/"))).toEqual([]);
+  }, 180_000);
+});

@@ -1,0 +1,101 @@
+// Container jobs' infrastructure: a task definition per declared name running `sous worker
+// --once`, and a round that may RunTask exactly those (in the workers' cluster) and pass exactly
+// their roles; the round learns them through SOUS_CONTAINER_SETUP.
+import { Match } from "aws-cdk-lib/assertions";
+import * as ecs from "aws-cdk-lib/aws-ecs";
+import * as iam from "aws-cdk-lib/aws-iam";
+
+import { asList, iamStatements, nagFindings, nagReport, synthSous } from "./synth";
+
+describe("container jobs", () => {
+  const { stack, template } = synthSous({
+    containerJobs: {
+      render: {
+        image: ecs.ContainerImage.fromRegistry("public.ecr.aws/example/render:1"),
+        cpu: 2048,
+        memoryLimitMiB: 4096,
+      },
+    },
+  });
+  const jobs = stack.scheduler.containerJobs!;
+
+  test("a Fargate task definition running sous worker --once from the given image", () => {
+    template.hasResourceProperties("AWS::ECS::TaskDefinition", {
+      Cpu: "2048",
+      Memory: "4096",
+      ContainerDefinitions: [
+        Match.objectLike({
+          Image: "public.ecr.aws/example/render:1",
+          Command: ["--once", "--command", "/opt/tasks/run.sh", "--data-dir", "/data"],
+        }),
+      ],
+    });
+  });
+
+  test("the round may RunTask only these task definitions, in the workers' cluster, and pass only their roles", () => {
+    const round = stack.getLogicalId(stack.scheduler.roundFunction.role.node.defaultChild as never);
+    const statements = iamStatements(template).filter(({ statement }) =>
+      ["RunContainerJobs", "PassContainerJobRoles", "TagContainerJobs"].includes(statement.Sid ?? ""),
+    );
+    expect(statements.map((s) => s.statement.Sid).sort()).toEqual([
+      "PassContainerJobRoles",
+      "RunContainerJobs",
+      "TagContainerJobs",
+    ]);
+    for (const { policy } of statements) expect(policy).toContain(round.replace(/[0-9A-F]{8}$/, ""));
+    const byId = Object.fromEntries(statements.map((s) => [s.statement.Sid, s.statement]));
+    const definition = jobs.taskDefinitions.render!;
+    expect(asList(byId.RunContainerJobs!.Resource)).toEqual([stack.resolve(definition.taskDefinitionArn)]);
+    expect(byId.RunContainerJobs).toMatchObject({
+      Action: "ecs:RunTask",
+      Condition: { ArnEquals: { "ecs:cluster": stack.resolve(stack.scheduler.workers!.cluster.clusterArn) } },
+    });
+    expect(asList(byId.PassContainerJobRoles!.Resource).sort()).toEqual(
+      [stack.resolve(definition.executionRole!.roleArn), stack.resolve(definition.taskRole.roleArn)].sort(),
+    );
+    expect(byId.PassContainerJobRoles).toMatchObject({
+      Action: "iam:PassRole",
+      Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } },
+    });
+    expect(byId.TagContainerJobs).toMatchObject({ Condition: { StringEquals: { "ecs:CreateAction": "RunTask" } } });
+  });
+
+  test("the task role carries the worker policy (ends, log uploads); the round gets the setup", () => {
+    template.hasResourceProperties("AWS::IAM::Role", {
+      AssumeRolePolicyDocument: Match.objectLike({
+        Statement: [Match.objectLike({ Principal: { Service: "ecs-tasks.amazonaws.com" } })],
+      }),
+      ManagedPolicyArns: [{ Ref: stack.getLogicalId(stack.scheduler.workerPolicy.node.defaultChild as never) }],
+    });
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Description: "Sous scheduling round (schedule and pokes)",
+      Environment: { Variables: Match.objectLike({ SOUS_CONTAINER_SETUP: Match.anyValue() }) },
+    });
+  });
+
+  test("extra task roles are passable only when declared; no unacknowledged cdk-nag finding", () => {
+    const { stack: other, template: t } = synthSous({
+      containerJobs: {
+        render: {
+          image: ecs.ContainerImage.fromRegistry("public.ecr.aws/example/render:1"),
+          extraTaskRoles: [
+            iam.Role.fromRoleArn(
+              new iam.Role(stack, "Unused", { assumedBy: new iam.AccountRootPrincipal() }),
+              "R",
+              "arn:aws:iam::123456789012:role/render-gpu",
+            ),
+          ],
+        },
+      },
+    });
+    const pass = iamStatements(t).find((s) => s.statement.Sid === "PassContainerJobRoles")!;
+    expect(asList(pass.statement.Resource)).toContain("arn:aws:iam::123456789012:role/render-gpu");
+    expect(nagFindings(nagReport(other))).toEqual([]);
+  });
+
+  test("container jobs need the workers' cluster", () => {
+    expect(() =>
+      synthSous({ workers: false, containerJobs: { x: { image: ecs.ContainerImage.fromRegistry("x") } } }),
+    ).toThrow(/need `workers`/);
+  });
+});
