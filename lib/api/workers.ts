@@ -44,6 +44,14 @@ const registrationSchema = z.strictObject({
   instanceId: z.string().min(1).max(L.instanceIdLength, `at most ${L.instanceIdLength} characters`),
   resources: resourcesSchema,
   heartbeatPeriodSec: z.number().positive().max(3600, "at most 3600 seconds"),
+  /** The machine as the worker measured it; at most 64 GPU names of 200 characters. */
+  machine: z
+    .strictObject({
+      cpuCores: z.number().int().min(0).max(100_000),
+      memoryMB: z.number().int().min(0).max(1_000_000_000),
+      gpus: z.array(z.string().max(200)).max(64),
+    })
+    .optional(),
 });
 
 const heartbeatSchema = z.strictObject({

@@ -64,6 +64,8 @@ function describeEvent(event: WorkerEvent): string | undefined {
       return `kill   ${event.job}  ${event.node}  (${event.reason})`;
     case "heartbeat":
       return event.ok ? undefined : `heartbeat refused: ${event.reason ?? ""}`;
+    case "warning":
+      return `warning: ${event.message}`;
     case "heartbeat_error":
       return `heartbeat failed: ${event.error}`;
     case "stopping":

@@ -70,6 +70,14 @@ export interface PhysicalResourceSpec {
   enforcement: "none" | "soft" | "hard";
 }
 
+/** What a worker measured of its machine at registration; 0 means unknown. */
+export interface MachineResources {
+  cpuCores: number;
+  memoryMB: number;
+  /** One model name per GPU card. */
+  gpus: string[];
+}
+
 /** `bistro_settings`. */
 export interface Settings {
   enabled: boolean;

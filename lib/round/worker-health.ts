@@ -3,7 +3,7 @@
 // once one is late past the grace period, lost (must_die) after `loseUnhealthyAfterSec` of
 // silence. Workers apply the same timings to themselves and kill their tasks *before* the
 // scheduler may call them lost, so a lost worker's tasks can be retried without overlap.
-import type { ResourceAmounts, Settings } from "../model/config";
+import type { MachineResources, ResourceAmounts, Settings } from "../model/config";
 import type { WorkerSnapshot, WorkerState } from "../scheduler/snapshot";
 import type { WorkerRecord } from "../store/workers";
 
@@ -40,13 +40,18 @@ export function workerState(record: WorkerRecord, nowMs: number, timings: Worker
 }
 
 /**
- * The worker's capacity per worker-level resource: the level limits, then what the worker
- * declared, then `worker_resources_override` by hostname, then by id (BISTRO.md §3.4).
+ * The worker's capacity per worker-level resource: the level limits, then `physical_resources`
+ * applied to the machine the worker measured, then what the worker declared (`--resources`), then
+ * `worker_resources_override` by hostname, then by id (as Bistro does, plus the declaration).
  */
 export function workerCapacity(record: WorkerRecord, settings: Settings): ResourceAmounts {
   const capacity: ResourceAmounts = {};
-  for (const [name, spec] of Object.entries(settings.resources.worker ?? {})) {
-    capacity[name] = record.resources[name] ?? spec.limit;
+  const workerLevel = settings.resources.worker ?? {};
+  for (const [name, spec] of Object.entries(workerLevel)) capacity[name] = spec.limit;
+  if (record.machine) applyPhysicalResources(capacity, record.machine, settings.physicalResources);
+  for (const name of Object.keys(workerLevel)) {
+    const declared = record.resources[name];
+    if (declared !== undefined) capacity[name] = declared;
   }
   const overrides = settings.workerResourcesOverride;
   for (const key of [record.hostname, record.id]) {
@@ -55,6 +60,45 @@ export function workerCapacity(record: WorkerRecord, settings: Settings): Resour
     }
   }
   return capacity;
+}
+
+/** The physical amount of each `physical_resources` type; 0 = unknown. */
+function physicalAmount(type: string, machine: MachineResources): number {
+  switch (type) {
+    case "cpu_core":
+      return machine.cpuCores;
+    case "ram_mb":
+      return machine.memoryMB;
+    case "gpu_card":
+      return machine.gpus.length;
+    default:
+      return 0;
+  }
+}
+
+/**
+ * Bistro's mapping: logical = max(0, trunc((physical - reserve) / multiply)); an unknown (0)
+ * physical amount keeps the configured limit. Each GPU also adds one to the worker resource
+ * `GPU: <model>`, when the config defines one.
+ */
+export function applyPhysicalResources(
+  capacity: ResourceAmounts,
+  machine: MachineResources,
+  physical: Settings["physicalResources"],
+): void {
+  for (const [type, spec] of Object.entries(physical)) {
+    if (!Object.hasOwn(capacity, spec.logicalResource)) continue;
+    const amount = physicalAmount(type, machine);
+    if (amount <= 0) continue;
+    capacity[spec.logicalResource] = Math.max(
+      0,
+      Math.trunc((amount - spec.physicalReserveAmount) / spec.multiplyLogicalBy),
+    );
+  }
+  for (const model of machine.gpus) {
+    const name = `GPU: ${model}`;
+    if (Object.hasOwn(capacity, name)) capacity[name] = (capacity[name] ?? 0) + 1;
+  }
 }
 
 export function workerSnapshot(

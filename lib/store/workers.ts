@@ -4,7 +4,7 @@
 // live processes never share one id (BISTRO.md §7.4).
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand, UpdateCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
-import type { ResourceAmounts } from "../model/config";
+import type { MachineResources, ResourceAmounts } from "../model/config";
 import type { StoreContext } from "./context";
 import { ConflictError, NotFoundError } from "./errors";
 import { WORKER_PK, workerKey } from "./keys";
@@ -17,6 +17,8 @@ export interface WorkerRecord {
   queueUrl: string;
   /** Capacity the worker declared (`--resources`); config overrides apply on top. */
   resources: ResourceAmounts;
+  /** The machine as the worker measured it (cores, memory, GPUs); `physical_resources` maps it. */
+  machine?: MachineResources | undefined;
   heartbeatPeriodSec: number;
   registeredAtMs: number;
   heartbeatAtMs: number;

@@ -8,7 +8,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 
 import { createWorkerQueue, deleteWorkerQueue, restrictWorkerQueue } from "../dispatch/sqs";
 import { hashSecret, newSecret, secretMatches } from "../dispatch/tokens";
-import type { ResourceAmounts } from "../model/config";
+import type { MachineResources, ResourceAmounts } from "../model/config";
 import { BISTRO_WORKER_TIMINGS, workerState, type WorkerTimings } from "../round/worker-health";
 import type { StoreContext } from "../store/context";
 import { ConflictError, ForbiddenError, NotFoundError } from "../store/errors";
@@ -20,6 +20,8 @@ export interface WorkerRegistration {
   /** Unique per worker process start. */
   instanceId: string;
   resources: ResourceAmounts;
+  /** The machine's cores, memory and GPUs (machine-resources.ts), for `physical_resources`. */
+  machine?: MachineResources | undefined;
   heartbeatPeriodSec: number;
 }
 

@@ -15,7 +15,7 @@ import {
   type TaskEnd,
 } from "../dispatch/messages";
 import { sendBatched } from "../dispatch/sqs";
-import type { KillRequest } from "../model/config";
+import type { KillRequest, MachineResources } from "../model/config";
 import { taskId } from "../model/task";
 import { admitStart } from "./admission";
 import type { ControlPlane } from "./control-plane";
@@ -23,6 +23,7 @@ import { EndSender, type SendBodies } from "./end-sender";
 import { errorText } from "./error-text";
 import { pollInbox, SqsInbox, type InboxMessage, type WorkerInbox } from "./inbox";
 import { Liveness } from "./liveness";
+import { detectMachineResources } from "./machine-resources";
 import type { LogSink } from "./log-sink";
 import { selfDeadlines } from "./lost-safety";
 import { runTask, type TaskHandle, type TaskResult } from "./task-process";
@@ -43,6 +44,8 @@ export interface WorkerDeps {
   inbox?: (queueUrl: string) => WorkerInbox;
   /** How bodies reach the status queue. Default: `sendBatched` over `sqs`. */
   sendBodies?: SendBodies;
+  /** Measures the machine for registration. Default: `detectMachineResources` (cores, memory, nvidia-smi). */
+  machine?: () => Promise<MachineResources>;
   /** Wall-clock milliseconds. Default `Date.now`. Also compared with SQS's SentTimestamp. */
   clock?: () => number;
   /** Everything the worker decides, as structured events. Default: one JSON line each on stderr. */
@@ -67,6 +70,11 @@ export interface WorkerHandle {
 
 /** Bistro's `parent_death_signal` default: SIGKILL. */
 const DEFAULT_PARENT_DEATH_SIGNAL = 9;
+/** Said at every start: Bistro settings the worker does not apply. */
+export const IGNORED_SETTINGS_WARNINGS = [
+  "task_subprocess.cgroups and physical_resources enforcement are not applied: tasks run without cgroup limits",
+  "task_subprocess.process_group_leader is ignored: every task always leads its own process group",
+];
 /** Finished and refused attempts remembered, so late duplicates are recognised (oldest forgotten first). */
 const REMEMBERED_ATTEMPTS = 100_000;
 /** How long to wait for tasks that survive SIGKILL (a descendant outside the group holding a pipe). */
@@ -161,6 +169,7 @@ class WorkerDaemon {
       hostname: options.hostname,
       instanceId: options.instanceId,
       resources: options.resources,
+      machine: await (deps.machine ?? detectMachineResources)(),
       heartbeatPeriodSec: options.heartbeatPeriodSec,
     });
     const deadlines = selfDeadlines(answer.timings, options.heartbeatPeriodSec, options.killWaitMs);
@@ -203,6 +212,7 @@ class WorkerDaemon {
       timings: answer.timings,
       ...deadlines,
     });
+    for (const message of IGNORED_SETTINGS_WARNINGS) this.emit({ type: "warning", message });
     return answer.queueUrl;
   }
 

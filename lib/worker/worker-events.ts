@@ -32,6 +32,8 @@ export type WorkerEvent =
       mustDieAfterMs: number;
     }
   | LivenessEvent
+  /** Something the worker does not do that a Bistro config may ask for. */
+  | { type: "warning"; message: string }
   | { type: "task_started"; atMs: number; job: string; node: string; attempt: string }
   | { type: "task_ended"; end: TaskEnd; outputError?: string }
   | { type: "start_ignored"; job: string; node: string; attempt: string; reason: string }

@@ -13,7 +13,7 @@ import { StatusValues } from "../../lib/model/status";
 import { reportedStatusOf } from "../../lib/round/apply-statuses";
 import { buildStartMessage } from "../../lib/round/start-message";
 import { BISTRO_WORKER_TIMINGS } from "../../lib/round/worker-health";
-import { startWorker, type LogLine } from "../../lib/worker/daemon";
+import { IGNORED_SETTINGS_WARNINGS, startWorker, type LogLine } from "../../lib/worker/daemon";
 import { MemoryInbox } from "../../lib/worker/inbox";
 import { runTask } from "../../lib/worker/task-process";
 import { configDocument, parseValid } from "../helpers/config";
@@ -108,6 +108,7 @@ describe("the worker enforces it", () => {
     const inbox = new MemoryInbox();
     const ends: TaskEnd[] = [];
     const lines: LogLine[] = [];
+    const warnings: string[] = [];
     const worker = await startWorker(
       {
         controlPlane: {
@@ -133,7 +134,9 @@ describe("the worker enforces it", () => {
           for (const body of bodies) ends.push(...(JSON.parse(body) as { ends: TaskEnd[] }).ends);
           return Promise.resolve({ failed: [], requests: 1 });
         },
-        onEvent: () => undefined,
+        onEvent: (event) => {
+          if (event.type === "warning") warnings.push(event.message);
+        },
       },
       { id: "w", command: "", dataDir, killWaitMs: 100, endBatchWindowMs: 0 },
     );
@@ -163,5 +166,8 @@ describe("the worker enforces it", () => {
       .filter((l) => l.stream === "statuses")
       .map((l) => (JSON.parse(l.text) as { event: string }).event);
     expect(events).toEqual(["running", "timed_out", "process_exited"]);
+    // The worker says plainly at start which Bistro settings it does not apply.
+    expect(warnings).toEqual(IGNORED_SETTINGS_WARNINGS);
+    expect(warnings.join("\n")).toMatch(/cgroup/);
   });
 });
