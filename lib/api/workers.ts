@@ -4,7 +4,13 @@
 import { z } from "zod";
 import { BISTRO_WORKER_TIMINGS, workerState } from "../round/worker-health";
 import { listWorkers } from "../store/workers";
-import { InProcessControlPlane, type HeartbeatAnswer, type RegistrationAnswer } from "../worker/control-plane";
+import {
+  InProcessControlPlane,
+  MAX_ATTEMPT_ID_CHARS,
+  MAX_LISTED_ATTEMPTS,
+  type HeartbeatAnswer,
+  type RegistrationAnswer,
+} from "../worker/control-plane";
 import { pokeQuietly, type ApiDeps } from "./deps";
 import { validate } from "./errors";
 
@@ -16,7 +22,11 @@ const registrationSchema = z.strictObject({
   heartbeatPeriodSec: z.number().positive().max(3600),
 });
 
-const heartbeatSchema = z.strictObject({ instanceId: z.string().min(1) });
+const heartbeatSchema = z.strictObject({
+  instanceId: z.string().min(1),
+  running: z.array(z.string().min(1).max(MAX_ATTEMPT_ID_CHARS)).max(MAX_LISTED_ATTEMPTS).optional(),
+  sentAtMs: z.number().int().nonnegative().optional(),
+});
 
 function controlPlane(deps: ApiDeps): InProcessControlPlane {
   return new InProcessControlPlane({
@@ -39,8 +49,13 @@ export async function registerWorkerRoute(deps: ApiDeps, body: unknown): Promise
 
 /** `POST /workers/{id}/heartbeat`: `{ok: false, reason}` tells the instance to stop. */
 export async function heartbeatRoute(deps: ApiDeps, id: string, body: unknown): Promise<HeartbeatAnswer> {
-  const { instanceId } = validate(heartbeatSchema, body, "heartbeat");
-  return controlPlane(deps).heartbeat({ id, instanceId });
+  const { instanceId, running, sentAtMs } = validate(heartbeatSchema, body, "heartbeat");
+  return controlPlane(deps).heartbeat({
+    id,
+    instanceId,
+    ...(running === undefined ? {} : { running }),
+    ...(sentAtMs === undefined ? {} : { sentAtMs }),
+  });
 }
 
 /** `GET /workers`: every registration with its health as the scheduler judges it now. */

@@ -18,6 +18,8 @@ export interface SchedulerState {
   dispatchedThroughRound: number;
   /** Tasks whose start the store refused outright, with the status recorded for them. */
   refusedTasks: RefusedTask[];
+  /** When a round last re-sent start orders of an earlier round (0: never). */
+  lastResendAtMs: number;
 }
 
 export const EMPTY_SCHEDULER_STATE: SchedulerState = {
@@ -25,6 +27,7 @@ export const EMPTY_SCHEDULER_STATE: SchedulerState = {
   workerCursors: { all: null, byHost: {} },
   dispatchedThroughRound: 0,
   refusedTasks: [],
+  lastResendAtMs: 0,
 };
 
 export async function readSchedulerState(ctx: StoreContext): Promise<SchedulerState> {

@@ -22,6 +22,10 @@ export interface WorkerRecord {
   heartbeatAtMs: number;
   /** Set when the scheduler declared this instance lost; its tasks were failed over. */
   lostAtMs?: number;
+  /** The attempts the last heartbeat listed (running, or ended with the end not yet sent). */
+  runningAttempts?: string[];
+  /** When that list was made (the earlier of the worker's send time and the receipt). */
+  runningListedAtMs?: number;
 }
 
 function toRecord(item: Record<string, unknown>): WorkerRecord {
@@ -64,22 +68,38 @@ export async function registerWorker(
   }
 }
 
-/** Records a heartbeat of the current instance; NotFoundError when this instance is not (or no longer) registered. */
+/**
+ * Records a heartbeat of the current instance, with the attempts it listed (none listed: any
+ * earlier list is removed); NotFoundError when this instance is not (or no longer) registered.
+ */
 export async function recordHeartbeat(
   ctx: StoreContext,
   id: string,
   instanceId: string,
   nowMs: number,
+  running?: { attempts: readonly string[]; listedAtMs: number },
 ): Promise<WorkerRecord> {
   try {
     const result = await ctx.doc.send(
       new UpdateCommand({
         TableName: ctx.tableName,
         Key: workerKey(id),
-        UpdateExpression: "SET #heartbeat = :now",
+        UpdateExpression: running
+          ? "SET #heartbeat = :now, #attempts = :attempts, #listed = :listed"
+          : "SET #heartbeat = :now REMOVE #attempts, #listed",
         ConditionExpression: "#instance = :instance AND attribute_not_exists(#lost)",
-        ExpressionAttributeNames: { "#heartbeat": "heartbeatAtMs", "#instance": "instanceId", "#lost": "lostAtMs" },
-        ExpressionAttributeValues: { ":now": nowMs, ":instance": instanceId },
+        ExpressionAttributeNames: {
+          "#heartbeat": "heartbeatAtMs",
+          "#instance": "instanceId",
+          "#lost": "lostAtMs",
+          "#attempts": "runningAttempts",
+          "#listed": "runningListedAtMs",
+        },
+        ExpressionAttributeValues: {
+          ":now": nowMs,
+          ":instance": instanceId,
+          ...(running ? { ":attempts": [...running.attempts], ":listed": running.listedAtMs } : {}),
+        },
         ReturnValues: "ALL_NEW",
       }),
     );

@@ -29,6 +29,25 @@ export interface RegistrationAnswer {
   timings: WorkerTimings;
 }
 
+/** Attempt ids one heartbeat may list; a worker with more in flight sends no list (never a partial one). */
+export const MAX_LISTED_ATTEMPTS = 4000;
+/** Characters of one listed attempt id. */
+export const MAX_ATTEMPT_ID_CHARS = 64;
+
+/** A heartbeat from one worker instance. */
+export interface Heartbeat {
+  id: string;
+  instanceId: string;
+  /**
+   * Attempts this instance runs, or ran with their end not yet accepted by the status queue. The
+   * round ends an attempt its live worker does not list (after a grace), so lost ends heal.
+   * Absent: the worker says nothing about its attempts, and none is ended on its account.
+   */
+  running?: string[];
+  /** The worker's clock when it made the `running` list. */
+  sentAtMs?: number;
+}
+
 /** Not ok: this instance was replaced or declared lost, so it must kill its tasks and exit. */
 export type HeartbeatAnswer = { ok: true } | { ok: false; reason: string };
 
@@ -36,7 +55,7 @@ export interface ControlPlane {
   /** Throws ConflictError when a live instance holds the id. */
   register(registration: WorkerRegistration): Promise<RegistrationAnswer>;
   /** Throws when the answer could not be had (transport, throttling): the heartbeat is simply not acknowledged. */
-  heartbeat(worker: { id: string; instanceId: string }): Promise<HeartbeatAnswer>;
+  heartbeat(worker: Heartbeat): Promise<HeartbeatAnswer>;
 }
 
 export interface InProcessControlPlaneDeps {
@@ -90,7 +109,7 @@ export class InProcessControlPlane implements ControlPlane {
     return { queueUrl, statusQueueUrl: this.deps.statusQueueUrl, timings: this.timings };
   }
 
-  async heartbeat(worker: { id: string; instanceId: string }): Promise<HeartbeatAnswer> {
+  async heartbeat(worker: Heartbeat): Promise<HeartbeatAnswer> {
     const { store, clock } = this.deps;
     const nowMs = clock();
     const record = await getWorker(store, worker.id);
@@ -107,7 +126,13 @@ export class InProcessControlPlane implements ControlPlane {
       return { ok: false, reason: `Worker ${worker.id} instance ${worker.instanceId} was declared lost.` };
     }
     try {
-      await recordHeartbeat(store, worker.id, worker.instanceId, nowMs);
+      // The list is as old as the earlier of the worker's send time and our receipt (clocks differ:
+      // the earlier one never makes the list look newer than it is).
+      const running =
+        worker.running === undefined
+          ? undefined
+          : { attempts: worker.running, listedAtMs: Math.min(nowMs, worker.sentAtMs ?? nowMs) };
+      await recordHeartbeat(store, worker.id, worker.instanceId, nowMs, running);
       return { ok: true };
     } catch (error) {
       if (error instanceof NotFoundError) return { ok: false, reason: error.message };

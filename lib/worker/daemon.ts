@@ -18,7 +18,7 @@ import {
 import { sendBatched } from "../dispatch/sqs";
 import type { KillRequest, ResourceAmounts } from "../model/config";
 import type { WorkerTimings } from "../round/worker-health";
-import type { ControlPlane } from "./control-plane";
+import { MAX_ATTEMPT_ID_CHARS, MAX_LISTED_ATTEMPTS, type ControlPlane } from "./control-plane";
 import { EndSender, type SendBodies } from "./end-sender";
 import { selfDeadlines } from "./lost-safety";
 import { runTask, type OutputStreamName, type TaskHandle, type TaskResult } from "./task-process";
@@ -315,7 +315,11 @@ class WorkerDaemon {
       nextAtMs = sentAtMs + periodMs;
       let answer: Awaited<ReturnType<ControlPlane["heartbeat"]>>;
       try {
-        answer = await this.deps.controlPlane.heartbeat({ id: this.options.id, instanceId: this.options.instanceId });
+        answer = await this.deps.controlPlane.heartbeat({
+          id: this.options.id,
+          instanceId: this.options.instanceId,
+          ...this.listedAttempts(sentAtMs),
+        });
       } catch (error) {
         this.emit({ type: "heartbeat_error", sentAtMs, error: errorText(error) });
         continue;
@@ -336,6 +340,14 @@ class WorkerDaemon {
       this.lastAckSentAtMs = Math.max(this.lastAckSentAtMs, sentAtMs);
       this.armSilenceTimer();
     }
+  }
+
+  /** What the heartbeat says this instance holds: attempts running, and ended ones whose end is unsent. */
+  private listedAttempts(sentAtMs: number): { running?: string[]; sentAtMs?: number } {
+    const attempts = [...new Set([...this.running.keys(), ...this.endSender.unsent().map((end) => end.attempt)])];
+    // Too many (or too long) ids for one heartbeat: say nothing rather than something partial.
+    if (attempts.length > MAX_LISTED_ATTEMPTS || attempts.some((a) => a.length > MAX_ATTEMPT_ID_CHARS)) return {};
+    return { running: attempts, sentAtMs };
   }
 
   private heartbeating(): boolean {

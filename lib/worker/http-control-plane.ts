@@ -4,7 +4,7 @@
 import { z } from "zod";
 
 import { ConflictError } from "../store/errors";
-import type { ControlPlane, HeartbeatAnswer, RegistrationAnswer, WorkerRegistration } from "./control-plane";
+import type { ControlPlane, Heartbeat, HeartbeatAnswer, RegistrationAnswer, WorkerRegistration } from "./control-plane";
 
 /** Sends one JSON POST; throws only when there is no answer at all. */
 export type JsonPost = (path: string, body: unknown) => Promise<{ status: number; body: unknown }>;
@@ -57,10 +57,9 @@ export class HttpControlPlane implements ControlPlane {
     return parseAnswer(registrationAnswerSchema, answer, `Registering worker ${registration.id}`);
   }
 
-  async heartbeat(worker: { id: string; instanceId: string }): Promise<HeartbeatAnswer> {
-    const answer = await this.post(`/workers/${encodeURIComponent(worker.id)}/heartbeat`, {
-      instanceId: worker.instanceId,
-    });
+  async heartbeat(worker: Heartbeat): Promise<HeartbeatAnswer> {
+    const { id: _id, ...body } = worker;
+    const answer = await this.post(`/workers/${encodeURIComponent(worker.id)}/heartbeat`, body);
     return parseAnswer(heartbeatAnswerSchema, answer, `Heartbeat of worker ${worker.id}`);
   }
 }
