@@ -4,7 +4,7 @@ import type { WorkerTimings } from "../../lib/round/worker-health";
 
 export const SOAK_TIMINGS: WorkerTimings = {
   heartbeatPeriodSec: 1,
-  heartbeatGraceSec: 3,
-  loseUnhealthyAfterSec: 8,
+  heartbeatGraceSec: 5,
+  loseUnhealthyAfterSec: 10,
   workerCheckIntervalSec: 1,
 };
