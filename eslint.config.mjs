@@ -28,8 +28,23 @@ const PURE = [
   },
 ];
 
+const BROWSER = [
+  {
+    group: ["@aws-sdk/*", "@smithy/*", "esbuild"],
+    message: "lib/ui/app runs in the browser: it reaches AWS only through the UI server's /api.",
+  },
+  {
+    regex: "^node:|^(fs|fs/promises|child_process|net|http|https|os|path|crypto|stream|worker_threads)$",
+    message: "lib/ui/app runs in the browser: no Node modules.",
+  },
+  {
+    regex: "^(\\.\\./)+(aws|store|dispatch|logs|worker|local|cli|round|nodes|ui/server|ui/bundle|api(?!/histogram$))(/|$)",
+    message: "lib/ui/app may import only pure code (lib/model, lib/config, lib/api/histogram) besides its own.",
+  },
+];
+
 export default tseslint.config(
-  { ignores: ["node_modules/", "cdk.out/", "coverage/", "test/fixtures/lint/", "**/*.js", "**/*.mjs"] },
+  { ignores: ["node_modules/", "cdk.out/", "coverage/", "dist/", "test/fixtures/lint/", "**/*.js", "**/*.mjs"] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
@@ -54,6 +69,12 @@ export default tseslint.config(
     files: ["lib/model/**/*.ts", "lib/config/**/*.ts", "lib/scheduler/**/*.ts"],
     rules: {
       "@typescript-eslint/no-restricted-imports": ["error", { patterns: [OUTSIDE_LIB, ...AWS_AND_LAMBDA, ...PURE] }],
+    },
+  },
+  {
+    files: ["lib/ui/app/**/*.ts"],
+    rules: {
+      "@typescript-eslint/no-restricted-imports": ["error", { patterns: [OUTSIDE_LIB, ...AWS_AND_LAMBDA, ...BROWSER] }],
     },
   },
   {

@@ -1,6 +1,6 @@
 // Jest projects: unit (pure, fast), integration (emulators), faults (fault injection on the emulators),
-// e2e (whole local deployment), infra (CDK).
-// Integration, faults and e2e start DynamoDB Local + fauxqs once per run in their globalSetup.
+// e2e (whole local deployment), browser (the web UI in Chromium), infra (CDK).
+// Integration, faults, e2e and browser start DynamoDB Local + fauxqs once per run in their globalSetup.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const transform = {
@@ -43,6 +43,15 @@ module.exports = {
       ...common,
       displayName: "e2e",
       testMatch: ["<rootDir>/test/e2e/**/*.test.ts"],
+      setupFilesAfterEnv: ["<rootDir>/test/setup/timeouts.ts"],
+      globalSetup: "<rootDir>/test/setup/global-setup.ts",
+      globalTeardown: "<rootDir>/test/setup/global-teardown.ts",
+    },
+    {
+      // Debian's Chromium through playwright-core against a real sous local (docs/ui.md).
+      ...common,
+      displayName: "browser",
+      testMatch: ["<rootDir>/test/browser/**/*.test.ts"],
       setupFilesAfterEnv: ["<rootDir>/test/setup/timeouts.ts"],
       globalSetup: "<rootDir>/test/setup/global-setup.ts",
       globalTeardown: "<rootDir>/test/setup/global-teardown.ts",

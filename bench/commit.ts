@@ -22,6 +22,7 @@ function starts(): StartWrite[] {
     job: "bench_job",
     node: `shard-${String(i).padStart(6, "0")}`,
     attempt: `r1.${i}`,
+    tokenHash: "bench-token-hash",
     worker: "worker-1",
     workerInstance: "worker-1-a",
     nextBackoff: { seconds: 15, noMoreBackoffs: false },

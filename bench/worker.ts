@@ -43,6 +43,7 @@ function startOrder(i: number, attempt: string): StartMessage {
     job: "bench",
     node: `shard-${i}`,
     attempt,
+    token: `token-${attempt}`,
     command: [],
     taskJson: { id: "bench", config: {}, path_to_node: ["scheduler", `shard-${i}`], resources_by_node: {} },
     killRequest: { method: "term", killWaitMs: 0 },

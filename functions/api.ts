@@ -1,10 +1,9 @@
 // Lambda entry point of the HTTP API (API Gateway REST, v1 proxy events): middy's router over
-// lib/api's route table, the JSON body parser on the routes that take JSON (Bistro's `POST /`
-// gets the raw body, so a body that is not JSON still gets Bistro's one-string answer), CORS
-// preflights, and lib/api's error mapping as the one error handler. Thin: builds deps from the
-// environment once per container.
+// lib/api's route table, lib/api's body reading (size and depth limits, JSON on the routes that
+// take JSON; Bistro's `POST /` gets the raw body, so a body that is not JSON still gets Bistro's
+// one-string answer), CORS preflights, and lib/api's error mapping as the one error handler.
+// Thin: builds deps from the environment once per container.
 import middy, { type MiddlewareObj } from "@middy/core";
-import httpJsonBodyParser from "@middy/http-json-body-parser";
 import httpRouterHandler, { type Route } from "@middy/http-router";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
@@ -16,6 +15,7 @@ import {
   matchPath,
   QueryParams,
   RouteNotFoundError,
+  routeBody,
   s3LogReader,
   type Api,
   type ApiResponse,
@@ -48,6 +48,15 @@ function currentApi(): Api {
     workerQueuePrefix: requireEnv("WORKER_QUEUE_PREFIX"),
     statusQueueUrl: requireEnv("STATUS_QUEUE_URL"),
     ...(bucket ? { readLogs: s3LogReader({ s3: aws.s3, doc: aws.doc, tableName: store.tableName, bucket }) } : {}),
+    ...(bucket
+      ? {
+          workerSetup: {
+            tableName: store.tableName,
+            logBucket: bucket,
+            ...(process.env.AWS_REGION ? { region: process.env.AWS_REGION } : {}),
+          },
+        }
+      : {}),
     ...(process.env.CORS_ORIGIN ? { corsOrigin: process.env.CORS_ORIGIN } : {}),
     log: (entry) => {
       logger.error("api", entry);
@@ -70,19 +79,19 @@ function rawBody(event: Event): string | undefined {
 }
 
 function routeHandler(instance: Api, route: ApiRoute) {
-  const handler = middy<Event, Result>().handler(async (event) => {
+  return middy<Event, Result>().handler(async (event) => {
     const query = event.multiValueQueryStringParameters ?? event.queryStringParameters;
+    const headers = lowerCaseHeaders(event.headers);
     const input = {
       // REST events carry the percent-encoded path; lib/api decodes parameters the same way everywhere.
       params: matchPath(route.path, event.path) ?? {},
       query: new QueryParams(query),
-      headers: lowerCaseHeaders(event.headers),
-      // json: replaced by the body parser with the parsed value.
-      body: route.body === "json" ? (event.body as unknown) : route.body === "raw" ? rawBody(event) : undefined,
+      headers,
+      // Limits and JSON parsing as in every host; a refusal reaches apiErrors (lib/api's mapping).
+      body: routeBody(route, headers, rawBody(event)),
     };
     return toResult(await instance.invoke(route, input));
   });
-  return route.body === "json" ? handler.use(httpJsonBodyParser()) : handler;
 }
 
 function buildRouter(instance: Api) {

@@ -3,17 +3,46 @@
 // the lease makes a second one harmless anyway. Thin: wires clients and env into runRounds.
 import middy from "@middy/core";
 import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import type { Context } from "aws-lambda";
-import { makeAwsClients } from "../lib/aws";
+import { makeAwsClients, makeRdsClient } from "../lib/aws";
+import { deploymentNodeSources } from "../lib/nodes/deployment-sources";
 import { lambdaRoundTrigger, requestRound } from "../lib/round/poke";
-import { runRounds, type RoundDeps } from "../lib/round/run-round";
+import {
+  BACKLOG_METRICS,
+  BACKLOG_NAMESPACE,
+  DEPLOYMENT_DIMENSION,
+  ROUND_SERVICE_NAME,
+} from "../lib/round/backlog-metrics";
+import { BISTRO_NODE_TIMINGS } from "../lib/round/node-refresh";
+import { runRounds, type RoundDeps, type RoundReport } from "../lib/round/run-round";
 import { requireEnv } from "./env";
 
-const logger = new Logger({ serviceName: "sous-scheduler-round" });
+const logger = new Logger({ serviceName: ROUND_SERVICE_NAME });
+const metrics = new Metrics({
+  namespace: BACKLOG_NAMESPACE,
+  serviceName: ROUND_SERVICE_NAME,
+  defaultDimensions: { [DEPLOYMENT_DIMENSION]: process.env.SOUS_DEPLOYMENT ?? "sous" },
+});
+
+/** The backlog the worker service scales on, as the last round left it (EMF on stdout). */
+export function publishBacklog(target: Metrics, report: RoundReport | undefined): void {
+  if (!report) return; // another invocation held the lease and publishes its own
+  target.addMetric(BACKLOG_METRICS.runnablePending, MetricUnit.Count, report.backlog.runnablePending);
+  target.addMetric(BACKLOG_METRICS.running, MetricUnit.Count, report.backlog.running);
+  target.publishStoredMetrics();
+}
 const aws = makeAwsClients();
 // Kept across warm invocations: the parsed config is reused while its version is unchanged.
-const cache: Pick<RoundDeps, "cache"> = {};
+const cache: Pick<RoundDeps, "cache" | "nodeCache"> = {};
+let rds: ReturnType<typeof makeRdsClient> | undefined;
+
+/** A period from the environment (ms); the default when unset. */
+function periodMs(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return Number.isInteger(value) && value > 0 ? value : fallback;
+}
 
 export async function roundHandler(
   _event: unknown,
@@ -26,11 +55,21 @@ export async function roundHandler(
     rng: Math.random,
     owner: context.awsRequestId,
     instanceName: process.env.INSTANCE_NODE_NAME ?? "instance",
+    nodeSources: deploymentNodeSources({
+      store: { doc: aws.doc, tableName: requireEnv("TABLE_NAME") },
+      s3: aws.s3,
+      rds: () => (rds ??= makeRdsClient()),
+    }),
+    nodeTimings: {
+      updateMs: periodMs("NODES_UPDATE_MS", BISTRO_NODE_TIMINGS.updateMs),
+      retryMs: periodMs("NODES_RETRY_MS", BISTRO_NODE_TIMINGS.retryMs),
+    },
     log: (event) => {
       logger.info("scheduler", event);
     },
   };
   if (cache.cache) deps.cache = cache.cache;
+  if (cache.nodeCache) deps.nodeCache = cache.nodeCache;
   const store = deps.store;
   const reports = await runRounds(deps, 10, {
     ...(context.getRemainingTimeInMillis ? { timeLeftMs: context.getRemainingTimeInMillis } : {}),
@@ -39,6 +78,8 @@ export async function roundHandler(
       : {}),
   });
   if (deps.cache) cache.cache = deps.cache;
+  if (deps.nodeCache) cache.nodeCache = deps.nodeCache;
+  publishBacklog(metrics, reports.at(-1));
   return {
     rounds: reports.length,
     started: reports.reduce((n, r) => n + r.started.length, 0),

@@ -31,7 +31,7 @@ const queuePrefix = context("sous:queuePrefix");
 const workerCount = context("sous:workers") === undefined ? undefined : Number(context("sous:workers"));
 if (workerCount !== undefined && !(Number.isInteger(workerCount) && workerCount >= 0)) {
   throw new Error(
-    `Context sous:workers must be a whole number of ECS workers (0: none), not ${context("sous:workers")}.`,
+    `Context sous:workers must be a whole number, the most ECS workers (0: none), not ${context("sous:workers")}.`,
   );
 }
 const scheduler: SousSchedulerProps = {
@@ -45,9 +45,8 @@ const scheduler: SousSchedulerProps = {
       : {
           ...(workerImage ? { image: ecs.ContainerImage.fromRegistry(workerImage) } : {}),
           ...(workerCommand ? { command: workerCommand } : {}),
-          ...(workerCount
-            ? { desiredCount: workerCount, minCount: workerCount, maxCount: Math.max(4, workerCount) }
-            : {}),
+          // The most workers the backlog may bring; an idle deployment runs none.
+          ...(workerCount ? { maxCount: workerCount } : {}),
         },
 };
 

@@ -14,6 +14,7 @@ import type * as sns from "aws-cdk-lib/aws-sns";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 
+import { DEPLOYMENT_DIMENSION, ROUND_SERVICE_NAME } from "../lib/round/backlog-metrics";
 import { DEFAULT_LOG_KEY_PREFIX, DEFAULT_LOG_RETENTION_DAYS, LOG_TTL_ATTRIBUTE } from "../lib/logs/keys";
 import { TABLE_KEY_SCHEMA } from "../lib/store/table";
 import { SousApi, type SousApiAuthorization } from "./api";
@@ -66,6 +67,15 @@ export interface SousSchedulerProps {
   statusBatchWindow?: Duration;
   /** Memory of the round function (CPU grows with it; planning is CPU-bound). Default 1024 MiB. */
   roundMemoryMiB?: number;
+  /** How often rounds refresh the node sources (Bistro's --nodes_update_ms). Default 300 s. */
+  nodesUpdate?: Duration;
+  /** Wait before retrying a failed node refresh (Bistro's --nodes_retry_ms). Default 30 s. */
+  nodesRetry?: Duration;
+  /**
+   * The AWS-native node sources the config may use; the round function is granted exactly these.
+   * Default none (an `s3_prefixes` or `rds` entry then fails its refresh with AccessDenied).
+   */
+  nodeSources?: SousNodeSourceGrants;
   /** ECS workers; `false` for self-managed workers only (no VPC, no cluster). Default: Fargate. */
   workers?: SousWorkersProps | false;
   /** VPC for ECS workers. Default: a new one with public subnets only (see docs/deploy.md). */
@@ -80,6 +90,13 @@ export interface SousSchedulerProps {
   alarmTopic?: sns.ITopic;
   /** A CloudWatch dashboard ($3/month beyond the free three). Default true. */
   dashboard?: boolean;
+}
+
+export interface SousNodeSourceGrants {
+  /** Buckets and key prefixes `s3_prefixes` lists: s3:ListBucket on each bucket, only under its prefix. */
+  s3Prefixes?: { bucket: string; prefix?: string }[];
+  /** Allow `rds` (rds:DescribeDBClusters and rds:DescribeDBInstances, which take no resource scope). */
+  rds?: boolean;
 }
 
 export class SousScheduler extends Construct {
@@ -167,13 +184,21 @@ export class SousScheduler extends Construct {
       ...common,
       entry: "SchedulerRound",
       description: "Sous scheduling round (schedule and pokes)",
-      environment: { TABLE_NAME: this.table.tableName, INSTANCE_NODE_NAME: instanceName },
+      environment: {
+        TABLE_NAME: this.table.tableName,
+        INSTANCE_NODE_NAME: instanceName,
+        // The backlog metrics' Deployment dimension (lib/round/backlog-metrics.ts).
+        SOUS_DEPLOYMENT: this.queuePrefix,
+        NODES_UPDATE_MS: String((props.nodesUpdate ?? Duration.minutes(5)).toMilliseconds()),
+        NODES_RETRY_MS: String((props.nodesRetry ?? Duration.seconds(30)).toMilliseconds()),
+      },
       memorySize: props.roundMemoryMiB ?? 1024,
       timeout: Duration.minutes(2),
       // One round at a time; the lease makes a second one harmless anyway.
       reservedConcurrentExecutions: 1,
     });
     const round = this.roundFunction.fn;
+    grantNodeSources(this.roundFunction.role, props.nodeSources ?? {});
     // A failed round is not retried: the next tick or poke runs another. Pokes that wait behind a
     // running round are dropped after a minute; that round saw their mark and runs again.
     round.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
@@ -311,6 +336,7 @@ export class SousScheduler extends Construct {
         assignPublicIp: props.assignPublicIp ?? ownVpc,
         apiUrl: this.api.url,
         environment: workerEnvironment,
+        backlogDimensions: { service: ROUND_SERVICE_NAME, [DEPLOYMENT_DIMENSION]: this.queuePrefix },
         policy: this.workerPolicy,
         logRetention: serviceLogRetention,
         removalPolicy,
@@ -380,5 +406,38 @@ export class SousScheduler extends Construct {
       trafficType: ec2.FlowLogTrafficType.REJECT,
     });
     return vpc;
+  }
+}
+
+/**
+ * The round function runs the node sources (ADR 0006), so it alone gets what the AWS-native
+ * ones read: s3:ListBucket on each named bucket limited by an s3:prefix condition to the
+ * configured prefix (up to any `{parent}` placeholder), and the two RDS Describe calls.
+ */
+function grantNodeSources(role: iam.IRole, grants: SousNodeSourceGrants): void {
+  for (const [i, { bucket, prefix = "" }] of (grants.s3Prefixes ?? []).entries()) {
+    const fixed = prefix.split("{")[0] ?? "";
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: `NodeSourceS3Prefixes${i}`,
+        actions: ["s3:ListBucket"],
+        resources: [`arn:${Stack.of(role).partition}:s3:::${bucket}`],
+        conditions: { StringLike: { "s3:prefix": [`${fixed}*`] } },
+      }),
+    );
+  }
+  if (grants.rds) {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: "NodeSourceRds",
+        actions: ["rds:DescribeDBClusters", "rds:DescribeDBInstances"],
+        resources: ["*"],
+      }),
+    );
+    acknowledge(
+      role,
+      "RDS Describe calls list the account's clusters and instances; they support no narrower resource.",
+      "AwsSolutions-IAM5[Resource::*]",
+    );
   }
 }

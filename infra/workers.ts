@@ -1,14 +1,16 @@
 // Workers on ECS: a cluster and a service running `sous worker --api URL` from the worker image
 // (Dockerfile.worker), on Fargate by default or on an EC2 Auto Scaling group, with the worker
-// policy as the task role and target tracking on CPU.
+// policy as the task role, scaled on the scheduler's backlog between 0 and a maximum.
 //
-// Why CPU and not a queue depth: Sous never queues work it cannot place. Pending tasks are implied
-// in DynamoDB, and the scheduler sends a start message only to a worker with free resources, so
-// worker queues stay near empty whatever the backlog, and the status queue measures ingestion,
-// not demand. Busy workers do burn CPU (their tasks run in the container), so CPU utilization is
-// the signal that exists today.
+// Why the backlog and not a queue depth or CPU: Sous never queues work it cannot place. Pending
+// tasks are implied in DynamoDB and a start message goes only to a worker with room, so worker
+// queues stay near empty whatever the demand. Each round counts what it could not place
+// (runnable-pending) and what runs, and publishes both (lib/round/backlog-metrics.ts); the
+// service runs ceil((pending + running) / tasksPerWorker) workers, none when both are zero.
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import * as appscaling from "aws-cdk-lib/aws-applicationautoscaling";
 import * as autoscaling from "aws-cdk-lib/aws-autoscaling";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import { Platform } from "aws-cdk-lib/aws-ecr-assets";
 import * as ecs from "aws-cdk-lib/aws-ecs";
@@ -16,6 +18,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 
+import { BACKLOG_METRICS, BACKLOG_NAMESPACE } from "../lib/round/backlog-metrics";
 import { REPO_ROOT } from "./lambda";
 import { acknowledge } from "./nag";
 
@@ -35,13 +38,16 @@ export interface SousWorkersProps {
   cpu?: number;
   /** Task memory in MiB. Default 1024. */
   memoryLimitMiB?: number;
-  /** Workers at deploy time. Default 1. */
+  /** Workers at deploy time. Default `minCount`. */
   desiredCount?: number;
-  /** Scaling bounds. Default 1 and 4. */
+  /** Scaling bounds. Default 0 (an idle deployment runs no worker) and 4. */
   minCount?: number;
   maxCount?: number;
-  /** Average CPU utilization the service scales towards. Default 60 %. */
-  targetCpuUtilizationPercent?: number;
+  /**
+   * Tasks one worker is expected to run at once: the service runs ceil(backlog / tasksPerWorker)
+   * workers, where the backlog is runnable-pending plus running tasks. Default 4.
+   */
+  tasksPerWorker?: number;
   /**
    * Default X86_64: task commands are often x86 binaries, and building an ARM image on an x86 host
    * needs QEMU. ARM64 (Graviton) costs about 20 % less per vCPU-hour.
@@ -62,6 +68,8 @@ export interface SousWorkerServiceProps extends SousWorkersProps {
   apiUrl: string;
   /** Table and bucket the worker writes task logs to (its environment). */
   environment: Record<string, string>;
+  /** The dimensions of the round's backlog metrics for this deployment. */
+  backlogDimensions: Record<string, string>;
   policy: iam.IManagedPolicy;
   logRetention: logs.RetentionDays;
   removalPolicy: RemovalPolicy;
@@ -75,6 +83,8 @@ export class SousWorkerService extends Construct {
   readonly taskDefinition: ecs.TaskDefinition;
   readonly logGroup: logs.LogGroup;
   readonly autoScalingGroup?: autoscaling.AutoScalingGroup;
+  /** runnable-pending + running tasks, per minute: what the service scales on. */
+  readonly backlogMetric: cloudwatch.IMetric;
 
   constructor(scope: Construct, id: string, props: SousWorkerServiceProps) {
     super(scope, id);
@@ -137,13 +147,22 @@ export class SousWorkerService extends Construct {
       );
     }
 
-    const scaling = { min: props.minCount ?? 1, max: props.maxCount ?? 4 };
+    const bounds = { min: props.minCount ?? 0, max: props.maxCount ?? 4 };
+    if (!(Number.isInteger(bounds.min) && Number.isInteger(bounds.max) && bounds.min >= 0 && bounds.max >= 1)) {
+      throw new Error(
+        `Worker counts must be whole numbers, minCount >= 0 and maxCount >= 1 (got ${bounds.min}, ${bounds.max}).`,
+      );
+    }
+    if (bounds.min > bounds.max) throw new Error(`minCount ${bounds.min} is above maxCount ${bounds.max}.`);
+    if (!(Number.isInteger(props.tasksPerWorker ?? 4) && (props.tasksPerWorker ?? 4) >= 1)) {
+      throw new Error(`tasksPerWorker must be a whole number >= 1 (got ${props.tasksPerWorker}).`);
+    }
     // `as`: CDK classes declare `x: T | undefined` where their interfaces say `x?: T`, which
     // exactOptionalPropertyTypes refuses to assign; the class is that interface's implementation.
     const common = {
       cluster: this.cluster as ecs.ICluster,
       taskDefinition: this.taskDefinition,
-      desiredCount: props.desiredCount ?? scaling.min,
+      desiredCount: props.desiredCount ?? bounds.min,
       circuitBreaker: { rollback: true },
       // A deployment starts the new workers before stopping the old ones.
       minHealthyPercent: 100,
@@ -176,8 +195,9 @@ export class SousWorkerService extends Construct {
         vpc: props.vpc,
         vpcSubnets: props.subnets,
         launchTemplate,
-        minCapacity: ec2Capacity.minCapacity ?? 1,
-        maxCapacity: ec2Capacity.maxCapacity ?? scaling.max,
+        // The capacity provider's managed scaling follows the service: no instance while idle.
+        minCapacity: ec2Capacity.minCapacity ?? 0,
+        maxCapacity: ec2Capacity.maxCapacity ?? bounds.max,
       });
       const capacityProvider = new ecs.AsgCapacityProvider(this, "CapacityProvider", {
         autoScalingGroup: this.autoScalingGroup,
@@ -211,14 +231,17 @@ export class SousWorkerService extends Construct {
         securityGroups: [securityGroup],
       });
     }
-    this.service
-      .autoScaleTaskCount({ minCapacity: scaling.min, maxCapacity: scaling.max })
-      .scaleOnCpuUtilization("Cpu", {
-        targetUtilizationPercent: props.targetCpuUtilizationPercent ?? 60,
-        // Scale in slowly: a stopped worker's running tasks are killed and retried elsewhere.
-        scaleInCooldown: Duration.minutes(10),
-        scaleOutCooldown: Duration.minutes(1),
-      });
+    const scaling = this.service.autoScaleTaskCount({ minCapacity: bounds.min, maxCapacity: bounds.max });
+    this.backlogMetric = backlogMetric(props.backlogDimensions);
+    scaling.scaleOnMetric("Backlog", {
+      metric: this.backlogMetric,
+      adjustmentType: appscaling.AdjustmentType.EXACT_CAPACITY,
+      scalingSteps: backlogScalingSteps(bounds, props.tasksPerWorker ?? 4),
+      // Short: a backlog should get workers within a minute or two. Running tasks count in the
+      // backlog, so the capacity never drops below what the running tasks need.
+      cooldown: Duration.minutes(1),
+      evaluationPeriods: 1,
+    });
   }
 }
 
@@ -228,4 +251,45 @@ export function workerArguments(apiUrl: string, command: string, resources?: Rec
   const declared = Object.entries(resources ?? {});
   if (declared.length > 0) args.push("--resources", declared.map(([name, amount]) => `${name}=${amount}`).join(","));
   return args;
+}
+
+/** The round's backlog, runnable-pending plus running tasks, as a per-minute maximum. */
+export function backlogMetric(dimensions: Record<string, string>): cloudwatch.MathExpression {
+  const metric = (metricName: string) =>
+    new cloudwatch.Metric({
+      namespace: BACKLOG_NAMESPACE,
+      metricName,
+      dimensionsMap: dimensions,
+      statistic: "Maximum",
+      period: Duration.minutes(1),
+    });
+  return new cloudwatch.MathExpression({
+    expression: "pending + running",
+    usingMetrics: { pending: metric(BACKLOG_METRICS.runnablePending), running: metric(BACKLOG_METRICS.running) },
+    period: Duration.minutes(1),
+    label: "Sous backlog (runnable-pending + running tasks)",
+  });
+}
+
+/**
+ * Exact-capacity steps over the backlog b: 0 workers for b = 0, else ceil(b / tasksPerWorker)
+ * clamped to [min, max]. At most 10 steps (beyond that, capacities grow in even strides), with
+ * bounds between whole backlogs (x.5) so each whole value falls in exactly one step.
+ */
+export function backlogScalingSteps(
+  bounds: { min: number; max: number },
+  tasksPerWorker: number,
+): appscaling.ScalingInterval[] {
+  const stepCount = Math.min(bounds.max, 10);
+  const capacities: number[] = [];
+  for (let i = 1; i <= stepCount; i++) capacities.push(Math.ceil((i * bounds.max) / stepCount));
+  const steps: appscaling.ScalingInterval[] = [{ upper: 0.5, change: bounds.min }];
+  let lower = 0.5;
+  capacities.forEach((capacity, i) => {
+    const upper = capacity * tasksPerWorker + 0.5;
+    const change = Math.max(bounds.min, capacity);
+    steps.push(i === capacities.length - 1 ? { lower, change } : { lower, upper, change });
+    lower = upper;
+  });
+  return steps;
 }

@@ -3,11 +3,12 @@
 // LocalStack or the embedded emulators; S3 switches to path-style when an endpoint is set.
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
+import { RDSClient } from "@aws-sdk/client-rds";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
-export type AwsService = "dynamodb" | "sqs" | "s3" | "lambda";
+export type AwsService = "dynamodb" | "sqs" | "s3" | "lambda" | "rds";
 
 export interface AwsClientOptions {
   region?: string;
@@ -72,4 +73,9 @@ export function makeAwsClients(options: AwsClientOptions = {}): AwsClients {
       for (const client of [doc, dynamodb, sqs, s3, lambda]) client.destroy();
     },
   };
+}
+
+/** An RDS client (for the `rds` node source), made only by deployments that use it. */
+export function makeRdsClient(options: AwsClientOptions = {}): RDSClient {
+  return new RDSClient(clientConfig("rds", options));
 }

@@ -96,7 +96,9 @@ export function doubleStarts(intervals: readonly Interval[], explain?: (what: st
       const [before, after] = [runs[k - 1]!, runs[k]!];
       if (after.startMs >= before.endMs) continue;
       doubles++;
-      explain?.(`${after.job}/${after.node}: ${before.attempt} on ${before.worker} and ${after.attempt} on ${after.worker}`);
+      explain?.(
+        `${after.job}/${after.node}: ${before.attempt} on ${before.worker} and ${after.attempt} on ${after.worker}`,
+      );
     }
   }
   return doubles;

@@ -6,12 +6,14 @@
 // read once), so existing Bistro clients and its web UI work unchanged.
 import { formatIssue, idleReasons, serializeJob } from "../config";
 import { isPlainObject } from "../config/issues";
+import { jsonDepthProblem } from "../config/limits";
 import type { Config, Job } from "../model/config";
 import { deleteJob, saveJob } from "./config";
 import type { ApiDeps, LogLinesQuery } from "./deps";
 import { mapError, NotConfiguredError, publicMessage, ValidationError } from "./errors";
 import { jobHistogram, MONITOR_SAMPLES, type HistogramTask } from "./histogram";
-import { ApiView, NO_CONFIG_MESSAGE, readCurrentConfig } from "./state";
+import { checkLogQueryLists } from "./logs";
+import { ApiView, NO_CONFIG_MESSAGE, readCurrentConfig, readRefreshMark } from "./state";
 import { forgiveJobs, killTask } from "./tasks";
 
 export type BistroSubanswer = { data: unknown } | { error: string };
@@ -24,6 +26,9 @@ export type BistroBody = { ok: true; queries: [name: string, query: unknown][] }
 export function parseBistroBody(body: unknown): BistroBody {
   let value = body;
   if (typeof body === "string") {
+    // A value nested past the limit would overflow recursive code after parsing: refuse first.
+    const tooDeep = jsonDepthProblem(body);
+    if (tooDeep) return { ok: false, error: tooDeep };
     try {
       value = JSON.parse(body) as unknown;
     } catch (error) {
@@ -210,6 +215,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
       ...(lineId !== undefined ? { lineId: String(lineId) } : {}),
       ...(typeof regex === "string" ? { regexFilter: regex } : {}),
     };
+    checkLogQueryLists(logQuery);
     const page = await readLogs(logQuery);
     return { next_line_id: page.nextLineId, lines: page.lines };
   },
@@ -256,16 +262,27 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     }
     const idle = idleReasons(view.config);
     if (idle.length > 0) errors.push(["Scheduler", idle.join(".\n")]);
-    try {
-      await view.nodeTree();
-    } catch (error) {
-      errors.push(["Nodes", publicMessage(error)]);
+    const mark = await readRefreshMark(view.deps);
+    if (mark?.error) {
+      const kept = mark.setVersion !== null ? " (the last good node set is used)" : "";
+      errors.push(["Nodes", `Nodes refresh failed${kept}: ${mark.error}`]);
+    } else {
+      try {
+        await view.nodeTree();
+      } catch (error) {
+        errors.push(["Nodes", publicMessage(error)]);
+      }
     }
+    const problems = view.deps.nodeSources?.problems() ?? [];
+    if (problems.length > 0) errors.push(["Node sources", problems.join(".\n")]);
     return Object.fromEntries(errors);
   },
 
-  // Sous computes histograms when asked, so they are always fresh.
-  refresh_time: (view) => Promise.resolve(nowSec(view.deps)),
+  // The unix time of the last successful nodes refresh (0 before the first).
+  refresh_time: async (view) => {
+    const mark = await readRefreshMark(view.deps);
+    return mark?.refreshedAtMs ? Math.floor(mark.refreshedAtMs / 1000) : 0;
+  },
 
   forgive_jobs: async (view, query) => {
     await forgiveJobs(view.deps, view.config, stringList(query, "jobs"));

@@ -4,6 +4,7 @@
 // HTTP If-Match); a single-job write without one retries on a lost race, since it only
 // touches its own key. Every accepted change pokes a round.
 import { idleReasons, JOB_PREFIX, parseConfig, serializeJob } from "../config";
+import { nodeSourceIssues } from "../nodes";
 import { isPlainObject, putEntry } from "../config/issues";
 import type { Config, ConfigIssue } from "../model/config";
 import { jobCanRun } from "../model/config";
@@ -12,7 +13,7 @@ import { ConflictError, NotFoundError } from "../store/errors";
 import { pokeQuietly, type ApiDeps } from "./deps";
 import { ValidationError } from "./errors";
 import type { RouteInput } from "./http";
-import { NO_CONFIG_MESSAGE, requireCurrentConfig } from "./state";
+import { NO_CONFIG_MESSAGE, nodeSourcesOf, requireCurrentConfig } from "./state";
 
 /** Attempts of a single-job write that keeps losing races to other writers. */
 const JOB_WRITE_ATTEMPTS = 4;
@@ -21,15 +22,15 @@ const JOB_WRITE_ATTEMPTS = 4;
  * The version a write expects: the If-Match header (`"3"`, `3`, `W/"3"`; `*` = whatever is
  * current) or `?expectedVersion=3`; 0 means "no config stored yet". Undefined when not given.
  */
-export function expectedVersionOf(input: RouteInput): number | null | undefined {
+export function expectedVersionOf(input: RouteInput, what = "config version"): number | null | undefined {
   const fromHeader = input.headers["if-match"]?.trim();
   const fromQuery = input.query.get("expectedVersion");
   const parse = (text: string, where: string): number | null | undefined => {
     if (text === "*") return undefined;
     const digits = /^(?:W\/)?"?(\d+)"?$/.exec(text)?.[1];
     if (digits === undefined) {
-      throw new ValidationError(`${where} must be a config version number`, [
-        { path: where, message: "expected a config version (0 when no config is stored yet)", value: text },
+      throw new ValidationError(`${where} must be a ${what} number`, [
+        { path: where, message: `expected a ${what} (0 when none is stored yet)`, value: text },
       ]);
     }
     const version = Number(digits);
@@ -73,22 +74,39 @@ export async function replaceConfig(deps: ApiDeps, document: unknown, expectedVe
   if (!isPlainObject(document)) {
     throw new ValidationError("The config must be a JSON object with bistro_settings and bistro_job->NAME keys");
   }
-  const parsed = parseConfig(document);
-  if (!parsed.ok) {
-    throw new ValidationError(
-      `The config is invalid (${parsed.errors.length} problem${parsed.errors.length === 1 ? "" : "s"}); nothing was stored.`,
-      parsed.errors,
-    );
-  }
+  const config = checkedConfig(
+    deps,
+    document,
+    (errors) => `The config is invalid (${problems(errors)}); nothing was stored.`,
+  );
   const expected = expectedVersion === undefined ? await getCurrentConfigVersion(deps.store) : expectedVersion;
   const version = await putConfig(deps.store, document, expected, deps.clock());
   await pokeQuietly(deps, "config replaced");
   return {
     version,
-    warnings: parsed.config.warnings,
-    invalidJobs: invalidJobs(parsed.config),
-    idleReasons: idleReasons(parsed.config),
+    warnings: config.warnings,
+    invalidJobs: invalidJobs(config),
+    idleReasons: idleReasons(config),
   };
+}
+
+const problems = (errors: readonly ConfigIssue[]) => `${errors.length} problem${errors.length === 1 ? "" : "s"}`;
+
+/**
+ * The parsed config if `document` may be stored: it parses, and its node sources are ones this
+ * deployment implements with prefs they accept. Otherwise a ValidationError (nothing is stored,
+ * so the running config keeps running).
+ */
+function checkedConfig(
+  deps: ApiDeps,
+  document: Record<string, unknown>,
+  refusal: (errors: readonly ConfigIssue[]) => string,
+): Config {
+  const parsed = parseConfig(document);
+  if (!parsed.ok) throw new ValidationError(refusal(parsed.errors), parsed.errors);
+  const sourceErrors = nodeSourceIssues(parsed.config.settings, nodeSourcesOf(deps));
+  if (sourceErrors.length > 0) throw new ValidationError(refusal(sourceErrors), sourceErrors);
+  return parsed.config;
 }
 
 export async function listJobs(deps: ApiDeps) {
@@ -126,12 +144,11 @@ async function editDocument<T>(
     }
     const document: Record<string, unknown> = { ...current.stored.document };
     const { result, check } = edit(document, current.config);
-    const parsed = parseConfig(document);
-    if (!parsed.ok) throw new ValidationError("The change would make the config invalid", parsed.errors);
-    check?.(parsed.config);
+    const config = checkedConfig(deps, document, () => "The change would make the config invalid");
+    check?.(config);
     try {
       const version = await putConfig(deps.store, document, current.stored.version, deps.clock());
-      return { version, result, config: parsed.config };
+      return { version, result, config };
     } catch (error) {
       if (!(error instanceof ConflictError) || expectedVersion !== undefined || attempt >= JOB_WRITE_ATTEMPTS) {
         throw error;

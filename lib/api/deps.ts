@@ -6,6 +6,7 @@ import type { LogLineRow, LogPage, LogQuery } from "../logs/reader";
 import type { NodeSourceRegistry } from "../nodes";
 import type { WorkerTimings } from "../round/worker-health";
 import type { StoreContext } from "../store/context";
+import type { WorkerSetup } from "../worker/control-plane";
 
 /** Bistro's `task_logs` query and answer (BISTRO.md §9.2), as lib/logs defines them. */
 export type LogLinesQuery = LogQuery;
@@ -29,13 +30,15 @@ export interface ApiDeps {
   workerQueuePrefix: string;
   /** Where workers send task ends; told to them at registration. */
   statusQueueUrl: string;
+  /** Told to registering workers: where task output goes (and, on emulators, their endpoints). */
+  workerSetup?: WorkerSetup;
   /** Worker health timings; default Bistro's. */
   workerTimings?: WorkerTimings;
   /** Task logs; without it `GET /logs` answers 501 and `task_logs` an error. */
   readLogs?: ReadLogs;
   /** Node sources for `GET /nodes` and the Bistro node handlers; default the built-in ones. */
   nodeSources?: NodeSourceRegistry;
-  /** Allowed browser origin for CORS; default any. */
+  /** The one browser origin CORS allows (a UI served elsewhere); default none (never `*`). */
   corsOrigin?: string;
   /** Structured log of things callers are not told (internal errors, failed pokes). */
   log?: (entry: Record<string, unknown>) => void;

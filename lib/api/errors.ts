@@ -4,6 +4,7 @@
 // parser, the router) keep their status, and anything else is a 500 with a safe message (the
 // details go to the log, never to the caller).
 import { z } from "zod";
+import { capIssues } from "../config/issues";
 import type { ConfigIssue } from "../model/config";
 import { ConflictError, NotFoundError } from "../store/errors";
 
@@ -109,6 +110,6 @@ export function validate<T>(schema: z.ZodType<T>, value: unknown, what: string):
   if (result.success) return result.data;
   throw new ValidationError(
     `Invalid ${what}`,
-    result.error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message })),
+    capIssues(result.error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message }))),
   );
 }

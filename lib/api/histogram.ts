@@ -57,25 +57,24 @@ function shouldRunOn(tree: NodeTree, node: number, job: Job, filters: readonly (
 }
 
 /**
- * One job's histogram. `tasks` maps node names of the job's level to their task items (nodes
- * without one are pending). A job whose level has no nodes gets empty maps, as in Bistro.
+ * The bits of each node of a job's level (tree indexes, in tree order): placement
+ * (AVOIDED / DISABLED), then UNSTARTED, RUNNING or the task's status bits. Empty when the
+ * job's level has no nodes.
  */
-export function jobHistogram(
+export function taskNodeBits(
   tree: NodeTree,
   job: Job,
   tasks: ReadonlyMap<string, HistogramTask>,
   nowSec: number,
-): JobHistogram {
-  const histogram: JobHistogram = { counts: {}, samples: {} };
+): { nodes: readonly number[]; bits: Int32Array } {
   const level = tree.levels.indexOf(job.levelForTasks);
-  if (level < 0) return histogram;
+  const nodes = level < 0 ? [] : (tree.byLevel[level] ?? []);
+  const bits = new Int32Array(nodes.length);
   const filters = tree.levels.map((name) => {
     const filter = Object.hasOwn(job.filters, name) ? job.filters[name] : undefined;
     return filter ? compileFilter(filter) : null;
   });
-  const bits = new Int32Array(tree.size);
-  const touched = new Uint8Array(tree.size);
-  for (const node of tree.byLevel[level] ?? []) {
+  nodes.forEach((node, i) => {
     const decision = shouldRunOn(tree, node, job, filters);
     const placement = decision === "avoided" ? StatusBits.AVOIDED : decision === "disabled" ? StatusBits.DISABLED : 0;
     let status: number = decision === "yes" ? StatusBits.UNSTARTED : 0;
@@ -86,11 +85,32 @@ export function jobHistogram(
       // The monitor reads USES_BACKOFF as "in backoff right now".
       status = isInBackoff(task.status, nowSec) ? task.status.bits : task.status.bits & ~StatusBits.USES_BACKOFF;
     }
+    bits[i] = placement | status;
+  });
+  return { nodes, bits };
+}
+
+/**
+ * One job's histogram. `tasks` maps node names of the job's level to their task items (nodes
+ * without one are pending). A job whose level has no nodes gets empty maps, as in Bistro.
+ */
+export function jobHistogram(
+  tree: NodeTree,
+  job: Job,
+  tasks: ReadonlyMap<string, HistogramTask>,
+  nowSec: number,
+): JobHistogram {
+  const histogram: JobHistogram = { counts: {}, samples: {} };
+  if (!tree.levels.includes(job.levelForTasks)) return histogram;
+  const own = taskNodeBits(tree, job, tasks, nowSec);
+  const bits = new Int32Array(tree.size);
+  const touched = new Uint8Array(tree.size);
+  own.nodes.forEach((node, i) => {
     for (let n = node; n >= 0; n = tree.parentOf[n] ?? -1) {
-      bits[n] = (bits[n] ?? 0) | placement | status;
+      bits[n] = (bits[n] ?? 0) | (own.bits[i] ?? 0);
       touched[n] = 1;
     }
-  }
+  });
   // Maps, then Object.fromEntries: level names come from users and may be "__proto__".
   const counts = new Map<string, Map<string, number>>();
   const samples = new Map<string, Map<string, string[]>>();

@@ -2,6 +2,7 @@
 // `sous local`'s server, tests), the JSON response, path templates such as `/jobs/{name}`,
 // query parameters, JSON bodies and CORS headers. Routing and bodies behave the same whether
 // a request arrives through `handle` or through middy's router and body parser.
+import { jsonDepthProblem, MAX_BODY_BYTES, overLimit, utf8Bytes } from "../config/limits";
 import { MethodNotAllowedError, UnsupportedMediaTypeError, ValidationError } from "./errors";
 
 export type HttpMethod = "GET" | "PUT" | "POST" | "DELETE";
@@ -53,10 +54,13 @@ export function jsonResponse(statusCode: number, body: unknown, headers: Record<
   return { statusCode, headers: { "content-type": JSON_CONTENT_TYPE, ...headers }, body };
 }
 
-/** CORS headers for a browser UI on another origin; `origin` defaults to any. */
-export function corsHeaders(origin = "*"): Record<string, string> {
+/**
+ * CORS headers for a browser UI on another origin. Without `origin` no origin is allowed (never
+ * `*`): a page elsewhere cannot read answers; same-origin UIs and non-browser clients need no CORS.
+ */
+export function corsHeaders(origin?: string): Record<string, string> {
   return {
-    "access-control-allow-origin": origin,
+    ...(origin === undefined ? {} : { "access-control-allow-origin": origin, vary: "Origin" }),
     "access-control-allow-methods": "GET, PUT, POST, DELETE, OPTIONS",
     "access-control-allow-headers":
       "content-type, authorization, if-match, x-amz-date, x-amz-security-token, x-amz-content-sha256",
@@ -174,9 +178,29 @@ export function lowerCaseHeaders(headers: ApiRequest["headers"]): Record<string,
 
 const JSON_MIME = /^application\/(.+\+)?json($|;.+)/;
 
+/** The refusal of a body over MAX_BODY_BYTES. */
+export function bodyTooLarge(bytes: number): ValidationError {
+  const message = overLimit("The request body", bytes, "MAX_BODY_BYTES", "bytes");
+  return new ValidationError(message, [{ path: "body", message }]);
+}
+
+/** Refuses a body over MAX_BODY_BYTES, whatever the route (hosts may refuse larger ones first). */
+export function checkBodySize(text: string | null | undefined): void {
+  if (text === undefined || text === null || text.length * 3 <= MAX_BODY_BYTES) return;
+  const bytes = utf8Bytes(text);
+  if (bytes > MAX_BODY_BYTES) throw bodyTooLarge(bytes);
+}
+
+/** What a route receives as its body: nothing, parsed JSON (parseJsonBody), or the raw text. */
+export function routeBody(route: ApiRoute, headers: Readonly<Record<string, string>>, text: string | null | undefined) {
+  checkBodySize(text);
+  if (route.body === "json") return parseJsonBody(headers, text);
+  return route.body === "raw" ? (text ?? undefined) : undefined;
+}
+
 /**
- * A JSON route's body, with the rules of middy's JSON body parser (so `sous local` and Lambda
- * answer alike): the content type must say JSON, and the text must parse.
+ * A JSON route's body, the same in every host: the content type must say JSON (415 otherwise),
+ * and the text must be JSON within MAX_JSON_DEPTH (400 naming the problem otherwise).
  */
 export function parseJsonBody(headers: Readonly<Record<string, string>>, text: string | null | undefined): unknown {
   const contentType = headers["content-type"];
@@ -186,10 +210,13 @@ export function parseJsonBody(headers: Readonly<Record<string, string>>, text: s
     );
   }
   if (text === undefined || text === null) return undefined;
+  const tooDeep = jsonDepthProblem(text);
+  if (tooDeep) throw new ValidationError(tooDeep, [{ path: "body", message: tooDeep }]);
   try {
     return JSON.parse(text) as unknown;
-  } catch {
-    throw new UnsupportedMediaTypeError("Invalid or malformed JSON was provided");
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ValidationError(`The body is not valid JSON: ${reason}`, [{ path: "body", message: reason }]);
   }
 }
 

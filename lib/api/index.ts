@@ -21,25 +21,35 @@ import {
   findRoute,
   jsonResponse,
   lowerCaseHeaders,
-  parseJsonBody,
   QueryParams,
+  routeBody,
   type ApiRequest,
   type ApiResponse,
   type ApiRoute,
   type RouteInput,
 } from "./http";
 import { getLogs } from "./logs";
-import { listNodes, pushNodes } from "./nodes";
+import { getPushedNodes, listNodes, pushNodes } from "./nodes";
+import { jobShards } from "./shards";
 import { readCurrentConfig } from "./state";
 import { forgiveJobs, forgiveTask, killTask, listRefusedTasks, listTasks } from "./tasks";
 import { heartbeatRoute, listWorkersRoute, registerWorkerRoute } from "./workers";
 
 export type { ApiDeps, LogLine, LogLinesPage, LogLinesQuery, ReadLogs } from "./deps";
 export type { ApiRequest, ApiResponse, ApiRoute, BodyKind, RouteInput } from "./http";
-export { corsHeaders, findRoute, lowerCaseHeaders, matchPath, QueryParams, RouteNotFoundError } from "./http";
+export {
+  bodyTooLarge,
+  corsHeaders,
+  findRoute,
+  lowerCaseHeaders,
+  matchPath,
+  QueryParams,
+  RouteNotFoundError,
+  routeBody,
+} from "./http";
 export { NotConfiguredError, UnavailableError, ValidationError, mapError } from "./errors";
 export { s3LogReader } from "./logs";
-export { readPushedNodes, writePushedNodes, type PushedNodes } from "./pushed-nodes";
+export { readPushedNodes, writePushedNodes, type PushedNodes } from "../nodes/pushed";
 export { histogramCode, decodeHistogramCode } from "./histogram";
 
 export interface Api {
@@ -114,12 +124,31 @@ function routeTable(deps: ApiDeps): ApiRoute[] {
         return ok(await forgiveJobs(deps, current?.config ?? null, [param(input, "name")]));
       },
     },
+    {
+      method: "GET",
+      path: "/jobs/{name}/shards",
+      body: "none",
+      run: async (input) => ok(await jobShards(deps, param(input, "name"), input)),
+    },
     { method: "GET", path: "/nodes", body: "none", run: async (input) => ok(await listNodes(deps, input)) },
     {
       method: "PUT",
       path: "/nodes/{source}",
       body: "json",
-      run: async (input) => ok(await pushNodes(deps, param(input, "source"), input.body)),
+      run: async (input) => {
+        const expected = expectedVersionOf(input, "node set version");
+        const result = await pushNodes(deps, param(input, "source"), input.body, expected);
+        return ok(result, { etag: versionTag(result.version) });
+      },
+    },
+    {
+      method: "GET",
+      path: "/nodes/{source}",
+      body: "none",
+      run: async (input) => {
+        const result = await getPushedNodes(deps, param(input, "source"));
+        return ok(result, { etag: versionTag(result.version) });
+      },
     },
     { method: "GET", path: "/tasks", body: "none", run: async (input) => ok(await listTasks(deps, input)) },
     { method: "GET", path: "/tasks/refused", body: "none", run: async () => ok(await listRefusedTasks(deps)) },
@@ -197,12 +226,7 @@ export function makeApi(deps: ApiDeps): Api {
       try {
         const headers = lowerCaseHeaders(request.headers);
         const { route, params } = findRoute(routes, request.method, request.path);
-        const body =
-          route.body === "json"
-            ? parseJsonBody(headers, request.body)
-            : route.body === "raw"
-              ? (request.body ?? undefined)
-              : undefined;
+        const body = routeBody(route, headers, request.body);
         return await invoke(route, { params, query: new QueryParams(request.query), headers, body });
       } catch (error) {
         return errorResponse(error);

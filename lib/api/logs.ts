@@ -2,6 +2,8 @@
 // (Bistro's task_logs semantics), and `s3LogReader`, which wires the S3 log reader of
 // lib/logs into that seam and turns its refusals into validation errors.
 import { LogQueryError, readLogs as readS3Logs, type LogReaderDeps } from "../logs/reader";
+import { MAX_LOG_QUERY_JOBS, MAX_LOG_QUERY_NODES, overLimit } from "../config/limits";
+import type { ConfigIssue } from "../model/config";
 import type { ApiDeps, LogLinesQuery, ReadLogs } from "./deps";
 import { NotConfiguredError, ValidationError } from "./errors";
 import type { RouteInput } from "./http";
@@ -19,6 +21,19 @@ export function s3LogReader(deps: LogReaderDeps): ReadLogs {
 }
 
 export const LOG_TYPES = ["stdout", "stderr", "statuses"] as const;
+
+/** Refuses job or node lists over their limits (each name costs index reads). */
+export function checkLogQueryLists(query: Pick<LogLinesQuery, "jobs" | "nodes">): void {
+  const issues: ConfigIssue[] = [];
+  const jobs = query.jobs?.length ?? 0;
+  const nodes = query.nodes?.length ?? 0;
+  if (jobs > MAX_LOG_QUERY_JOBS)
+    issues.push({ path: "jobs", message: overLimit("the number of jobs", jobs, "MAX_LOG_QUERY_JOBS") });
+  if (nodes > MAX_LOG_QUERY_NODES) {
+    issues.push({ path: "nodes", message: overLimit("the number of nodes", nodes, "MAX_LOG_QUERY_NODES") });
+  }
+  if (issues.length > 0) throw new ValidationError(issues.map((issue) => issue.message).join("; "), issues);
+}
 
 /** `GET /logs?job&node&type&cursor&sort&time&regex&limit`; `job` and `node` may repeat. */
 export async function getLogs(deps: ApiDeps, input: RouteInput) {
@@ -39,6 +54,7 @@ export async function getLogs(deps: ApiDeps, input: RouteInput) {
     ...(regex ? { regexFilter: regex } : {}),
     ...(limit !== undefined ? { limit } : {}),
   };
+  checkLogQueryLists(logQuery);
   const page = await deps.readLogs(logQuery);
   return {
     lines: page.lines.map(([job, node, time, line, lineId]) => ({ job, node, time, line, lineId })),

@@ -1,21 +1,20 @@
-// Nodes through the API: the tree the configured node sources produce now, paged (`GET /nodes`),
-// and nodes pushed by callers for one source (`PUT /nodes/{source}`), checked and stored for
-// an API-fed node source to read.
+// Nodes through the API: the current tree, paged (`GET /nodes`), and nodes pushed by callers
+// for one source (`PUT /nodes/{source}`, read back with `GET /nodes/{source}`), checked and
+// stored as a versioned node set that the `pushed` node source serves to rounds.
 import { z } from "zod";
+import { capIssues, isPlainObject } from "../config/issues";
+import { MAX_NODES, nodeNameProblem, overLimit, tagsProblem } from "../config/limits";
 import { INSTANCE_LEVEL } from "../model/config";
 import type { ConfigIssue } from "../model/config";
 import type { NodeSpec, NodeTree } from "../model/tree";
 import { levelIndex } from "../nodes";
+import { MAX_PUSHED_SOURCE_NAME, readPushedNodes, writePushedNodes } from "../nodes/pushed";
+import { NotFoundError } from "../store/errors";
 import { pokeQuietly, type ApiDeps } from "./deps";
 import { validate, ValidationError } from "./errors";
 import { decodeCursor, encodeCursor, type RouteInput } from "./http";
-import { writePushedNodes } from "./pushed-nodes";
 import { loadTree, readCurrentConfig, requireCurrentConfig } from "./state";
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from "./tasks";
-
-/** A sanity bound on one push (API Gateway caps bodies at 10 MB anyway). */
-export const MAX_PUSHED_NODES = 1_000_000;
-const MAX_SOURCE_NAME = 200;
 
 function nodeView(tree: NodeTree, node: number) {
   const parent = tree.parentOf[node] ?? -1;
@@ -66,7 +65,7 @@ const pushedNodeSchema = z.strictObject({
   enabled: z.boolean().optional(),
   tags: z.array(z.string()).optional(),
 });
-const pushSchema = z.strictObject({ nodes: z.array(pushedNodeSchema).max(MAX_PUSHED_NODES) });
+const pushSchema = z.strictObject({ nodes: z.array(pushedNodeSchema) });
 
 /**
  * Checks a push as far as it can alone: names unique and not the instance's, levels configured
@@ -81,6 +80,10 @@ function checkPushedNodes(
   const issues: ConfigIssue[] = [];
   const position = new Map<string, number>();
   for (const [i, node] of nodes.entries()) {
+    const nameProblem = nodeNameProblem(node.name);
+    if (nameProblem) issues.push({ path: `nodes.${i}.name`, message: nameProblem });
+    const tagProblem = node.tags === undefined ? undefined : tagsProblem(node.tags);
+    if (tagProblem) issues.push({ path: `nodes.${i}.tags`, message: tagProblem });
     if (node.name === instanceName) {
       issues.push({ path: `nodes.${i}.name`, message: `${node.name} is the instance node's name`, value: node.name });
     } else if (position.has(node.name)) {
@@ -118,16 +121,33 @@ function checkPushedNodes(
   return issues;
 }
 
-/** `PUT /nodes/{source}`: replaces the nodes of one API-fed source. */
-export async function pushNodes(deps: ApiDeps, source: string, body: unknown) {
-  if (source === "" || source.length > MAX_SOURCE_NAME) {
-    throw new ValidationError(`A node source name has 1 to ${MAX_SOURCE_NAME} characters`);
+function checkSourceName(source: string): void {
+  if (source === "" || source.length > MAX_PUSHED_SOURCE_NAME) {
+    throw new ValidationError(
+      `A node source name has 1 to ${MAX_PUSHED_SOURCE_NAME} characters (MAX_NODE_SOURCE_NAME_CHARS)`,
+      [{ path: "source", message: `1 to ${MAX_PUSHED_SOURCE_NAME} characters`, value: source.slice(0, 50) }],
+    );
+  }
+}
+
+/**
+ * `PUT /nodes/{source}`: replaces the nodes of one pushed source. `expectedVersion` comes from
+ * If-Match (0 = none pushed yet). A push equal to what is stored writes nothing and succeeds
+ * whatever If-Match said, so a retried push is harmless; it pokes only when something changed.
+ */
+export async function pushNodes(deps: ApiDeps, source: string, body: unknown, expectedVersion?: number | null) {
+  checkSourceName(source);
+  // Counted before zod reads a million entries; the tree's own limit bounds one source too.
+  const count = isPlainObject(body) && Array.isArray(body.nodes) ? body.nodes.length : 0;
+  if (count > MAX_NODES) {
+    const message = overLimit("the number of nodes", count, "MAX_NODES");
+    throw new ValidationError(`Too many nodes for source ${source}: ${message}`, [{ path: "nodes", message }]);
   }
   const { nodes } = validate(pushSchema, body, `nodes for source ${source}`);
   const current = await readCurrentConfig(deps);
   const issues = checkPushedNodes(nodes, current?.config.settings.levels, deps.instanceName);
   if (issues.length > 0) {
-    throw new ValidationError(`The nodes for source ${source} are invalid; nothing was stored.`, issues);
+    throw new ValidationError(`The nodes for source ${source} are invalid; nothing was stored.`, capIssues(issues));
   }
   const specs: NodeSpec[] = nodes.map((node) => ({
     name: node.name,
@@ -136,7 +156,15 @@ export async function pushNodes(deps: ApiDeps, source: string, body: unknown) {
     ...(node.enabled !== undefined ? { enabled: node.enabled } : {}),
     ...(node.tags !== undefined ? { tags: node.tags } : {}),
   }));
-  const head = await writePushedNodes(deps.store, source, specs, deps.clock());
-  await pokeQuietly(deps, `nodes of source ${source} pushed`);
-  return { source, generation: head.generation, count: head.count, updatedAtMs: head.updatedAtMs };
+  const { head, changed } = await writePushedNodes(deps.store, source, specs, deps.clock(), expectedVersion);
+  if (changed) await pokeQuietly(deps, `nodes of source ${source} pushed`);
+  return { source, version: head.version, changed, count: head.count, updatedAtMs: head.updatedAtMs };
+}
+
+/** `GET /nodes/{source}`: what was last pushed for one source, with its version (the ETag). */
+export async function getPushedNodes(deps: ApiDeps, source: string) {
+  checkSourceName(source);
+  const pushed = await readPushedNodes(deps.store, source);
+  if (!pushed) throw new NotFoundError(`Nothing was pushed for node source ${source}`);
+  return { ...pushed, count: pushed.nodes.length };
 }

@@ -1,11 +1,16 @@
-// Reading what the handlers show: the stored config (parsed), the node tree its sources
-// produce now, and task items. `ApiView` memoizes them for one request, so Bistro's
+// Reading what the handlers show: the stored config (parsed), the node tree of the last
+// refresh (or, before a refresh of the current node settings, what the sources produce now),
+// and task items. `ApiView` memoizes them for one request, so Bistro's
 // multi-query body reads each once and every subquery sees the same snapshot.
 import { parseConfig } from "../config";
 import type { Config } from "../model/config";
-import type { NodeTree } from "../model/tree";
-import { builtinNodeSources, loadNodes } from "../nodes";
+import { buildNodeTree, type NodeTree } from "../model/tree";
+import { loadNodes, type NodeSourceRegistry } from "../nodes";
+import { deploymentNodeSources } from "../nodes/deployment-sources";
+import { nodeSettingsHash, TREE_SET } from "../round/node-refresh";
 import { getConfig, type StoredConfig } from "../store/config-store";
+import { readNodeSet } from "../store/node-sets";
+import { readSchedulerState, type NodeRefreshMark } from "../store/scheduler-state";
 import { NotFoundError } from "../store/errors";
 import { readJobsWithTasks, readTasks, type TaskItem } from "../store/tasks";
 import type { ApiDeps } from "./deps";
@@ -38,21 +43,34 @@ export async function requireCurrentConfig(deps: ApiDeps): Promise<CurrentConfig
   return current;
 }
 
+/** Where the nodes refresh stands; undefined before the first one. */
+export async function readRefreshMark(deps: ApiDeps): Promise<NodeRefreshMark | undefined> {
+  return (await readSchedulerState(deps.store)).nodes;
+}
+
 /**
- * The tree the node sources produce now; a 503 naming the failing source otherwise (as in
- * Bistro, one failing source fails the whole refresh).
+ * The tree rounds schedule on: the stored result of the last refresh when it was made from the
+ * current node settings; otherwise (no refresh yet since the settings changed) what the
+ * sources produce now, or a 503 naming the failing source (one failing source fails the whole
+ * refresh, as in Bistro).
  */
 export async function loadTree(deps: ApiDeps, config: Config): Promise<NodeTree> {
+  const settings = config.settings;
+  const mark = await readRefreshMark(deps);
+  if (mark?.setSourcesHash === nodeSettingsHash(settings, deps.instanceName)) {
+    const set = await readNodeSet(deps.store, TREE_SET);
+    if (set) return buildNodeTree(settings.levels, deps.instanceName, set.nodes);
+  }
   try {
-    return await loadNodes(
-      config.settings,
-      deps.instanceName,
-      deps.clock() / 1000,
-      deps.nodeSources ?? builtinNodeSources(),
-    );
+    return await loadNodes(settings, deps.instanceName, deps.clock() / 1000, nodeSourcesOf(deps));
   } catch (error) {
     throw new UnavailableError(`Nodes could not be loaded: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/** The node sources this deployment implements: the ones rounds use, and the ones a config may name. */
+export function nodeSourcesOf(deps: ApiDeps): NodeSourceRegistry {
+  return deps.nodeSources ?? deploymentNodeSources({ store: deps.store });
 }
 
 /** Jobs whose task items may exist: the configured ones and any that ever had items. */

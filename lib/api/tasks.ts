@@ -4,6 +4,7 @@
 // conditional on the item version, so a task that starts meanwhile is left alone.
 import type { KillMessage } from "../dispatch/messages";
 import { sendBatched } from "../dispatch/sqs";
+import { readAttemptTokens } from "../store/dispatch-key";
 import type { Config, KillRequest } from "../model/config";
 import { isInBackoff, statusLabel, toStatusJson } from "../model/status";
 import { stateOfStatus } from "../round/task-state";
@@ -145,6 +146,7 @@ export async function killTask(deps: ApiDeps, config: Config | null, job: string
     job,
     node,
     attempt: running.attempt,
+    token: (await readAttemptTokens(deps.store))({ job, node, attempt: running.attempt }),
     request,
     reason: "killed through the API",
   };

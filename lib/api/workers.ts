@@ -36,6 +36,7 @@ function controlPlane(deps: ApiDeps): InProcessControlPlane {
     statusQueueUrl: deps.statusQueueUrl,
     clock: deps.clock,
     ...(deps.workerTimings ? { timings: deps.workerTimings } : {}),
+    ...(deps.workerSetup ? { setup: deps.workerSetup } : {}),
   });
 }
 

@@ -126,6 +126,11 @@ export function sigV4Signer(region: string, credentials: AwsCredentialIdentityPr
   };
 }
 
+/** How requests to an API are signed: not at all on this machine, else SigV4 with the default credentials. */
+export function signerFor(baseUrl: string, env: NodeJS.ProcessEnv = process.env): RequestSigner | null {
+  return isLoopbackUrl(baseUrl) ? null : sigV4Signer(regionForUrl(baseUrl, env), defaultProvider());
+}
+
 export type QueryValue = string | readonly string[] | number | undefined;
 
 export interface RequestOptions {
@@ -158,12 +163,7 @@ export class ApiClient {
   constructor(options: ApiClientOptions) {
     this.baseUrl = options.baseUrl;
     this.fetchImpl = options.fetch ?? fetch;
-    this.signer =
-      options.signer !== undefined
-        ? options.signer
-        : isLoopbackUrl(options.baseUrl)
-          ? null
-          : sigV4Signer(regionForUrl(options.baseUrl, options.env), defaultProvider());
+    this.signer = options.signer !== undefined ? options.signer : signerFor(options.baseUrl, options.env);
   }
 
   /** The URL of an API path (segments already encoded by the caller) with its query. */

@@ -8,7 +8,7 @@ import type { forgiveJobs, forgiveTask, killTask, listTasks } from "../api/tasks
 import type { getLogs } from "../api/logs";
 import type { listWorkersRoute } from "../api/workers";
 import { ApiHttpError, segment, type ApiClient } from "./client";
-import { diffConfigs, formatDiff } from "./config-diff";
+import { diffConfigs, formatDiff } from "../config/diff";
 import { printJson, printTable, type CliIo } from "./io";
 import { readConfigFile, UsageError } from "./local";
 

@@ -6,7 +6,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { parseConfig, formatIssue, idleReasons } from "../config";
+import { DEFAULT_CONFIG_UPDATE_MS } from "../local/config-file";
 import { startLocalDeployment, type LocalDeployment } from "../local/deployment";
+import { BISTRO_NODE_TIMINGS } from "../round/node-refresh";
 import { getConfig } from "../store/config-store";
 import { readJobsWithTasks, readTasks } from "../store/tasks";
 import type { WorkerEvent } from "../worker/daemon";
@@ -20,10 +22,17 @@ export interface LocalCommandOptions {
   workerCommand?: string;
   workers: number;
   port: number;
+  /** Web UI port; false for no UI. */
+  ui: number | false;
   dataDir?: string;
   name: string;
   exitWhenDone?: boolean;
   json?: boolean;
+  /** How often --config is read again (ms); edits apply like PUT /config. */
+  configUpdateMs?: number;
+  /** Nodes refresh period and retry (ms). */
+  nodesUpdateMs?: number;
+  nodesRetryMs?: number;
 }
 
 export class UsageError extends Error {
@@ -36,6 +45,11 @@ function time(): string {
 
 /** Reads and validates a config file, naming every problem. */
 export function readConfigFile(path: string): Record<string, unknown> {
+  return JSON.parse(readConfigText(path)) as Record<string, unknown>;
+}
+
+/** The text of a config file, validated (every problem named). */
+function readConfigText(path: string): string {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -48,7 +62,7 @@ export function readConfigFile(path: string): Record<string, unknown> {
       `Config file ${path} is invalid:\n${parsed.errors.map((e) => `  - ${formatIssue(e)}`).join("\n")}`,
     );
   }
-  return JSON.parse(text) as Record<string, unknown>;
+  return text;
 }
 
 /** Counts of task items by state, over every job that has tasks. */
@@ -66,7 +80,8 @@ function summarize(counts: Record<string, number>): string {
 
 export async function runLocal(options: LocalCommandOptions, print: (line: string) => void): Promise<void> {
   const configPath = options.config ?? (options.workerCommand ? undefined : DEMO_CONFIG);
-  const document = configPath ? readConfigFile(configPath) : undefined;
+  const configText = configPath ? readConfigText(configPath) : undefined;
+  const document = configText === undefined ? undefined : (JSON.parse(configText) as Record<string, unknown>);
   const command = resolve(options.workerCommand ?? DEMO_TASK);
   if (!isAbsolute(command)) throw new UsageError(`--worker-command must be a path: ${command}`);
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "sous-local-"));
@@ -96,7 +111,26 @@ export async function runLocal(options: LocalCommandOptions, print: (line: strin
     dataDir,
     instanceName: "scheduler",
     port: options.port,
+    ...(options.ui !== false ? { uiPort: options.ui } : {}),
     ...(document ? { config: document } : {}),
+    // Only a file the user named is watched (the demo's is not theirs to edit).
+    ...(options.config && configText !== undefined
+      ? {
+          configFile: {
+            path: options.config,
+            intervalMs: options.configUpdateMs ?? DEFAULT_CONFIG_UPDATE_MS,
+            initialText: configText,
+          },
+        }
+      : {}),
+    onConfigFile: (event) => {
+      if (event.error) print(`${time()}  config ${event.path} refused, the running config stays:\n${event.error}`);
+      else print(`${time()}  config ${event.path} applied as version ${event.version ?? "?"}`);
+    },
+    nodeTimings: {
+      updateMs: options.nodesUpdateMs ?? BISTRO_NODE_TIMINGS.updateMs,
+      retryMs: options.nodesRetryMs ?? BISTRO_NODE_TIMINGS.retryMs,
+    },
     onWorkerEvent: workerEvent,
     onRound: (report) => {
       const reasons = report.reasons.map((r) => (r.job ? `${r.job}: ${r.message}` : r.message)).join("; ");
@@ -123,6 +157,7 @@ export async function runLocal(options: LocalCommandOptions, print: (line: strin
       .map(([service, url]) => `${service} ${url}`)
       .join(", ");
     print(`Sous local is running: ${options.workers} worker(s) running ${command}; ${where || "AWS"}.`);
+    if (deployment.uiUrl) print(`Web UI: ${deployment.uiUrl}   <- open this in a browser`);
     print(`API: ${deployment.apiUrl}   Task directories: ${dataDir}   Ctrl-C stops everything.`);
     print(`Try: curl -d '{"a":{"handler":"jobs"},"b":{"handler":"running_tasks"}}' ${deployment.apiUrl}/`);
   }

@@ -15,6 +15,7 @@ import {
 } from "./commands";
 import { EXIT, processIo, reportError, type CliIo } from "./io";
 import { runLocal } from "./local";
+import { uiCommand } from "./ui";
 import { parseResources, workerCommand } from "./worker";
 
 /**
@@ -84,14 +85,47 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option("--worker-command <path>", "the task command workers run (default: Bistro's demo task)")
     .option("--workers <n>", "number of workers", (v) => positiveInt(v, "--workers"), 2)
     .option("--port <port>", "API port on 127.0.0.1 (0: any free port)", (v) => portNumber(v), 6790)
+    .option("--ui <port>", "web UI port on 127.0.0.1 (0: any free port)", (v) => portNumber(v, "--ui"), 6791)
+    .option("--no-ui", "do not serve the web UI")
     .option("--data-dir <dir>", "where task working directories go (default: a new temporary directory)")
     .option("--name <name>", "prefix of the table, queues and bucket", "sous-local")
     .option("--exit-when-done", "stop once every runnable task has finished")
     .option("--json", "print worker events as JSON lines")
+    .option(
+      "--config-update-ms <ms>",
+      "how often --config FILE is read again; edits apply like PUT /config (Bistro's --config_update_ms)",
+      (v) => positiveInt(v, "--config-update-ms"),
+      10_000,
+    )
+    .option(
+      "--nodes-update-ms <ms>",
+      "period of node source refreshes (Bistro's --nodes_update_ms)",
+      (v) => positiveInt(v, "--nodes-update-ms"),
+      300_000,
+    )
+    .option(
+      "--nodes-retry-ms <ms>",
+      "wait before retrying a failed node refresh (Bistro's --nodes_retry_ms)",
+      (v) => positiveInt(v, "--nodes-retry-ms"),
+      30_000,
+    )
     .action(async (options: Parameters<typeof runLocal>[0]) => {
       await runLocal(options, (line) => {
         console.log(line);
       });
+    });
+
+  program
+    .command("ui")
+    .description("serve the web UI on 127.0.0.1 for the API (--api), signing each request with your AWS credentials")
+    .option("--port <port>", "UI port on 127.0.0.1 (0: any free port)", (v) => portNumber(v), 6791)
+    .action(async (options: { port: number }, command: Command) => {
+      try {
+        const { api } = command.optsWithGlobals<{ api?: string }>();
+        await uiCommand(io, { port: options.port, ...(api !== undefined ? { api } : {}) });
+      } catch (error) {
+        reportError(io, error);
+      }
     });
 
   program
@@ -181,15 +215,15 @@ export function buildProgram(io: CliIo = processIo): Command {
     .command("worker")
     .description("run a worker: register through the API, run tasks from its queue until Ctrl-C")
     .requiredOption("--command <path>", "the task command (Bistro's --worker_command)")
-    .requiredOption("--data-dir <dir>", "where task working directories go")
+    .option("--data-dir <dir>", "where task working directories go (default: ~/.sous/worker/<id>)")
     .option("--resources <list>", "capacity, as name=amount,... (e.g. cpu=4,ram_gb=16)", parseResources)
     .option("--id <id>", "worker id, one live instance each (default: the hostname)")
     .option("--hostname <host>", "hostname to register (default: this machine's)")
     .option("--heartbeat-period <sec>", "seconds between heartbeats (default 15)", (v) =>
       positiveInt(v, "--heartbeat-period"),
     )
-    .option("--log-bucket <bucket>", "S3 bucket for task output (default: $SOUS_LOG_BUCKET)")
-    .option("--table <table>", "the deployment's DynamoDB table, for the log index (default: $SOUS_TABLE)")
+    .option("--log-bucket <bucket>", "S3 bucket for task output (default: $SOUS_LOG_BUCKET, else the API's answer)")
+    .option("--table <table>", "DynamoDB table for the log index (default: $SOUS_TABLE, else the API's answer)")
     .option("--json", "print worker events as JSON lines")
     .addOption(
       new Option("--receive-wait-sec <sec>", "SQS long-poll seconds (tests)")
@@ -206,10 +240,10 @@ export function commanderExitCode(error: CommanderError): number {
   return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
 }
 
-function portNumber(value: string): number {
+function portNumber(value: string, flag = "--port"): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new InvalidArgumentError(`--port takes 0 to 65535, not ${value}`);
+    throw new InvalidArgumentError(`${flag} takes 0 to 65535, not ${value}`);
   return n;
 }
 
@@ -219,11 +253,12 @@ function positiveInt(value: string, flag: string): number {
   return n;
 }
 
-if (require.main === module || process.argv[1]?.endsWith("bin/sous.js")) {
+/** Runs `sous` with the process's arguments (bin/sous.js, `npm run sous`, the packaged bundle). */
+export function main(argv: string[] = process.argv): void {
   // Node 20 is supported here; the SDK's notice about its future Node 22 requirement is noise for users.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   buildProgram()
-    .parseAsync(process.argv)
+    .parseAsync(argv)
     .catch((error: unknown) => {
       if (error instanceof CommanderError) {
         process.exitCode = commanderExitCode(error);
@@ -233,3 +268,5 @@ if (require.main === module || process.argv[1]?.endsWith("bin/sous.js")) {
       process.exitCode = EXIT.unexpected;
     });
 }
+
+if (require.main === module) main();

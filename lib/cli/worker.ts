@@ -1,23 +1,23 @@
 // `sous worker`: the worker daemon (lib/worker/daemon.ts) on any host, registered through the
 // API (HttpControlPlane), receiving from its SQS queue, and writing task output to the S3 log
-// bucket when it is told which (--log-bucket/--table or SOUS_LOG_BUCKET/SOUS_TABLE; the
-// registration answer does not carry them). The first SIGINT/SIGTERM stops it gracefully, a
+// bucket its registration names (worker-connection.ts; --log-bucket/--table or
+// SOUS_LOG_BUCKET/SOUS_TABLE override it). The first SIGINT/SIGTERM stops it gracefully, a
 // second kills its tasks now. It exits non-zero when it stops on its own (silence, rejected).
 import { mkdirSync } from "node:fs";
-import { hostname as machineHostname } from "node:os";
-import { isAbsolute, resolve } from "node:path";
-import { makeAwsClients } from "../aws";
-import { LogWriter } from "../logs/writer";
+import { homedir, hostname as machineHostname } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
 import type { ResourceAmounts } from "../model/config";
-import { startWorker, type LogSink, type WorkerEvent, type WorkerExit } from "../worker/daemon";
+import { startWorker, type WorkerEvent, type WorkerExit } from "../worker/daemon";
 import { HttpControlPlane } from "../worker/http-control-plane";
 import type { ApiClient } from "./client";
 import { EXIT, type CliIo } from "./io";
 import { UsageError } from "./local";
+import { WorkerConnection } from "./worker-connection";
 
 export interface WorkerCommandOptions {
   command: string;
-  dataDir: string;
+  /** Default `~/.sous/worker/<id>`. */
+  dataDir?: string;
   resources?: ResourceAmounts;
   id?: string;
   hostname?: string;
@@ -41,13 +41,6 @@ export function parseResources(text: string): ResourceAmounts {
   }
   return amounts;
 }
-
-/** Discards task output: `sous worker` without a log bucket still runs tasks. */
-const noLogs: LogSink = {
-  append: () => Promise.resolve(),
-  flush: () => Promise.resolve(),
-  close: () => Promise.resolve(),
-};
 
 function describeEvent(event: WorkerEvent): string | undefined {
   switch (event.type) {
@@ -92,26 +85,23 @@ export async function workerCommand(
   const { client, io } = ctx;
   const command = resolve(options.command);
   if (!isAbsolute(command)) throw new UsageError(`--command must be a path: ${options.command}`);
-  const dataDir = resolve(options.dataDir);
-  mkdirSync(dataDir, { recursive: true });
   const host = options.hostname ?? machineHostname();
   const id = options.id ?? host;
-  const bucket = options.logBucket ?? io.env.SOUS_LOG_BUCKET;
-  const table = options.table ?? io.env.SOUS_TABLE;
-  const aws = makeAwsClients({ env: io.env });
-  let logs: LogSink & { close(): Promise<void> } = noLogs;
-  if (bucket && table) {
-    logs = new LogWriter({ s3: aws.s3, doc: aws.doc, tableName: table, bucket, workerId: id });
-  } else {
-    io.err(
-      "sous worker: warning: no log bucket and table (--log-bucket/--table or SOUS_LOG_BUCKET/SOUS_TABLE); " +
-        "task output is not stored.",
-    );
-  }
-  const controlPlane = new HttpControlPlane(async (path, body) => {
-    const answer = await client.send("POST", path, { body });
-    return { status: answer.status, body: answer.body };
-  });
+  const dataDir = resolve(options.dataDir ?? join(homedir(), ".sous", "worker", id));
+  mkdirSync(dataDir, { recursive: true });
+  const connection = new WorkerConnection(
+    new HttpControlPlane(async (path, body) => {
+      const answer = await client.send("POST", path, { body });
+      return { status: answer.status, body: answer.body };
+    }),
+    {
+      workerId: id,
+      tableName: options.table ?? (io.env.SOUS_TABLE || undefined),
+      logBucket: options.logBucket ?? (io.env.SOUS_LOG_BUCKET || undefined),
+      env: io.env,
+    },
+  );
+  const { logs } = connection;
   const onEvent = (event: WorkerEvent) => {
     if (options.json) {
       io.out(JSON.stringify(event));
@@ -122,7 +112,7 @@ export async function workerCommand(
   };
   try {
     const handle = await startWorker(
-      { controlPlane, sqs: aws.sqs, logs, onEvent },
+      { controlPlane: connection, sqs: connection.sqs, logs, onEvent },
       {
         id,
         command,
@@ -153,6 +143,6 @@ export async function workerCommand(
     return exit;
   } finally {
     await logs.close();
-    aws.destroy();
+    connection.destroy();
   }
 }

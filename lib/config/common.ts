@@ -21,16 +21,27 @@ import {
 /** The level names a config knows: `instance`, the configured levels, `worker`. */
 export interface LevelTable {
   readonly all: readonly string[];
+  /** The same names, for lookups. */
+  readonly known: ReadonlySet<string>;
   /** False when `nodes.levels` itself is broken: level names are then not checked (no noise). */
   readonly trusted: boolean;
 }
 
 export function levelTable(levels: readonly string[], trusted = true): LevelTable {
-  return { all: [INSTANCE_LEVEL, ...levels, WORKER_LEVEL], trusted };
+  const all = [INSTANCE_LEVEL, ...levels, WORKER_LEVEL];
+  return { all, known: new Set(all), trusted };
 }
 
+/** One table per settings object: every job of a config shares it (linear in jobs + levels). */
+const tables = new WeakMap<Settings, LevelTable>();
+
 export function settingsLevelTable(settings: Settings): LevelTable {
-  return levelTable(settings.levels);
+  let table = tables.get(settings);
+  if (!table) {
+    table = levelTable(settings.levels);
+    tables.set(settings, table);
+  }
+  return table;
 }
 
 export function unknownLevelMessage(name: string, levels: LevelTable): string {
@@ -41,7 +52,7 @@ export function unknownLevelMessage(name: string, levels: LevelTable): string {
 export function readLevelName(sink: IssueSink, value: unknown, path: string, levels: LevelTable): string | undefined {
   const name = check(sink, value, path, STRING);
   if (name === undefined) return undefined;
-  if (levels.trusted && !levels.all.includes(name)) {
+  if (levels.trusted && !levels.known.has(name)) {
     sink.error(path, unknownLevelMessage(name, levels), name);
     return undefined;
   }

@@ -1,15 +1,21 @@
 // `depends_on` cycles. Bistro never validates dependencies, so a job in a cycle silently never
-// runs; Sous marks every job of a cycle invalid with an error naming the cycle.
+// runs; Sous marks every job of a cycle invalid, naming the cycle once.
 import type { Job } from "../model/config";
-import { mergeIssues, putEntry } from "./issues";
+import { mergeIssues } from "./issues";
+
+/** Names shown when a cycle is described; longer cycles are abbreviated. */
+const SHOWN_CYCLE_MEMBERS = 10;
 
 /**
  * The jobs, with a cycle error added to each job that is part of a `depends_on` cycle (a job
- * depending on itself included). Jobs not in a cycle are returned as the same objects.
+ * depending on itself included). Each cycle is described once, on its first job in document
+ * order; the other members get a short error pointing there, so a cycle of N jobs costs O(N)
+ * text, not O(N^2). Jobs not in a cycle are returned as the same objects.
  */
 export function withDependencyCycleErrors(jobs: Readonly<Record<string, Job>>): Record<string, Job> {
-  const result: Record<string, Job> = {};
-  for (const [name, job] of Object.entries(jobs)) putEntry(result, name, job);
+  const order = new Map<string, number>();
+  for (const name of Object.keys(jobs)) order.set(name, order.size);
+  const replaced = new Map<string, Job>();
   const edges = new Map<string, string[]>();
   for (const [name, job] of Object.entries(jobs)) {
     edges.set(
@@ -19,18 +25,33 @@ export function withDependencyCycleErrors(jobs: Readonly<Record<string, Job>>): 
   }
   for (const component of stronglyConnectedComponents(edges)) {
     const members = new Set(component);
+    const first = component.reduce((a, b) => ((order.get(a) ?? 0) <= (order.get(b) ?? 0) ? a : b));
+    const cycle = shortestCycle(first, edges, members);
+    if (!cycle) continue;
     for (const name of component) {
       const job = jobs[name];
-      const cycle = shortestCycle(name, edges, members);
-      if (!job || !cycle) continue;
+      if (!job) continue;
       const issue = {
         path: `bistro_job->${name}.depends_on`,
-        message: `depends_on cycle ${cycle.join(" -> ")} (each waits for the next): these jobs would never run`,
+        message:
+          name === first
+            ? `depends_on cycle ${describeCycle(cycle, members.size)} (each waits for the next): these jobs would never run`
+            : `part of the depends_on cycle reported on job ${JSON.stringify(first)}: this job would never run`,
       };
-      putEntry(result, name, { ...job, errors: mergeIssues(job.errors, [issue]) });
+      replaced.set(name, { ...job, errors: mergeIssues(job.errors, [issue]) });
     }
   }
-  return result;
+  // Object.fromEntries defines own properties, so a job named `__proto__` stays a job.
+  return Object.fromEntries(Object.entries(jobs).map(([name, job]) => [name, replaced.get(name) ?? job]));
+}
+
+/** `a -> b -> a`, abbreviated past SHOWN_CYCLE_MEMBERS names, with the size of the whole group. */
+function describeCycle(cycle: readonly string[], groupSize: number): string {
+  const shown =
+    cycle.length <= SHOWN_CYCLE_MEMBERS + 1
+      ? cycle.join(" -> ")
+      : `${cycle.slice(0, SHOWN_CYCLE_MEMBERS).join(" -> ")} -> ... (${cycle.length - 1} jobs) -> ${cycle[0] ?? ""}`;
+  return groupSize > cycle.length - 1 ? `${shown}, among ${groupSize} mutually dependent jobs` : shown;
 }
 
 /** Components of the dependency graph (Tarjan's algorithm, iterative so long chains are fine). */

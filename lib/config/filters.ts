@@ -4,14 +4,15 @@
 import type { JobFilter } from "../model/config";
 import { describeValue, type IssueSink } from "./issues";
 import { NUMBER, ObjectReader, readStringArray, STRING } from "./read";
+import { compileUserRegex, type UserRegex } from "./regex";
 
 /**
- * Compiles a filter regex. Bistro uses boost (Perl syntax) with search semantics; JavaScript's
- * dialect covers the common subset. The scheduler must compile with this too, so validation and
- * matching agree.
+ * Compiles a filter regex. Bistro uses boost (Perl syntax) with search semantics; Sous uses RE2
+ * (linear time, lib/config/regex.ts), which covers Perl syntax except back-references and
+ * look-around. The scheduler compiles with this too, so validation and matching agree.
  */
-export function filterRegex(source: string): RegExp {
-  return new RegExp(source);
+export function filterRegex(source: string): UserRegex {
+  return compileUserRegex(source);
 }
 
 /** The filter for one level, undefined when it keeps every node or is broken (errors recorded). */

@@ -2,6 +2,7 @@
 // errors and warnings while a config is read. Every parser in lib/config reports through here so
 // messages read the same everywhere ("expected X, found Y").
 import type { ConfigIssue } from "../model/config";
+import { MAX_REPORTED_ISSUES } from "./limits";
 
 /** Path of a key below `parent` (`""` is the document root). */
 export function childPath(parent: string, key: string | number): string {
@@ -29,8 +30,15 @@ export function describeValue(value: unknown): string {
   return typeof value;
 }
 
+/** Names listed by `oneOf`; a longer list is abbreviated so messages stay short. */
+const SHOWN_NAMES = 20;
+
 /** `"a", "b" or "c"`: a list of allowed names for a message. */
 export function oneOf(names: readonly string[]): string {
+  if (names.length > SHOWN_NAMES) {
+    const shown = names.slice(0, SHOWN_NAMES).map((name) => JSON.stringify(name));
+    return `${shown.join(", ")}, ... (${names.length} in all)`;
+  }
   const quoted = names.map((name) => JSON.stringify(name));
   if (quoted.length <= 1) return quoted.join("");
   return `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1] ?? ""}`;
@@ -59,15 +67,36 @@ function makeIssue(path: string, message: string, value: unknown): ConfigIssue {
 }
 
 /** Same path and message: the same problem (used to keep re-parsed `errors` from growing). */
-export function sameIssue(a: ConfigIssue, b: ConfigIssue): boolean {
-  return a.path === b.path && a.message === b.message;
-}
+const issueKey = (issue: ConfigIssue) => `${issue.path}\u0000${issue.message}`;
 
-/** `issues` followed by those of `more` not already present. */
+/** `issues` followed by those of `more` not already present (linear: keyed by path and message). */
 export function mergeIssues(issues: readonly ConfigIssue[], more: readonly ConfigIssue[]): ConfigIssue[] {
   const merged = [...issues];
-  for (const issue of more) if (!merged.some((m) => sameIssue(m, issue))) merged.push(issue);
+  const seen = new Set(issues.map(issueKey));
+  for (const issue of more) {
+    const key = issueKey(issue);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    merged.push(issue);
+  }
   return merged;
+}
+
+/**
+ * At most MAX_REPORTED_ISSUES issues: the first ones, then one issue counting the rest, so an
+ * answer about a huge broken input stays small.
+ */
+export function capIssues(issues: readonly ConfigIssue[]): ConfigIssue[] {
+  if (issues.length <= MAX_REPORTED_ISSUES) return [...issues];
+  const kept = issues.slice(0, MAX_REPORTED_ISSUES - 1);
+  const more = issues.length - kept.length;
+  return [
+    ...kept,
+    {
+      path: "",
+      message: `...and ${more} more problems not listed (at most ${MAX_REPORTED_ISSUES} are: MAX_REPORTED_ISSUES)`,
+    },
+  ];
 }
 
 /**

@@ -15,10 +15,30 @@ import {
 import { copyBackoff, copyTaskSubprocess, DEFAULT_PRIORITY } from "./defaults";
 import { withDependencyCycleErrors } from "./dependencies";
 import { parseFilter } from "./filters";
-import { childPath, IssueSink, isPlainObject, mergeIssues, oneOf, putEntry } from "./issues";
-import { BOOL, check, INT, NON_NEGATIVE_INT, NUMBER, OBJECT, ObjectReader, readStringArray, STRING } from "./read";
+import { capIssues, childPath, IssueSink, isPlainObject, mergeIssues, oneOf, putEntry } from "./issues";
+import { z } from "zod";
+import {
+  BOOL,
+  check,
+  INT,
+  NON_NEGATIVE_INT,
+  NUMBER,
+  OBJECT,
+  ObjectReader,
+  readStringArray,
+  STRING,
+  type Rule,
+} from "./read";
 
 export const JOB_PREFIX = "bistro_job->";
+
+/** The longest `attempt_duration_seconds`: 30 days. */
+export const MAX_ATTEMPT_DURATION_SECONDS = 30 * 86_400;
+/** AWS Batch's `attemptDurationSeconds`, as a Bistro-style job key: whole seconds, 1 to 30 days. */
+const ATTEMPT_DURATION_SECONDS: Rule<number> = {
+  schema: z.int().min(1).max(MAX_ATTEMPT_DURATION_SECONDS),
+  expected: `whole seconds from 1 to ${MAX_ATTEMPT_DURATION_SECONDS}`,
+};
 
 export interface JobParseResult {
   job: Job;
@@ -49,7 +69,7 @@ export function parseJob(
   settings: Settings,
   name: string,
   json: unknown,
-  allJobNames: Iterable<string>,
+  allJobNames: ReadonlySet<string> | Iterable<string>,
 ): JobParseResult {
   const path = `${JOB_PREFIX}${name}`;
   const sink = new IssueSink();
@@ -58,12 +78,13 @@ export function parseJob(
   const reader = ObjectReader.of(sink, json, path);
   let preexisting: ConfigIssue[] = [];
   if (reader) {
-    readJob(reader, settings, job, new Set(allJobNames));
+    // Given a set, use it as is: parseConfig passes one set for all its jobs (linear, not N^2).
+    readJob(reader, settings, job, allJobNames instanceof Set ? allJobNames : new Set(allJobNames));
     preexisting = preexistingErrors(reader);
     reader.reportUnknownKeys(JOB_HINTS);
   }
-  job.errors = mergeIssues(preexisting, sink.errors);
-  const checked = withDependencyCycleErrors({ [name]: job })[name] ?? job;
+  job.errors = capIssues(mergeIssues(preexisting, sink.errors));
+  const checked = job.dependsOn.includes(name) ? (withDependencyCycleErrors({ [name]: job })[name] ?? job) : job;
   return { job: checked, warnings: sink.warnings };
 }
 
@@ -82,6 +103,7 @@ function defaultJob(settings: Settings, name: string): Job {
     backoff: copyBackoff(settings.backoff),
     dependsOn: [],
     killOrphanTasksAfterSec: settings.killOrphanTasksAfterSec,
+    attemptDurationSec: null,
     taskSubprocess: copyTaskSubprocess(settings.taskSubprocess),
     killSubprocess: { ...settings.killSubprocess },
     command: [],
@@ -119,6 +141,9 @@ function readJob(reader: ObjectReader, settings: Settings, job: Job, allJobNames
   const modifyTime = reader.optional("modify_time", INT, 0);
   job.modifyTime = modifyTime > 0 ? modifyTime : null;
   job.killOrphanTasksAfterSec = readKillOrphanTasksAfter(reader, settings.killOrphanTasksAfterSec);
+  if (reader.has("attempt_duration_seconds")) {
+    job.attemptDurationSec = reader.optional("attempt_duration_seconds", ATTEMPT_DURATION_SECONDS, 0) || null;
+  }
   job.taskSubprocess = readTaskSubprocess(reader, settings.taskSubprocess);
   job.killSubprocess = readKillRequest(reader, settings.killSubprocess);
   if (reader.has("command")) job.command = readStringArray(sink, reader.take("command"), reader.at("command")) ?? [];
@@ -150,7 +175,7 @@ function readFilters(reader: ObjectReader, levels: ReturnType<typeof settingsLev
   for (const [level, value] of Object.entries(byLevel.value)) {
     byLevel.has(level);
     const path = byLevel.at(level);
-    if (!levels.all.includes(level)) {
+    if (!levels.known.has(level)) {
       reader.sink.error(path, unknownLevelMessage(level, levels), level);
       continue;
     }

@@ -138,6 +138,8 @@ export function closestName(name: string, candidates: readonly string[]): string
   let best: string | undefined;
   let bestDistance = limit + 1;
   for (const candidate of candidates) {
+    // Lengths further apart than the limit cannot be within it: skip (keeps huge keys cheap).
+    if (Math.abs(candidate.length - name.length) > limit) continue;
     const distance = editDistance(name, candidate);
     if (distance < bestDistance) {
       best = candidate;

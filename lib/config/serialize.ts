@@ -80,6 +80,7 @@ export function serializeJob(job: Job): Json {
   if (nonEmpty.length > 0) json.filters = Object.fromEntries(nonEmpty);
   if (job.levelForHostPlacement !== null) json.level_for_host_placement = job.levelForHostPlacement;
   if (job.hostPlacement !== null) json.host_placement = job.hostPlacement;
+  if (job.attemptDurationSec !== null) json.attempt_duration_seconds = job.attemptDurationSec;
   if (job.dependsOn.length > 0) json.depends_on = [...job.dependsOn];
   if (job.createTime !== null) json.create_time = job.createTime;
   if (job.modifyTime !== null) json.modify_time = job.modifyTime;

@@ -158,6 +158,7 @@ function readLevels(sink: IssueSink, value: unknown, path: string): { names: str
   }
   const before = sink.errors.length;
   const names: string[] = [];
+  const seen = new Set<string>();
   (value as unknown[]).forEach((item, index) => {
     const itemPath = childPath(path, index);
     const name = check(sink, item, itemPath, STRING);
@@ -170,9 +171,10 @@ function readLevels(sink: IssueSink, value: unknown, path: string): { names: str
         `level name ${JSON.stringify(name)} is reserved: Bistro adds "instance" and "worker" itself`,
         name,
       );
-    } else if (names.includes(name)) {
+    } else if (seen.has(name)) {
       sink.error(itemPath, `duplicate level name ${JSON.stringify(name)}`, name);
     } else {
+      seen.add(name);
       names.push(name);
     }
   });
@@ -240,7 +242,7 @@ function readResources(settings: ObjectReader, levels: LevelTable): Record<strin
   for (const [level, value] of Object.entries(byLevel.value)) {
     byLevel.has(level);
     const levelPath = byLevel.at(level);
-    if (levels.trusted && !levels.all.includes(level)) {
+    if (levels.trusted && !levels.known.has(level)) {
       sink.error(levelPath, unknownLevelMessage(level, levels), level);
       continue;
     }

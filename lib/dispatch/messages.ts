@@ -2,6 +2,10 @@
 // statuses on the status queue. One zod schema each, used by the sender and the receiver,
 // so a malformed message is named precisely and never half-applied.
 import { z } from "zod";
+import { MAX_SECRET_LENGTH } from "./tokens";
+
+/** The attempt's token (docs/adr/0004): only the worker holding the order knows it. */
+const attemptToken = z.string().min(1).max(MAX_SECRET_LENGTH);
 
 const killRequest = z.object({
   method: z.enum(["term", "term_wait_kill", "kill"]),
@@ -14,6 +18,7 @@ export const startMessageSchema = z.object({
   job: z.string().min(1),
   node: z.string().min(1),
   attempt: z.string().min(1),
+  token: attemptToken,
   /** The worker instance the order is for; another instance of the same worker id refuses it. */
   workerInstance: z.string().min(1).optional(),
   /** argv prefix from the job's `command`; empty = the worker's own --command. */
@@ -27,6 +32,10 @@ export const startMessageSchema = z.object({
   maxLogLinesPerPollInterval: z.number().int(),
   /** Signal the task gets if its worker dies (Bistro's `parent_death_signal`; 0 = none). */
   parentDeathSignal: z.number().int().nonnegative().optional(),
+  /** The job's `attempt_duration_seconds` in ms: the worker kills an attempt that runs longer. */
+  maxRuntimeMs: z.number().int().positive().optional(),
+  /** Bistro's `use_canary_pipe` (default true): the task ends only when every holder of an extra pipe exits. */
+  useCanaryPipe: z.boolean().optional(),
 });
 export type StartMessage = z.infer<typeof startMessageSchema>;
 
@@ -36,6 +45,7 @@ export const killMessageSchema = z.object({
   job: z.string().min(1),
   node: z.string().min(1),
   attempt: z.string().min(1),
+  token: attemptToken,
   request: killRequest,
   reason: z.string(),
 });
@@ -50,6 +60,8 @@ export const taskEndSchema = z.object({
   node: z.string().min(1),
   attempt: z.string().min(1),
   worker: z.string().min(1),
+  /** The token of the start or kill order; an end without the right one is refused at ingest. */
+  token: attemptToken.optional(),
   /** The last line the task wrote to its status file, if any. */
   rawStatus: z.string().optional(),
   /** True when the worker signalled the task (a kill order, shutdown). */
@@ -58,6 +70,8 @@ export const taskEndSchema = z.object({
   spawnError: z.string().optional(),
   /** The worker was told about this attempt (a kill, a re-sent start it cannot run) but is not running it. */
   notRunning: z.boolean().optional(),
+  /** The attempt ran past its job's `attempt_duration_seconds` (this many ms) and was killed. */
+  timedOutAfterMs: z.number().int().positive().optional(),
   exitCode: z.number().int().nullable(),
   signal: z.string().nullable(),
   endedAtMs: z.number().int().nonnegative(),

@@ -13,20 +13,27 @@ import {
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
 } from "@aws-sdk/client-sqs";
-import { makeApi } from "../api";
+import { makeApi, type ApiDeps } from "../api";
+import { replaceConfig } from "../api/config";
 import { s3LogReader } from "../api/logs";
-import { makeAwsClients, resolveEndpoint, type AwsClients } from "../aws";
+import { makeAwsClients, makeRdsClient, resolveEndpoint, type AwsClients } from "../aws";
+import { deploymentNodeSources } from "../nodes/deployment-sources";
 import { LogWriter } from "../logs/writer";
 import type { ResourceAmounts } from "../model/config";
-import { applyStatuses } from "../round/apply-statuses";
+import { createScriptSource } from "../nodes";
+import { ingestStatuses } from "../round/apply-statuses";
 import { requestRound, type RoundTrigger } from "../round/poke";
 import { runRounds, type RoundDeps, type RoundReport } from "../round/run-round";
+import type { WorkerTimings } from "../round/worker-health";
 import type { StoreContext } from "../store/context";
 import { getCurrentConfigVersion, putConfig } from "../store/config-store";
 import { ensureTable } from "../store/table";
-import { InProcessControlPlane } from "../worker/control-plane";
+import { InProcessControlPlane, type WorkerSetup } from "../worker/control-plane";
 import { startWorker, type WorkerEvent, type WorkerHandle } from "../worker/daemon";
+import { serveUi, type UiServer } from "../ui/server";
+import type { NodeRefreshTimings } from "../round/node-refresh";
 import { serveApi } from "./api-server";
+import { watchConfigFile, type ConfigFilePoller } from "./config-file";
 import { startEmulators, type RunningEmulators } from "./emulators";
 
 export interface LocalOptions {
@@ -44,12 +51,24 @@ export interface LocalOptions {
   config?: Record<string, unknown>;
   /** API port on 127.0.0.1 (0 = any free port). */
   port: number;
+  /** Web UI port on 127.0.0.1 (0 = any free port); no UI when absent. */
+  uiPort?: number;
+  /** Browser origins besides the API's own that may change state (e.g. a UI served on another port). */
+  allowedOrigins?: readonly string[];
   /** Start rounds on pokes (default true); false leaves only the timer, for comparisons. */
   pokes?: boolean;
   /** Start the embedded emulators for services with no endpoint variable set (default true). */
   embedded?: boolean;
+  /** Worker health timings (Bistro's scheduler flags); default Bistro's. */
+  workerTimings?: WorkerTimings;
   /** Longest wait between two rounds when nothing pokes (Bistro's idle_wait bounds it too). */
   maxRoundIntervalMs?: number;
+  /** Nodes refresh period and retry (--nodes-update-ms, --nodes-retry-ms); default Bistro's. */
+  nodeTimings?: NodeRefreshTimings;
+  /** Poll this config file and apply its edits as PUT /config does (--config with --config-update-ms). */
+  configFile?: { path: string; intervalMs: number; initialText?: string };
+  /** A polled config file edit was applied (`version`) or refused (`error`, the running config stays). */
+  onConfigFile?: (event: { path: string; version?: number; error?: string }) => void;
   onRound?: (report: RoundReport) => void;
   onWorkerEvent?: (worker: string, event: WorkerEvent) => void;
   onError?: (where: string, error: unknown) => void;
@@ -65,6 +84,8 @@ export interface LocalDeployment {
   workers: WorkerHandle[];
   /** Where the API listens, e.g. http://127.0.0.1:6790. */
   apiUrl: string;
+  /** Where the web UI listens, e.g. http://127.0.0.1:6791 (when asked for). */
+  uiUrl?: string;
   /** Asks for a round now. */
   poke(): Promise<void>;
   /** Endpoints in use (the emulators', or the configured ones; none means AWS itself). */
@@ -137,14 +158,25 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     if (options.pokes !== false) wake?.();
     return Promise.resolve();
   };
+  // One registry for rounds and the API: the script source remembers each script's last good output.
+  let rds: ReturnType<typeof makeRdsClient> | undefined;
+  const nodeSources = deploymentNodeSources({
+    store,
+    s3: aws.s3,
+    rds: () => (rds ??= makeRdsClient()),
+    extra: [createScriptSource()],
+  });
   const roundDeps: RoundDeps = {
     store,
+    nodeSources,
     sqs: aws.sqs,
     clock: Date.now,
     rng: Math.random,
     owner: `local-${process.pid}`,
     instanceName,
+    ...(options.nodeTimings ? { nodeTimings: options.nodeTimings } : {}),
     ...(options.onRound ? { onRound: options.onRound } : {}),
+    ...(options.workerTimings ? { timings: options.workerTimings } : {}),
   };
   const maxInterval = options.maxRoundIntervalMs ?? 5000;
   background.push(
@@ -181,13 +213,14 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
             new ReceiveMessageCommand({ QueueUrl: statusQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
           );
           if (Messages.length === 0) continue;
-          const result = await applyStatuses(
+          const result = await ingestStatuses(
             {
               store,
               clock: Date.now,
               log: (event) => {
                 onError("status", event);
               },
+              poke,
             },
             Messages.map((m) => ({ id: m.MessageId ?? "", body: m.Body ?? "" })),
           );
@@ -201,7 +234,6 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
               }),
             );
           }
-          if (result.applied > 0) await poke();
         } catch (error) {
           onError("status ingestion", error);
           await sleep(500);
@@ -210,13 +242,23 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     })(),
   );
 
-  // Workers.
+  // Workers: in this process, and any `sous worker --api` pointed at this API, which learns the
+  // table, bucket and emulator endpoints from its registration.
+  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
+  const workerSetup: WorkerSetup = {
+    tableName,
+    logBucket: bucket,
+    region,
+    ...(Object.keys(endpoints).length > 0 ? { endpoints } : {}),
+  };
   const controlPlane = new InProcessControlPlane({
     store,
     sqs: aws.sqs,
     queuePrefix,
     statusQueueUrl,
     clock: Date.now,
+    setup: workerSetup,
+    ...(options.workerTimings ? { timings: options.workerTimings } : {}),
   });
   const workers: WorkerHandle[] = [];
   const writers: LogWriter[] = [];
@@ -249,20 +291,42 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
       ),
     );
   }
-  const api = makeApi({
+  const apiDeps: ApiDeps = {
     store,
+    nodeSources,
     sqs: aws.sqs,
     clock: Date.now,
     instanceName,
     poke,
     workerQueuePrefix: queuePrefix,
     statusQueueUrl,
+    workerSetup,
+    ...(options.workerTimings ? { workerTimings: options.workerTimings } : {}),
     readLogs: s3LogReader({ s3: aws.s3, doc: aws.doc, tableName, bucket }),
     log: (entry) => {
       onError("api", entry);
     },
+  };
+  const api = makeApi(apiDeps);
+  const server = await serveApi(api, options.port, {
+    ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
   });
-  const server = await serveApi(api, options.port);
+  let ui: UiServer | undefined;
+  if (options.uiPort !== undefined) {
+    ui = await serveUi({ apiUrl: server.url, signer: null, port: options.uiPort });
+  }
+  let configPoller: ConfigFilePoller | undefined;
+  if (options.configFile) {
+    configPoller = watchConfigFile({
+      ...options.configFile,
+      apply: (document) => replaceConfig(apiDeps, document, undefined),
+      onChange:
+        options.onConfigFile ??
+        ((event) => {
+          if (event.error) onError(`config file ${event.path}`, event.error);
+        }),
+    });
+  }
   await poke(); // workers registered: schedule now
 
   return {
@@ -274,17 +338,21 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     instanceName,
     workers,
     apiUrl: server.url,
+    ...(ui ? { uiUrl: ui.url } : {}),
     poke,
     endpoints,
     async stop() {
       if (stopping) return;
       stopping = true;
+      configPoller?.stop();
       wake?.();
+      await ui?.close();
       await server.close();
       await Promise.all(workers.map((w) => w.stop({ graceful: false })));
       await Promise.allSettled(background);
       await Promise.allSettled(writers.map((w) => w.close()));
       aws.destroy();
+      rds?.destroy();
       await emulators?.stop();
     },
   };

@@ -2,6 +2,7 @@
 // (SQS + S3), on free 127.0.0.1 ports, in a host process (emulator-host.ts) that stops them
 // when this process stops them, exits, or dies. See DESIGN.md §7.
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { EMULATOR_ERROR_PREFIX, EMULATOR_READY_PREFIX, type EmulatorEndpoints } from "./emulator-protocol";
@@ -21,7 +22,7 @@ export interface StartEmulatorsOptions {
   dynamodb?: boolean;
   /** Start fauxqs for SQS and S3 (default true). */
   sqsAndS3?: boolean;
-  /** Give up when both are not answering after this long (default 30 s). */
+  /** Give up when both are not answering after this long (default $SOUS_EMULATOR_TIMEOUT_MS, else 30 s). */
   timeoutMs?: number;
 }
 
@@ -46,7 +47,8 @@ export function emulatorEnvironment(endpoints: EmulatorEndpoints): Record<string
 }
 
 export async function startEmulators(options: StartEmulatorsOptions = {}): Promise<RunningEmulators> {
-  const timeoutMs = options.timeoutMs ?? 30000;
+  // A busy machine can take longer to start a JVM: SOUS_EMULATOR_TIMEOUT_MS raises the bound.
+  const timeoutMs = options.timeoutMs ?? (Number(process.env.SOUS_EMULATOR_TIMEOUT_MS) || 30000);
   const args = [
     ...(options.dynamodb === false ? ["--no-dynamodb"] : []),
     ...(options.sqsAndS3 === false ? ["--no-fauxqs"] : []),
@@ -54,7 +56,15 @@ export async function startEmulators(options: StartEmulatorsOptions = {}): Promi
     ...(process.env.SOUS_RUN_ID ? [runMark(process.env.SOUS_RUN_ID)] : []),
   ];
   // The host is TypeScript; run it through tsx's loader so it works the same from Jest, tsx and node.
-  const host = spawn(process.execPath, ["--import", "tsx", join(__dirname, "emulator-host.ts"), ...args], {
+  const hostScript = join(__dirname, "emulator-host.ts");
+  if (!existsSync(hostScript)) {
+    // The installed npm package is the worker and the API client; the emulators are development tools.
+    throw new EmulatorStartError(
+      "The embedded emulators come with a checkout of the Sous repository (after `npm ci`), not with the " +
+        "installed package: run `sous local` from a checkout, or point AWS_ENDPOINT_URL_* at LocalStack.",
+    );
+  }
+  const host = spawn(process.execPath, ["--import", "tsx", hostScript, ...args], {
     stdio: ["pipe", "pipe", "inherit"],
     env: { ...process.env, SOUS_EMULATOR_TIMEOUT_MS: String(timeoutMs) },
   });

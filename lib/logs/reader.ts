@@ -8,6 +8,7 @@
 import { GetObjectCommand, NoSuchKey, type S3Client } from "@aws-sdk/client-s3";
 import { QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
+import { compileUserRegex, type UserRegex } from "../config/regex";
 import { parseIndexItem, type IndexEntry } from "./index-items";
 import {
   dayBuckets,
@@ -77,6 +78,11 @@ export const DEFAULT_LOG_PAGE_LIMIT = 1000;
 export const MAX_LOG_PAGE_LIMIT = 10000;
 /** Up to this many (job, node) pairs are read through the task index; more go through the job index. */
 const MAX_TASK_SOURCES = 64;
+/**
+ * Up to this many jobs are read through the job index; more go through the day index (filtering
+ * lines by job), so a long job list costs a few partitions, not one query per job.
+ */
+const MAX_JOB_SOURCES = 64;
 const QUERY_PAGE_ITEMS = 200;
 const DEFAULT_MAX_SCAN_BYTES = 32 * 1024 * 1024;
 const DEFAULT_READ_CONCURRENCY = 8;
@@ -89,7 +95,7 @@ export interface ParsedLogQuery {
   ascending: boolean;
   /** Inclusive bound (already clamped to the id range). */
   bound: bigint;
-  regex: RegExp | undefined;
+  regex: UserRegex | undefined;
   limit: number;
 }
 
@@ -120,10 +126,11 @@ export function parseLogQuery(query: LogQuery): ParsedLogQuery {
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LOG_PAGE_LIMIT) {
     throw new LogQueryError(`limit must be an integer from 1 to ${MAX_LOG_PAGE_LIMIT}`);
   }
-  let regex: RegExp | undefined;
+  let regex: UserRegex | undefined;
   if (query.regexFilter !== undefined && query.regexFilter !== "") {
     try {
-      regex = new RegExp(query.regexFilter);
+      // Linear time in each line, whatever the pattern (a backtracking engine could stall here).
+      regex = compileUserRegex(query.regexFilter);
     } catch (error) {
       throw new LogQueryError(`Invalid regex_filter: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -216,7 +223,7 @@ function planSources(deps: LogReaderDeps, query: ParsedLogQuery, nowSec: number)
       ),
     );
   }
-  if (jobs !== undefined) {
+  if (jobs !== undefined && jobs.size <= MAX_JOB_SOURCES) {
     return [...jobs].map(
       (job) => new IndexSource(deps, [{ pk: logJobPk(job), sk: firstIdSkRange(low, high) }], ascending),
     );
@@ -332,8 +339,12 @@ export async function readLogs(deps: LogReaderDeps, query: LogQuery): Promise<Lo
 
   /** One step: open the next ranges if they come first, else read more of the index. */
   const advance = async (): Promise<void> => {
-    const unstarted = sources.find((s) => !s.exhausted && s.frontier === undefined);
-    if (unstarted !== undefined) return readIndex(unstarted);
+    // Sources not read yet are started together, a few at a time, rather than one query after another.
+    const unstarted = sources.filter((s) => !s.exhausted && s.frontier === undefined).slice(0, maxConcurrency);
+    if (unstarted.length > 0) {
+      await Promise.all(unstarted.map(readIndex));
+      return;
+    }
     let nextSource: IndexSource | undefined;
     let sourceReach: bigint | undefined;
     for (const source of sources) {

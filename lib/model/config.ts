@@ -132,6 +132,8 @@ export interface Job {
   backoff: BackoffSettings;
   dependsOn: string[];
   killOrphanTasksAfterSec: number | null;
+  /** `attempt_duration_seconds`: an attempt running longer is killed and ends in error_backoff; null = no limit. */
+  attemptDurationSec: number | null;
   taskSubprocess: TaskSubprocessOptions;
   killSubprocess: KillRequest;
   /** argv prefix replacing the worker's command; empty = the worker's. */

@@ -1,16 +1,18 @@
 // One nodes refresh (Bistro's NodesLoader): run `nodes.node_sources` in order, check what each
 // produced (known level, parent one level up, no name twice), and build the NodeTree. Any failure
 // fails the whole refresh with the failing entry named, as Bistro does.
+import { MAX_NODES, nodeNameProblem, overLimit, tagsProblem } from "../config/limits";
 import type { Settings } from "../model/config";
 import { buildNodeTree, type NodeSpec, type NodeTree } from "../model/tree";
+import { addTimeSource } from "./add-time";
 import { emptySource } from "./empty";
 import { manualSource } from "./manual";
 import { rangeLabelSource } from "./range-label";
 import { levelIndex, NodeSourceError, NodeSourceRegistry } from "./source";
 
-/** A registry holding the pure built-in sources: manual, range_label, empty. */
+/** A registry holding the pure built-in sources: manual, range_label, add_time, empty. */
 export function builtinNodeSources(): NodeSourceRegistry {
-  return new NodeSourceRegistry([manualSource, rangeLabelSource, emptySource]);
+  return new NodeSourceRegistry([manualSource, rangeLabelSource, addTimeSource, emptySource]);
 }
 
 export type NodeSettings = Pick<Settings, "levels" | "nodeSources">;
@@ -34,6 +36,11 @@ export async function fetchNodeSpecs(
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new NodeSourceError(`${where} (${entry.source}): ${reason}`, { cause: error });
+    }
+    if (nodes.length + produced.length > MAX_NODES) {
+      throw new NodeSourceError(
+        `${where} (${entry.source}): ${overLimit("the number of nodes", nodes.length + produced.length, "MAX_NODES")}`,
+      );
     }
     for (const spec of produced) {
       const problem = checkSpec(spec, settings.levels, levelOf);
@@ -62,6 +69,8 @@ function checkSpec(
   levelOf: ReadonlyMap<string, number>,
 ): string | undefined {
   if (typeof spec.name !== "string" || spec.name === "") return "a node has an empty name";
+  const nameProblem = nodeNameProblem(spec.name);
+  if (nameProblem) return nameProblem;
   const level = levelIndex(levels, spec.level);
   if (level <= 0) return `Node ${spec.name} has unknown level ${spec.level}`;
   if (levelOf.has(spec.name)) return `Node ${spec.name} is defined twice (Bistro's node replicas are not supported)`;
@@ -73,5 +82,7 @@ function checkSpec(
   if (spec.tags !== undefined && !(Array.isArray(spec.tags) && spec.tags.every((tag) => typeof tag === "string"))) {
     return `Node ${spec.name} has tags that are not an array of strings`;
   }
+  const tagProblem = spec.tags === undefined ? undefined : tagsProblem(spec.tags);
+  if (tagProblem) return `Node ${spec.name}: ${tagProblem}`;
   return undefined;
 }

@@ -2,6 +2,8 @@
 // children, given as one name, an array of names, or {"children": [...], "disabled": ...}.
 // Names that are nobody's child hang under the instance; the rest follow at parent level + 1.
 // Pure: prefs in, node specs out.
+import { MAX_NODES, nodeNameProblem, overLimit } from "../config/limits";
+import { INSTANCE_LEVEL } from "../model/config";
 import type { NodeSpec } from "../model/tree";
 import { describePref, NodeSourceError, type NodeSource, type NodeSourceContext } from "./source";
 
@@ -29,6 +31,9 @@ export function manualNodes(context: NodeSourceContext): NodeSpec[] {
     if (levelName === undefined) {
       throw new NodeSourceError(`Node ${name} would be at level ${level} but the maximum is ${maxLevel}`);
     }
+    // Children listed many times can multiply (a DAG of repeats): stop at the node limit.
+    if (nodes.length >= MAX_NODES)
+      throw new NodeSourceError(overLimit("the number of nodes", nodes.length + 1, "MAX_NODES"));
     nodes.push({ name, level: levelName, parent, enabled: !disabled.has(name) });
     // Depth is bounded by the number of levels, so this recursion is shallow (and stops cycles).
     for (const child of childrenOf.get(name) ?? []) add(child, name, level + 1);
@@ -64,4 +69,14 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-export const manualSource: NodeSource = { name: "manual", fetch: manualNodes };
+export const manualSource: NodeSource = {
+  name: "manual",
+  fetch: manualNodes,
+  // Manual prefs are the nodes themselves: building them is the check (linear in the prefs).
+  checkPrefs: ({ levels, prefs }) => {
+    for (const node of manualNodes({ levels, prefs, instanceName: INSTANCE_LEVEL, nodes: [], now: 0 })) {
+      const problem = nodeNameProblem(node.name);
+      if (problem) throw new NodeSourceError(problem);
+    }
+  },
+};

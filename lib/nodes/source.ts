@@ -21,6 +21,21 @@ export interface NodeSource {
   readonly name: string;
   /** New nodes, parents before children; throw NodeSourceError for bad prefs. */
   fetch(context: NodeSourceContext): Promise<NodeSpec[]> | NodeSpec[];
+  /**
+   * Checks prefs when a config is saved, without fetching (pure and cheap); throws
+   * NodeSourceError. Sources without it accept any prefs at save time.
+   */
+  checkPrefs?(context: Pick<NodeSourceContext, "levels" | "prefs">): void;
+  /**
+   * Optional cheap check of what the source reads (e.g. a pushed set's hash): when it differs
+   * from the value seen at the last refresh, the nodes are refreshed before their period is up.
+   */
+  inputVersion?(prefs: Readonly<Record<string, unknown>>): Promise<string>;
+  /**
+   * Failures the last fetch worked around rather than failing the refresh (a script that kept
+   * its last good output); the `errors` handler shows them.
+   */
+  problems?(): readonly string[];
 }
 
 /** A refresh failed; any failure fails the whole refresh, as in Bistro. */
@@ -48,6 +63,13 @@ export class NodeSourceRegistry {
 
   names(): string[] {
     return [...this.sources.keys()];
+  }
+
+  /** Every source's current problems, each prefixed with the source's name. */
+  problems(): string[] {
+    return [...this.sources.values()].flatMap((source) =>
+      (source.problems?.() ?? []).map((problem) => `${source.name}: ${problem}`),
+    );
   }
 }
 

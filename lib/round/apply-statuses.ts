@@ -2,12 +2,16 @@
 // is interpreted centrally (status line, kill, spawn failure, not running), checked against
 // the running attempt (Bistro's update rules, §5.6), and applied with the release of its
 // resources in one transaction, so duplicates, reordered and stale messages change nothing.
-// A malformed message is reported by id (for the dead-letter queue) and never blocks the rest.
+// Only the worker holding the attempt can end it: an end must carry the attempt's token
+// (docs/adr/0004), checked here and again in the conditional write; a forged end is refused and
+// logged, and touches nothing. A malformed message is reported by id (for the dead-letter queue)
+// and never blocks the rest. `ingestStatuses` is the one ingestion path of the Lambda and `sous local`.
 import { taskId } from "../model/task";
 import { statusMessageSchema, parseMessage, type TaskEnd } from "../dispatch/messages";
 import { configuredBackoffSec, finishTask } from "../scheduler/backoff";
 import { decideStatusUpdate, errorBackoff, parseStatusLine, wasNotRunning } from "../scheduler/status";
 import type { ReportedStatus } from "../model/status";
+import { secretMatches } from "../dispatch/tokens";
 import type { StoreContext } from "../store/context";
 import { applyFinishes, getTasks, replaceIdleTaskStatus, type FinishWrite, type TaskItem } from "../store/tasks";
 import { stateOfStatus } from "./task-state";
@@ -25,12 +29,18 @@ export interface StatusBatchResult {
   applied: number;
   /** Ends that changed nothing: duplicates, reordered or stale messages. */
   ignored: number;
+  /** Ends refused as not from the worker holding the attempt (wrong or missing token, wrong worker). */
+  refused: number;
 }
 
 /** What the task's end means, before backoff: Bistro's status for each way a task ends. */
 export function reportedStatusOf(end: TaskEnd): ReportedStatus {
   if (end.notRunning) return wasNotRunning();
   if (end.spawnError !== undefined) return errorBackoff(`Failed to start task: ${end.spawnError}`);
+  // A status written before the kill does not count: the attempt broke its job's limit.
+  if (end.timedOutAfterMs !== undefined) {
+    return errorBackoff(`Task killed after exceeding its maximum runtime of ${end.timedOutAfterMs / 1000} s`);
+  }
   return parseStatusLine(end.rawStatus, { killed: end.killed });
 }
 
@@ -77,7 +87,7 @@ export async function applyStatuses(
   deps: StatusDeps,
   messages: readonly { id: string; body: string }[],
 ): Promise<StatusBatchResult> {
-  const result: StatusBatchResult = { failed: [], applied: 0, ignored: 0 };
+  const result: StatusBatchResult = { failed: [], applied: 0, ignored: 0, refused: 0 };
   const ends: { id: string; end: TaskEnd }[] = [];
   const seen = new Set<string>();
   for (const message of messages) {
@@ -109,6 +119,17 @@ export async function applyStatuses(
     ).map((item) => [keyOf(item), item]),
   );
   const finishes: (FinishWrite & { messageId: string })[] = [];
+  const refuse = (end: TaskEnd, reason: string) => {
+    result.refused++;
+    deps.log?.({
+      event: "status-forged",
+      job: end.job,
+      node: end.node,
+      attempt: end.attempt,
+      worker: end.worker,
+      reason,
+    });
+  };
   for (const { id, end } of ends) {
     const item = items.get(keyOf(end));
     const reported = reportedStatusOf(end);
@@ -126,21 +147,26 @@ export async function applyStatuses(
       continue;
     }
     if (decision.action === "replace") {
+      if (!secretMatches(end.token, item.lastTokenHash)) {
+        refuse(end, end.token === undefined ? "no attempt token" : "wrong attempt token");
+        continue;
+      }
       if (await replacePlaceholder(deps, item, end.attempt, reported, nowSec)) result.applied++;
       else result.ignored++;
       continue;
     }
     const running = item.running;
-    if (!running || running.worker !== end.worker) {
-      // Only the worker running the attempt may end it (queues and ids must never be shared).
+    if (!running) {
       result.ignored++;
-      deps.log?.({
-        event: "status-ignored",
-        job: end.job,
-        node: end.node,
-        attempt: end.attempt,
-        reason: `from ${end.worker}, not the running worker`,
-      });
+      continue;
+    }
+    // Only the worker holding the attempt knows its token; the worker id is checked besides.
+    if (!secretMatches(end.token, running.tokenHash)) {
+      refuse(end, end.token === undefined ? "no attempt token" : "wrong attempt token");
+      continue;
+    }
+    if (running.worker !== end.worker) {
+      refuse(end, `from ${end.worker}, not the running worker ${running.worker}`);
       continue;
     }
     const status = finishTask({ previous: item.status, nextBackoff: running.nextBackoff, reported, nowSec });
@@ -152,6 +178,7 @@ export async function applyStatuses(
       status,
       state: stateOfStatus(status),
       charges: running.charges,
+      ...(running.tokenHash === undefined ? {} : { tokenHash: running.tokenHash }),
     });
   }
   const applied = await applyFinishes(deps.store, finishes);
@@ -162,5 +189,18 @@ export async function applyStatuses(
     result.failed.push({ id: messageId, error: `could not release resources: ${reason}` });
     deps.log?.({ event: "status-refused", job: finish.job, node: finish.node, attempt: finish.attempt, reason });
   }
+  return result;
+}
+
+/**
+ * The one status-ingestion path (the Lambda's SQS batches, `sous local`'s receive loop): applies
+ * the messages, then asks for a round when a task finished, so freed resources are used at once.
+ */
+export async function ingestStatuses(
+  deps: StatusDeps & { poke: () => Promise<void> },
+  messages: readonly { id: string; body: string }[],
+): Promise<StatusBatchResult> {
+  const result = await applyStatuses(deps, messages);
+  if (result.applied > 0) await deps.poke();
   return result;
 }

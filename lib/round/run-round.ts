@@ -13,8 +13,9 @@ import { unknownAttemptFinishes } from "./reconcile";
 import type { KillMessage, StartMessage } from "../dispatch/messages";
 import { sendBatched, type SendResult } from "../dispatch/sqs";
 import { WORKER_LEVEL, type Config, type Job } from "../model/config";
-import { pathToNode, type NodeTree } from "../model/tree";
-import { builtinNodeSources, loadNodes, type NodeSourceRegistry } from "../nodes";
+import { pathToNode } from "../model/tree";
+import type { NodeSourceRegistry } from "../nodes";
+import { deploymentNodeSources } from "../nodes/deployment-sources";
 import { finishTask } from "../scheduler/backoff";
 import { planRound } from "../scheduler/plan";
 import type { Rng } from "../scheduler/random";
@@ -26,6 +27,8 @@ import type { StoreContext } from "../store/context";
 import { LeaseLostError } from "../store/errors";
 import { acquireLease, clearRoundWanted, releaseLease, releaseLeaseUnlessWanted, type Lease } from "../store/lease";
 import { readSchedulerState, writeSchedulerState } from "../store/scheduler-state";
+import { readAttemptTokens } from "../store/dispatch-key";
+import { hashSecret } from "../dispatch/tokens";
 import {
   applyFinishes,
   commitStarts,
@@ -37,6 +40,7 @@ import {
   type TaskItem,
 } from "../store/tasks";
 import { listWorkers, markWorkerLost } from "../store/workers";
+import { BISTRO_NODE_TIMINGS, currentNodes, type NodeRefreshTimings, type NodeTreeCache } from "./node-refresh";
 import { stateOfStatus } from "./task-state";
 import { BISTRO_WORKER_TIMINGS, workerSnapshot, type WorkerTimings } from "./worker-health";
 
@@ -50,7 +54,12 @@ export interface RoundDeps {
   owner: string;
   /** Name of the instance node (Bistro's --instance_node_name). */
   instanceName: string;
+  /** Node sources; default the deployment's (built-ins and `pushed`). */
   nodeSources?: NodeSourceRegistry;
+  /** Nodes refresh period and retry; default Bistro's 300 s and 30 s. */
+  nodeTimings?: NodeRefreshTimings;
+  /** Decoded node tree kept across rounds by a warm process. */
+  nodeCache?: NodeTreeCache;
   timings?: WorkerTimings;
   /**
    * How long after its start order was sent an attempt may be missing from its live worker's
@@ -87,6 +96,13 @@ export interface RoundReport {
   reasons: PlanReason[];
   nextRoundInSec: number;
   candidatesEvaluated: number;
+  /** The nodes refresh this round ran, if one was due. */
+  nodes?: { changed: boolean; bytesWritten: number; count: number; error: string | null };
+  /**
+   * The demand workers scale on, as the round leaves it: tasks that could start now but did not
+   * (no worker had room, or there are no workers), and tasks running.
+   */
+  backlog: { runnablePending: number; running: number };
 }
 
 const DEFAULT_LEASE_TTL_MS = 60_000;
@@ -178,16 +194,18 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     reasons: [],
     nextRoundInSec: 5,
     candidatesEvaluated: 0,
+    backlog: { runnablePending: 0, running: 0 },
   };
 
   // Counters are read before task items: a release landing between the two reads then makes
   // a repair's condition fail instead of inflating a counter (starts cannot land: we hold the lease).
-  const [config, state, workerRecords, jobsWithTasks, counters] = await Promise.all([
+  const [config, state, workerRecords, jobsWithTasks, counters, tokenOf] = await Promise.all([
     loadConfig(deps),
     readSchedulerState(deps.store),
     listWorkers(deps.store),
     readJobsWithTasks(deps.store),
     readCounters(deps.store),
+    readAttemptTokens(deps.store),
   ]);
   if (!config) {
     report.reasons.push({ message: "No config is stored yet: PUT /config (or `sous apply FILE`) to give Sous one." });
@@ -209,13 +227,36 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     }
   }
 
-  let tree: NodeTree;
-  try {
-    tree = await loadNodes(settings, deps.instanceName, nowSec, deps.nodeSources ?? builtinNodeSources());
-  } catch (error) {
-    report.reasons.push({
-      message: `Nodes could not be loaded: ${error instanceof Error ? error.message : String(error)}`,
-    });
+  const nodes = await currentNodes(
+    {
+      store: deps.store,
+      registry: deps.nodeSources ?? deploymentNodeSources({ store: deps.store }),
+      instanceName: deps.instanceName,
+      timings: deps.nodeTimings ?? BISTRO_NODE_TIMINGS,
+      ...(deps.nodeCache ? { cache: deps.nodeCache } : {}),
+    },
+    settings,
+    state.nodes,
+    nowMs,
+  );
+  if (nodes.cache) deps.nodeCache = nodes.cache;
+  if (nodes.refreshed) {
+    report.nodes = {
+      changed: nodes.changed,
+      bytesWritten: nodes.bytesWritten,
+      count: nodes.tree ? nodes.tree.size - 1 : 0,
+      error: nodes.mark.error,
+    };
+  }
+  const untilRefreshSec = Math.max(0.05, (nodes.nextDueMs - nowMs) / 1000);
+  if (nodes.mark.error !== null) {
+    const kept = nodes.tree ? " (the last good node set is used)" : "";
+    report.reasons.push({ message: `Nodes could not be refreshed${kept}: ${nodes.mark.error}` });
+  }
+  const tree = nodes.tree;
+  if (!tree) {
+    report.nextRoundInSec = Math.min(report.nextRoundInSec, untilRefreshSec);
+    await writeSchedulerState(deps.store, lease, { ...state, nodes: nodes.mark });
     return report;
   }
 
@@ -252,6 +293,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
       status,
       state: stateOfStatus(status),
       charges: running.charges,
+      ...(running.tokenHash === undefined ? {} : { tokenHash: running.tokenHash }),
     });
   }
   // Attempts a live worker does not know ended without their end reaching us: end them too.
@@ -302,6 +344,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
         job,
         node: item.node,
         attempt: running.attempt,
+        token: tokenOf({ job: item.job, node: item.node, attempt: running.attempt }),
         workerId: worker.id,
         workerInstance: running.workerInstance,
         workerHost: worker.hostname,
@@ -327,7 +370,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   };
   const plan = planRound(snapshot, nowSec, deps.rng);
   report.reasons.push(...plan.reasons);
-  report.nextRoundInSec = plan.nextRoundInSec;
+  report.nextRoundInSec = Math.min(plan.nextRoundInSec, untilRefreshSec);
   report.candidatesEvaluated = plan.stats.candidatesEvaluated;
   await deps.beforeCommit?.(plan);
 
@@ -338,6 +381,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     job: start.job,
     node: start.node,
     attempt: attemptId(lease.round, index),
+    tokenHash: hashSecret(tokenOf({ job: start.job, node: start.node, attempt: attemptId(lease.round, index) })),
     worker: start.workerId,
     workerInstance: workersById.get(start.workerId)?.instanceId ?? "",
     nextBackoff: start.nextBackoff,
@@ -373,6 +417,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
         job,
         node: start.node,
         attempt: write.attempt,
+        token: tokenOf(write),
         workerId: worker.id,
         workerInstance: write.workerInstance,
         workerHost: worker.hostname,
@@ -391,18 +436,24 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
       job: kill.job,
       node: kill.node,
       attempt: kill.attemptId,
+      token: tokenOf({ job: kill.job, node: kill.node, attempt: kill.attemptId }),
       request: kill.request,
       reason: kill.reason,
     });
     report.killed++;
   }
   dispatchFailed += (await sendAll(deps, orders)).failed;
+  report.backlog = {
+    runnablePending: Math.max(0, plan.stats.candidates - report.started.length),
+    running: plan.stats.running + report.started.length,
+  };
 
   // 5. Carry state to the next round. Dispatch counts as done only if every order went out.
   await writeSchedulerState(deps.store, lease, {
     orphanTimers: plan.orphanTimers,
     workerCursors: plan.workerCursors,
     dispatchedThroughRound: dispatchFailed === 0 ? lease.round : state.dispatchedThroughRound,
+    nodes: nodes.mark,
     refusedTasks,
     lastResendAtMs: report.resent > 0 ? nowMs : state.lastResendAtMs,
   });

@@ -9,6 +9,8 @@ export interface StartDetails {
   job: Job;
   node: string;
   attempt: string;
+  /** The attempt's token (lib/dispatch/tokens.ts). */
+  token: string;
   workerId: string;
   workerInstance: string;
   workerHost: string;
@@ -24,6 +26,7 @@ export function buildStartMessage(details: StartDetails): StartMessage {
     job: job.name,
     node: details.node,
     attempt: details.attempt,
+    token: details.token,
     workerInstance: details.workerInstance,
     command: job.command,
     taskJson: {
@@ -39,5 +42,7 @@ export function buildStartMessage(details: StartDetails): StartMessage {
     pollMs: job.taskSubprocess.pollMs,
     maxLogLinesPerPollInterval: job.taskSubprocess.maxLogLinesPerPollInterval,
     parentDeathSignal: job.taskSubprocess.parentDeathSignal,
+    useCanaryPipe: job.taskSubprocess.useCanaryPipe,
+    ...(job.attemptDurationSec === null ? {} : { maxRuntimeMs: job.attemptDurationSec * 1000 }),
   };
 }

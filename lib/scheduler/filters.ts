@@ -1,5 +1,7 @@
 // Job filters (BISTRO.md §2.1): which nodes of a level, and which worker hostnames, a job
 // accepts. Compiled once per round; every present condition must hold.
+import { filterRegex } from "../config/filters";
+import type { UserRegex } from "../config/regex";
 import type { JobFilter } from "../model/config";
 
 export class FilterError extends Error {
@@ -8,15 +10,15 @@ export class FilterError extends Error {
 
 export interface CompiledFilter {
   whitelist: ReadonlySet<string> | null;
-  whitelistRegex: RegExp | null;
+  whitelistRegex: UserRegex | null;
   blacklist: ReadonlySet<string> | null;
-  blacklistRegex: RegExp | null;
+  blacklistRegex: UserRegex | null;
   tagWhitelist: readonly string[];
   /** Names whose hash is at or above this (of 2^32) are dropped; null keeps every name. */
   fractionCutoff: number | null;
 }
 
-/** Compiles a filter; throws FilterError for a regex JavaScript cannot compile. */
+/** Compiles a filter; throws FilterError for a regex the (linear-time) engine cannot compile. */
 export function compileFilter(filter: JobFilter): CompiledFilter {
   const fraction = filter.fractionOfNodes > 0 && filter.fractionOfNodes < 1 ? filter.fractionOfNodes : 1;
   return {
@@ -29,10 +31,10 @@ export function compileFilter(filter: JobFilter): CompiledFilter {
   };
 }
 
-function compileRegex(source: string | null): RegExp | null {
+function compileRegex(source: string | null): UserRegex | null {
   if (source === null || source === "") return null;
   try {
-    return new RegExp(source);
+    return filterRegex(source);
   } catch (error) {
     throw new FilterError(`Invalid regex ${source}: ${error instanceof Error ? error.message : String(error)}`);
   }

@@ -30,7 +30,7 @@ interface JobPlan {
 export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Plan {
   const { config, tree, tasks } = snapshot;
   const settings = config.settings;
-  const stats = { candidatesEvaluated: 0, candidates: 0, tried: 0 };
+  const stats = { candidatesEvaluated: 0, candidates: 0, tried: 0, running: 0 };
   if (!settings.enabled) {
     return {
       starts: [],
@@ -48,6 +48,7 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
   const slotOf = new Map(jobNames.map((name, slot) => [name, slot]));
   const { codes, eligibleRecords, running: runningIndices } = indexTasks(tasks, slotOf, tree, nowSec);
   const running = runningIndices.map((i) => tasks[i] as TaskRecord);
+  stats.running = running.length;
 
   const reasons: PlanReason[] = [];
   const orphans = processOrphans(config, tree, running, snapshot.orphanTimers, nowSec);

@@ -109,6 +109,8 @@ export interface PlanStats {
   candidates: number;
   /** Candidates a policy tried to start. */
   tried: number;
+  /** Tasks running when the round began (after fail-over). */
+  running: number;
 }
 
 export interface Plan {

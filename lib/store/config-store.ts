@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, UpdateCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
+import { MAX_CONFIG_ENTRY_BYTES } from "../config/limits";
 import { batchWrite } from "./batch";
 import type { StoreContext } from "./context";
 import { ConflictError } from "./errors";
@@ -25,8 +26,11 @@ interface VersionRef {
   updatedAtMs: number;
 }
 
-/** Parts are kept well below the 400 KB item limit (JSON text is stored as a string). */
-const PART_BYTES = 300_000;
+/**
+ * Parts are kept well below the 400 KB item limit (JSON text is stored as a string); the config
+ * parser refuses any entry larger than this, so one entry always fits a part.
+ */
+const PART_BYTES = MAX_CONFIG_ENTRY_BYTES;
 /** Versions kept readable (the current one included). */
 const VERSIONS_KEPT = 5;
 

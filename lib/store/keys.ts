@@ -9,8 +9,9 @@
 //   SCHEDULER              LEASE                   the round lease with its fencing epoch
 //   SCHEDULER              STATE                   round cursor, orphan timers, dispatch mark
 //   SCHEDULER              JOBS                    every job that has task items
-//   NODES#<source>         HEAD                    current generation of nodes pushed through the API
-//   NODES#<source>         PART#<generation>#<n>   those nodes (lib/api/pushed-nodes.ts)
+//   SCHEDULER              DISPATCH_KEY            the key attempt tokens derive from (ADR 0004)
+//   NODESET#<name>         HEAD                    current version of a stored node set (lib/store/node-sets.ts):
+//   NODESET#<name>         PART#<version>#<n>      the refreshed tree (`tree`), or one pushed source (`pushed:<source>`)
 //
 // Attribute names are DynamoDB reserved words more often than not (state, status, name,
 // limit...), so every expression goes through ExpressionAttributeNames.
@@ -38,5 +39,7 @@ export const LEASE_KEY = { pk: "SCHEDULER", sk: "LEASE" } as const;
 export const SCHEDULER_STATE_KEY = { pk: "SCHEDULER", sk: "STATE" } as const;
 /** The set of jobs that have task items, grown inside each start commit. */
 export const JOBS_WITH_TASKS_KEY = { pk: "SCHEDULER", sk: "JOBS" } as const;
+/** The secret key attempt tokens are derived from; never readable by workers. */
+export const DISPATCH_KEY_KEY = { pk: "SCHEDULER", sk: "DISPATCH_KEY" } as const;
 
-export const nodeSourcePk = (source: string) => `NODES#${source}`;
+export const nodeSetPk = (name: string) => `NODESET#${name}`;

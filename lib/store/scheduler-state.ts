@@ -16,10 +16,33 @@ export interface SchedulerState {
   workerCursors: WorkerCursors;
   /** Start messages of rounds up to this one were all sent. */
   dispatchedThroughRound: number;
+  /** Where the nodes refresh stands (absent before the first refresh). */
+  nodes?: NodeRefreshMark;
   /** Tasks whose start the store refused outright, with the status recorded for them. */
   refusedTasks: RefusedTask[];
   /** When a round last re-sent start orders of an earlier round (0: never). */
   lastResendAtMs: number;
+}
+
+/**
+ * The last nodes refresh. `sourcesHash` and `inputs` are those of the last attempt, so an edit
+ * of the node settings or a push triggers a refresh at once; `setSourcesHash` is that of the
+ * stored set, so readers know whether it was made from the current settings.
+ */
+export interface NodeRefreshMark {
+  /** Hash of the levels, node sources and instance name of the last attempt. */
+  sourcesHash: string;
+  /** Input versions (by node_sources index) of the sources that report one, at the last attempt. */
+  inputs: Record<string, string>;
+  /** Version of the stored tree set after the last success; null before any. */
+  setVersion: number | null;
+  /** `sourcesHash` of the settings the stored set came from. */
+  setSourcesHash: string | null;
+  /** Last successful refresh (ms since the epoch), changed or not; null before any. */
+  refreshedAtMs: number | null;
+  attemptedAtMs: number;
+  /** Why the last attempt failed; null when it succeeded. */
+  error: string | null;
 }
 
 export const EMPTY_SCHEDULER_STATE: SchedulerState = {

@@ -53,9 +53,13 @@ export interface TaskItem {
   status?: TaskStatus;
   /** The attempt that produced `status`. */
   lastAttempt?: string;
+  /** SHA-256 of that attempt's token: a late real end must still present it. */
+  lastTokenHash?: string;
   /** Present while running. */
   running?: {
     attempt: string;
+    /** SHA-256 of the attempt's token (lib/dispatch/tokens.ts); absent on items started before tokens. */
+    tokenHash?: string;
     worker: string;
     /** The worker process instance the attempt was sent to (a re-registered worker is a new one). */
     workerInstance: string;
@@ -71,6 +75,8 @@ export interface StartWrite {
   job: string;
   node: string;
   attempt: string;
+  /** SHA-256 of the attempt's token. */
+  tokenHash: string;
   worker: string;
   workerInstance: string;
   charges: LimitedCharge[];
@@ -100,6 +106,7 @@ interface StoredTask {
   version: number;
   status?: TaskStatus;
   lastAttempt?: string;
+  lastTokenHash?: string;
   running?: TaskItem["running"];
 }
 
@@ -112,6 +119,7 @@ function toTaskItem(item: Record<string, unknown>): TaskItem {
     version: stored.version,
     ...(stored.status ? { status: stored.status } : {}),
     ...(stored.lastAttempt ? { lastAttempt: stored.lastAttempt } : {}),
+    ...(stored.lastTokenHash ? { lastTokenHash: stored.lastTokenHash } : {}),
     ...(stored.running ? { running: stored.running } : {}),
   };
 }
@@ -237,6 +245,7 @@ function counterUpdates(
 function startUpdate(ctx: StoreContext, start: StartWrite, round: number, nowMs: number): TransactItem {
   const running: NonNullable<TaskItem["running"]> = {
     attempt: start.attempt,
+    tokenHash: start.tokenHash,
     worker: start.worker,
     workerInstance: start.workerInstance,
     startedAtMs: nowMs,
@@ -472,6 +481,8 @@ export interface FinishWrite {
   state: Exclude<TaskState, "running">;
   /** The charges the running item recorded (released now). */
   charges: CounterCharge[];
+  /** The running item's token hash: the write is conditional on it, and it is kept as `lastTokenHash`. */
+  tokenHash?: string;
 }
 
 export interface FinishApplyResult {
@@ -484,13 +495,18 @@ export interface FinishApplyResult {
 }
 
 function finishUpdate(ctx: StoreContext, finish: FinishWrite): TransactItem {
+  const token = finish.tokenHash;
   return {
     Update: {
       TableName: ctx.tableName,
       Key: taskKey(finish.job, finish.node),
       UpdateExpression:
-        "SET #state = :state, #status = :status, #version = #version + :one, #last = :attempt REMOVE #running",
-      ConditionExpression: "#state = :running AND #running.#attempt = :attempt",
+        "SET #state = :state, #status = :status, #version = #version + :one, #last = :attempt" +
+        (token === undefined ? " REMOVE #running, #lastToken" : ", #lastToken = :token REMOVE #running"),
+      // The token is part of the decision: an end checked against one attempt never applies to another.
+      ConditionExpression:
+        "#state = :running AND #running.#attempt = :attempt" +
+        (token === undefined ? "" : " AND #running.#tokenHash = :token"),
       ExpressionAttributeNames: {
         "#state": "state",
         "#status": "status",
@@ -498,6 +514,8 @@ function finishUpdate(ctx: StoreContext, finish: FinishWrite): TransactItem {
         "#running": "running",
         "#attempt": "attempt",
         "#last": "lastAttempt",
+        "#lastToken": "lastTokenHash",
+        ...(token === undefined ? {} : { "#tokenHash": "tokenHash" }),
       },
       ExpressionAttributeValues: {
         ":state": finish.state,
@@ -505,6 +523,7 @@ function finishUpdate(ctx: StoreContext, finish: FinishWrite): TransactItem {
         ":one": 1,
         ":running": "running",
         ":attempt": finish.attempt,
+        ...(token === undefined ? {} : { ":token": token }),
       },
     },
   };

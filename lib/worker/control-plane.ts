@@ -20,7 +20,28 @@ export interface WorkerRegistration {
   heartbeatPeriodSec: number;
 }
 
+/**
+ * Where a worker of this deployment stores task output, so a worker needs only the API's address
+ * and credentials. `endpoints` are given only by deployments on emulators (`sous local`).
+ */
+export interface WorkerSetup {
+  /** The table holding the log index. */
+  tableName: string;
+  /** The S3 bucket task output goes to. */
+  logBucket: string;
+  region?: string;
+  endpoints?: WorkerEndpoints;
+}
+
+/** Emulator or LocalStack endpoints; an absent service means AWS's own. */
+export type WorkerEndpoints = { dynamodb?: string | undefined; sqs?: string | undefined; s3?: string | undefined };
+
 export interface RegistrationAnswer {
+  /** WorkerSetup's fields, when the deployment gives them (older APIs do not). */
+  tableName?: string | undefined;
+  logBucket?: string | undefined;
+  region?: string | undefined;
+  endpoints?: WorkerSetup["endpoints"] | undefined;
   /** The worker's own queue: start and kill messages. */
   queueUrl: string;
   /** Where the worker sends task ends. */
@@ -67,6 +88,8 @@ export interface InProcessControlPlaneDeps {
   clock: () => number;
   /** Default: Bistro's (heartbeat 15 s, grace 60 s, lose after 500 s, check interval 5 s). */
   timings?: WorkerTimings;
+  /** Told to every registering worker (its log table and bucket). */
+  setup?: WorkerSetup;
 }
 
 /** Silence after which `workerState` calls an instance must_die: the id is free for another instance. */
@@ -106,7 +129,7 @@ export class InProcessControlPlane implements ControlPlane {
       }
       throw error;
     }
-    return { queueUrl, statusQueueUrl: this.deps.statusQueueUrl, timings: this.timings };
+    return { ...this.deps.setup, queueUrl, statusQueueUrl: this.deps.statusQueueUrl, timings: this.timings };
   }
 
   async heartbeat(worker: Heartbeat): Promise<HeartbeatAnswer> {

@@ -1,12 +1,11 @@
-// The worker daemon (`sous worker`): registers through the control plane, long-polls its own SQS
-// queue for start and kill messages, runs each task with Bistro's protocol (`runTask`), streams
-// output lines to the log sink, reports every task end to the status queue (batched, retried until
-// accepted), sends heartbeats, kills its tasks and exits before the scheduler may call it lost, and
-// shuts down gracefully on request. docs/worker.md describes the message flow and the safety argument.
-import { taskId } from "../model/task";
-import { hostname as osHostname } from "node:os";
-import { randomUUID } from "node:crypto";
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
+// The worker daemon (`sous worker`): registers through the control plane, reads start and kill
+// orders from its inbox (its own SQS queue), runs each admitted task with Bistro's protocol
+// (`runTask`), streams output lines to the log sink, reports every task end to the status queue
+// (batched, retried until accepted), and exits on request or when its liveness gives up (killing its
+// tasks before the scheduler may call it lost). Its parts: options (worker-options.ts), liveness
+// (liveness.ts), the inbox (inbox.ts), start admission (admission.ts). docs/worker.md describes the
+// message flow and the safety argument.
+import type { SQSClient } from "@aws-sdk/client-sqs";
 
 import {
   parseMessage,
@@ -16,69 +15,32 @@ import {
   type TaskEnd,
 } from "../dispatch/messages";
 import { sendBatched } from "../dispatch/sqs";
-import type { KillRequest, ResourceAmounts } from "../model/config";
-import type { WorkerTimings } from "../round/worker-health";
+import type { KillRequest } from "../model/config";
+import { taskId } from "../model/task";
+import { admitStart } from "./admission";
 import { MAX_ATTEMPT_ID_CHARS, MAX_LISTED_ATTEMPTS, type ControlPlane } from "./control-plane";
 import { EndSender, type SendBodies } from "./end-sender";
+import { errorText } from "./error-text";
+import { pollInbox, SqsInbox, type InboxMessage, type WorkerInbox } from "./inbox";
+import { Liveness } from "./liveness";
+import type { LogSink } from "./log-sink";
 import { selfDeadlines } from "./lost-safety";
-import { runTask, type OutputStreamName, type TaskHandle, type TaskResult } from "./task-process";
+import { runTask, type TaskHandle, type TaskResult } from "./task-process";
+import { TaskStatusLog } from "./task-statuses";
+import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./worker-options";
+import type { ExitReason, WorkerEvent, WorkerExit } from "./worker-events";
 
-/** One output line of one attempt, as the log writer (lib/logs) takes it. */
-export interface LogLine {
-  job: string;
-  node: string;
-  attempt: string;
-  stream: OutputStreamName;
-  text: string;
-  timeMs: number;
-}
-
-/** The part of the S3 log writer the daemon uses. `append` resolving late is backpressure. */
-export interface LogSink {
-  append(line: LogLine): Promise<void>;
-  flush(): Promise<void>;
-  close(): Promise<void>;
-  /** Told when an attempt has ended, so per-task bookkeeping can go (the S3 writer has it). */
-  endTask?(task: { job: string; node: string; attempt: string }): void;
-}
-
-export interface WorkerOptions {
-  /** The worker id (Bistro's shard); one live instance per id. */
-  id: string;
-  /** The worker's `--command PATH`, run when a job has no command of its own. */
-  command: string;
-  /** Tasks run in `<dataDir>/jobs/<job>`. */
-  dataDir: string;
-  resources?: ResourceAmounts;
-  /** Default: the machine's hostname. */
-  hostname?: string;
-  /** Default: a random UUID; unique per process start. */
-  instanceId?: string;
-  /** Default 15 (Bistro's `--heartbeat_period_sec`). */
-  heartbeatPeriodSec?: number;
-  /** ReceiveMessage long-poll, at most 20 s (SQS's limit). Default 20. */
-  receiveWaitSec?: number;
-  /** Ends that finish within this window share one SendMessageBatch. Default 100 ms. */
-  endBatchWindowMs?: number;
-  /** On a graceful stop, how long running tasks may take to finish before they are killed. Default 20 s. */
-  shutdownWaitMs?: number;
-  /**
-   * SIGTERM-to-SIGKILL wait when the worker kills its tasks on its own account (lost, replaced), and
-   * the longest a task may ignore its own kill request on shutdown. Default 5000 (Bistro's
-   * `--CAUTION_worker_suicide_task_kill_wait_ms`).
-   */
-  killWaitMs?: number;
-  /** At exit, how long to keep retrying unsent ends. Default 30 s. */
-  endsDrainTimeoutMs?: number;
-  /** Environment the tasks inherit (before SOUS_*). Default `process.env`. */
-  baseEnv?: NodeJS.ProcessEnv;
-}
+export type { LogLine, LogSink } from "./log-sink";
+export type { WorkerOptions } from "./worker-options";
+export type { ExitReason, WorkerEvent, WorkerExit } from "./worker-events";
 
 export interface WorkerDeps {
   controlPlane: ControlPlane;
-  /** Receives and deletes the worker's messages; sends ends unless `sendBodies` is given. */
-  sqs: SQSClient;
+  /** Receives and deletes the worker's messages, and sends ends, unless `inbox`/`sendBodies` replace it. */
+  sqs?: SQSClient;
   logs: LogSink;
+  /** The worker's inbox, given its queue URL from the registration. Default: `SqsInbox` over `sqs`. */
+  inbox?: (queueUrl: string) => WorkerInbox;
   /** How bodies reach the status queue. Default: `sendBatched` over `sqs`. */
   sendBodies?: SendBodies;
   /** Wall-clock milliseconds. Default `Date.now`. Also compared with SQS's SentTimestamp. */
@@ -86,51 +48,6 @@ export interface WorkerDeps {
   /** Everything the worker decides, as structured events. Default: one JSON line each on stderr. */
   onEvent?: (event: WorkerEvent) => void;
 }
-
-export type ExitReason =
-  /** `stop()` was called. */
-  | "stopped"
-  /** No heartbeat was acknowledged for the self-deadline: the scheduler will soon call this worker lost. */
-  | "silence"
-  /** The control plane answered a heartbeat with not-ok: replaced or declared lost. */
-  | "rejected";
-
-export interface WorkerExit {
-  reason: ExitReason;
-  detail: string;
-  atMs: number;
-  /** Ends SQS never accepted (the status queue was unreachable until exit); also in the exit event. */
-  unsentEnds: TaskEnd[];
-}
-
-export type WorkerEvent =
-  | {
-      type: "registered";
-      atMs: number;
-      id: string;
-      instanceId: string;
-      queueUrl: string;
-      timings: WorkerTimings;
-      suicideAfterMs: number;
-      mustDieAfterMs: number;
-    }
-  | { type: "heartbeat"; sentAtMs: number; answeredAtMs: number; ok: boolean; reason?: string }
-  | { type: "heartbeat_error"; sentAtMs: number; error: string }
-  | { type: "task_started"; atMs: number; job: string; node: string; attempt: string }
-  | { type: "task_ended"; end: TaskEnd; outputError?: string }
-  | { type: "start_ignored"; job: string; node: string; attempt: string; reason: string }
-  | { type: "start_refused"; job: string; node: string; attempt: string; reason: string }
-  | { type: "kill"; job: string; node: string; attempt: string; request: KillRequest; reason: string; running: boolean }
-  | { type: "malformed_message"; messageId: string; error: string }
-  | { type: "receive_error"; error: string }
-  | { type: "delete_error"; error: string }
-  | { type: "ends_send_failed"; ends: number; error: string; consecutiveFailures: number }
-  | { type: "log_sink_error"; error: string }
-  | { type: "stopping"; atMs: number; graceful: boolean; running: number }
-  | { type: "kill_all"; atMs: number; why: string; running: number }
-  | { type: "suicide"; atMs: number; reason: "silence" | "rejected"; detail: string; lastAckSentAtMs: number }
-  | { type: "tasks_killed"; atMs: number; stillRunning: string[] }
-  | { type: "exit"; atMs: number; reason: ExitReason; detail: string; unsentEnds: TaskEnd[] };
 
 export interface WorkerHandle {
   readonly id: string;
@@ -150,22 +67,10 @@ export interface WorkerHandle {
 
 /** Bistro's `parent_death_signal` default: SIGKILL. */
 const DEFAULT_PARENT_DEATH_SIGNAL = 9;
-
-const DEFAULTS = {
-  heartbeatPeriodSec: 15,
-  receiveWaitSec: 20,
-  endBatchWindowMs: 100,
-  shutdownWaitMs: 20_000,
-  killWaitMs: 5000,
-  endsDrainTimeoutMs: 30_000,
-};
 /** Finished and refused attempts remembered, so late duplicates are recognised (oldest forgotten first). */
 const REMEMBERED_ATTEMPTS = 100_000;
 /** How long to wait for tasks that survive SIGKILL (a descendant outside the group holding a pipe). */
 const STUCK_TASK_WAIT_MS = 10_000;
-
-type Resolved = Required<Omit<WorkerOptions, "resources" | "hostname" | "instanceId" | "baseEnv">> &
-  Pick<WorkerOptions, "baseEnv"> & { resources: ResourceAmounts; hostname: string; instanceId: string };
 
 interface RunningTask {
   message: StartMessage;
@@ -174,28 +79,25 @@ interface RunningTask {
   ended: Promise<void>;
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+/** SIGTERM-to-SIGKILL wait for an attempt past its runtime limit: the job's own, else the worker's. */
+function timeoutKillWaitMs(message: StartMessage, workerKillWaitMs: number): number {
+  return message.killRequest.method === "term_wait_kill" && message.killRequest.killWaitMs > 0
+    ? message.killRequest.killWaitMs
+    : workerKillWaitMs;
 }
 
-/** Registers the worker and starts it. Rejects if registration fails (e.g. ConflictError: the id is held). */
+/** Registers the worker and starts it. Rejects if the options are invalid or registration fails. */
 export async function startWorker(deps: WorkerDeps, options: WorkerOptions): Promise<WorkerHandle> {
-  const resolved: Resolved = {
-    ...DEFAULTS,
-    ...options,
-    resources: options.resources ?? {},
-    hostname: options.hostname ?? osHostname(),
-    instanceId: options.instanceId ?? randomUUID(),
-  };
-  if (!(resolved.receiveWaitSec >= 0 && resolved.receiveWaitSec <= 20)) {
-    throw new RangeError(`receiveWaitSec must be between 0 and 20 (got ${resolved.receiveWaitSec})`);
+  const compiled = compileWorkerOptions(options);
+  if (deps.sqs === undefined && (deps.inbox === undefined || deps.sendBodies === undefined)) {
+    throw new TypeError("startWorker needs an SQS client unless both `inbox` and `sendBodies` are given");
   }
-  const daemon = new WorkerDaemon(deps, resolved);
+  const daemon = new WorkerDaemon(deps, compiled);
   const queueUrl = await daemon.register();
   daemon.start();
   return {
-    id: resolved.id,
-    instanceId: resolved.instanceId,
+    id: compiled.id,
+    instanceId: compiled.instanceId,
     queueUrl,
     done: daemon.done,
     stop: (stopOptions) => daemon.stop(stopOptions?.graceful ?? true),
@@ -212,11 +114,11 @@ class WorkerDaemon {
   private readonly emit: (event: WorkerEvent) => void;
 
   private phase: Phase = "running";
-  private queueUrl = "";
   private registeredAtMs = 0;
-  private lastAckSentAtMs = 0;
-  private suicideAfterMs = 0;
+  private inbox!: WorkerInbox;
+  private liveness!: Liveness;
   private endSender!: EndSender;
+  private readonly statusLog: TaskStatusLog;
 
   private readonly running = new Map<string, RunningTask>();
   private readonly runningByTask = new Map<string, string>();
@@ -225,13 +127,11 @@ class WorkerDaemon {
 
   private readonly receiveAbort = new AbortController();
   private receiveLoop: Promise<void> = Promise.resolve();
-  private silenceTimer: NodeJS.Timeout | undefined;
-  private readonly sleepers = new Set<() => void>();
   private stopRequested = false;
 
   constructor(
     private readonly deps: WorkerDeps,
-    private readonly options: Resolved,
+    private readonly options: CompiledWorkerOptions,
   ) {
     this.clock = deps.clock ?? Date.now;
     this.emit = (event) => {
@@ -242,13 +142,21 @@ class WorkerDaemon {
       }
     };
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.statusLog = new TaskStatusLog(
+      deps.logs,
+      { workerHost: options.hostname, workerId: options.id, workerInstance: options.instanceId },
+      this.clock,
+      (error) => {
+        this.emit({ type: "log_sink_error", error });
+      },
+    );
   }
 
   async register(): Promise<string> {
-    const { options } = this;
+    const { options, deps } = this;
     // Taken before the call, so it is never later than the control plane's own record of it.
     const sentAtMs = this.clock();
-    const answer = await this.deps.controlPlane.register({
+    const answer = await deps.controlPlane.register({
       id: options.id,
       hostname: options.hostname,
       instanceId: options.instanceId,
@@ -256,14 +164,31 @@ class WorkerDaemon {
       heartbeatPeriodSec: options.heartbeatPeriodSec,
     });
     const deadlines = selfDeadlines(answer.timings, options.heartbeatPeriodSec, options.killWaitMs);
-    this.queueUrl = answer.queueUrl;
     this.registeredAtMs = sentAtMs;
-    this.lastAckSentAtMs = sentAtMs; // a registration counts as the first heartbeat
-    this.suicideAfterMs = deadlines.suicideAfterMs;
-    const sqs = this.deps.sqs;
+    const sqs = deps.sqs;
+    this.inbox =
+      deps.inbox?.(answer.queueUrl) ?? new SqsInbox(sqs as SQSClient, answer.queueUrl, options.receiveWaitSec);
+    this.liveness = new Liveness(
+      {
+        heartbeat: () =>
+          deps.controlPlane.heartbeat({
+            id: options.id,
+            instanceId: options.instanceId,
+            ...this.listedAttempts(this.clock()),
+          }),
+        clock: this.clock,
+        emit: this.emit,
+        onGiveUp: (reason, detail) => void this.die(reason, detail),
+      },
+      {
+        heartbeatPeriodMs: options.heartbeatPeriodSec * 1000,
+        suicideAfterMs: deadlines.suicideAfterMs,
+        registeredAtMs: sentAtMs, // a registration counts as the first heartbeat
+      },
+    );
     this.endSender = new EndSender({
       queueUrl: answer.statusQueueUrl,
-      send: this.deps.sendBodies ?? ((url, bodies) => sendBatched(sqs, url, bodies)),
+      send: deps.sendBodies ?? ((url, bodies) => sendBatched(sqs as SQSClient, url, bodies)),
       windowMs: options.endBatchWindowMs,
       onSendFailed: (failure) => {
         this.emit({ type: "ends_send_failed", ...failure });
@@ -282,9 +207,27 @@ class WorkerDaemon {
   }
 
   start(): void {
-    this.armSilenceTimer();
-    void this.heartbeatLoop();
-    this.receiveLoop = this.receiveMessages();
+    this.liveness.start();
+    this.receiveLoop = pollInbox(this.inbox, this.receiveAbort.signal, {
+      // Messages received as the worker stops are still answered: starts are refused (notRunning).
+      onMessages: (messages) => {
+        for (const message of messages) this.handleMessage(message);
+      },
+      onReceiveError: (error) => {
+        this.emit({ type: "receive_error", error });
+      },
+      onDeleteError: (error) => {
+        this.emit({ type: "delete_error", error });
+      },
+    });
+  }
+
+  /** What a heartbeat says this instance holds: attempts running, and ended ones whose end is unsent. */
+  private listedAttempts(sentAtMs: number): { running?: string[]; sentAtMs?: number } {
+    const attempts = [...new Set([...this.running.keys(), ...this.endSender.unsent().map((end) => end.attempt)])];
+    // Too many (or too long) ids for one heartbeat: say nothing rather than something partial.
+    if (attempts.length > MAX_LISTED_ATTEMPTS || attempts.some((a) => a.length > MAX_ATTEMPT_ID_CHARS)) return {};
+    return { running: attempts, sentAtMs };
   }
 
   runningAttempts(): string[] {
@@ -303,91 +246,23 @@ class WorkerDaemon {
     return this.done;
   }
 
-  // ---- heartbeats and the self-deadline ----
-
-  private async heartbeatLoop(): Promise<void> {
-    const periodMs = this.options.heartbeatPeriodSec * 1000;
-    let nextAtMs = this.registeredAtMs + periodMs;
-    while (this.heartbeating()) {
-      await this.sleep(nextAtMs - this.clock());
-      if (!this.heartbeating()) return;
-      const sentAtMs = this.clock();
-      nextAtMs = sentAtMs + periodMs;
-      let answer: Awaited<ReturnType<ControlPlane["heartbeat"]>>;
-      try {
-        answer = await this.deps.controlPlane.heartbeat({
-          id: this.options.id,
-          instanceId: this.options.instanceId,
-          ...this.listedAttempts(sentAtMs),
-        });
-      } catch (error) {
-        this.emit({ type: "heartbeat_error", sentAtMs, error: errorText(error) });
-        continue;
-      }
-      // An answer that arrives after the worker gave up changes nothing: giving up is final.
-      if (!this.heartbeating()) return;
-      this.emit({
-        type: "heartbeat",
-        sentAtMs,
-        answeredAtMs: this.clock(),
-        ok: answer.ok,
-        ...(answer.ok ? {} : { reason: answer.reason }),
-      });
-      if (!answer.ok) {
-        void this.die("rejected", answer.reason);
-        return;
-      }
-      this.lastAckSentAtMs = Math.max(this.lastAckSentAtMs, sentAtMs);
-      this.armSilenceTimer();
-    }
-  }
-
-  /** What the heartbeat says this instance holds: attempts running, and ended ones whose end is unsent. */
-  private listedAttempts(sentAtMs: number): { running?: string[]; sentAtMs?: number } {
-    const attempts = [...new Set([...this.running.keys(), ...this.endSender.unsent().map((end) => end.attempt)])];
-    // Too many (or too long) ids for one heartbeat: say nothing rather than something partial.
-    if (attempts.length > MAX_LISTED_ATTEMPTS || attempts.some((a) => a.length > MAX_ATTEMPT_ID_CHARS)) return {};
-    return { running: attempts, sentAtMs };
-  }
-
-  private heartbeating(): boolean {
-    return this.phase === "running" || this.phase === "stopping";
-  }
-
-  private armSilenceTimer(): void {
-    if (this.silenceTimer !== undefined) clearTimeout(this.silenceTimer);
-    const dueMs = this.lastAckSentAtMs + this.suicideAfterMs;
-    this.silenceTimer = setTimeout(
-      () => {
-        this.silenceTimer = undefined;
-        if (!this.heartbeating()) return;
-        if (this.clock() - this.lastAckSentAtMs >= this.suicideAfterMs) {
-          void this.die(
-            "silence",
-            `No heartbeat acknowledged for ${this.suicideAfterMs} ms since one sent at ${this.lastAckSentAtMs}`,
-          );
-        } else {
-          this.armSilenceTimer(); // the timer fired early by the clock
-        }
-      },
-      Math.max(0, dueMs - this.clock()),
-    );
-  }
+  // ---- giving up and shutting down ----
 
   /** Kills every task (SIGTERM, SIGKILL after the kill wait), then exits. Final. */
   private async die(reason: "silence" | "rejected", detail: string): Promise<void> {
     if (this.phase === "dying" || this.phase === "exited") return;
     this.phase = "dying";
-    this.emit({ type: "suicide", atMs: this.clock(), reason, detail, lastAckSentAtMs: this.lastAckSentAtMs });
-    this.stopTimers();
+    this.emit({ type: "suicide", atMs: this.clock(), reason, detail, lastAckSentAtMs: this.liveness.lastAckSentAtMs });
+    this.liveness.stop();
     this.receiveAbort.abort();
+    for (const task of this.running.values()) {
+      this.statusLog.write(task.message, { event: "lost", reason: `worker gave up (${reason}): ${detail}` });
+    }
     const { killWaitMs } = this.options;
     await this.killAndWait(() => ({ method: "term_wait_kill", killWaitMs }), killWaitMs, `worker ${reason}`);
     this.emit({ type: "tasks_killed", atMs: this.clock(), stillRunning: this.runningAttempts() });
     await this.finish(reason, detail);
   }
-
-  // ---- shutdown ----
 
   private async shutdown(graceful: boolean): Promise<void> {
     this.phase = "stopping";
@@ -396,6 +271,13 @@ class WorkerDaemon {
     if (graceful) await this.waitForTasks(this.options.shutdownWaitMs);
     if (!this.stillStopping()) return; // the worker died meanwhile; `die` finishes
     // Each task is killed its job's way; one that ignores it is SIGKILLed after the kill wait.
+    for (const task of this.running.values()) {
+      this.statusLog.write(task.message, {
+        event: "killed",
+        request: task.message.killRequest,
+        reason: "the worker is shutting down",
+      });
+    }
     await this.killAndWait((task) => task.message.killRequest, this.options.killWaitMs, "shutdown");
     if (!this.stillStopping()) return;
     await this.finish("stopped", graceful ? "graceful stop" : "stop");
@@ -445,7 +327,7 @@ class WorkerDaemon {
   private async finish(reason: ExitReason, detail: string): Promise<void> {
     if (this.phase === "exited") return;
     this.phase = "exited";
-    this.stopTimers();
+    this.liveness.stop();
     this.receiveAbort.abort();
     await this.receiveLoop;
     await this.endSender.drain(this.options.endsDrainTimeoutMs);
@@ -462,121 +344,40 @@ class WorkerDaemon {
     this.resolveDone(exit);
   }
 
-  private stopTimers(): void {
-    if (this.silenceTimer !== undefined) clearTimeout(this.silenceTimer);
-    this.silenceTimer = undefined;
-    for (const wake of this.sleepers) wake();
-    this.sleepers.clear();
-  }
+  // ---- orders ----
 
-  /** A sleep that `stopTimers` cuts short. */
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, Math.max(0, ms));
-      this.sleepers.add(wake);
-    });
-  }
-
-  // ---- messages ----
-
-  private async receiveMessages(): Promise<void> {
-    let failures = 0;
-    while (this.receiving()) {
-      let messages: Message[];
-      try {
-        const response = await this.deps.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: this.queueUrl,
-            MaxNumberOfMessages: 10,
-            WaitTimeSeconds: this.options.receiveWaitSec,
-            MessageSystemAttributeNames: ["SentTimestamp"],
-          }),
-          { abortSignal: this.receiveAbort.signal },
-        );
-        messages = response.Messages ?? [];
-        failures = 0;
-      } catch (error) {
-        if (!this.receiving()) return;
-        failures++;
-        this.emit({ type: "receive_error", error: errorText(error) });
-        await this.sleep(Math.min(20_000, 250 * 2 ** Math.min(failures, 7)));
-        continue;
-      }
-      if (messages.length === 0) continue;
-      // Messages received as the worker stops are still answered: starts are refused (notRunning).
-      for (const message of messages) this.handleMessage(message);
-      await this.deleteMessages(messages);
-    }
-  }
-
-  private receiving(): boolean {
-    return !this.receiveAbort.signal.aborted;
-  }
-
-  private async deleteMessages(messages: Message[]): Promise<void> {
-    const entries = messages
-      .filter((m) => m.ReceiptHandle !== undefined)
-      .map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle }));
-    if (entries.length === 0) return;
-    try {
-      const result = await this.deps.sqs.send(
-        new DeleteMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: entries }),
-      );
-      for (const failure of result.Failed ?? []) {
-        this.emit({ type: "delete_error", error: `${failure.Code ?? ""} ${failure.Message ?? ""}`.trim() });
-      }
-    } catch (error) {
-      // The messages come back after the visibility timeout and are recognised as duplicates then.
-      this.emit({ type: "delete_error", error: errorText(error) });
-    }
-  }
-
-  private handleMessage(message: Message): void {
-    const parsed = parseMessage(workerMessageSchema, message.Body ?? "");
+  private handleMessage(message: InboxMessage): void {
+    const parsed = parseMessage(workerMessageSchema, message.body);
     if (!parsed.ok) {
-      this.emit({ type: "malformed_message", messageId: message.MessageId ?? "", error: parsed.error });
+      this.emit({ type: "malformed_message", messageId: message.id, error: parsed.error });
       return;
     }
-    const sentAt = Number(message.Attributes?.SentTimestamp);
-    if (parsed.value.type === "start") this.handleStart(parsed.value, Number.isFinite(sentAt) ? sentAt : undefined);
+    if (parsed.value.type === "start") this.handleStart(parsed.value, message.sentAtMs);
     else this.handleKill(parsed.value);
   }
 
   private handleStart(message: StartMessage, sentAtMs: number | undefined): void {
     const { job, node, attempt } = message;
-    if (this.running.has(attempt) || this.settled.has(attempt)) {
-      this.emit({
-        type: "start_ignored",
-        job,
-        node,
-        attempt,
-        reason: "duplicate: this attempt ran or was refused here",
-      });
-      return;
+    const admission = admitStart(message, sentAtMs, {
+      accepting: this.phase === "running",
+      instanceId: this.options.instanceId,
+      registeredAtMs: this.registeredAtMs,
+      knownAttempts: { has: (a) => this.running.has(a) || this.settled.has(a) },
+      runningAttemptOf: (j, n) => this.runningByTask.get(taskId(j, n)),
+    });
+    switch (admission.decision) {
+      case "ignore":
+        this.emit({ type: "start_ignored", job, node, attempt, reason: admission.reason });
+        return;
+      case "refuse":
+        this.settle(attempt, "refused");
+        this.endSender.add(this.notRunningEnd(message));
+        this.statusLog.write(message, { event: "refused", reason: admission.reason });
+        this.emit({ type: "start_refused", job, node, attempt, reason: admission.reason });
+        return;
+      case "run":
+        this.startTask(message);
     }
-    const other = this.runningByTask.get(taskId(job, node));
-    const refusal =
-      this.phase !== "running"
-        ? "the worker is shutting down"
-        : message.workerInstance !== undefined && message.workerInstance !== this.options.instanceId
-          ? `meant for instance ${message.workerInstance} of this worker, not this one`
-          : message.workerInstance === undefined && sentAtMs !== undefined && sentAtMs < this.registeredAtMs
-            ? "sent before this worker instance registered (meant for a previous instance)"
-            : other !== undefined
-              ? `attempt ${other} of the same task is running here`
-              : undefined;
-    if (refusal !== undefined) {
-      this.settle(attempt, "refused");
-      this.endSender.add(this.notRunningEnd(message));
-      this.emit({ type: "start_refused", job, node, attempt, reason: refusal });
-      return;
-    }
-    this.startTask(message);
   }
 
   private startTask(message: StartMessage): void {
@@ -595,11 +396,13 @@ class WorkerDaemon {
       subprocess: {
         pollMs: message.pollMs,
         maxLogLinesPerPollInterval: message.maxLogLinesPerPollInterval,
-        // Not carried by start messages; Bistro's default.
-        useCanaryPipe: true,
+        useCanaryPipe: message.useCanaryPipe ?? true,
         parentDeathSignal: message.parentDeathSignal ?? DEFAULT_PARENT_DEATH_SIGNAL,
       },
       onOutputLine: (line) => logs.append({ job, node, attempt, ...line }),
+      ...(message.maxRuntimeMs === undefined
+        ? {}
+        : { maxRuntimeMs: message.maxRuntimeMs, timeoutKillWaitMs: timeoutKillWaitMs(message, options.killWaitMs) }),
       now: this.clock,
       ...(options.baseEnv ? { baseEnv: options.baseEnv } : {}),
     });
@@ -608,6 +411,10 @@ class WorkerDaemon {
     });
     this.running.set(attempt, { message, handle, ended });
     this.runningByTask.set(taskId(job, node), attempt);
+    this.statusLog.write(message, {
+      event: "running",
+      command: message.command.length > 0 ? message.command : [options.command],
+    });
     this.emit({ type: "task_started", atMs: this.clock(), job, node, attempt });
   }
 
@@ -616,6 +423,7 @@ class WorkerDaemon {
     this.running.delete(attempt);
     if (this.runningByTask.get(taskId(job, node)) === attempt) this.runningByTask.delete(taskId(job, node));
     this.settle(attempt, "ended");
+    this.statusLog.ended(message, result);
     try {
       this.deps.logs.endTask?.({ job, node, attempt });
     } catch (error) {
@@ -626,9 +434,11 @@ class WorkerDaemon {
       node,
       attempt,
       worker: this.options.id,
+      token: message.token, // proves to status ingest that this worker holds the attempt
       ...(result.rawStatus === undefined ? {} : { rawStatus: result.rawStatus }),
       killed: result.killed,
       ...(result.spawnError === undefined ? {} : { spawnError: result.spawnError }),
+      ...(result.timedOutAfterMs === undefined ? {} : { timedOutAfterMs: result.timedOutAfterMs }),
       exitCode: result.exitCode,
       signal: result.signal,
       endedAtMs: result.endedAtMs,
@@ -646,6 +456,7 @@ class WorkerDaemon {
     const task = this.running.get(attempt);
     this.emit({ type: "kill", job, node, attempt, request, reason, running: task !== undefined });
     if (task) {
+      this.statusLog.write(message, { event: "killed", request, reason });
       task.handle.kill(request); // its end reports how it went
       return;
     }
@@ -658,12 +469,13 @@ class WorkerDaemon {
     this.endSender.add(this.notRunningEnd(message));
   }
 
-  private notRunningEnd(message: { job: string; node: string; attempt: string }): TaskEnd {
+  private notRunningEnd(message: { job: string; node: string; attempt: string; token: string }): TaskEnd {
     return {
       job: message.job,
       node: message.node,
       attempt: message.attempt,
       worker: this.options.id,
+      token: message.token,
       killed: false,
       notRunning: true,
       exitCode: null,

@@ -18,6 +18,10 @@ const registrationAnswerSchema = z.object({
     loseUnhealthyAfterSec: z.number(),
     workerCheckIntervalSec: z.number(),
   }),
+  tableName: z.string().min(1).optional(),
+  logBucket: z.string().min(1).optional(),
+  region: z.string().min(1).optional(),
+  endpoints: z.object({ dynamodb: z.url().optional(), sqs: z.url().optional(), s3: z.url().optional() }).optional(),
 });
 
 const heartbeatAnswerSchema = z.union([

@@ -47,6 +47,12 @@ export interface RunTaskOptions {
   subprocess: Pick<TaskSubprocessOptions, "pollMs" | "maxLogLinesPerPollInterval" | "useCanaryPipe"> &
     Partial<Pick<TaskSubprocessOptions, "parentDeathSignal">>;
   onOutputLine: TaskOutputSink;
+  /**
+   * The job's maximum runtime: past it the task gets SIGTERM, then SIGKILL after `timeoutKillWaitMs`
+   * (at once when that is 0), and its result says `timedOutAfterMs`.
+   */
+  maxRuntimeMs?: number;
+  timeoutKillWaitMs?: number;
   /** The environment the task inherits, before the SOUS_* variables; default `process.env`. */
   baseEnv?: NodeJS.ProcessEnv;
   /** Clock for timestamps; default `Date.now`. */
@@ -63,6 +69,8 @@ export interface TaskResult {
   signal: NodeJS.Signals | null;
   /** The task could not be started (no status then means error_backoff "Failed to start task ..."). */
   spawnError?: string;
+  /** Set when the task ran past `maxRuntimeMs` and was killed for it. */
+  timedOutAfterMs?: number;
   /** Reading a pipe or the output sink failed; the pipes were still drained to the end. */
   outputError?: string;
   startedAtMs: number;
@@ -152,6 +160,8 @@ class TaskRun {
   private killed = false;
   private sigkillTimer: NodeJS.Timeout | undefined;
   private sigkillDueMs = Infinity;
+  private runtimeTimer: NodeJS.Timeout | undefined;
+  private timedOut = false;
   private readonly now: () => number;
 
   constructor(private readonly options: RunTaskOptions) {
@@ -192,6 +202,21 @@ class TaskRun {
       this.sigkillDueMs = Infinity;
       if (!this.finished) this.signalGroup("SIGKILL");
     }, waitMs);
+  }
+
+  private armRuntimeLimit(): void {
+    const { maxRuntimeMs, timeoutKillWaitMs = 0 } = this.options;
+    if (maxRuntimeMs === undefined) return;
+    this.runtimeTimer = setTimeout(() => {
+      this.runtimeTimer = undefined;
+      if (this.finished) return;
+      this.timedOut = true;
+      this.kill(
+        timeoutKillWaitMs > 0
+          ? { method: "term_wait_kill", killWaitMs: timeoutKillWaitMs }
+          : { method: "kill", killWaitMs: 0 },
+      );
+    }, maxRuntimeMs);
   }
 
   private clearSigkillTimer(): void {
@@ -307,6 +332,7 @@ class TaskRun {
       return notStarted(errorMessage(error));
     }
     this.pid = child.pid;
+    this.armRuntimeLimit();
     return this.supervise(child, child.pid, pipe.readFd, exited, startedAtMs);
   }
 
@@ -374,6 +400,7 @@ class TaskRun {
     ]);
     this.finished = true;
     this.clearSigkillTimer();
+    clearTimeout(this.runtimeTimer);
     // Descendants that closed every pipe (e.g. `cmd >/dev/null 2>&1 3>&- &`) would outlive the task;
     // the task is over, so they go, and the result waits until they are gone. Ones that left the
     // group (setsid) are out of reach without cgroups.
@@ -384,6 +411,7 @@ class TaskRun {
       exitCode,
       signal,
       ...(outputError === undefined ? {} : { outputError }),
+      ...(this.timedOut && options.maxRuntimeMs !== undefined ? { timedOutAfterMs: options.maxRuntimeMs } : {}),
       startedAtMs,
       endedAtMs: this.now(),
       pid,

@@ -80,6 +80,7 @@ export function makeJob(name: string, partial: JobInput = {}, settings: Settings
     backoff: settings.backoff,
     dependsOn: [],
     killOrphanTasksAfterSec: settings.killOrphanTasksAfterSec,
+    attemptDurationSec: null,
     taskSubprocess: settings.taskSubprocess,
     killSubprocess: settings.killSubprocess,
     command: [],

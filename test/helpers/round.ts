@@ -8,6 +8,7 @@ import { applyStatuses } from "../../lib/round/apply-statuses";
 import { runRounds, type RoundDeps, type RoundReport } from "../../lib/round/run-round";
 import { putConfig, getCurrentConfigVersion } from "../../lib/store/config-store";
 import { getTasks } from "../../lib/store/tasks";
+import { readAttemptTokens } from "../../lib/store/dispatch-key";
 import { listWorkers, recordHeartbeat, registerWorker } from "../../lib/store/workers";
 import { uniqueName } from "./aws";
 import { freshStore } from "./store";
@@ -103,9 +104,13 @@ export async function roundHarness(seed = 1) {
       if (reports.length !== 1) throw new Error("the round did not run (lease held?)");
       return reports[0]!;
     },
-    /** Delivers task ends, sent by the worker that runs each attempt (unless `worker` says otherwise). */
+    /**
+     * Delivers task ends, sent by the worker that runs each attempt (unless `worker` says otherwise),
+     * with the attempt's token as its start order carried it (unless `token` is given, even undefined).
+     */
     async finish(ends: (Partial<TaskEnd> & { job: string; node: string; attempt: string })[]) {
       const items = await getTasks(store, ends);
+      const tokenOf = await readAttemptTokens(store);
       const workerOf = (e: { job: string; node: string }) =>
         items.find((t) => t.job === e.job && t.node === e.node)?.running?.worker ?? "unknown-worker";
       const body = JSON.stringify({
@@ -115,6 +120,7 @@ export async function roundHarness(seed = 1) {
           exitCode: 0,
           signal: null,
           endedAtMs: nowMs,
+          ...("token" in e ? {} : { token: tokenOf(e) }),
           ...e,
         })),
       });

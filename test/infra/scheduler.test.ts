@@ -364,7 +364,7 @@ describe("IAM", () => {
 });
 
 describe("ECS workers", () => {
-  test("a Fargate service running the worker with an init process, the worker policy and CPU scaling", () => {
+  test("a Fargate service running the worker with an init process, the worker policy and backlog scaling", () => {
     template.resourceCountIs("AWS::ECS::Cluster", 1);
     template.hasResourceProperties("AWS::ECS::TaskDefinition", {
       RequiresCompatibilities: ["FARGATE"],
@@ -387,16 +387,100 @@ describe("ECS workers", () => {
     expect(resolve(taskRole.roleArn)).toContain("TaskRole");
     template.hasResourceProperties("AWS::ECS::Service", {
       LaunchType: "FARGATE",
-      DesiredCount: 1,
+      DesiredCount: 0,
       NetworkConfiguration: { AwsvpcConfiguration: Match.objectLike({ AssignPublicIp: "ENABLED" }) },
     });
-    template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalableTarget", { MinCapacity: 1, MaxCapacity: 4 });
-    template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalingPolicy", {
-      PolicyType: "TargetTrackingScaling",
-      TargetTrackingScalingPolicyConfiguration: Match.objectLike({
-        PredefinedMetricSpecification: { PredefinedMetricType: "ECSServiceAverageCPUUtilization" },
-        TargetValue: 60,
-      }),
+    template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalableTarget", { MinCapacity: 0, MaxCapacity: 4 });
+  });
+
+  describe("scaling on the round's backlog, between 0 and the maximum", () => {
+    type Step = { MetricIntervalLowerBound?: number; MetricIntervalUpperBound?: number; ScalingAdjustment: number };
+    interface Alarm {
+      Properties: Record<string, unknown>;
+    }
+    const policies = (t: typeof template) =>
+      Object.values(resourcesOfType(t, "AWS::ApplicationAutoScaling::ScalingPolicy")).map(
+        (p) => p.Properties?.StepScalingPolicyConfiguration as { AdjustmentType: string; StepAdjustments: Step[] },
+      );
+    const alarms = (t: typeof template) =>
+      Object.values(resourcesOfType(t, "AWS::CloudWatch::Alarm")).filter((a) => a.Properties?.Metrics) as Alarm[];
+    /** The exact capacity the step policies give for a backlog, as CloudWatch would apply them. */
+    function capacityFor(t: typeof template, backlog: number): number | undefined {
+      const threshold = (op: string) =>
+        alarms(t).find((a) => a.Properties.ComparisonOperator === op)?.Properties.Threshold as number;
+      const up = threshold("GreaterThanOrEqualToThreshold");
+      const down = threshold("LessThanOrEqualToThreshold");
+      // The scale-in policy's steps lie below its threshold (upper bound 0), the scale-out one's above.
+      const downPolicy = policies(t).find((p) =>
+        p.StepAdjustments.every((s) => (s.MetricIntervalUpperBound ?? 1) <= 0),
+      );
+      const upPolicy = policies(t).find((p) => p !== downPolicy);
+      const apply = (policy: ReturnType<typeof policies>[number] | undefined, at: number) =>
+        policy?.StepAdjustments.find(
+          (s) =>
+            backlog - at >= (s.MetricIntervalLowerBound ?? -Infinity) &&
+            backlog - at < (s.MetricIntervalUpperBound ?? Infinity),
+        )?.ScalingAdjustment;
+      if (backlog >= up) return apply(upPolicy, up);
+      if (backlog <= down) return apply(downPolicy, down);
+      return undefined;
+    }
+
+    test("two alarms on pending + running from the round's metrics, for this deployment", () => {
+      const found = alarms(template);
+      expect(found).toHaveLength(2);
+      for (const alarm of found) {
+        expect(alarm.Properties).toMatchObject({ EvaluationPeriods: 1 });
+        expect(alarm.Properties.Metrics).toEqual(
+          expect.arrayContaining([
+            expect.objectContaining({ Expression: "pending + running" }),
+            ...["RunnablePendingTasks", "RunningTasks"].map((metricName) =>
+              expect.objectContaining({
+                MetricStat: expect.objectContaining({
+                  Metric: {
+                    Namespace: "Sous",
+                    MetricName: metricName,
+                    Dimensions: expect.arrayContaining([
+                      { Name: "service", Value: "sous-scheduler-round" },
+                      { Name: "Deployment", Value: base.stack.scheduler.queuePrefix },
+                    ]),
+                  },
+                  Stat: "Maximum",
+                  Period: 60,
+                }),
+              }),
+            ),
+          ]),
+        );
+      }
+      // The round publishes under the same Deployment dimension.
+      template.hasResourceProperties("AWS::Lambda::Function", {
+        Description: "Sous scheduling round (schedule and pokes)",
+        Environment: { Variables: Match.objectLike({ SOUS_DEPLOYMENT: base.stack.scheduler.queuePrefix }) },
+      });
+      for (const policy of policies(template)) expect(policy.AdjustmentType).toBe("ExactCapacity");
+    });
+
+    test("no backlog: no workers; then one worker per 4 tasks, up to the maximum", () => {
+      expect([0, 1, 4, 5, 8, 9, 16, 17, 1000].map((b) => capacityFor(template, b))).toEqual([
+        0, 1, 1, 2, 2, 3, 4, 4, 4,
+      ]);
+    });
+
+    test("minCount, maxCount and tasksPerWorker are props; capacity stays within [min, max]", () => {
+      const { template: t } = synthSous({ workers: { minCount: 1, maxCount: 30, tasksPerWorker: 2 } });
+      t.hasResourceProperties("AWS::ApplicationAutoScaling::ScalableTarget", { MinCapacity: 1, MaxCapacity: 30 });
+      t.hasResourceProperties("AWS::ECS::Service", { DesiredCount: 1 });
+      expect([0, 1, 2, 7, 12, 13, 59, 60, 61, 10_000].map((b) => capacityFor(t, b))).toEqual([
+        1, 3, 3, 6, 6, 9, 30, 30, 30, 30,
+      ]);
+      expect(policies(t).flatMap((p) => p.StepAdjustments).length).toBeLessThanOrEqual(11);
+    });
+
+    test("bad bounds are refused at synth", () => {
+      expect(() => synthSous({ workers: { minCount: 5, maxCount: 2 } })).toThrow(/minCount 5 is above maxCount 2/);
+      expect(() => synthSous({ workers: { maxCount: 0 } })).toThrow(/maxCount >= 1/);
+      expect(() => synthSous({ workers: { tasksPerWorker: 0 } })).toThrow(/tasksPerWorker/);
     });
   });
 
@@ -475,7 +559,10 @@ describe("monitoring and outputs", () => {
       LogGroupName: roundLogs,
       FilterPattern: '{ ($.event = "round") && ($.lostWorkers[0] = "*") }',
     });
-    const alarms = Object.values(resourcesOfType(template, "AWS::CloudWatch::Alarm"));
+    // Beside the two backlog scaling alarms (on metric math, without a MetricName).
+    const alarms = Object.values(resourcesOfType(template, "AWS::CloudWatch::Alarm")).filter(
+      (a) => a.Properties?.MetricName,
+    );
     expect(alarms.map((a) => a.Properties?.MetricName).sort()).toEqual(
       [
         "5XXError",

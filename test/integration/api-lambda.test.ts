@@ -102,13 +102,17 @@ describe("functions/api.ts with API Gateway events", () => {
     expect(config.json).toMatchObject({ version: 1, config: JSON.parse(bistroText("simple.json")) as unknown });
   });
 
-  it("answers 415 in lib/api's error shape when middy's body parser refuses the body", async () => {
+  it("answers 415 without a JSON content type and 400 for malformed or too deep JSON, in lib/api's error shape", async () => {
     const noType = await invoke(withoutContentType(fixture("put-job.json")));
     expect(noType.statusCode).toBe(415);
-    expect(at(noType.json, "error")).toMatchObject({ status: 415, message: "Unsupported Media Type" });
+    expect(at(noType.json, "error")).toMatchObject({ status: 415 });
+    expect(at(noType.json, "error", "message")).toMatch(/^Unsupported Media Type/);
     const malformed = await invoke(variant("put-job.json", { body: "{owner:" }));
-    expect(malformed.statusCode).toBe(415);
-    expect(at(malformed.json, "error", "message")).toMatch(/malformed JSON/);
+    expect(malformed.statusCode).toBe(400);
+    expect(at(malformed.json, "error", "message")).toMatch(/^The body is not valid JSON: /);
+    const deep = await invoke(variant("put-job.json", { body: "[".repeat(5000) + "]".repeat(5000) }));
+    expect(deep.statusCode).toBe(400);
+    expect(at(deep.json, "error", "message")).toMatch(/MAX_JSON_DEPTH/);
     expect(noType.headers?.["access-control-allow-origin"]).toBe("*");
   });
 
@@ -161,9 +165,10 @@ describe("functions/api.ts with API Gateway events", () => {
     const preflight = await handler(fixture("options-preflight.json"), context);
     expect(preflight.statusCode).toBe(204);
     expect(preflight.headers).toMatchObject({
-      "access-control-allow-origin": "*",
       "access-control-allow-methods": expect.stringContaining("PUT") as unknown,
     });
+    // No wildcard: a deployment names the one origin it allows (CORS_ORIGIN).
+    expect(preflight.headers?.["access-control-allow-origin"]).toBeUndefined();
   });
 });
 

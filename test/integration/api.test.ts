@@ -10,7 +10,8 @@ import type { ApiDeps, LogLinesQuery } from "../../lib/api/deps";
 import { parseConfig, serializeJob } from "../../lib/config";
 import type { KillMessage } from "../../lib/dispatch/messages";
 import { StatusBits } from "../../lib/model/status";
-import { nodeSourcePk } from "../../lib/store/keys";
+import { serveApi } from "../../lib/local/api-server";
+import { nodeSetPk } from "../../lib/store/keys";
 import { getTasks, listTaskPage, replaceIdleTaskStatus } from "../../lib/store/tasks";
 import { uniqueName } from "../helpers/aws";
 import { parseValid } from "../helpers/config";
@@ -131,7 +132,8 @@ describe("GET/PUT /config", () => {
       text: eventsFile("invalid-bad-json.json"),
       headers: { "content-type": "application/json" },
     });
-    expect(badJson.statusCode).toBe(415);
+    expect(badJson.statusCode).toBe(400);
+    expect(at(badJson.body, "error", "message")).toMatch(/^The body is not valid JSON: /);
     const get = await call("GET", "/config");
     expect(get.body).toMatchObject({ version: 1, config: simple() });
     expect(pokes).toBe(1);
@@ -237,6 +239,44 @@ describe("jobs", () => {
   });
 });
 
+describe("GET /jobs/{name}/shards", () => {
+  it("counts each node's task codes by level and parent, pages, and names bad parameters", async () => {
+    const { pending } = await runningDeployment();
+    const running = histogramCodeOf(StatusBits.RUNNING);
+    const unstarted = histogramCodeOf(StatusBits.UNSTARTED);
+    const top = await call("GET", "/jobs/simple_job/shards");
+    expect(top.statusCode).toBe(200);
+    expect(at(top.body, "level")).toBe("level1");
+    expect(at(top.body, "levelForTasks")).toBe("level2");
+    const groups = at(top.body, "nodes") as { name: string; counts: Record<string, number> }[];
+    expect(groups.map((g) => g.name)).toEqual(["node1", "node2"]);
+    const total = (code: string) => groups.reduce((sum, g) => sum + (g.counts[code] ?? 0), 0);
+    expect([total(running), total(unstarted)]).toEqual([3, 1]);
+
+    const parentOfPending = pending.startsWith("node1") ? "node1" : "node2";
+    const children = await call("GET", "/jobs/simple_job/shards", { query: { parent: parentOfPending, limit: "1" } });
+    expect(at(children.body, "level")).toBe("level2");
+    expect(at(children.body, "total")).toBe(2);
+    expect(at(children.body, "nodes")).toHaveLength(1);
+    const rest = await call("GET", "/jobs/simple_job/shards", {
+      query: { parent: parentOfPending, limit: "1", cursor: String(at(children.body, "nextCursor")) },
+    });
+    expect(at(rest.body, "nextCursor")).toBeNull();
+    const leaves = [...(at(children.body, "nodes") as []), ...(at(rest.body, "nodes") as [])] as {
+      name: string;
+      counts: Record<string, number>;
+    }[];
+    expect(leaves.find((l) => l.name === pending)?.counts).toEqual({ [unstarted]: 1 });
+
+    expect((await call("GET", "/jobs/nope/shards")).statusCode).toBe(404);
+    expect((await call("GET", "/jobs/simple_job/shards", { query: { parent: "ghost" } })).statusCode).toBe(400);
+    const badLevel = await call("GET", "/jobs/simple_job/shards", { query: { parent: "node11", level: "level1" } });
+    expect(badLevel.statusCode).toBe(400);
+    expect(JSON.stringify(badLevel.body)).toContain("level");
+    expect((await call("GET", "/jobs/simple_job/shards", { query: { limit: "10001" } })).statusCode).toBe(400);
+  });
+});
+
 describe("nodes", () => {
   it("GET /nodes pages through the tree in source order, optionally one level; unknown levels are 400", async () => {
     expect((await call("GET", "/nodes")).statusCode).toBe(404); // no config yet
@@ -283,35 +323,78 @@ describe("nodes", () => {
       },
     });
     expect(first.statusCode).toBe(200);
-    expect(first.body).toMatchObject({ source: "inventory", count: 2 });
+    expect(first.body).toMatchObject({ source: "inventory", count: 2, version: 1, changed: true });
+    expect(first.headers.etag).toBe('"1"');
     expect(pokes).toBe(1);
     expect((await readPushedNodes(h.store, "inventory"))?.nodes).toEqual([
-      { name: "rack1", level: "level1", parent: "scheduler", tags: ["eu"] },
+      { name: "rack1", level: "level1", parent: "scheduler", enabled: true, tags: ["eu"] },
       { name: "rack1-a", level: "level2", parent: "rack1", enabled: false },
     ]);
+    const read = await call("GET", "/nodes/inventory");
+    expect(read.statusCode).toBe(200);
+    expect(read.headers.etag).toBe('"1"');
+    expect(read.body).toMatchObject({ source: "inventory", version: 1, count: 2 });
+    expect((await call("GET", "/nodes/elsewhere")).statusCode).toBe(404);
     const many = Array.from({ length: 5000 }, (_, i) => ({
       name: `n${i}-${"x".repeat(80)}`,
       level: "level1",
       parent: "scheduler",
     }));
-    const second = await call("PUT", "/nodes/inventory", { body: { nodes: many } });
-    expect(at(second.body, "count")).toBe(5000);
+    const second = await call("PUT", "/nodes/inventory", { body: { nodes: many }, headers: { "if-match": '"1"' } });
+    expect(second.body).toMatchObject({ count: 5000, version: 2, changed: true });
     const stored = await readPushedNodes(h.store, "inventory");
-    expect(stored?.nodes).toEqual(many);
+    expect(stored?.nodes).toEqual(many.map((node) => ({ ...node, enabled: true })));
     // The first generation's parts are gone: the source holds the head and the new parts only.
     const items = await h.store.doc.send(
       new QueryCommand({
         TableName: h.store.tableName,
         KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: { ":pk": nodeSourcePk("inventory") },
+        ExpressionAttributeValues: { ":pk": nodeSetPk("pushed:inventory") },
       }),
     );
     const parts = (items.Items ?? []).filter((item) => item.sk !== "HEAD");
-    expect(parts.length).toBeGreaterThan(1); // 5000 nodes of ~130 bytes take several parts
-    expect(parts.every((item) => String(item.sk).startsWith(`PART#${String(at(second.body, "generation"))}#`))).toBe(
-      true,
-    );
+    expect(parts.length).toBe(1); // 5000 nodes of ~130 bytes compress into one part
+    expect(parts.every((item) => String(item.sk).startsWith("PART#0000000002#"))).toBe(true);
     expect(await readPushedNodes(h.store, "elsewhere")).toBeNull();
+  });
+
+  it("PUT /nodes/{source} is versioned: a stale If-Match is refused, and a push equal to the stored set writes nothing", async () => {
+    await call("PUT", "/config", { body: simple() });
+    const nodes = [{ name: "rack1", level: "level1", parent: "scheduler", tags: ["eu"] }];
+    const first = await call("PUT", "/nodes/inventory", { body: { nodes }, headers: { "if-match": '"0"' } });
+    expect(first.body).toMatchObject({ version: 1, changed: true });
+    pokes = 0;
+    const before = await h.store.doc.send(
+      new QueryCommand({
+        TableName: h.store.tableName,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": nodeSetPk("pushed:inventory") },
+      }),
+    );
+    // The same nodes again, even with a stale If-Match (a retried push): nothing written, no poke.
+    const again = await call("PUT", "/nodes/inventory", { body: { nodes }, headers: { "if-match": '"0"' } });
+    expect(again.statusCode).toBe(200);
+    expect(again.body).toMatchObject({ version: 1, changed: false });
+    expect(pokes).toBe(0);
+    const after = await h.store.doc.send(
+      new QueryCommand({
+        TableName: h.store.tableName,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": nodeSetPk("pushed:inventory") },
+      }),
+    );
+    expect(after.Items).toEqual(before.Items);
+    // Different nodes against a stale version: refused, the stored set kept.
+    const stale = await call("PUT", "/nodes/inventory", {
+      body: { nodes: [{ name: "rack2", level: "level1", parent: "scheduler" }] },
+      headers: { "if-match": '"0"' },
+    });
+    expect(stale.statusCode).toBe(409);
+    expect((await readPushedNodes(h.store, "inventory"))?.nodes.map((n) => n.name)).toEqual(["rack1"]);
+    const bad = await call("PUT", "/nodes/inventory", { body: { nodes }, headers: { "if-match": "v1" } });
+    expect(bad.statusCode).toBe(400);
+    const long = await call("PUT", `/nodes/${"s".repeat(201)}`, { body: { nodes } });
+    expect(long.statusCode).toBe(400);
   });
 
   it("refuses a bad push with every problem listed and keeps what was stored", async () => {
@@ -686,7 +769,7 @@ describe("POST / (Bistro's multi-query body)", () => {
 });
 
 describe("routing, health and CORS", () => {
-  it("answers GET /health, 404 for unknown paths, 405 for wrong methods, preflights, with CORS on every answer", async () => {
+  it("answers GET /health, 404 for unknown paths, 405 for wrong methods, preflights, with CORS only for a configured origin", async () => {
     const health = await call("GET", "/health");
     expect(health.body).toEqual({ ok: true, configVersion: null, timeMs: h.now() });
     const unknown = await call("GET", "/nowhere");
@@ -698,7 +781,7 @@ describe("routing, health and CORS", () => {
     const preflight = await api.handle({ method: "OPTIONS", path: "/jobs/x" });
     expect(preflight.statusCode).toBe(204);
     for (const response of [health, unknown, wrong, preflight]) {
-      expect(response.headers["access-control-allow-origin"]).toBe("*");
+      expect(response.headers["access-control-allow-origin"]).toBeUndefined();
     }
     api = buildApi({ corsOrigin: "https://ui.example.com" });
     expect((await call("GET", "/health")).headers["access-control-allow-origin"]).toBe("https://ui.example.com");
@@ -744,3 +827,127 @@ function histogramCodeOf(bits: number): string {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   return alphabet.charAt(bits & 63) + (bits >> 6 ? alphabet.charAt(bits >> 6) : "");
 }
+
+describe("hostile input: limits answer 400 naming the limit, and a refused change keeps the running config", () => {
+  const bistro = (queries: unknown) =>
+    call("POST", "/", {
+      text: JSON.stringify(queries),
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+  const message = (response: ApiResponse) => JSON.stringify(response.body);
+
+  async function expectConfigKept(version: number) {
+    const get = await call("GET", "/config");
+    expect(get.body).toMatchObject({ version, config: simple() });
+    const nodes = await call("GET", "/nodes");
+    expect(nodes.statusCode).toBe(200);
+  }
+
+  it("an unknown node source (__proto__ or not implemented) is refused through PUT /config", async () => {
+    expect((await call("PUT", "/config", { body: simple() })).statusCode).toBe(200);
+    for (const source of ["__proto__", "nope"]) {
+      const document = simple() as Record<string, { nodes: { node_sources: unknown[] } }>;
+      document.bistro_settings!.nodes.node_sources.push({ source, prefs: {} });
+      const put = await call("PUT", "/config", { body: document });
+      expect(put.statusCode).toBe(400);
+      expect(at(put.body, "error", "issues", 0, "path")).toBe("bistro_settings.nodes.node_sources.1.source");
+      expect(at(put.body, "error", "issues", 0, "message")).toMatch(`unknown node source "${source}"`);
+    }
+    await expectConfigKept(1);
+  });
+
+  it("a range_label format of {i:x>200000000} is refused before any node is made", async () => {
+    await call("PUT", "/config", { body: simple() });
+    const document = simple() as Record<string, { nodes: { levels: string[]; node_sources: unknown[] } }>;
+    document.bistro_settings!.nodes.node_sources = [
+      { source: "range_label", prefs: { parent_level: "instance", start: 0, end: 3, format: "{i:x>200000000}" } },
+    ];
+    const put = await call("PUT", "/config", { body: document });
+    expect(put.statusCode).toBe(400);
+    expect(message(put)).toMatch(/MAX_RANGE_LABEL_WIDTH/);
+    await expectConfigKept(1);
+  });
+
+  it("a job entry over 300 KB: 400 through PUT /jobs, an error through Bistro's save_job; nothing stored", async () => {
+    await call("PUT", "/config", { body: simple() });
+    const big = { owner: "o", config: { blob: "x".repeat(310_000) } };
+    const put = await call("PUT", "/jobs/big", { body: big });
+    expect(put.statusCode).toBe(400);
+    expect(message(put)).toMatch(/MAX_CONFIG_ENTRY_BYTES/);
+    const saved = await bistro({ a: { handler: "save_job", job_id: "big", job: big } });
+    expect(saved.statusCode).toBe(200);
+    expect(at(saved.body, "a", "error")).toMatch(/MAX_CONFIG_ENTRY_BYTES/);
+    const unknownLevel = await bistro({
+      a: { handler: "save_job", job_id: "j", job: { owner: "o", level_for_tasks: "x" } },
+    });
+    expect(at(unknownLevel.body, "a", "error")).toMatch(/unknown level/);
+    await expectConfigKept(1);
+  });
+
+  it("JSON past MAX_JSON_DEPTH is a 400 (Bistro's POST / keeps its one-string answer), never a RangeError", async () => {
+    await call("PUT", "/config", { body: simple() });
+    const deep = `{"bistro_settings": ${"[".repeat(10_000)}${"]".repeat(10_000)}}`;
+    const put = await call("PUT", "/config", { text: deep, headers: { "content-type": "application/json" } });
+    expect(put.statusCode).toBe(400);
+    expect(message(put)).toMatch(/MAX_JSON_DEPTH/);
+    const post = await call("POST", "/", { text: `{"a": ${"[".repeat(10_000)}${"]".repeat(10_000)}}` });
+    expect(post.statusCode).toBe(200);
+    expect(post.body).toMatch(/MAX_JSON_DEPTH/);
+    const malformed = await call("POST", "/", { text: "{nope" });
+    expect(malformed.statusCode).toBe(200);
+    expect(typeof malformed.body).toBe("string");
+    await expectConfigKept(1);
+  });
+
+  it("a body over MAX_BODY_BYTES is a 400 naming the limit, in lib/api and in sous local's server", async () => {
+    const text = JSON.stringify({ nodes: [{ name: "x".repeat(6_000_000), level: "level1", parent: "scheduler" }] });
+    const direct = await call("PUT", "/nodes/src", { text, headers: { "content-type": "application/json" } });
+    expect(direct.statusCode).toBe(400);
+    expect(message(direct)).toMatch(/MAX_BODY_BYTES/);
+    const server = await serveApi(api, 0);
+    try {
+      const answer = await fetch(`${server.url}/nodes/src`, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: text,
+      });
+      expect(answer.status).toBe(400);
+      expect(await answer.text()).toMatch(/MAX_BODY_BYTES/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a 1 MB pushed node name and 1M tags are 400s naming the limit, never 500s", async () => {
+    await call("PUT", "/config", { body: simple() });
+    const longName = await call("PUT", "/nodes/src", {
+      body: { nodes: [{ name: "n".repeat(1_000_000), level: "level1", parent: "scheduler" }] },
+    });
+    expect(longName.statusCode).toBe(400);
+    expect(at(longName.body, "error", "issues", 0)).toMatchObject({
+      path: "nodes.0.name",
+      message: expect.stringMatching(/MAX_NODE_NAME_BYTES/) as string,
+    });
+    const tags = await call("PUT", "/nodes/src", {
+      body: {
+        nodes: [
+          { name: "n1", level: "level1", parent: "scheduler", tags: Array.from({ length: 1_000_000 }, () => "t") },
+        ],
+      },
+    });
+    expect(tags.statusCode).toBe(400);
+    expect(at(tags.body, "error", "issues", 0, "message")).toMatch(/MAX_TAGS_PER_NODE/);
+    expect(await readPushedNodes(h.store, "src")).toBeNull();
+  });
+
+  it("task_logs and GET /logs refuse more than MAX_LOG_QUERY_JOBS jobs before reading anything", async () => {
+    await call("PUT", "/config", { body: simple() });
+    const jobs = Array.from({ length: 3_000 }, (_, i) => `j${i}`);
+    const answer = await bistro({ a: { handler: "task_logs", log_type: "stdout", jobs } });
+    expect(at(answer.body, "a", "error")).toMatch(/3,000; the limit is 1,000 \(MAX_LOG_QUERY_JOBS\)/);
+    const get = await call("GET", "/logs", { query: { job: jobs } });
+    expect(get.statusCode).toBe(400);
+    expect(message(get)).toMatch(/MAX_LOG_QUERY_JOBS/);
+    expect(logQueries).toEqual([]);
+  });
+});

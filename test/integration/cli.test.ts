@@ -404,10 +404,11 @@ describe("sous worker: the daemon over the HTTP control plane", () => {
 
   test("registers through POST /workers, runs the demo's tasks, logs to S3, stops on an interrupt", async () => {
     let interrupt: (() => void) | undefined;
-    const worker = sous(
-      [...workerArgs("cli-worker"), "--log-bucket", workerDeployment.bucket, "--table", `${name}-state`],
-      { env, onInterruptible: (send) => (interrupt = send) },
-    );
+    // No --log-bucket/--table: the registration answer names them.
+    const worker = sous(workerArgs("cli-worker"), {
+      env: { ...env, SOUS_LOG_BUCKET: "", SOUS_TABLE: "" },
+      onInterruptible: (send) => (interrupt = send),
+    });
     const ends = await until("the worker to run the demo's four tasks", async () => {
       const run = await sous(["tasks", "--json", "--state", "done"], { env });
       const done = json<{ tasks: TaskJson[] }>(run).tasks;
@@ -442,18 +443,21 @@ describe("sous worker: the daemon over the HTTP control plane", () => {
     expect(lines).toMatch(/exited \(stopped\)/);
   });
 
-  test("without a log bucket it warns and still runs", async () => {
-    // The registered event comes before the command listens for interrupts: interrupt once it listens.
-    const worker = sous(workerArgs("cli-worker-2"), {
+  test("with no log bucket from the registration or the flags it refuses to start (exit 2)", async () => {
+    // An API that does not name the log destination (an older one).
+    const withoutSetup: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (!hrefOf(input).endsWith("/workers")) return response;
+      const { tableName: _t, logBucket: _b, ...rest } = (await response.json()) as Record<string, unknown>;
+      return Response.json(rest, { status: response.status });
+    };
+    const run = await sous(workerArgs("cli-worker-2"), {
       env: { ...env, SOUS_LOG_BUCKET: "", SOUS_TABLE: "" },
-      onInterruptible: (send) => {
-        send();
-      },
+      fetch: withoutSetup,
     });
-    const run = await worker;
-    expect(run.code).toBe(0);
-    expect(run.err[0]).toContain("warning: no log bucket and table");
-    expect(run.out.join("\n")).toMatch(/registered as cli-worker-2 .*\n(.*\n)*.*exited \(stopped\)/);
+    expect(run.code).toBe(2);
+    expect(run.err.join("\n")).toContain("names no log table and bucket");
+    expect(run.out.join("\n")).not.toMatch(/registered as/);
   });
 
   test("a worker whose heartbeat is refused stops on its own and exits 1", async () => {

@@ -58,10 +58,9 @@ describe("functions/status-ingest", () => {
     const started = (await h.orders("w1")) as StartMessage[];
     const target = started.find((o) => o.node === "node11") ?? started[0]!;
     const sqsEvent = event("sqs/status-batch.json") as SQSEvent;
-    sqsEvent.Records[0]!.body = sqsEvent.Records[0]!.body.replace("ATTEMPT", target.attempt).replace(
-      "node11",
-      target.node,
-    );
+    sqsEvent.Records[0]!.body = sqsEvent.Records[0]!.body.replace("ATTEMPT", target.attempt)
+      .replace("TOKEN", target.token)
+      .replace("node11", target.node);
 
     const response = await handler(sqsEvent, context("req-3"));
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "2e1424d4-f796-459a-8184-9c92662be6da" }] });

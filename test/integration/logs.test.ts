@@ -5,7 +5,15 @@ import { CreateBucketCommand, DeleteObjectCommand, ListObjectsV2Command, type S3
 import type { AwsClients } from "../../lib/aws";
 import { LOG_JOB_INDEX_PREFIX, LOG_TASK_INDEX_PREFIX, LOG_TIME_INDEX_PREFIX } from "../../lib/logs/keys";
 import { parseLineId } from "../../lib/logs/line-id";
-import { LogQueryError, readLogs, type LogLineRow, type LogQuery, type LogReaderDeps } from "../../lib/logs/reader";
+import { USER_REGEX_ENGINE } from "../../lib/config/regex";
+import {
+  LogQueryError,
+  parseLogQuery,
+  readLogs,
+  type LogLineRow,
+  type LogQuery,
+  type LogReaderDeps,
+} from "../../lib/logs/reader";
 import type { LogStream } from "../../lib/logs/segment";
 import {
   LogWriter,
@@ -523,5 +531,50 @@ describe("LogWriter + readLogs", () => {
       nextLineId: "-1",
       lines: [],
     });
+  });
+});
+
+describe("hostile queries stay cheap", () => {
+  /** Counts the DynamoDB queries one client sends. */
+  function countQueries(): { queries: number } {
+    const counts = { queries: 0 };
+    aws.doc.middlewareStack.add(
+      (next, context) => (args) => {
+        if (context.commandName === "QueryCommand") counts.queries += 1;
+        return next(args);
+      },
+      { step: "initialize", name: "countQueriesForTest" },
+    );
+    return counts;
+  }
+
+  test("regex_filter (a+)+$ on a long line completes, through the linear-time engine", async () => {
+    const w = writer("w1");
+    const line = `${"a".repeat(5_000)}!`;
+    await w.append({ job: "j", node: "n", attempt: "a", stream: "stdout", text: line, timeMs: clock.now() });
+    await w.append({ job: "j", node: "n", attempt: "a", stream: "stdout", text: "aaa", timeMs: clock.now() });
+    clock.advance(20_000);
+    await w.uploadsSettled();
+    // A backtracking engine needs about 2^5000 steps for the first line; RE2 needs one pass.
+    const page = await readLogs(reader(), { logType: "stdout", regexFilter: "(a+)+$", sort: "asc" });
+    expect(texts(page.lines)).toEqual(["aaa"]);
+    expect(parseLogQuery({ logType: "stdout", regexFilter: "(a+)+$" }).regex).not.toBeInstanceOf(RegExp);
+    expect(USER_REGEX_ENGINE).toBe("re2js");
+    // RE2 syntax: back-references are refused with the engine's reason.
+    expect(() => parseLogQuery({ logType: "stdout", regexFilter: "(a)\\1" })).toThrow(/Invalid regex_filter: .*\\1/);
+  }, 120_000);
+
+  test("a long job list reads a few index partitions, not one query per job", async () => {
+    const w = writer("w1");
+    await w.append({ job: "j7", node: "n", attempt: "a", stream: "stdout", text: "found", timeMs: clock.now() });
+    await w.append({ job: "other", node: "n", attempt: "a", stream: "stdout", text: "skipped", timeMs: clock.now() });
+    clock.advance(20_000);
+    await w.uploadsSettled();
+    const counts = countQueries();
+    const jobs = Array.from({ length: 1_000 }, (_, i) => `j${i}`);
+    const { rows } = await readAll({ logType: "stdout", jobs, sort: "asc" });
+    expect(texts(rows)).toEqual(["found"]);
+    // One query per day partition searched (retention plus a day), far below one per job.
+    expect(counts.queries).toBeLessThan(100);
   });
 });

@@ -60,6 +60,7 @@ describe.each([1, 2, 3])("randomized rounds, statuses and config changes (seed %
         job: start.job,
         node: start.node,
         attempt: start.attempt,
+        token: start.token,
         worker: workerOf.get(start.attempt) ?? "w1",
         killed: false,
         exitCode: 0,

@@ -30,6 +30,7 @@ function start(job: string, node: string, charges: LimitedCharge[], expectedVers
     job,
     node,
     attempt: `${job}/${node}/${expectedVersion ?? 0}`,
+    tokenHash: `hash-of-${job}/${node}`,
     worker: "w1",
     workerInstance: "w1-a",
     charges,

@@ -88,8 +88,15 @@ class MemoryLogSink implements LogSink {
   endTask(task: { attempt: string }): void {
     this.endedTasks.push(task.attempt);
   }
+  /** The task's output lines (stdout and stderr). */
   texts(attempt: string): string[] {
-    return this.lines.filter((l) => l.attempt === attempt).map((l) => l.text);
+    return this.lines.filter((l) => l.attempt === attempt && l.stream !== "statuses").map((l) => l.text);
+  }
+  /** The attempt's `statuses` stream, parsed. */
+  statuses(attempt: string): Record<string, unknown>[] {
+    return this.lines
+      .filter((l) => l.attempt === attempt && l.stream === "statuses")
+      .map((l) => JSON.parse(l.text) as Record<string, unknown>);
   }
 }
 
@@ -230,6 +237,7 @@ function startMessage(overrides: Partial<StartMessage> = {}): StartMessage {
     job: "job1",
     node: uniqueName("node"),
     attempt: randomUUID(),
+    token: randomUUID(),
     command: [],
     taskJson: { id: "job1", config: { answer: 42 }, path_to_node: ["instance", "node"] },
     killRequest: { method: "term", killWaitMs: 0 },
@@ -288,9 +296,19 @@ describe("start and kill messages", () => {
       "stderr is also logged",
     ]);
     expect(w.logs.endedTasks).toEqual([start.attempt]);
-    expect(w.logs.lines.map((l) => [l.job, l.node, l.stream])).toEqual([
+    expect(w.logs.lines.filter((l) => l.stream !== "statuses").map((l) => [l.job, l.node, l.stream])).toEqual([
       [start.job, start.node, "stdout"],
       [start.job, start.node, "stderr"],
+    ]);
+    const identity = {
+      worker: w.workerId,
+      worker_instance: w.worker.instanceId,
+      worker_host: expect.any(String) as string,
+    };
+    expect(w.logs.statuses(start.attempt)).toEqual([
+      { event: "running", command: [expect.any(String) as string], ...identity },
+      { event: "got_status", raw_status: "done", ...identity },
+      { event: "process_exited", exit_code: 0, signal: null, killed: false, raw_status: "done", ...identity },
     ]);
   });
 
@@ -328,6 +346,8 @@ describe("start and kill messages", () => {
     expect(end).toMatchObject({ attempt: start.attempt, killed: true, signal: "SIGTERM" });
     expect(end?.rawStatus).toBeUndefined();
     expect(end?.notRunning).toBeUndefined();
+    expect(w.logs.statuses(start.attempt).map((e) => e.event)).toEqual(["running", "killed", "process_exited"]);
+    expect(w.logs.statuses(start.attempt)[1]).toMatchObject({ request: killMessage(start).request });
   });
 
   it("answers a kill of an attempt it is not running with a notRunning end, and never runs that attempt later", async () => {
@@ -355,6 +375,9 @@ describe("start and kill messages", () => {
       `attempt ${first.attempt} of the same task is running here`,
     ]);
     expect(w.worker.runningAttempts()).toEqual([first.attempt]);
+    expect(w.logs.statuses(second.attempt)).toMatchObject([
+      { event: "refused", reason: `attempt ${first.attempt} of the same task is running here` },
+    ]);
     await w.send(killMessage(first));
     const [, killed] = await w.ends(2);
     expect(killed).toMatchObject({ attempt: first.attempt, killed: true });
@@ -480,6 +503,8 @@ describe("heartbeats and the lost-worker self-deadline", () => {
 
     const [end] = await w.ends(1);
     expect(end).toMatchObject({ attempt: start.attempt, killed: true, signal: "SIGKILL" });
+    expect(w.logs.statuses(start.attempt).map((e) => e.event)).toEqual(["running", "lost", "process_exited"]);
+    expect(w.logs.statuses(start.attempt)[1]?.reason).toMatch(/^worker gave up \(silence\)/);
     const children = w.logs.texts(start.attempt).flatMap((t) => (t.startsWith("child ") ? [Number(t.slice(6))] : []));
     expect(children).toHaveLength(1);
     for (const pid of children) expect(isRunning(pid)).toBe(false);

@@ -215,11 +215,12 @@ describe("routing and bodies", () => {
     expect(() => findRoute(routes, "GET", "/nope")).toThrow(/No route for GET \/nope/);
   });
 
-  it("parses JSON bodies with the rules of middy's JSON body parser", () => {
+  it("parses JSON bodies: 415 without a JSON content type, 400 (ValidationError) for malformed JSON", () => {
     expect(parseJsonBody({ "content-type": "application/json; charset=utf-8" }, '{"a":1}')).toEqual({ a: 1 });
     expect(parseJsonBody({ "content-type": "application/vnd.sous+json" }, "[]")).toEqual([]);
     expect(() => parseJsonBody({}, '{"a":1}')).toThrow(UnsupportedMediaTypeError);
-    expect(() => parseJsonBody({ "content-type": "application/json" }, "{")).toThrow(/malformed JSON/);
+    expect(() => parseJsonBody({ "content-type": "application/json" }, "{")).toThrow(ValidationError);
+    expect(() => parseJsonBody({ "content-type": "application/json" }, "{")).toThrow(/^The body is not valid JSON: /);
   });
 });
 

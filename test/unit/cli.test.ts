@@ -8,7 +8,7 @@ import {
   resolveApiUrl,
   sigV4Signer,
 } from "../../lib/cli/client";
-import { diffConfigs, formatDiff } from "../../lib/cli/config-diff";
+import { diffConfigs, formatDiff } from "../../lib/config/diff";
 import { EXIT, exitCodeOf, formatTable } from "../../lib/cli/io";
 import { UsageError } from "../../lib/cli/local";
 import { parseResources } from "../../lib/cli/worker";

@@ -102,7 +102,9 @@ describe("range_label source", () => {
   it("fills {parent}, {i}, {start}, {end}, literal braces and [[fill]align]width", () => {
     expect(one({ start: 2, end: 3, format: "{parent}_{i}_{start}_{end}" })).toEqual(["inst_2_2_3", "inst_3_2_3"]);
     expect(one({ start: 9, end: 10, format: "{{db}}_{i:0>3}" })).toEqual(["{db}_009", "{db}_010"]);
-    expect(compileFormat("[{i:<3}|{i:^4}]")({ parent: "p", i: "7", start: "0", end: "0" })).toBe("[7  | 7  ]");
+    expect(
+      compileFormat("[{i:<3}|{i:^4}]", ["parent", "i", "start", "end"])({ parent: "p", i: "7", start: "0", end: "0" }),
+    ).toBe("[7  | 7  ]");
   });
 
   it("makes nothing for an empty range", () => {
@@ -143,7 +145,10 @@ describe("range_label source", () => {
     [{ parent_level: "instance", start: 1, end: 2, format: "db_{i" }, /unmatched "\{"/],
     [{ parent_level: "instance", start: 1, end: 2, format: "db_}" }, /unmatched "\}"/],
     [{ parent_level: "instance", start: 1, end: 2, format: "{i:03d}" }, /is not supported/],
-    [{ parent_level: "instance", start: 0, end: 1e9 }, /would create 1000000001 nodes; the limit is 10000000/],
+    [
+      { parent_level: "instance", start: 0, end: 1e9 },
+      /would create 1000000001 nodes per parent: that is 1,000,000,001; the limit is 1,000,000 \(MAX_NODES\)/,
+    ],
   ])("rejects prefs %j", (prefs, message) => {
     expect(() => rangeLabelNodes(context(prefs, ["my_level"]))).toThrow(message);
   });
@@ -152,7 +157,7 @@ describe("range_label source", () => {
 describe("NodeSourceRegistry", () => {
   it("holds the built-in sources and refuses a name twice", () => {
     const registry = builtinNodeSources();
-    expect(registry.names()).toEqual(["manual", "range_label", "empty"]);
+    expect(registry.names()).toEqual(["manual", "range_label", "add_time", "empty"]);
     expect(() => registry.register({ name: "manual", fetch: () => [] })).toThrow("Duplicate node source: manual");
   });
 
@@ -263,13 +268,22 @@ describe("loadNodes: one refresh, sources in order", () => {
   });
 });
 
-describe("manual, range_label and empty stay pure", () => {
-  it.each(["source.ts", "manual.ts", "range-label.ts", "empty.ts"])(
-    "%s imports only the model and its siblings",
-    (file) => {
-      const text = readFileSync(join(__dirname, "..", "..", "lib", "nodes", file), "utf8");
-      const imports = [...text.matchAll(/from "([^"]+)"/g)].map((match) => match[1]);
-      expect(imports.filter((path) => !/^\.\/[a-z-]+$|^\.\.\/model\/[a-z]+$/.test(path ?? ""))).toEqual([]);
-    },
-  );
+describe("manual, range_label, add_time and empty stay pure", () => {
+  it.each([
+    "source.ts",
+    "manual.ts",
+    "range-label.ts",
+    "format.ts",
+    "add-time.ts",
+    "cron.ts",
+    "cron-selector.ts",
+    "time-zone.ts",
+    "empty.ts",
+  ])("%s imports only the model, the limits and its siblings", (file) => {
+    const text = readFileSync(join(__dirname, "..", "..", "lib", "nodes", file), "utf8");
+    const imports = [...text.matchAll(/from "([^"]+)"/g)].map((match) => match[1]);
+    expect(
+      imports.filter((path) => !/^\.\/[a-z-]+$|^\.\.\/model\/[a-z]+$|^\.\.\/config\/limits$/.test(path ?? "")),
+    ).toEqual([]);
+  });
 });

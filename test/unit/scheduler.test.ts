@@ -344,7 +344,7 @@ describe("§4.1 candidates: shouldRunOn (disabled nodes and filters)", () => {
     expect([...a].filter((n) => b.has(n)).length).toBeLessThan(a.size * 0.5);
   });
 
-  it("a regex JavaScript cannot compile makes the job unrunnable, with a reason", () => {
+  it("a regex the engine cannot compile makes the job unrunnable, with a reason", () => {
     const result = plan(makeSnapshot(hostConfig({}, { j: { filters: { db: { whitelistRegex: "(" } } } }), hostTree()));
     expect(result.starts).toEqual([]);
     expect(result.reasons[0]!.message).toMatch(/^Job j has a bad filter: Invalid regex \(/);
@@ -497,7 +497,7 @@ describe("§4.3 policies", () => {
     for (const policy of ["roundrobin", "ranked_priority", "randomized_priority", "long_tail"] as const) {
       const result = plan(makeSnapshot(config(policy, 100, { a: {}, b: {} }), tree()));
       expect(result.starts).toHaveLength(8);
-      expect(result.stats).toEqual({ candidatesEvaluated: 8, candidates: 8, tried: 8 });
+      expect(result.stats).toEqual({ candidatesEvaluated: 8, candidates: 8, tried: 8, running: 0 });
     }
   });
 });
@@ -509,6 +509,8 @@ describe("§7.7 worker selection", () => {
     const result = plan(makeSnapshot(hostConfig(), hostTree(), { workers: [] }));
     expect(result.starts).toEqual([]);
     expect(result.stats.tried).toBe(1);
+    // The backlog workers scale on is still counted: every runnable task, none running.
+    expect(result.stats).toMatchObject({ candidates: 6, running: 0 });
     expect(result.reasons[0]!.message).toMatch(/^No workers were available to run j, db\d\d$/);
   });
 
@@ -522,6 +524,13 @@ describe("§7.7 worker selection", () => {
     expect(result.starts).toEqual([]);
     expect(result.stats.tried).toBe(1);
     expect(result.reasons[0]!.message).toMatch(/^None of the workers are healthy to run j, /);
+  });
+
+  it("counts running tasks and the runnable ones beside them (the scaling backlog)", () => {
+    const result = plan(
+      makeSnapshot(hostConfig(), hostTree(), { workers: [], tasks: [running("j", "db11"), running("j", "db21")] }),
+    );
+    expect(result.stats).toMatchObject({ candidates: 4, running: 2 });
   });
 
   it("only healthy workers get tasks", () => {

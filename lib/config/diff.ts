@@ -1,7 +1,8 @@
-// What `sous apply --dry-run` reports: the difference between the stored Bistro document and a
-// new one, as the user wrote them: jobs added, removed or changed (with the keys that differ),
-// and the bistro_settings keys that differ. Key order in objects does not count as a change.
-import { JOB_PREFIX, SETTINGS_KEY } from "../config";
+// What `sous apply --dry-run` and the web UI's config page report: the difference between the
+// stored Bistro document and a new one, as the user wrote them: jobs added, removed or changed
+// (with the keys that differ), and the bistro_settings keys that differ. Key order in objects does not count as a change.
+import { JOB_PREFIX } from "./job";
+import { SETTINGS_KEY } from "./settings";
 
 export interface ConfigDiff {
   settingsChanged: string[];

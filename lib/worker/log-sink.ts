@@ -1,0 +1,23 @@
+// What the worker daemon needs from a log store: the S3 log writer (lib/logs/writer.ts) in
+// production, a memory sink in tests, a discarding one when no store is configured.
+import type { LogStream } from "../logs/segment";
+
+/** One output line of one attempt, as the log writer (lib/logs) takes it. */
+export interface LogLine {
+  job: string;
+  node: string;
+  attempt: string;
+  /** stdout or stderr of the task, or `statuses`: its lifecycle (task-statuses.ts). */
+  stream: LogStream;
+  text: string;
+  timeMs: number;
+}
+
+/** The part of the S3 log writer the daemon uses. `append` resolving late is backpressure. */
+export interface LogSink {
+  append(line: LogLine): Promise<void>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  /** Told when an attempt has ended, so per-task bookkeeping can go (the S3 writer has it). */
+  endTask?(task: { job: string; node: string; attempt: string }): void;
+}

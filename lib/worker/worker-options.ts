@@ -1,0 +1,110 @@
+// The worker daemon's options: what a caller may set, the defaults, and their validation, compiled
+// in one step (`compileWorkerOptions`) into the fully resolved form the daemon and its parts read.
+// A bad option fails here, before anything registers, with a WorkerOptionsError naming the option;
+// its `cause` is the schema's own report.
+import { randomUUID } from "node:crypto";
+import { hostname as osHostname } from "node:os";
+import { z } from "zod";
+
+import type { ResourceAmounts } from "../model/config";
+
+export interface WorkerOptions {
+  /** The worker id (Bistro's shard); one live instance per id. */
+  id: string;
+  /** The worker's `--command PATH`, run when a job has no command of its own. */
+  command: string;
+  /** Tasks run in `<dataDir>/jobs/<job>`. */
+  dataDir: string;
+  resources?: ResourceAmounts;
+  /** Default: the machine's hostname. */
+  hostname?: string;
+  /** Default: a random UUID; unique per process start. */
+  instanceId?: string;
+  /** Default 15 (Bistro's `--heartbeat_period_sec`). */
+  heartbeatPeriodSec?: number;
+  /** ReceiveMessage long-poll, at most 20 s (SQS's limit). Default 20. */
+  receiveWaitSec?: number;
+  /** Ends that finish within this window share one SendMessageBatch. Default 100 ms. */
+  endBatchWindowMs?: number;
+  /** On a graceful stop, how long running tasks may take to finish before they are killed. Default 20 s. */
+  shutdownWaitMs?: number;
+  /**
+   * SIGTERM-to-SIGKILL wait when the worker kills its tasks on its own account (lost, replaced), and
+   * the longest a task may ignore its own kill request on shutdown. Default 5000 (Bistro's
+   * `--CAUTION_worker_suicide_task_kill_wait_ms`).
+   */
+  killWaitMs?: number;
+  /** At exit, how long to keep retrying unsent ends. Default 30 s. */
+  endsDrainTimeoutMs?: number;
+  /** Environment the tasks inherit (before SOUS_*). Default `process.env`. */
+  baseEnv?: NodeJS.ProcessEnv;
+}
+
+/** Every option resolved; what the daemon reads. */
+export interface CompiledWorkerOptions {
+  id: string;
+  command: string;
+  dataDir: string;
+  resources: ResourceAmounts;
+  hostname: string;
+  instanceId: string;
+  heartbeatPeriodSec: number;
+  receiveWaitSec: number;
+  endBatchWindowMs: number;
+  shutdownWaitMs: number;
+  killWaitMs: number;
+  endsDrainTimeoutMs: number;
+  baseEnv?: NodeJS.ProcessEnv;
+}
+
+export class WorkerOptionsError extends RangeError {
+  override readonly name = "WorkerOptionsError";
+}
+
+export const WORKER_OPTION_DEFAULTS = {
+  heartbeatPeriodSec: 15,
+  receiveWaitSec: 20,
+  endBatchWindowMs: 100,
+  shutdownWaitMs: 20_000,
+  killWaitMs: 5000,
+  endsDrainTimeoutMs: 30_000,
+} as const;
+
+/** Longest wait any duration option may ask for (a day): longer is a unit mistake, not a wish. */
+const MAX_DURATION_MS = 86_400_000;
+
+const durationMs = z.number().int().min(0).max(MAX_DURATION_MS);
+
+const schema = z.object({
+  id: z.string().min(1),
+  command: z.string(),
+  dataDir: z.string().min(1),
+  resources: z.record(z.string(), z.number().int().min(0)),
+  hostname: z.string().min(1),
+  instanceId: z.string().min(1),
+  // The API's registration limit.
+  heartbeatPeriodSec: z.number().positive().max(3600),
+  receiveWaitSec: z.number().int().min(0).max(20),
+  endBatchWindowMs: durationMs,
+  shutdownWaitMs: durationMs,
+  killWaitMs: durationMs,
+  endsDrainTimeoutMs: durationMs,
+});
+
+/** Fills in the defaults and validates the result; throws WorkerOptionsError naming each bad option. */
+export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOptions {
+  const { baseEnv, ...rest } = options;
+  const withDefaults = {
+    ...WORKER_OPTION_DEFAULTS,
+    ...rest,
+    resources: options.resources ?? {},
+    hostname: options.hostname ?? osHostname(),
+    instanceId: options.instanceId ?? randomUUID(),
+  };
+  const parsed = schema.safeParse(withDefaults);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "options"}: ${issue.message}`);
+    throw new WorkerOptionsError(`Invalid worker options: ${problems.join("; ")}`, { cause: parsed.error });
+  }
+  return { ...parsed.data, ...(baseEnv ? { baseEnv } : {}) };
+}
