@@ -38,8 +38,8 @@ const BROWSER = [
     message: "lib/ui/app runs in the browser: no Node modules.",
   },
   {
-    regex: "^(\\.\\./)+(aws|store|dispatch|logs|worker|local|cli|round|nodes|ui/server|ui/bundle|api(?!/histogram$))(/|$)",
-    message: "lib/ui/app may import only pure code (lib/model, lib/config, lib/api/histogram) besides its own.",
+    regex: "^(\\.\\./)+(aws|store|dispatch|logs|worker|local|cli|round|nodes|ui/server|ui/bundle|api(?!/(histogram|error-answer)$))(/|$)",
+    message: "lib/ui/app may import only pure code (lib/model, lib/config, lib/api/histogram and error-answer) besides its own.",
   },
 ];
 

@@ -68,6 +68,8 @@ type Handler = (view: ApiView, query: Query) => Promise<unknown>;
 function stringList(query: Query, key: string): string[] {
   const value = query[key];
   if (value === undefined || value === null) return [];
+  // Bistro's clients (PHP) send an empty list as `{}`, and Bistro iterates it as nothing.
+  if (isPlainObject(value) && Object.keys(value).length === 0) return [];
   if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
     throw new ValidationError(`"${key}" must be a list of strings`);
   }

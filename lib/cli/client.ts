@@ -6,6 +6,7 @@ import { createHash, createHmac } from "node:crypto";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentityProvider, Checksum, SourceData } from "@smithy/types";
+import { errorOfAnswer, type ApiHttpError } from "../api/error-answer";
 import { UsageError } from "./local";
 
 /** `sous local`'s default address. */
@@ -33,24 +34,7 @@ export class ApiUnreachableError extends Error {
   }
 }
 
-export interface ApiIssue {
-  path?: string;
-  message: string;
-  value?: unknown;
-}
-
-/** An HTTP error answer; the message and issues are the API's own (docs/api.md "Errors"). */
-export class ApiHttpError extends Error {
-  override readonly name = "ApiHttpError";
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly issues: readonly ApiIssue[],
-  ) {
-    super(message);
-  }
-}
+export { ApiHttpError, type ApiIssue } from "../api/error-answer";
 
 export function isLoopbackUrl(url: string): boolean {
   const host = new URL(url).hostname;
@@ -216,27 +200,7 @@ export class ApiClient {
 
 /** The ApiHttpError of an error answer, in the API's error shape or not (a proxy's HTML page). */
 export function httpError(answer: RawAnswer): ApiHttpError {
-  const error = (answer.body as { error?: unknown } | undefined)?.error;
-  if (typeof error === "object" && error !== null) {
-    const { code, message, issues } = error as { code?: unknown; message?: unknown; issues?: unknown };
-    return new ApiHttpError(
-      answer.status,
-      typeof code === "string" ? code : `http_${answer.status}`,
-      typeof message === "string" ? message : `HTTP ${answer.status}`,
-      Array.isArray(issues) ? (issues as ApiIssue[]) : [],
-    );
-  }
-  // API Gateway's own refusals (e.g. a bad signature) answer {"message": "..."}.
-  const message = (answer.body as { message?: unknown } | undefined)?.message;
-  const text =
-    typeof error === "string"
-      ? error
-      : typeof message === "string"
-        ? message
-        : typeof answer.body === "string"
-          ? answer.body.slice(0, 500)
-          : "";
-  return new ApiHttpError(answer.status, `http_${answer.status}`, text || `HTTP ${answer.status}`, []);
+  return errorOfAnswer(answer.status, answer.body);
 }
 
 function networkReason(error: unknown): string {

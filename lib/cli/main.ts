@@ -1,6 +1,7 @@
 // The `sous` command line (commander). Each command is a thin layer over lib/.
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { emulatorEnvironment, startEmulators } from "../local/emulators";
+import { MAX_SCRIPT_TIMEOUT_SEC } from "../nodes";
 import { ApiClient, resolveApiUrl } from "./client";
 import {
   applyCommand,
@@ -15,6 +16,7 @@ import {
 } from "./commands";
 import { EXIT, processIo, reportError, type CliIo } from "./io";
 import { runLocal } from "./local";
+import { nodesPushCommand, type NodesPushOptions } from "./nodes-push";
 import { uiCommand } from "./ui";
 import { parseResources, workerCommand } from "./worker";
 
@@ -162,12 +164,26 @@ export function buildProgram(io: CliIo = processIo): Command {
       ),
     );
 
-  program
+  const nodes = program
     .command("nodes")
     .description("list the node tree (the instance node first), or one level's nodes")
     .option("--level <level>", "only this level")
     .option("--json", "print {levels, nodes} as JSON")
     .action(withApi((ctx, options: { level?: string; json?: boolean }) => nodesCommand(ctx, options)));
+  nodes
+    .command("push")
+    .description(
+      "run a script node source here (for AWS, where Lambda runs no scripts): SCRIPT <parent> for each node of " +
+        "--parent-level, each stdout line a child, pushed as PUT /nodes/<source>; a failing script pushes nothing",
+    )
+    .requiredOption("--from-script <path>", "the program to run (no shell), as Bistro's script source runs it")
+    .requiredOption("--source <name>", "the pushed node source to replace")
+    .requiredOption("--parent-level <level>", "the level whose nodes are the parents (e.g. instance)")
+    .option("--timeout-sec <seconds>", "timeout of each run of the script (default 60, at most 3600)", (value) =>
+      parseTimeout(value),
+    )
+    .option("--json", "print the API's answer as JSON")
+    .action(withApi((ctx, options: NodesPushOptions) => nodesPushCommand(ctx, options)));
 
   program
     .command("workers")
@@ -267,6 +283,14 @@ export function main(argv: string[] = process.argv): void {
       console.error(`sous: ${error instanceof Error ? error.message : String(error)}`);
       process.exitCode = EXIT.unexpected;
     });
+}
+
+function parseTimeout(value: string): number {
+  const seconds = Number(value);
+  if (!(seconds > 0 && seconds <= MAX_SCRIPT_TIMEOUT_SEC)) {
+    throw new InvalidArgumentError(`a number of seconds in (0, ${MAX_SCRIPT_TIMEOUT_SEC}]`);
+  }
+  return seconds;
 }
 
 if (require.main === module) main();

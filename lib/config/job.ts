@@ -193,9 +193,10 @@ function readDependsOn(reader: ObjectReader, self: string, allJobNames: Readonly
   if (Array.isArray(value)) {
     (value as unknown[]).forEach((item, index) => {
       if (typeof item === "string" && item !== self && !allJobNames.has(item)) {
-        reader.sink.error(
+        // As in Bistro the job stays valid (its running tasks are no orphans) and waits until the job exists.
+        reader.sink.warn(
           childPath(path, index),
-          `unknown job ${JSON.stringify(item)}: this job would wait for it forever (Bistro silently never runs it)`,
+          `unknown job ${JSON.stringify(item)}: this job starts no task until a job of that name exists`,
           item,
         );
       }

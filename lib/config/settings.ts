@@ -142,7 +142,7 @@ function readNodes(settings: ObjectReader): NodesSettings {
   }
   const errorsBefore = nodes.sink.errors.length;
   if (nodes.has("node_sources")) result.nodeSources = readNodeSources(nodes.sink, nodes.take("node_sources"), nodes);
-  readLegacyNodeSource(nodes, result);
+  readLegacyNodeSource(nodes);
   if (result.nodeSources.length === 0 && nodes.sink.errors.length === errorsBefore) {
     nodes.sink.warn(nodes.at("node_sources"), "no node sources: only the instance node exists");
   }
@@ -200,33 +200,22 @@ function readNodeSources(sink: IssueSink, value: unknown, nodes: ObjectReader): 
 }
 
 /**
- * The single-source form Bistro removed in 2016 (and now ignores silently) that its
- * getting-started doc still shows: read as a one-element `node_sources`, with a warning.
+ * The single-source form Bistro removed in 2016 (its getting-started doc still shows it): Bistro
+ * ignores it, and so does Sous, with a warning saying where the source must go.
  */
-function readLegacyNodeSource(nodes: ObjectReader, result: NodesSettings): void {
+function readLegacyNodeSource(nodes: ObjectReader): void {
   const hasSource = nodes.has("node_source");
   const hasPrefs = nodes.has("node_source_prefs");
   if (!hasSource && !hasPrefs) return;
   const legacyPath = nodes.at(hasSource ? "node_source" : "node_source_prefs");
-  if (nodes.has("node_sources")) {
-    nodes.sink.warn(legacyPath, 'legacy single-source form ignored because "node_sources" is present');
-    return;
-  }
-  if (!hasSource) {
-    nodes.sink.warn(legacyPath, 'legacy "node_source_prefs" without "node_source", ignored; use "node_sources"');
-    return;
-  }
-  const source = check(nodes.sink, nodes.take("node_source"), nodes.at("node_source"), STRING);
-  const prefs = hasPrefs
-    ? check(nodes.sink, nodes.take("node_source_prefs"), nodes.at("node_source_prefs"), OBJECT)
-    : {};
-  if (source === undefined || prefs === undefined) return;
+  const source = hasSource ? nodes.take("node_source") : undefined;
+  if (hasPrefs) nodes.take("node_source_prefs");
+  const named = typeof source === "string" ? JSON.stringify(source) : "...";
   nodes.sink.warn(
     legacyPath,
-    'deprecated single-source form (Bistro removed it in 2016 and now ignores it); read as "node_sources": ' +
-      `[{"source": ${JSON.stringify(source)}, "prefs": ...}]; please switch to "node_sources"`,
+    'ignored, as Bistro ignores it: the single-source form "node_source" + "node_source_prefs" was removed in ' +
+      `2016; list the source in "node_sources": [{"source": ${named}, "prefs": {...}}]`,
   );
-  result.nodeSources = [{ source, prefs }];
 }
 
 function readResources(settings: ObjectReader, levels: LevelTable): Record<string, Record<string, ResourceSpec>> {

@@ -20,10 +20,10 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-class BodyTooLargeError extends Error {}
+export class BodyTooLargeError extends Error {}
 
 /** The body text, or the byte count when it is over MAX_BODY_BYTES. */
-async function readBody(request: IncomingMessage): Promise<string | { tooLarge: number }> {
+export async function readBody(request: IncomingMessage): Promise<string | { tooLarge: number }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {

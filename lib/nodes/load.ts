@@ -73,7 +73,11 @@ function checkSpec(
   if (nameProblem) return nameProblem;
   const level = levelIndex(levels, spec.level);
   if (level <= 0) return `Node ${spec.name} has unknown level ${spec.level}`;
-  if (levelOf.has(spec.name)) return `Node ${spec.name} is defined twice (Bistro's node replicas are not supported)`;
+  // The same name under several parents of one level is a replica (Bistro allows it); not across levels.
+  const earlier = levelOf.get(spec.name);
+  if (earlier !== undefined && earlier !== level) {
+    return `Node ${spec.name} is defined at levels ${earlier} and ${level}; a name may repeat only within one level`;
+  }
   const parentLevel = levelOf.get(spec.parent);
   if (parentLevel === undefined) return `Node ${spec.name} has unknown parent ${spec.parent}`;
   if (parentLevel !== level - 1) {

@@ -3,7 +3,7 @@
 // config's) `kill_orphan_tasks_after_sec`; never when that is null.
 import { taskId } from "../model/task";
 import { jobCanRun, type Config } from "../model/config";
-import type { NodeTree } from "../model/tree";
+import { anyCopyEnabled, type NodeTree } from "../model/tree";
 import type { OrphanTimer, TaskKill, TaskRecord } from "./snapshot";
 
 export interface OrphanOutcome {
@@ -47,11 +47,14 @@ export function processOrphans(
   return { kills, timers };
 }
 
-/** Why a running task is an orphan, or null if it is not. Only the node itself is checked, not its ancestors. */
+/**
+ * Why a running task is an orphan, or null if it is not. Only the node itself is checked, not its
+ * ancestors; a replicated name is an orphan only when no copy is enabled.
+ */
 export function orphanReason(config: Config, tree: NodeTree, task: TaskRecord): string | null {
-  const node = tree.indexOf.get(task.node);
-  if (node === undefined) return `node ${task.node} was deleted`;
-  if (tree.enabled[node] !== true) return `node ${task.node} is disabled`;
+  // A replicated name is an orphan only when no copy is enabled (Bistro).
+  if (!tree.indexOf.has(task.node)) return `node ${task.node} was deleted`;
+  if (!anyCopyEnabled(tree, task.node)) return `node ${task.node} is disabled`;
   const job = config.jobs[task.job];
   if (!job) return `job ${task.job} was deleted`;
   if (!jobCanRun(job)) return job.enabled ? `job ${task.job} is invalid` : `job ${task.job} is disabled`;

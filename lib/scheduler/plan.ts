@@ -101,9 +101,18 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
   });
 
   const starts: TaskStart[] = [];
+  // A replicated name is one task: once one copy starts, the job's other copies are skipped.
+  const startedReplicas = new Set<string>();
+  const replicaKey = (slot: number, node: number): string | null => {
+    if (tree.replicas.size === 0) return null;
+    const name = tree.names[node] ?? "";
+    return tree.replicas.has(name) ? `${slot}\u0000${name}` : null;
+  };
   const tryTask = (slot: number, node: number): TryResult => {
     stats.tried++;
     const plan = jobPlans[slot] as JobPlan;
+    const replica = replicaKey(slot, node);
+    if (replica !== null && startedReplicas.has(replica)) return "did_not_run";
     if (!book.fitsNodes(plan.need, node)) return "did_not_run";
     const host = requiredHost(plan, tree.levelOf, tree.parentOf, tree.names, node);
     if (host === null && plan.workerMiss) {
@@ -121,6 +130,7 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
       return "stop";
     }
     book.takeNodes(plan.need, node);
+    if (replica !== null) startedReplicas.add(replica);
     const record = tasks[eligibleRecords[slot]?.get(node) ?? -1];
     starts.push(makeStart(book, plan, node, workers[choice.worker] as WorkerSnapshot, tree, record));
     return "ran";

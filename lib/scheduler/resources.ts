@@ -60,6 +60,10 @@ export class ResourceBook {
       this.nodeOffset[node] = count > 0 ? slots : -1;
       slots += count;
     }
+    // Replicas share their first copy's amounts, as in Bistro (a task is per name, whatever the copy).
+    for (const copies of tree.replicas.values()) {
+      for (const copy of copies) this.nodeOffset[copy] = this.nodeOffset[copies[0] as number] as number;
+    }
     this.free = new Float64Array(slots);
     for (let node = 0; node < tree.size; node++) {
       const offset = this.nodeOffset[node] as number;

@@ -74,5 +74,21 @@ export function indexTasks(
     if (code === TASK_ELIGIBLE) (index.eligibleRecords[slot] ??= new Map()).set(node, i);
     else index.eligibleRecords[slot]?.delete(node);
   }
+  if (tree.replicas.size > 0) copyToReplicas(index, tree);
   return index;
+}
+
+/** A task is per name: every copy of a replicated name gets its first copy's code and record. */
+function copyToReplicas(index: TaskIndex, tree: NodeTree): void {
+  for (const copies of tree.replicas.values()) {
+    const first = copies[0] as number;
+    for (const [slot, codes] of index.codes.entries()) {
+      if (!codes) continue;
+      const record = index.eligibleRecords[slot]?.get(first);
+      for (const copy of copies) {
+        codes[copy] = codes[first] as number;
+        if (record !== undefined) index.eligibleRecords[slot]?.set(copy, record);
+      }
+    }
+  }
 }

@@ -7,13 +7,15 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { RequestSigner } from "../cli/client";
+import { MAX_BODY_BYTES } from "../config/limits";
+import { BodyTooLargeError, readBody } from "../local/api-server";
 import { makeRequestGuard } from "../local/request-guard";
 import { buildUiBundle, type UiBundle } from "./bundle";
 
 /** The API prefix the page calls; the rest of the path is the API's own. */
 export const API_PREFIX = "/api";
 /** Request bodies larger than this are refused (the API's own limit). */
-export const MAX_PROXY_BODY_BYTES = 10 * 1024 * 1024;
+export const MAX_PROXY_BODY_BYTES = MAX_BODY_BYTES;
 /** Request headers passed on to the API; everything else (cookies, Origin, Host) stays here. */
 const FORWARDED_REQUEST_HEADERS = ["content-type", "if-match", "accept"];
 /** Answer headers passed back to the browser. */
@@ -36,19 +38,6 @@ export interface UiServer {
   close(): Promise<void>;
 }
 
-class BodyTooLargeError extends Error {}
-
-async function readBody(request: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_PROXY_BODY_BYTES) throw new BodyTooLargeError();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
-
 function sendJsonError(response: ServerResponse, status: number, code: string, message: string): void {
   response.writeHead(status, { "content-type": "application/json; charset=utf-8" });
   response.end(JSON.stringify({ error: { status, code, message } }));
@@ -67,8 +56,9 @@ async function forward(
   target: URL,
 ): Promise<void> {
   const method = request.method ?? "GET";
-  const bodyBytes = method === "GET" || method === "HEAD" ? undefined : await readBody(request);
-  const body = bodyBytes && bodyBytes.length > 0 ? bodyBytes.toString("utf8") : undefined;
+  const received = method === "GET" || method === "HEAD" ? "" : await readBody(request);
+  if (typeof received !== "string") throw new BodyTooLargeError();
+  const body = received === "" ? undefined : received;
   let headers: Record<string, string> = {};
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const value = headerValue(request, name);

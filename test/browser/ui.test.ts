@@ -2,20 +2,13 @@
 // Bistro's demo task, S3 logs), served on its own port: the demo's jobs with their status bars,
 // drilling into a job's nodes, a task's logs, kill and forgive, and a config edit with a typo.
 // Screenshots go to test-artifacts/ui/.
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startLocalDeployment, type LocalDeployment } from "../../lib/local/deployment";
 import { uniqueName } from "../helpers/aws";
 import { launchChromium, screenshot, type Browser } from "../helpers/browser";
-
-const ROOT = join(__dirname, "..", "..");
-const SIMPLE = JSON.parse(readFileSync(join(ROOT, "events", "bistro", "simple.json"), "utf8")) as Record<
-  string,
-  unknown
->;
-const DEMO_TASK = join(ROOT, "events", "bistro", "demo_bistro_task.sh");
-const SLOW_TASK = join(ROOT, "test", "fixtures", "tasks", "slow-demo.sh");
+import { DEMO_TASK, SIMPLE, SLOW_TASK, until } from "../helpers/demo";
 
 // Chromium, the emulators and the workers share a busy machine: bound hangs, not speed.
 jest.setTimeout(180_000);
@@ -30,15 +23,6 @@ async function api<T>(method: string, path: string, body?: unknown, headers: Rec
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   return (await response.json()) as T;
-}
-
-async function until<T>(check: () => Promise<T | undefined>, what: string, attempts = 600): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 interface TaskView {
@@ -129,7 +113,7 @@ describe("the web UI on sous local", () => {
       command: [SLOW_TASK],
       filters: { level2: { whitelist: ["node11"] } },
     });
-    await until(async () => ((await tasksOf("slow_job"))[0]?.running ? true : undefined), "slow_job to run");
+    await until(async () => ((await tasksOf("slow_job"))[0]?.running ? true : undefined), "slow_job to run", 600, 200);
 
     await page.goto(`${deployment.uiUrl!}/#/running`);
     await page.locator('[data-table="running"] td', { hasText: "slow_job" }).waitFor();
@@ -142,10 +126,15 @@ describe("the web UI on sous local", () => {
     await kill.waitFor();
     await kill.click();
     await job.locator(".outcome.ok", { hasText: "kill sent to 1 task" }).waitFor();
-    const killed = await until(async () => {
-      const [task] = await tasksOf("slow_job");
-      return task && !task.running ? task : undefined;
-    }, "the killed task to end");
+    const killed = await until(
+      async () => {
+        const [task] = await tasksOf("slow_job");
+        return task && !task.running ? task : undefined;
+      },
+      "the killed task to end",
+      600,
+      200,
+    );
     expect(killed.label).toBe("incomplete_backoff");
     expect(killed.backoffUntilSec).toBeGreaterThan(Date.now() / 1000);
 
@@ -153,10 +142,15 @@ describe("the web UI on sous local", () => {
     await job.locator(".outcome.ok", { hasText: "forgave 1 task" }).waitFor();
     await screenshot(page, "jobs-acting");
     // Forgiven: the backoff is gone, so the task runs again at once.
-    const again = await until(async () => {
-      const [task] = await tasksOf("slow_job");
-      return task?.running ? task : undefined;
-    }, "the forgiven task to run again");
+    const again = await until(
+      async () => {
+        const [task] = await tasksOf("slow_job");
+        return task?.running ? task : undefined;
+      },
+      "the forgiven task to run again",
+      600,
+      200,
+    );
     expect(again.state).toBe("running");
 
     await page.goto(`${deployment.uiUrl!}/#/logs?job=slow_job&follow=1`);

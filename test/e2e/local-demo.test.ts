@@ -2,29 +2,13 @@
 // running real subprocesses, S3 logs) replaying Bistro's first run, queried the way Bistro
 // users query Bistro: `curl -d '{"a":{"handler":"jobs"},"b":{"handler":"running_tasks"}}'`.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startLocalDeployment, type LocalDeployment } from "../../lib/local/deployment";
 import type { WorkerEvent } from "../../lib/worker/daemon";
 import { uniqueName } from "../helpers/aws";
-
-const ROOT = join(__dirname, "..", "..");
-const SIMPLE = JSON.parse(readFileSync(join(ROOT, "events", "bistro", "simple.json"), "utf8")) as Record<
-  string,
-  unknown
->;
-const DEMO_TASK = join(ROOT, "events", "bistro", "demo_bistro_task.sh");
-const SLOW_TASK = join(ROOT, "test", "fixtures", "tasks", "slow-demo.sh");
-
-async function until<T>(check: () => Promise<T | undefined> | T | undefined, what: string, attempts = 300): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { DEMO_TASK, ROOT, SIMPLE, SLOW_TASK, until } from "../helpers/demo";
 
 async function bistro(url: string, body: unknown): Promise<Record<string, { data?: unknown; error?: string }>> {
   const response = await fetch(`${url}/`, { method: "POST", body: JSON.stringify(body) });

@@ -11,6 +11,7 @@ import { parseConfig, serializeJob } from "../../lib/config";
 import type { KillMessage } from "../../lib/dispatch/messages";
 import { StatusBits } from "../../lib/model/status";
 import { serveApi } from "../../lib/local/api-server";
+import { builtinNodeSources, type NodeSource } from "../../lib/nodes";
 import { nodeSetPk } from "../../lib/store/keys";
 import { getTasks, listTaskPage, replaceIdleTaskStatus } from "../../lib/store/tasks";
 import { uniqueName } from "../helpers/aws";
@@ -688,6 +689,8 @@ describe("POST / (Bistro's multi-query body)", () => {
       n: { handler: "nodes", nodes: ["scheduler", "node1"] },
       f: { handler: "nodes", fields: ["disabled"] },
       bad: { handler: "nodes", fields: ["color"] },
+      all: { handler: "nodes", fields: {} },
+      none: { handler: "nodes" },
       s: { handler: "sorted_node_names" },
       e: { handler: "errors" },
       t: { handler: "refresh_time" },
@@ -718,6 +721,10 @@ describe("POST / (Bistro's multi-query body)", () => {
       node22: {},
     });
     expect(at(answer.body, "bad")).toEqual({ error: "Unknown field name: color" });
+    expect(at(answer.body, "all", "data")).toEqual(at(answer.body, "none", "data"));
+    expect(at(answer.body, "all", "data", "results", "instance", "scheduler")).toEqual({
+      resources: { concurrency: { default: 1, limit: 3 } },
+    });
     expect(at(answer.body, "s", "data")).toEqual({
       instance: ["scheduler"],
       level1: ["node1", "node2"],
@@ -736,6 +743,15 @@ describe("POST / (Bistro's multi-query body)", () => {
       sort: "asc",
       time: 1700000000,
     });
+  });
+
+  it("shows what a node source worked around (a failing script keeping its last good nodes) in errors", async () => {
+    await h.setConfig(simple());
+    const problems = ["script /opt/hosts.sh (parent db1) exited with code 2; kept its 3 nodes from the run at 100"];
+    const flaky: NodeSource = { name: "flaky", fetch: () => [], problems: () => problems };
+    api = buildApi({ nodeSources: builtinNodeSources().register(flaky) });
+    const answer = await bistro({ e: { handler: "errors" } });
+    expect(at(answer.body, "e", "data")).toEqual({ "Node sources": `flaky: ${problems[0]}` });
   });
 
   it("changes state with save_job, delete_job, forgive_jobs and kill_task", async () => {

@@ -88,11 +88,7 @@ describe("serializeJob: Bistro's Job::toDynamic", () => {
   it("writes a broken job's errors, and reading them back keeps the job broken without nesting them", () => {
     const { jobs } = parseValid(configDocument({ broken: { priority: "high", depends_on: ["ghost"] } }));
     const broken = jobs.broken!;
-    expect(broken.errors.map((e) => e.path)).toEqual([
-      "bistro_job->broken.owner",
-      "bistro_job->broken.priority",
-      "bistro_job->broken.depends_on.0",
-    ]);
+    expect(broken.errors.map((e) => e.path)).toEqual(["bistro_job->broken.owner", "bistro_job->broken.priority"]);
     const json = serializeJob(broken);
     expect(json.errors).toEqual(broken.errors);
     const again = parseValid(configDocument({ broken: json })).jobs.broken;
@@ -112,7 +108,10 @@ describe("round trip: parseConfig(serializeConfig(config)) gives the config back
     const config = parseValid(bistroFixture(fixture));
     const written = serializeConfig(config);
     const reread = parseConfig(JSON.stringify(written));
-    expect(reread.ok && reread.config.warnings).toEqual([]);
+    // What the content itself warns about remains (a dependency on a job that does not exist, no
+    // node sources); the ignored legacy keys are not written.
+    const inherent = config.warnings.filter((warning) => !/\.node_source(_prefs)?$/.test(warning.path));
+    expect(reread.ok && reread.config.warnings).toEqual(inherent);
     expect(reread.ok && withoutWarnings(reread.config)).toEqual(withoutWarnings(config));
   });
 

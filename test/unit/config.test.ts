@@ -461,17 +461,20 @@ describe("§1.3 bistro_settings: every key and its default", () => {
 });
 
 describe("§1.3 legacy nodes.node_source + node_source_prefs", () => {
-  it("reads the getting-started form as one node source, with a deprecation warning", () => {
+  it("ignores the getting-started form with a warning, as Bistro does: only the instance node exists", () => {
     const legacy = parseConfig(bistroFixture("legacy-node-source.json"));
     const simple = parseValid(bistroFixture("simple.json"));
-    expect(legacy.ok && legacy.config.settings).toEqual(simple.settings);
+    expect(legacy.ok && legacy.config.settings).toEqual({ ...simple.settings, nodeSources: [] });
     expect(legacy.ok && legacy.config.jobs).toEqual(simple.jobs);
-    const warning = warnings(legacy)["bistro_settings.nodes.node_source"];
-    expect(warning).toMatch(/^deprecated single-source form/);
-    expect(warning).toMatch(/please switch to "node_sources"/);
+    expect(warnings(legacy)).toEqual({
+      "bistro_settings.nodes.node_source":
+        'ignored, as Bistro ignores it: the single-source form "node_source" + "node_source_prefs" was removed in ' +
+        '2016; list the source in "node_sources": [{"source": "manual", "prefs": {...}}]',
+      "bistro_settings.nodes.node_sources": "no node sources: only the instance node exists",
+    });
   });
 
-  it("lets node_sources win when both forms are present, warning about the legacy one", () => {
+  it("ignores it beside node_sources too", () => {
     const nodes = {
       levels: ["a"],
       node_sources: [{ source: "empty" }],
@@ -480,17 +483,15 @@ describe("§1.3 legacy nodes.node_source + node_source_prefs", () => {
     };
     const result = parseConfig(configDocument({}, settingsWith({ nodes })));
     expect(result.ok && result.config.settings.nodeSources).toEqual([{ source: "empty", prefs: {} }]);
-    expect(warnings(result)).toEqual({
-      "bistro_settings.nodes.node_source": 'legacy single-source form ignored because "node_sources" is present',
-    });
+    expect(Object.keys(warnings(result))).toEqual(["bistro_settings.nodes.node_source"]);
   });
 
-  it("ignores node_source_prefs alone with a warning and rejects a non-string node_source", () => {
+  it("ignores node_source_prefs alone, and a node_source of any type, with a warning and no error", () => {
     const alone = parseConfig(configDocument({}, settingsWith({ nodes: { levels: ["a"], node_source_prefs: {} } })));
-    expect(warnings(alone)["bistro_settings.nodes.node_source_prefs"]).toMatch(/without "node_source", ignored/);
-    expect(settingsErrors({ nodes: { levels: ["a"], node_source: ["manual"] } })).toEqual({
-      "bistro_settings.nodes.node_source": "expected a string, found an array",
-    });
+    expect(warnings(alone)["bistro_settings.nodes.node_source_prefs"]).toMatch(/^ignored, as Bistro ignores it/);
+    const odd = parseConfig(configDocument({}, settingsWith({ nodes: { levels: ["a"], node_source: ["manual"] } })));
+    expect(odd.ok).toBe(true);
+    expect(warnings(odd)["bistro_settings.nodes.node_source"]).toMatch(/^ignored, as Bistro ignores it/);
   });
 });
 
@@ -702,8 +703,9 @@ describe("§2 jobs: inherited settings, keys and job errors", () => {
   });
 });
 
-describe("§2 depends_on: unknown jobs and cycles are job errors", () => {
-  it("marks every job of a cycle, names the cycle once, and flags unknown dependencies (the cycle fixture)", () => {
+describe("§2 depends_on: cycles are job errors, unknown jobs warnings", () => {
+  it("marks every job of a cycle, names the cycle once, and warns about unknown dependencies (the cycle fixture)", () => {
+    const parsed = parseConfig(bistroFixture("invalid-dependency-cycle.json"));
     const { jobs } = parseValid(bistroFixture("invalid-dependency-cycle.json"));
     expect(byPath(jobs.extract?.errors ?? [])).toEqual({
       "bistro_job->extract.depends_on":
@@ -712,10 +714,12 @@ describe("§2 depends_on: unknown jobs and cycles are job errors", () => {
     const pointer = 'part of the depends_on cycle reported on job "extract": this job would never run';
     expect(jobs.transform?.errors[0]?.message).toBe(pointer);
     expect(jobs.load?.errors[0]?.message).toBe(pointer);
-    expect(byPath(jobs.report?.errors ?? [])).toEqual({
-      "bistro_job->report.depends_on.1":
-        'unknown job "publish": this job would wait for it forever (Bistro silently never runs it)',
-    });
+    // report depends on the cycle's load (it never runs) and on a job that does not exist: as in
+    // Bistro it stays valid, so its running tasks are never orphans.
+    expect(jobs.report?.errors).toEqual([]);
+    expect(warnings(parsed)["bistro_job->report.depends_on.1"]).toBe(
+      'unknown job "publish": this job starts no task until a job of that name exists',
+    );
     expect(jobs.independent?.errors).toEqual([]);
   });
 
@@ -842,11 +846,13 @@ describe("parseJob: one job against existing settings (single-job PUT)", () => {
     expect(found).toEqual([{ path: "bistro_job->new.extra", message: "unknown key, ignored" }]);
   });
 
-  it("checks depends_on against the given job names", () => {
+  it("checks depends_on against the given job names: an unknown one is a warning, the job stays valid", () => {
     expect(parseJob(settings, "new", { owner: "me", depends_on: ["other"] }, ["other"]).job.errors).toEqual([]);
-    expect(byPath(parseJob(settings, "new", { owner: "me", depends_on: ["gone"] }, ["other"]).job.errors)).toEqual({
-      "bistro_job->new.depends_on.0":
-        'unknown job "gone": this job would wait for it forever (Bistro silently never runs it)',
+    const unknown = parseJob(settings, "new", { owner: "me", depends_on: ["gone"] }, ["other"]);
+    expect(unknown.job.errors).toEqual([]);
+    expect(unknown.job.dependsOn).toEqual(["gone"]);
+    expect(byPath(unknown.warnings)).toEqual({
+      "bistro_job->new.depends_on.0": 'unknown job "gone": this job starts no task until a job of that name exists',
     });
   });
 

@@ -193,10 +193,9 @@ describe("loadNodes: one refresh, sources in order", () => {
     expect(pathToNode(tree, db)).toEqual(["inst", "capybara.example.com", "capybara.example.com:db_5"]);
   });
 
-  it("builds the same tree from the legacy single-source form", async () => {
+  it("ignores the legacy single-source form, as Bistro does: only the instance node", async () => {
     const legacy = await loadNodes(parseValid(bistroFixture("legacy-node-source.json")).settings, "i", 0);
-    const simple = await loadNodes(parseValid(bistroFixture("simple.json")).settings, "i", 0);
-    expect(legacy).toEqual(simple);
+    expect(legacy.names).toEqual(["i"]);
   });
 
   it("has only the instance node without sources", async () => {
@@ -249,7 +248,11 @@ describe("loadNodes: one refresh, sources in order", () => {
       [{ name: "x", level: "b", parent: "inst" }],
       /Node x at level b has parent inst, which is not one level up/,
     ],
-    ["a name used twice", [{ name: "inst", level: "a", parent: "inst" }], /Node inst is defined twice/],
+    [
+      "the instance's name",
+      [{ name: "inst", level: "a", parent: "inst" }],
+      /Node inst is defined at levels 0 and 1; a name may repeat only within one level/,
+    ],
     ["an empty name", [{ name: "", level: "a", parent: "inst" }], /a node has an empty name/],
   ])("rejects a source producing %s", async (_what, produced, message) => {
     const registry = new NodeSourceRegistry([{ name: "bad", fetch: () => produced }]);

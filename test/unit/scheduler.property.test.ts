@@ -1,9 +1,10 @@
-// Property-based tests of planRound over random configs, trees, task states and workers: the
-// invariants every plan must keep whatever the policy, order or selector (BISTRO.md §3.3, §4).
+// Property-based tests of planRound over random configs, trees (with Bistro's replicas: a name
+// under several parents), task states and workers: the invariants every plan must keep whatever
+// the policy, order or selector (BISTRO.md §3.3, §4).
 import fc from "fast-check";
 import { WORKER_LEVEL, jobCanRun, type Config, type Job, type Settings } from "../../lib/model/config";
 import { StatusBits, StatusValues, isInBackoff, type TaskStatus } from "../../lib/model/status";
-import { buildNodeTree, type NodeSpec, type NodeTree } from "../../lib/model/tree";
+import { buildNodeTree, pathToNode, type NodeSpec, type NodeTree } from "../../lib/model/tree";
 import { planRound } from "../../lib/scheduler/plan";
 import type { NodeUsage, Plan, RoundSnapshot, TaskRecord, WorkerSnapshot } from "../../lib/scheduler/snapshot";
 import { makeJob, makeSettings, seededRng, type JobInput } from "../helpers/model";
@@ -37,6 +38,16 @@ function buildScenario(g: fc.GeneratorValue): Scenario {
         tags: chance(2) ? ["t"] : [],
       });
       names.push(name);
+    }
+    // Bistro's replicas: a name repeated under another parent of the level above.
+    if (chance(3)) {
+      specs.push({
+        name: pick(names),
+        level,
+        parent: pick(namesByLevel[depth]!),
+        enabled: !chance(4),
+        tags: chance(2) ? ["t"] : [],
+      });
     }
     namesByLevel.push(names);
   });
@@ -111,8 +122,12 @@ function buildScenario(g: fc.GeneratorValue): Scenario {
   const ghost = makeJob("ghost", {}, settings);
   for (const job of [...Object.values(jobs), ghost]) {
     const level = tree.levels.indexOf(job.levelForTasks);
+    const seen = new Set<string>();
     for (const node of level < 0 ? [] : (tree.byLevel[level] ?? [])) {
       const nodeName = tree.names[node]!;
+      // A task is per name: one record for all copies of a replica.
+      if (seen.has(nodeName)) continue;
+      seen.add(nodeName);
       const roll = int(0, 9);
       const previous = roll === 9 && chance(2) ? randomStatus(int, pick) : undefined;
       if (roll === 9) {
@@ -227,6 +242,22 @@ function planOf({ snapshot, seed }: Scenario): Plan {
   return planRound(snapshot, NOW, seededRng(seed));
 }
 
+/**
+ * The node (the right copy, for a replica) whose path of names from the instance is `path`; of
+ * copies with the same path of names, one whose path is enabled if any.
+ */
+function nodeOfPath(tree: NodeTree, path: readonly string[]): number {
+  const name = path.at(-1)!;
+  const copies = tree.replicas.get(name) ?? [tree.indexOf.get(name)!];
+  const matches = copies.filter((copy) => pathToNode(tree, copy).join("/") === path.join("/"));
+  expect(matches.length).toBeGreaterThan(0);
+  const enabledPath = (copy: number) => {
+    for (let n = copy; n >= 0; n = tree.parentOf[n]!) if (!tree.enabled[n]) return false;
+    return true;
+  };
+  return matches.find(enabledPath) ?? matches[0]!;
+}
+
 function recordOf(snapshot: RoundSnapshot, job: string, node: string): TaskRecord | undefined {
   return snapshot.tasks.find((t) => t.job === job && t.node === node);
 }
@@ -261,7 +292,7 @@ describe("planRound properties (fast-check)", () => {
         for (const start of planOf(s).starts) {
           const expected = new ReferenceAllocator(config.settings, tree, s.snapshot.workers).tryAllocate(
             config.jobs[start.job]!,
-            tree.indexOf.get(start.node)!,
+            nodeOfPath(tree, start.pathToNode),
             start.workerId,
           );
           expect(start.usage).toEqual(expected);
@@ -323,8 +354,10 @@ describe("planRound properties (fast-check)", () => {
         const { tree, config, workers } = s.snapshot;
         for (const start of planOf(s).starts) {
           const job = config.jobs[start.job]!;
-          for (const name of start.pathToNode) expect(tree.enabled[tree.indexOf.get(name)!]).toBe(true);
-          expect(tree.levels[tree.levelOf[tree.indexOf.get(start.node)!]!]).toBe(job.levelForTasks);
+          const node = nodeOfPath(tree, start.pathToNode);
+          for (let n = node; n >= 0; n = tree.parentOf[n]!) expect(tree.enabled[n]).toBe(true);
+          expect(tree.names[node]).toBe(start.node);
+          expect(tree.levels[tree.levelOf[node]!]).toBe(job.levelForTasks);
           const worker = workers.find((w) => w.id === start.workerId)!;
           expect(worker.state).toBe("healthy");
           if (job.hostPlacement) expect(worker.hostname).toBe(job.hostPlacement);

@@ -380,6 +380,16 @@ describe("§4.1 candidates: depends_on", () => {
     expect(result.reasons).toEqual([{ job: "b", message: "Job b depends on unknown job ghost" }]);
   });
 
+  it("deleting a job neither orphans nor kills its dependents' running tasks (they stay valid, as in Bistro)", () => {
+    // `b` depended on `a`, which was deleted: b's running task keeps running, b starts nothing new.
+    const config = hostConfig({ killOrphanTasksAfterSec: 0 }, { b: { dependsOn: ["a"] } });
+    const result = plan(makeSnapshot(config, hostTree(), { tasks: [running("b", "db11")] }));
+    expect(result.kills).toEqual([]);
+    expect(result.orphanTimers).toEqual([]);
+    expect(result.starts).toEqual([]);
+    expect(result.reasons).toEqual([{ job: "b", message: "Job b depends on unknown job a" }]);
+  });
+
   it("a disabled dependency still counts its done tasks", () => {
     const config = hostConfig({}, { a: { enabled: false }, b: { dependsOn: ["a"] } });
     const tasks = [{ job: "a", node: "db31", status: status(StatusValues.DONE) }];

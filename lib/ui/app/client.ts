@@ -1,23 +1,10 @@
 // The page's client of the Sous API. Every call goes to this page's own origin under /api (the
 // UI server forwards it, signed when the API is a deployed stack), so the browser never talks to
-// another origin. Errors carry the API's message and every listed issue (docs/api.md "Errors").
-export interface ApiIssue {
-  path?: string;
-  message: string;
-  value?: unknown;
-}
+// another origin. Errors carry the API's message and every listed issue (docs/api.md "Errors"),
+// read the same way the CLI reads them.
+import { ApiHttpError, errorOfAnswer } from "../../api/error-answer";
 
-export class ApiError extends Error {
-  override readonly name = "ApiError";
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly issues: readonly ApiIssue[],
-  ) {
-    super(message);
-  }
-}
+export { ApiHttpError as ApiError, type ApiIssue } from "../../api/error-answer";
 
 export type Query = Record<string, string | number | readonly string[] | undefined>;
 
@@ -46,22 +33,6 @@ export function apiPath(path: string, query: Query = {}): string {
   return `/api${path}${search ? `?${search}` : ""}`;
 }
 
-function errorOf(status: number, body: unknown): ApiError {
-  const error = (body as { error?: unknown } | null)?.error;
-  if (typeof error === "object" && error !== null) {
-    const { code, message, issues } = error as { code?: unknown; message?: unknown; issues?: unknown };
-    return new ApiError(
-      status,
-      typeof code === "string" ? code : `http_${status}`,
-      typeof message === "string" ? message : `HTTP ${status}`,
-      Array.isArray(issues) ? (issues as ApiIssue[]) : [],
-    );
-  }
-  const message = (body as { message?: unknown } | null)?.message;
-  const text = typeof error === "string" ? error : typeof message === "string" ? message : `HTTP ${status}`;
-  return new ApiError(status, `http_${status}`, text, []);
-}
-
 export async function call<T>(method: string, path: string, options: CallOptions = {}): Promise<Answer<T>> {
   const json = options.body !== undefined;
   const response = await fetch(apiPath(path, options.query), {
@@ -80,7 +51,7 @@ export async function call<T>(method: string, path: string, options: CallOptions
   } catch {
     body = text;
   }
-  if (!response.ok) throw errorOf(response.status, body);
+  if (!response.ok) throw errorOfAnswer(response.status, body);
   return { body: body as T, etag: response.headers.get("etag") };
 }
 
@@ -94,13 +65,13 @@ export type BistroAnswer = Record<string, { data?: unknown; error?: string }>;
 /** Bistro's multi-query `POST /`; a whole-request failure (e.g. no config yet) throws. */
 export async function bistro(queries: Record<string, Record<string, unknown>>): Promise<BistroAnswer> {
   const { body } = await call<BistroAnswer | string>("POST", "/", { text: JSON.stringify(queries) });
-  if (typeof body === "string") throw new ApiError(200, "bistro", body, []);
+  if (typeof body === "string") throw new ApiHttpError(200, "bistro", body, []);
   return body;
 }
 
 /** The data of one subquery, or its error thrown. */
 export function dataOf(answer: BistroAnswer, name: string): unknown {
   const part = answer[name];
-  if (part?.error !== undefined) throw new ApiError(200, "bistro", part.error, []);
+  if (part?.error !== undefined) throw new ApiHttpError(200, "bistro", part.error, []);
   return part?.data;
 }
