@@ -221,6 +221,7 @@ async function main(): Promise<void> {
   loops.catch(() => {
     finished = true;
   });
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the loops above
   while (!finished && Date.now() - startedAt < DEADLINE_MS) {
     await sleep(1000);
     const tasks = await readTasks(store, JOBS);
