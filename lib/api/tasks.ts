@@ -156,22 +156,22 @@ export async function killTask(deps: ApiDeps, config: Config | null, job: string
   return { job, node, attempt: running.attempt, worker: worker.id, request };
 }
 
-/** Forgives one idle item, re-reading it if it changed; false when there is nothing to forgive. */
-async function forgiveItem(deps: ApiDeps, first: TaskItem): Promise<boolean> {
-  let item: TaskItem | undefined = first;
-  for (let attempt = 0; attempt < 3 && item; attempt++) {
-    const status = item.status;
-    if (item.running || !status) return false;
-    const forgiven = forgive(status);
-    const changed =
-      forgiven.bits !== status.bits ||
-      forgiven.backoffSec !== status.backoffSec ||
-      forgiven.savedBackoffSec !== status.savedBackoffSec;
-    if (!changed) return false;
-    if (await replaceIdleTaskStatus(deps.store, item, forgiven, stateOfStatus(forgiven))) return true;
-    item = await readTask(deps, item.job, item.node);
-  }
-  return false;
+/**
+ * Forgives the status the caller saw on an idle item; false when there is nothing to forgive.
+ * The write is conditional on the item still holding that status (its version), and is not
+ * retried on another: a real status that arrived meanwhile is never overwritten by a forgive
+ * decided on an older one (forgive again to forgive the new status).
+ */
+async function forgiveItem(deps: ApiDeps, item: TaskItem): Promise<boolean> {
+  const status = item.status;
+  if (item.running || !status) return false;
+  const forgiven = forgive(status);
+  const changed =
+    forgiven.bits !== status.bits ||
+    forgiven.backoffSec !== status.backoffSec ||
+    forgiven.savedBackoffSec !== status.savedBackoffSec;
+  if (!changed) return false;
+  return replaceIdleTaskStatus(deps.store, item, forgiven, stateOfStatus(forgiven));
 }
 
 /** Forgives one task: it may run again now, its backoff ladder restarted. */

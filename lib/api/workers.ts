@@ -6,7 +6,13 @@ import { z } from "zod";
 import { MAX_SECRET_LENGTH } from "../dispatch/tokens";
 import { BISTRO_WORKER_TIMINGS, workerState } from "../round/worker-health";
 import { listWorkers } from "../store/workers";
-import { InProcessControlPlane, type HeartbeatAnswer, type RegistrationAnswer } from "../worker/control-plane";
+import {
+  InProcessControlPlane,
+  MAX_ATTEMPT_ID_CHARS,
+  MAX_LISTED_ATTEMPTS,
+  type HeartbeatAnswer,
+  type RegistrationAnswer,
+} from "../worker/control-plane";
 import { pokeQuietly, type ApiDeps } from "./deps";
 import { validate } from "./errors";
 
@@ -57,6 +63,8 @@ const registrationSchema = z.strictObject({
 const heartbeatSchema = z.strictObject({
   instanceId: z.string().min(1).max(L.instanceIdLength, `at most ${L.instanceIdLength} characters`),
   secret: z.string().min(1).max(MAX_SECRET_LENGTH, `at most ${MAX_SECRET_LENGTH} characters`),
+  running: z.array(z.string().min(1).max(MAX_ATTEMPT_ID_CHARS)).max(MAX_LISTED_ATTEMPTS).optional(),
+  sentAtMs: z.number().int().nonnegative().optional(),
 });
 
 function controlPlane(deps: ApiDeps): InProcessControlPlane {
@@ -90,8 +98,17 @@ export async function heartbeatRoute(
   body: unknown,
   caller?: string,
 ): Promise<HeartbeatAnswer> {
-  const { instanceId, secret } = validate(heartbeatSchema, body, "heartbeat");
-  return controlPlane(deps).heartbeat({ id, instanceId, secret }, callerOf(caller));
+  const { instanceId, secret, running, sentAtMs } = validate(heartbeatSchema, body, "heartbeat");
+  return controlPlane(deps).heartbeat(
+    {
+      id,
+      instanceId,
+      secret,
+      ...(running === undefined ? {} : { running }),
+      ...(sentAtMs === undefined ? {} : { sentAtMs }),
+    },
+    callerOf(caller),
+  );
 }
 
 /** `GET /workers`: every registration with its health as the scheduler judges it now (no secret hashes). */

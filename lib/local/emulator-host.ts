@@ -97,7 +97,10 @@ async function startDynamoDbLocal(deadline: number): Promise<string> {
     );
   }
   let errorText = "";
-  java = spawn("java", javaArgs, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+  // The run's mark (see emulators.ts) goes on the JVM's command line too, as a system property.
+  const mark = process.argv.slice(2).find((arg) => arg.startsWith("--sous-run="));
+  const marked = mark ? [`-Dsous.run=${mark.slice("--sous-run=".length)}`, ...javaArgs] : javaArgs;
+  java = spawn("java", marked, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
   java.stderr?.on("data", (chunk: Buffer) => {
     errorText = (errorText + chunk.toString()).slice(-8000);
   });

@@ -26,6 +26,11 @@ export interface StartEmulatorsOptions {
   timeoutMs?: number;
 }
 
+/** The argv token marking the emulator processes of one run (`SOUS_RUN_ID`). */
+export function runMark(runId: string): string {
+  return `--sous-run=${runId}`;
+}
+
 export class EmulatorStartError extends Error {
   override readonly name = "EmulatorStartError";
 }
@@ -47,6 +52,8 @@ export async function startEmulators(options: StartEmulatorsOptions = {}): Promi
   const args = [
     ...(options.dynamodb === false ? ["--no-dynamodb"] : []),
     ...(options.sqsAndS3 === false ? ["--no-fauxqs"] : []),
+    // A run (CI) marks its emulators, so it can check that none of its own outlived it.
+    ...(process.env.SOUS_RUN_ID ? [runMark(process.env.SOUS_RUN_ID)] : []),
   ];
   // The host is TypeScript; run it through tsx's loader so it works the same from Jest, tsx and node.
   const hostScript = join(__dirname, "emulator-host.ts");

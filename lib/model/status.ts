@@ -47,6 +47,8 @@ export const StatusValues = {
   NEVER_STARTED: StatusBits.ERROR,
   /** 1056: the worker says the task is not running; any real status replaces it. */
   WAS_NOT_RUNNING: StatusBits.ERROR | StatusBits.OVERWRITEABLE,
+  /** 1120: the live worker does not know the attempt (its end was lost); backs off, a real status replaces it. */
+  UNKNOWN_TO_WORKER: StatusBits.ERROR | StatusBits.USES_BACKOFF | StatusBits.OVERWRITEABLE,
   /** 3168: the task's worker was lost. */
   WORKER_LOST: StatusBits.ERROR | StatusBits.USES_BACKOFF | StatusBits.OVERWRITEABLE | StatusBits.HAS_SAVED_BACKOFF,
 } as const;

@@ -8,12 +8,12 @@
 // and never blocks the rest. `ingestStatuses` is the one ingestion path of the Lambda and `sous local`.
 import { taskId } from "../model/task";
 import { statusMessageSchema, parseMessage, type TaskEnd } from "../dispatch/messages";
-import { finishTask } from "../scheduler/backoff";
+import { configuredBackoffSec, finishTask } from "../scheduler/backoff";
 import { decideStatusUpdate, errorBackoff, parseStatusLine, wasNotRunning } from "../scheduler/status";
 import type { ReportedStatus } from "../model/status";
 import { secretMatches } from "../dispatch/tokens";
 import type { StoreContext } from "../store/context";
-import { applyFinishes, getTasks, replaceIdleTaskStatus, type FinishWrite } from "../store/tasks";
+import { applyFinishes, getTasks, replaceIdleTaskStatus, type FinishWrite, type TaskItem } from "../store/tasks";
 import { stateOfStatus } from "./task-state";
 
 export interface StatusDeps {
@@ -45,6 +45,43 @@ export function reportedStatusOf(end: TaskEnd): ReportedStatus {
 }
 
 const keyOf = (end: { job: string; node: string }) => taskId(end.job, end.node);
+
+/** Attempts at replacing a placeholder whose item keeps changing under us (forgive, say). */
+const REPLACE_TRIES = 4;
+
+/**
+ * Replaces a placeholder status (worker lost, unknown to the worker, not running) with the real
+ * status of the attempt that produced it. If the item changed meanwhile (a forgive rewrote the
+ * placeholder), it is read again and the decision re-made, so a racing forgive never loses the
+ * real status. False when there is nothing to replace any more (a new attempt started, say).
+ */
+async function replacePlaceholder(
+  deps: StatusDeps,
+  first: TaskItem,
+  attempt: string,
+  reported: ReportedStatus,
+  nowSec: number,
+): Promise<boolean> {
+  let item: TaskItem | undefined = first;
+  for (let tries = 0; tries < REPLACE_TRIES && item; tries++) {
+    const stored = item.status;
+    const decision = decideStatusUpdate(
+      { ...(item.running ? { runningAttemptId: item.running.attempt } : {}), ...(stored ? { stored } : {}) },
+      { attemptId: attempt, bits: reported.bits },
+    );
+    if (decision.action !== "replace" || item.lastAttempt !== attempt) return false;
+    // The placeholder kept the attempt's backoff step; the real status continues from it.
+    const status = finishTask({
+      previous: undefined,
+      nextBackoff: { noMoreBackoffs: false, seconds: stored ? configuredBackoffSec(stored) : 0 },
+      reported,
+      nowSec,
+    });
+    if (await replaceIdleTaskStatus(deps.store, item, status, stateOfStatus(status), attempt)) return true;
+    [item] = await getTasks(deps.store, [item]);
+  }
+  return false;
+}
 
 export async function applyStatuses(
   deps: StatusDeps,
@@ -115,14 +152,7 @@ export async function applyStatuses(
         refuse(end, end.token === undefined ? "no attempt token" : "wrong attempt token");
         continue;
       }
-      // The placeholder saved the attempt's backoff step; the real status continues from it.
-      const status = finishTask({
-        previous: undefined,
-        nextBackoff: { noMoreBackoffs: false, seconds: item.status?.savedBackoffSec ?? 0 },
-        reported,
-        nowSec,
-      });
-      if (await replaceIdleTaskStatus(deps.store, item, status, stateOfStatus(status), end.attempt)) result.applied++;
+      if (await replacePlaceholder(deps, item, end.attempt, reported, nowSec)) result.applied++;
       else result.ignored++;
       continue;
     }

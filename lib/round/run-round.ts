@@ -9,6 +9,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { parseConfig } from "../config";
 import { buildStartMessage } from "./start-message";
 import { liveRefusals, nextRefusals, withRefusals } from "./refused-starts";
+import { unknownAttemptFinishes } from "./reconcile";
 import type { KillMessage, StartMessage } from "../dispatch/messages";
 import { sendBatched, type SendResult } from "../dispatch/sqs";
 import { WORKER_LEVEL, type Config, type Job } from "../model/config";
@@ -67,6 +68,11 @@ export interface RoundDeps {
   /** Decoded node tree kept across rounds by a warm process. */
   nodeCache?: NodeTreeCache;
   timings?: WorkerTimings;
+  /**
+   * How long after its start order was sent an attempt may be missing from its live worker's
+   * heartbeat list before the round ends it as lost. Default: heartbeat period + grace (75 s).
+   */
+  unknownAttemptGraceMs?: number;
   leaseTtlMs?: number;
   /** Sends bodies to one queue; replaced in tests to inject failures. */
   send?: (queueUrl: string, bodies: string[]) => Promise<SendResult>;
@@ -92,6 +98,8 @@ export interface RoundReport {
   /** Start orders of earlier, interrupted rounds sent again. */
   resent: number;
   lostWorkers: string[];
+  /** Running attempts their live worker did not list past the grace: ended as errors (lost ends). */
+  unknownAttempts: { job: string; node: string; attempt: string; worker: string }[];
   /** Counter amounts found to disagree with running tasks, and set right. */
   repairedCounters: number;
   reasons: PlanReason[];
@@ -190,6 +198,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     killed: 0,
     resent: 0,
     lostWorkers: [],
+    unknownAttempts: [],
     repairedCounters: 0,
     reasons: [],
     nextRoundInSec: 5,
@@ -297,12 +306,28 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
       ...(running.tokenHash === undefined ? {} : { tokenHash: running.tokenHash }),
     });
   }
+  // Attempts a live worker does not know ended without their end reaching us: end them too.
+  const failedOver = new Set(lostFinishes.map((f) => taskId(f.job, f.node)));
+  const unknown = unknownAttemptFinishes({
+    items,
+    workersById,
+    dispatchedThroughRound: state.dispatchedThroughRound,
+    lastResendAtMs: state.lastResendAtMs,
+    graceMs: deps.unknownAttemptGraceMs ?? (timings.heartbeatPeriodSec + timings.heartbeatGraceSec) * 1000,
+    nowSec,
+  }).filter((f) => !failedOver.has(taskId(f.job, f.node)));
+  lostFinishes.push(...unknown);
   if (lostFinishes.length > 0) {
     const { applied } = await applyFinishes(deps.store, lostFinishes);
+    const unknownSet = new Set(unknown);
     const finished = new Map(applied.map((f) => [taskId(f.job, f.node), f]));
     for (const item of items) {
       const finish = finished.get(taskId(item.job, item.node));
       if (!finish) continue;
+      if (unknownSet.has(finish)) {
+        const worker = item.running?.worker ?? "";
+        report.unknownAttempts.push({ job: item.job, node: item.node, attempt: finish.attempt, worker });
+      }
       delete item.running;
       item.status = finish.status;
       item.state = finish.state;
@@ -467,6 +492,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     dispatchedThroughRound: dispatchFailed === 0 ? lease.round : state.dispatchedThroughRound,
     nodes: nodes.mark,
     refusedTasks,
+    lastResendAtMs: report.resent > 0 ? nowMs : state.lastResendAtMs,
   });
   for (const { job, node, reason } of report.storeRefused) {
     deps.log?.({ event: "start-refused-by-store", job, node: node.slice(0, 256), nodeLength: node.length, reason });

@@ -57,6 +57,17 @@ export function wasNotRunning(): ReportedStatus {
   return { bits: StatusValues.WAS_NOT_RUNNING };
 }
 
+/**
+ * The attempt's worker is alive but does not list it: the attempt ended and its end was lost
+ * (dead-lettered, say). An error with the attempt's backoff; the real end, if it comes, replaces it.
+ */
+export function unknownToWorker(workerId: string): ReportedStatus {
+  return {
+    bits: StatusValues.UNKNOWN_TO_WORKER,
+    data: { worker_shard: workerId, exception: "The worker does not know this attempt (its end was lost?)" },
+  };
+}
+
 /** The task's worker was lost; finishing it applies the safety backoff and saves the job's own (§7.5). */
 export function workerLost(workerId: string): ReportedStatus {
   return {

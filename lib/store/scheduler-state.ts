@@ -20,6 +20,8 @@ export interface SchedulerState {
   nodes?: NodeRefreshMark;
   /** Tasks whose start the store refused outright, with the status recorded for them. */
   refusedTasks: RefusedTask[];
+  /** When a round last re-sent start orders of an earlier round (0: never). */
+  lastResendAtMs: number;
 }
 
 /**
@@ -48,6 +50,7 @@ export const EMPTY_SCHEDULER_STATE: SchedulerState = {
   workerCursors: { all: null, byHost: {} },
   dispatchedThroughRound: 0,
   refusedTasks: [],
+  lastResendAtMs: 0,
 };
 
 export async function readSchedulerState(ctx: StoreContext): Promise<SchedulerState> {

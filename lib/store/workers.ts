@@ -28,6 +28,10 @@ export interface WorkerRecord {
   secretHash?: string;
   /** The registering caller's aws:userid (AWS); heartbeats must come from it too. */
   principal?: string;
+  /** The attempts the last heartbeat listed (running, or ended with the end not yet sent). */
+  runningAttempts?: string[];
+  /** When that list was made (the earlier of the worker's send time and the receipt). */
+  runningListedAtMs?: number;
 }
 
 function toRecord(item: Record<string, unknown>): WorkerRecord {
@@ -82,8 +86,9 @@ export async function registerWorker(
 }
 
 /**
- * Records a heartbeat of the current instance, if `secretHash` is its registration's;
- * NotFoundError when this instance is not (or no longer) registered with that secret.
+ * Records a heartbeat of the current instance, if `secretHash` is its registration's, with the
+ * attempts it listed (none listed: any earlier list is removed); NotFoundError when this instance is
+ * not (or no longer) registered with that secret.
  */
 export async function recordHeartbeat(
   ctx: StoreContext,
@@ -91,21 +96,31 @@ export async function recordHeartbeat(
   instanceId: string,
   secretHash: string,
   nowMs: number,
+  running?: { attempts: readonly string[]; listedAtMs: number },
 ): Promise<WorkerRecord> {
   try {
     const result = await ctx.doc.send(
       new UpdateCommand({
         TableName: ctx.tableName,
         Key: workerKey(id),
-        UpdateExpression: "SET #heartbeat = :now",
+        UpdateExpression: running
+          ? "SET #heartbeat = :now, #attempts = :attempts, #listed = :listed"
+          : "SET #heartbeat = :now REMOVE #attempts, #listed",
         ConditionExpression: "#instance = :instance AND #secret = :secret AND attribute_not_exists(#lost)",
         ExpressionAttributeNames: {
           "#heartbeat": "heartbeatAtMs",
           "#instance": "instanceId",
           "#lost": "lostAtMs",
           "#secret": "secretHash",
+          "#attempts": "runningAttempts",
+          "#listed": "runningListedAtMs",
         },
-        ExpressionAttributeValues: { ":now": nowMs, ":instance": instanceId, ":secret": secretHash },
+        ExpressionAttributeValues: {
+          ":now": nowMs,
+          ":instance": instanceId,
+          ":secret": secretHash,
+          ...(running ? { ":attempts": [...running.attempts], ":listed": running.listedAtMs } : {}),
+        },
         ReturnValues: "ALL_NEW",
       }),
     );

@@ -57,17 +57,30 @@ export interface RegistrationAnswer {
   heartbeatSecret: string;
 }
 
-/** A heartbeat: the registered instance and the secret its registration returned. */
-export interface Heartbeat {
-  id: string;
-  instanceId: string;
-  secret: string;
-}
-
 /** Who sent a request, as the host authenticated it (API Gateway's IAM caller); none locally. */
 export interface Caller {
   /** The caller's aws:userid (`AROA…:session` for a role session, `AIDA…` for a user). */
   principal?: string;
+}
+
+/** Attempt ids one heartbeat may list; a worker with more in flight sends no list (never a partial one). */
+export const MAX_LISTED_ATTEMPTS = 4000;
+/** Characters of one listed attempt id. */
+export const MAX_ATTEMPT_ID_CHARS = 64;
+
+/** A heartbeat: the registered instance, the secret its registration returned, and its attempts. */
+export interface Heartbeat {
+  id: string;
+  instanceId: string;
+  secret: string;
+  /**
+   * Attempts this instance runs, or ran with their end not yet accepted by the status queue. The
+   * round ends an attempt its live worker does not list (after a grace), so lost ends heal.
+   * Absent: the worker says nothing about its attempts, and none is ended on its account.
+   */
+  running?: string[];
+  /** The worker's clock when it made the `running` list. */
+  sentAtMs?: number;
 }
 
 /** Not ok: this instance was replaced or declared lost, so it must kill its tasks and exit. */
@@ -200,7 +213,13 @@ export class InProcessControlPlane implements ControlPlane {
       return { ok: false, reason: `Worker ${worker.id} instance ${worker.instanceId} was declared lost.` };
     }
     try {
-      await recordHeartbeat(store, worker.id, worker.instanceId, hashSecret(worker.secret), nowMs);
+      // The list is as old as the earlier of the worker's send time and our receipt (clocks differ:
+      // the earlier one never makes the list look newer than it is).
+      const running =
+        worker.running === undefined
+          ? undefined
+          : { attempts: worker.running, listedAtMs: Math.min(nowMs, worker.sentAtMs ?? nowMs) };
+      await recordHeartbeat(store, worker.id, worker.instanceId, hashSecret(worker.secret), nowMs, running);
       return { ok: true };
     } catch (error) {
       if (error instanceof NotFoundError) return { ok: false, reason: error.message };

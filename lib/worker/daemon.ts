@@ -18,7 +18,7 @@ import { sendBatched } from "../dispatch/sqs";
 import type { KillRequest, MachineResources } from "../model/config";
 import { taskId } from "../model/task";
 import { admitStart } from "./admission";
-import type { ControlPlane } from "./control-plane";
+import { MAX_ATTEMPT_ID_CHARS, MAX_LISTED_ATTEMPTS, type ControlPlane } from "./control-plane";
 import { EndSender, type SendBodies } from "./end-sender";
 import { errorText } from "./error-text";
 import { pollInbox, SqsInbox, type InboxMessage, type WorkerInbox } from "./inbox";
@@ -184,6 +184,7 @@ class WorkerDaemon {
             id: options.id,
             instanceId: options.instanceId,
             secret: answer.heartbeatSecret,
+            ...this.listedAttempts(this.clock()),
           }),
         clock: this.clock,
         emit: this.emit,
@@ -230,6 +231,14 @@ class WorkerDaemon {
         this.emit({ type: "delete_error", error });
       },
     });
+  }
+
+  /** What a heartbeat says this instance holds: attempts running, and ended ones whose end is unsent. */
+  private listedAttempts(sentAtMs: number): { running?: string[]; sentAtMs?: number } {
+    const attempts = [...new Set([...this.running.keys(), ...this.endSender.unsent().map((end) => end.attempt)])];
+    // Too many (or too long) ids for one heartbeat: say nothing rather than something partial.
+    if (attempts.length > MAX_LISTED_ATTEMPTS || attempts.some((a) => a.length > MAX_ATTEMPT_ID_CHARS)) return {};
+    return { running: attempts, sentAtMs };
   }
 
   runningAttempts(): string[] {

@@ -63,10 +63,8 @@ export class HttpControlPlane implements ControlPlane {
   }
 
   async heartbeat(worker: Heartbeat): Promise<HeartbeatAnswer> {
-    const answer = await this.post(`/workers/${encodeURIComponent(worker.id)}/heartbeat`, {
-      instanceId: worker.instanceId,
-      secret: worker.secret,
-    });
+    const { id: _id, ...body } = worker;
+    const answer = await this.post(`/workers/${encodeURIComponent(worker.id)}/heartbeat`, body);
     return parseAnswer(heartbeatAnswerSchema, answer, `Heartbeat of worker ${worker.id}`);
   }
 }

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { parseMessage, workerMessageSchema, type TaskEnd, type WorkerMessage } from "../../lib/dispatch/messages";
+import { hashSecret } from "../../lib/dispatch/tokens";
 import { applyStatuses } from "../../lib/round/apply-statuses";
 import { runRounds, type RoundDeps, type RoundReport } from "../../lib/round/run-round";
 import { putConfig, getCurrentConfigVersion } from "../../lib/store/config-store";
@@ -68,7 +69,7 @@ export async function roundHarness(seed = 1) {
           heartbeatPeriodSec: 15,
           registeredAtMs: nowMs,
           heartbeatAtMs: nowMs,
-          secretHash: `secret-hash-of-${id}`,
+          secretHash: hashSecret(workerSecret(id)),
         },
         nowMs - 575_000,
       );
@@ -135,3 +136,6 @@ export async function roundHarness(seed = 1) {
   };
   return harness;
 }
+
+/** The heartbeat secret `roundHarness().addWorker(id)` registers `id` with. */
+export const workerSecret = (id: string) => `secret-of-${id}`;

@@ -14,6 +14,7 @@ function report(runnablePending: number, running: number): RoundReport {
     killed: 0,
     resent: 0,
     lostWorkers: [],
+    unknownAttempts: [],
     repairedCounters: 0,
     reasons: [],
     nextRoundInSec: 5,
