@@ -6,7 +6,7 @@ import tseslint from "typescript-eslint";
 
 const OUTSIDE_LIB = {
   regex: "^(\\.\\.?/)+(.*/)?(functions|infra|test|bench)(/|$)",
-  message: "Nothing imports from functions/, infra/, test/ or bench/ (DESIGN.md §3).",
+  message: "Nothing imports from functions/, infra/, test/ or bench/: the layering rule in docs/adr/0001.",
 };
 const AWS_AND_LAMBDA = [
   { group: ["@middy/*", "aws-lambda"], message: "Lambda and middy types belong in functions/ only." },
@@ -24,7 +24,7 @@ const PURE = [
   {
     // Pure folders are flat, so a relative import may only reach a sibling pure folder or a file inside its own.
     regex: "^\\.\\./(?!(model|config|scheduler)(/|$))|^\\.\\./\\.\\./",
-    message: "lib/model, lib/config and lib/scheduler may import only each other (DESIGN.md §3).",
+    message: "lib/model, lib/config and lib/scheduler may import only each other: the layering rule in docs/adr/0001.",
   },
 ];
 

@@ -48,6 +48,8 @@ export class WorkerConnection implements ControlPlane {
 
   /** Forwards to the SQS client built at registration (the daemon uses only `send`). */
   readonly sqs: SQSClient = {
+    // SQSClient.send has a callback overload typed void; the daemon only awaits the promise one.
+    // eslint-disable-next-line @typescript-eslint/no-confusing-void-expression
     send: (...args: Parameters<SQSClient["send"]>) => this.connected().sqs.send(...args),
   } as unknown as SQSClient;
 

@@ -5,7 +5,7 @@ import { Match } from "aws-cdk-lib/assertions";
 import * as ecs from "aws-cdk-lib/aws-ecs";
 import * as iam from "aws-cdk-lib/aws-iam";
 
-import { asList, iamStatements, nagFindings, nagReport, synthSous } from "./synth";
+import { asList, iamStatements, nagFindings, nagReport, synthSous, type Statement } from "./synth";
 
 describe("container jobs", () => {
   const { stack, template } = synthSous({
@@ -43,12 +43,16 @@ describe("container jobs", () => {
       "TagContainerJobs",
     ]);
     for (const { policy } of statements) expect(policy).toContain(round.replace(/[0-9A-F]{8}$/, ""));
-    const byId = Object.fromEntries(statements.map((s) => [s.statement.Sid, s.statement]));
+    const byId: Record<string, Statement> = Object.fromEntries(
+      statements.map((s): [string, Statement] => [s.statement.Sid ?? "", s.statement]),
+    );
     const definition = jobs.taskDefinitions.render!;
     expect(asList(byId.RunContainerJobs!.Resource)).toEqual([stack.resolve(definition.taskDefinitionArn)]);
     expect(byId.RunContainerJobs).toMatchObject({
       Action: "ecs:RunTask",
-      Condition: { ArnEquals: { "ecs:cluster": stack.resolve(stack.scheduler.workers!.cluster.clusterArn) } },
+      Condition: {
+        ArnEquals: { "ecs:cluster": stack.resolve(stack.scheduler.workers!.cluster.clusterArn) as unknown },
+      },
     });
     expect(asList(byId.PassContainerJobRoles!.Resource).sort()).toEqual(
       [stack.resolve(definition.executionRole!.roleArn), stack.resolve(definition.taskRole.roleArn)].sort(),

@@ -434,7 +434,7 @@ describe("ECS workers", () => {
         expect(alarm.Properties.Metrics).toEqual(
           expect.arrayContaining([
             expect.objectContaining({ Expression: "pending + running" }),
-            ...["RunnablePendingTasks", "RunningTasks"].map((metricName) =>
+            ...["RunnablePendingTasks", "RunningTasks"].map((metricName): unknown =>
               expect.objectContaining({
                 MetricStat: expect.objectContaining({
                   Metric: {
@@ -443,11 +443,11 @@ describe("ECS workers", () => {
                     Dimensions: expect.arrayContaining([
                       { Name: "service", Value: "sous-scheduler-round" },
                       { Name: "Deployment", Value: base.stack.scheduler.queuePrefix },
-                    ]),
+                    ] as unknown[]) as unknown,
                   },
                   Stat: "Maximum",
                   Period: 60,
-                }),
+                }) as unknown,
               }),
             ),
           ]),

@@ -69,7 +69,7 @@ describe("publishBacklog", () => {
             Metrics: expect.arrayContaining([
               { Name: BACKLOG_METRICS.runnablePending, Unit: "Count" },
               { Name: BACKLOG_METRICS.running, Unit: "Count" },
-            ]),
+            ]) as unknown,
           },
         ],
       },
@@ -77,10 +77,18 @@ describe("publishBacklog", () => {
   });
 
   it("publishes zeros for an idle deployment, and nothing when no round ran", () => {
-    expect(captureEmf((metrics) => publishBacklog(metrics, report(0, 0)))[0]).toMatchObject({
+    expect(
+      captureEmf((metrics) => {
+        publishBacklog(metrics, report(0, 0));
+      })[0],
+    ).toMatchObject({
       [BACKLOG_METRICS.runnablePending]: 0,
       [BACKLOG_METRICS.running]: 0,
     });
-    expect(captureEmf((metrics) => publishBacklog(metrics, undefined))).toEqual([]);
+    expect(
+      captureEmf((metrics) => {
+        publishBacklog(metrics, undefined);
+      }),
+    ).toEqual([]);
   });
 });
