@@ -39,7 +39,11 @@ export function unknownAttemptFinishes(input: ReconcileInput): FinishWrite[] {
     let attempts = listed.get(worker.id);
     if (!attempts) listed.set(worker.id, (attempts = new Set(worker.runningAttempts)));
     if (attempts.has(running.attempt)) continue;
-    finishes.push(finishOf(item, running.attempt, running.worker, running.nextBackoff, running.charges, input.nowSec));
+    finishes.push({
+      ...finishOf(item, running.attempt, running.worker, running.nextBackoff, running.charges, input.nowSec),
+      // Kept as the item's last token, so the attempt's real end, if it still comes, replaces the placeholder.
+      ...(running.tokenHash === undefined ? {} : { tokenHash: running.tokenHash }),
+    });
   }
   return finishes;
 }

@@ -93,12 +93,12 @@ describe("the web UI on sous local", () => {
     await page.locator('.cell[data-node="node11"]').click();
     const stdout = page.locator('pre[data-log="stdout"]');
     await page.waitForFunction(
-      () => document.querySelector('pre[data-log="stdout"]')?.textContent.includes("I got these arguments: node11"),
+      () => document.querySelector('pre[data-log="stdout"]')?.textContent.includes("demo task for node node11"),
       undefined,
       { timeout: 60_000 },
     );
-    expect(await stdout.textContent()).toContain("I got these arguments: node11 /dev/fd/3 {");
-    expect(await page.locator('pre[data-log="stderr"]').textContent()).toContain("stderr is also logged");
+    expect(await stdout.textContent()).toContain("demo task for node node11: status to /dev/fd/3, task JSON {");
+    expect(await page.locator('pre[data-log="stderr"]').textContent()).toContain("demo task: this line goes to stderr");
     expect(await page.locator(".task .facts").textContent()).toContain("worker");
     await screenshot(page, "task");
   });

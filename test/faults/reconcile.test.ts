@@ -9,6 +9,7 @@ import { readCounters } from "../../lib/store/counters";
 import { readJobTasks } from "../../lib/store/tasks";
 import { getWorker } from "../../lib/store/workers";
 import { InProcessControlPlane } from "../../lib/worker/control-plane";
+import { readAttemptTokens } from "../../lib/store/dispatch-key";
 import { roundHarness, workerSecret } from "../helpers/round";
 
 const GRACE_MS = 75_000;
@@ -182,7 +183,8 @@ describe("forgive racing a real status", () => {
         expect(forgiven.body).toMatchObject({ forgiven: true });
       });
       const end = { job: "sync", node: a!.node, attempt: a!.attempt, worker: "w1", killed: false, exitCode: 0 };
-      const body = JSON.stringify({ ends: [{ ...end, signal: null, endedAtMs: h.now(), rawStatus: "done" }] });
+      const token = (await readAttemptTokens(h.store))(end);
+      const body = JSON.stringify({ ends: [{ ...end, token, signal: null, endedAtMs: h.now(), rawStatus: "done" }] });
       const result = await applyStatuses({ store: forgiveFirst.store, clock: h.now }, [{ id: "m", body }]);
       expect(forgiveFirst.state.fired).toBe(true);
       expect(result.applied).toBe(1);

@@ -143,7 +143,15 @@ describe("functions", () => {
       Environment: { Variables: Match.objectLike({ TABLE_NAME: Match.anyValue(), INSTANCE_NODE_NAME: "instance" }) },
     });
     expect(Object.keys(environment("roundFunction")).sort()).toEqual(
-      ["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED", "INSTANCE_NODE_NAME", "NODE_OPTIONS", "TABLE_NAME"].sort(),
+      [
+        "AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED",
+        "INSTANCE_NODE_NAME",
+        "NODES_RETRY_MS",
+        "NODES_UPDATE_MS",
+        "NODE_OPTIONS",
+        "SOUS_DEPLOYMENT",
+        "TABLE_NAME",
+      ].sort(),
     );
     template.hasResourceProperties("AWS::Events::Rule", {
       ScheduleExpression: "rate(1 minute)",
@@ -294,6 +302,7 @@ describe("IAM", () => {
         "sqs:GetQueueAttributes",
         "sqs:ReceiveMessage",
         "sqs:SendMessage",
+        "sqs:SetQueueAttributes",
       ].sort(),
     );
   });
