@@ -12,6 +12,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { API_STAGE } from "./api";
 
 import { LOG_JOB_INDEX_PREFIX, LOG_TASK_INDEX_PREFIX, LOG_TIME_INDEX_PREFIX } from "../lib/logs/keys";
 import { workerQueueArnPattern } from "./names";
@@ -31,7 +32,10 @@ export class WorkerPolicy extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkerPolicyProps) {
     super(scope, id);
-    const stage = props.api.deploymentStage.stageName;
+    // The stage by name, not through its resource: referencing the stage would make every role
+    // holding this policy (container jobs' task roles among them) depend on the API deployment,
+    // and through it on the round function that launches those containers, a cycle.
+    const stage = API_STAGE;
     const workerQueues = workerQueueArnPattern(Stack.of(this), props.queuePrefix);
     const logObjects = props.logBucket.arnForObjects(`${props.logKeyPrefix}*`);
     const heartbeats = props.api.arnForExecuteApi("POST", "/workers/*/heartbeat", stage);

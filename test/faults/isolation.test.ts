@@ -1,8 +1,10 @@
-// One task the store refuses never stops the round: a node name over DynamoDB's sort-key limit
-// (1,024 bytes) makes every transaction holding its start fail with a ValidationException that
-// names no item. The commit splits the batch until it finds that start, records it against the
-// task (error with backoff, then failed, visible at GET /tasks/refused), and starts the others.
-import { DynamoDBServiceException } from "@aws-sdk/client-dynamodb";
+// One task the store refuses never stops the round. The API and node refreshes now refuse names
+// over the key limits before they reach a round (docs/limits.md), so these tests make the store
+// refuse one node's start the two ways DynamoDB does for an item it cannot take: DynamoDB Local
+// names the item in the cancellation reasons; AWS answers one ValidationException for the whole
+// request. The commit drops (or, by splitting the batch, finds) that start, records it against
+// the task (error with backoff, then failed, visible at GET /tasks/refused), and starts the others.
+import { DynamoDBServiceException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { makeApi } from "../../lib/api";
 import { manualNodes, NodeSourceRegistry, rangeLabelSource } from "../../lib/nodes";
@@ -10,9 +12,12 @@ import { readJobTasks } from "../../lib/store/tasks";
 import { readSchedulerState } from "../../lib/store/scheduler-state";
 import { roundHarness } from "../helpers/round";
 
-const LONG_NODE = `db-${"x".repeat(1100)}`;
+/** The node whose task items the store refuses. */
+const LONG_NODE = "db-refused-by-the-store";
+const SIZE_MESSAGE =
+  "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes";
 
-/** The built-in manual source, plus one node whose name no task key can hold. */
+/** The built-in manual source, plus the node the store refuses. */
 const sources = new NodeSourceRegistry([
   { name: "manual", fetch: (context) => [...manualNodes(context), { name: LONG_NODE, level: "db", parent: "host1" }] },
   rangeLabelSource,
@@ -33,6 +38,7 @@ describe("a start the store refuses", () => {
   it("is recorded against its task while every other task starts", async () => {
     const h = await roundHarness();
     h.deps.nodeSources = sources;
+    h.deps.store = refusingAsDynamoDbLocalDoes(h);
     try {
       await h.setConfig(config);
       await h.addWorker("w1", {});
@@ -85,6 +91,35 @@ describe("a start the store refuses", () => {
   });
 });
 
+/** Whether a request writes an item keyed by the refused node (its task item: sort key = node). */
+const holdsRefusedKey = (input: unknown) => JSON.stringify(input).includes(`"sk":${JSON.stringify(LONG_NODE)}`);
+
+/** DynamoDB Local cancels the transaction and names the item it cannot take in the reasons. */
+function refusingAsDynamoDbLocalDoes(h: Awaited<ReturnType<typeof roundHarness>>) {
+  const doc = h.store.doc;
+  const send = (command: unknown) => {
+    if (command instanceof TransactWriteCommand && holdsRefusedKey(command.input)) {
+      const items = command.input.TransactItems ?? [];
+      return Promise.reject(
+        new TransactionCanceledException({
+          $metadata: {},
+          message: "Transaction cancelled, please refer cancellation reasons for specific reasons",
+          CancellationReasons: items.map((item) =>
+            JSON.stringify(item).includes(LONG_NODE)
+              ? { Code: "ValidationError", Message: SIZE_MESSAGE }
+              : { Code: "None" },
+          ),
+        }),
+      );
+    }
+    return (doc.send as (c: unknown) => Promise<unknown>)(command);
+  };
+  return {
+    ...h.store,
+    doc: new Proxy(doc, { get: (target, key) => (key === "send" ? send : (Reflect.get(target, key) as unknown)) }),
+  };
+}
+
 /**
  * AWS answers a key over the size limit with one ValidationException for the whole request, naming
  * no item (DynamoDB Local names it in the cancellation reasons instead): this store answers so.
@@ -92,14 +127,13 @@ describe("a start the store refuses", () => {
 function refusingAsAwsDoes(h: Awaited<ReturnType<typeof roundHarness>>) {
   const doc = h.store.doc;
   const send = (command: unknown) => {
-    if (command instanceof TransactWriteCommand && JSON.stringify(command.input).includes(LONG_NODE)) {
+    if (command instanceof TransactWriteCommand && holdsRefusedKey(command.input)) {
       return Promise.reject(
         new DynamoDBServiceException({
           name: "ValidationException",
           $fault: "client",
           $metadata: {},
-          message:
-            "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes",
+          message: SIZE_MESSAGE,
         }),
       );
     }
