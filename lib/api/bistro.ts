@@ -1,4 +1,4 @@
-// Bistro's HTTP monitor protocol (BISTRO.md §8): `POST /` with a JSON object of named
+// Bistro's HTTP monitor protocol: `POST /` with a JSON object of named
 // subqueries `{"name": {"handler": ..., ...params}}` (a top-level `prefs` is ignored), answered
 // with HTTP 200 and `{"name": {"data": ...}}` or `{"name": {"error": "..."}}` per subquery. A
 // body that is not a JSON object, or no stored config, makes the whole answer one JSON string.

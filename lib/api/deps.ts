@@ -1,4 +1,4 @@
-// What the API is built from (DESIGN.md §3 "handler factories taking a deps object"): the
+// What the API is built from ("handler factories taking a deps object"): the
 // store, SQS, the clock, how to ask for a round, and the optional pieces a deployment may lack
 // (task logs, extra node sources). Hosts build these; handlers never reach for globals.
 import type { SQSClient } from "@aws-sdk/client-sqs";
@@ -8,7 +8,7 @@ import type { WorkerTimings } from "../round/worker-health";
 import type { StoreContext } from "../store/context";
 import type { WorkerSetup } from "../worker/control-plane";
 
-/** Bistro's `task_logs` query and answer (BISTRO.md §9.2), as lib/logs defines them. */
+/** Bistro's `task_logs` query and answer, as lib/logs defines them. */
 export type LogLinesQuery = LogQuery;
 /** `[job, node, time in seconds, line, line id as a decimal string]`. */
 export type LogLine = LogLineRow;

@@ -1,4 +1,4 @@
-// Bistro's job histograms (BISTRO.md §8.2, Monitor.cpp): for each node of a job's level, the
+// Bistro's job histograms (Monitor.cpp): for each node of a job's level, the
 // status bits (AVOIDED / DISABLED from the path to the instance, UNSTARTED when it could run
 // and has no status, USES_BACKOFF kept only while the backoff lasts) are OR-ed into the node
 // and every ancestor; each level then counts nodes per bit combination, with a few sample

@@ -1,4 +1,4 @@
-// The Sous HTTP API (DESIGN.md §6): `makeApi(deps)` gives the route table, a `handle` that
+// The Sous HTTP API: `makeApi(deps)` gives the route table, a `handle` that
 // routes any plain request (for `sous local`'s server and tests), an `invoke` for hosts that
 // route and parse bodies themselves (the Lambda's middy router), and the one error mapping.
 // Every answer is JSON with CORS headers. docs/api.md describes the routes.

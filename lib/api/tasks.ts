@@ -1,6 +1,6 @@
 // Tasks through the API: paged listings of task items (pending tasks have none and are not
 // listed), killing a running attempt (a kill order on its worker's queue, with the job's
-// kill_subprocess), and forgiving failures and backoffs (BISTRO.md §5.7) with writes
+// kill_subprocess), and forgiving failures and backoffs with writes
 // conditional on the item version, so a task that starts meanwhile is left alone.
 import type { KillMessage } from "../dispatch/messages";
 import { sendBatched } from "../dispatch/sqs";

@@ -1,4 +1,4 @@
-// The backoff ladder setting (BISTRO.md §5.5, JobBackoffSettings.cpp): strictly increasing
+// The backoff ladder setting (JobBackoffSettings.cpp): strictly increasing
 // positive integer seconds, optionally ending with "repeat" or "fail" (no string = "fail").
 // Parsing and the JSON form live here; using the ladder is the scheduler's business.
 import type { BackoffSettings } from "../model/config";

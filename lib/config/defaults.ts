@@ -1,4 +1,4 @@
-// Bistro's defaults for every optional setting (BISTRO.md §1.3-§1.6, common.thrift) and the
+// Bistro's defaults for every optional setting (common.thrift) and the
 // allowed values of its enum-like settings. Functions return fresh objects so no parsed config
 // shares mutable state with another.
 import type {

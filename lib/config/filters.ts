@@ -1,4 +1,4 @@
-// Job filters, one per level (BISTRO.md §2.1, JobFilters.cpp): parsing, the regex dialect, and
+// Job filters, one per level (JobFilters.cpp): parsing, the regex dialect, and
 // what counts as an empty filter. A filter that keeps every node is left out of the model, as
 // Bistro leaves it out of its JSON.
 import type { JobFilter } from "../model/config";

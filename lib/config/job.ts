@@ -1,4 +1,4 @@
-// One `bistro_job->NAME` (BISTRO.md §2, Job.cpp), read against valid settings. A broken job is
+// One `bistro_job->NAME` (Job.cpp), read against valid settings. A broken job is
 // still returned, with its defaults where fields were bad and `errors` filled, so it is listed but
 // never scheduled. Also used alone by the API for single-job PUTs.
 import type { ConfigIssue, ContainerSpec, Job, JobFilter, ResourceAmounts, Settings } from "../model/config";

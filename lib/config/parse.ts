@@ -1,5 +1,4 @@
-// The entry point for a whole Bistro config document (FileConfigLoader's format, BISTRO.md §1.1,
-// §1.2): bistro_settings plus `bistro_job->NAME` keys. Bad settings reject the whole document with
+// The entry point for a whole Bistro config document (FileConfigLoader's format): bistro_settings plus `bistro_job->NAME` keys. Bad settings reject the whole document with
 // every error listed; a bad job is kept, marked invalid, while the others run. Never throws.
 import type { Config, ConfigIssue, Job } from "../model/config";
 import { withDependencyCycleErrors } from "./dependencies";

@@ -1,5 +1,5 @@
 // The model back to Bistro's JSON: `serializeJob` is Job::toDynamic (the `jobs` REST handler's
-// output, BISTRO.md §2 "Job serialization"), `serializeSettings`/`serializeConfig` write a document
+// output), `serializeSettings`/`serializeConfig` write a document
 // that parses back to the same model. Inherited values are always written out, so a reader sees
 // a job's true settings without unravelling defaults.
 import type {

@@ -1,4 +1,4 @@
-// `bistro_settings` (BISTRO.md §1.3-§1.6, Config.cpp): every key with Bistro's default, plus the
+// `bistro_settings` (Config.cpp): every key with Bistro's default, plus the
 // checks Sous adds (level names, negative amounts, duplicate levels or resources). Any error here
 // rejects the whole config, so every error is collected before giving up.
 import { INSTANCE_LEVEL, WORKER_LEVEL } from "../model/config";

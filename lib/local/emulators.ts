@@ -1,6 +1,6 @@
 // Starts the embedded AWS emulators for tests and `sous local`: DynamoDB Local and fauxqs
 // (SQS + S3), on free 127.0.0.1 ports, in a host process (emulator-host.ts) that stops them
-// when this process stops them, exits, or dies. See DESIGN.md §7.
+// when this process stops them, exits, or dies.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";

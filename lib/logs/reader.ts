@@ -1,4 +1,4 @@
-// Reading task logs with Bistro's `task_logs` semantics (BISTRO.md §9.2): one stream, optional
+// Reading task logs with Bistro's `task_logs` semantics: one stream, optional
 // job/node lists, asc/desc from an inclusive time or line-id bound, regex search, pages of `limit`
 // lines with a `next_line_id` cursor. Lines are found through the index only (never an S3 LIST):
 // per task for (job, node) queries, per job for job queries, by day for everything else. Index

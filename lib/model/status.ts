@@ -30,7 +30,7 @@ export interface TaskStatus {
   data?: Record<string, unknown>;
 }
 
-/** Result bits of the statuses Bistro names (BISTRO.md §5.4). */
+/** Result bits of the statuses Bistro names. */
 export const StatusValues = {
   RUNNING: StatusBits.RUNNING,
   DONE: StatusBits.DONE,

@@ -1,4 +1,4 @@
-// The `manual` node source (BISTRO.md §3.2, ManualFetcher.cpp): prefs map a node name to its
+// The `manual` node source (ManualFetcher.cpp): prefs map a node name to its
 // children, given as one name, an array of names, or {"children": [...], "disabled": ...}.
 // Names that are nobody's child hang under the instance; the rest follow at parent level + 1.
 // Pure: prefs in, node specs out.

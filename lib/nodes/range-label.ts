@@ -1,4 +1,4 @@
-// The `range_label` node source (BISTRO.md §3.2, RangeLabelFetcher.cpp): for each node of
+// The `range_label` node source (RangeLabelFetcher.cpp): for each node of
 // `parent_level`, children numbered `start`..`end` (inclusive), named by `format` with the
 // placeholders {parent}, {i}, {start}, {end}. Pure: prefs and earlier nodes in, node specs out.
 import { MAX_NODES, nodeNameProblem, overLimit } from "../config/limits";

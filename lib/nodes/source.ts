@@ -1,4 +1,4 @@
-// The node-source contract (Bistro's NodeFetcher, BISTRO.md §3.1-§3.2): each entry of
+// The node-source contract (Bistro's NodeFetcher): each entry of
 // `nodes.node_sources` names a source that adds nodes, run in order, later ones seeing what earlier
 // ones produced. The registry maps names to sources so periodic, script and API-pushed sources
 // plug in without the scheduler knowing. Pure: no I/O here.

@@ -1,6 +1,6 @@
 // Status ingestion: turns batches of status-queue messages into stored statuses. Each task end
 // is interpreted centrally (status line, kill, spawn failure, not running), checked against
-// the running attempt (Bistro's update rules, §5.6), and applied with the release of its
+// the running attempt (Bistro's update rules), and applied with the release of its
 // resources in one transaction, so duplicates, reordered and stale messages change nothing.
 // Only the worker holding the attempt can end it: an end must carry the attempt's token
 // (docs/adr/0004), checked here and again in the conditional write; a forged end is refused and

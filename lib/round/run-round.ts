@@ -1,4 +1,4 @@
-// One scheduling round against the real state (DESIGN.md §4): take or renew the lease, read
+// One scheduling round against the real state: take or renew the lease, read
 // the snapshot, repeat any dispatch an earlier round did not finish, fail over the tasks of
 // lost workers, plan (pure), commit the starts in fenced transactions, then send start and
 // kill orders. `runRounds` repeats rounds while pokes arrive, so a burst of submissions

@@ -1,4 +1,4 @@
-// Worker health as the scheduler judges it from heartbeats (BISTRO.md §7.3, simplified for a
+// Worker health as the scheduler judges it from heartbeats (simplified for a
 // scheduler that runs in short rounds): healthy while heartbeats arrive on time, unhealthy
 // once one is late past the grace period, lost (must_die) after `loseUnhealthyAfterSec` of
 // silence. Workers apply the same timings to themselves and kill their tasks *before* the

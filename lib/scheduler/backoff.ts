@@ -1,4 +1,4 @@
-// The backoff ladder (BISTRO.md §5.5) and finishing a task: from the previous status, the
+// The backoff ladder and finishing a task: from the previous status, the
 // backoff the attempt was given at start, and the reported status to the new stored status.
 import type { BackoffSettings } from "../model/config";
 import { StatusBits, type BackoffStep, type ReportedStatus, type TaskStatus } from "../model/status";
@@ -8,7 +8,7 @@ export const EXHAUSTED_BACKOFF_SEC = 60;
 
 /**
  * How long a lost worker's tasks wait before a retry, so a new attempt cannot overlap one the
- * worker is still killing: suicide safety margin 60 s + task kill wait 5 s + 1 s (§7.5).
+ * worker is still killing: suicide safety margin 60 s + task kill wait 5 s + 1 s.
  */
 export const WORKER_LOST_SAFETY_BACKOFF_SEC = 60 + 5000 / 1000 + 1;
 

@@ -1,4 +1,4 @@
-// Candidate generation (BISTRO.md §4.1): the order of each level's nodes, and for one job the
+// Candidate generation: the order of each level's nodes, and for one job the
 // nodes of its level it may start on now: not running, done, failed or backing off (per the
 // task index); no disabled node on the path to the instance; every level's filter passed;
 // dependencies done.

@@ -1,4 +1,4 @@
-// Job filters (BISTRO.md §2.1): which nodes of a level, and which worker hostnames, a job
+// Job filters: which nodes of a level, and which worker hostnames, a job
 // accepts. Compiled once per round; every present condition must hold.
 import { filterRegex } from "../config/filters";
 import type { UserRegex } from "../config/regex";

@@ -1,4 +1,4 @@
-// Orphans (BISTRO.md §6.2): running tasks whose node is gone or disabled, or whose job is gone,
+// Orphans: running tasks whose node is gone or disabled, or whose job is gone,
 // disabled or invalid. Each is killed once it has been an orphan for the job's (else the
 // config's) `kill_orphan_tasks_after_sec`; never when that is null.
 import { taskId } from "../model/task";

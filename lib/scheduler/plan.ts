@@ -1,4 +1,4 @@
-// One scheduling round as a pure function: plan = f(snapshot, now, rng) (BISTRO.md §0, §4).
+// One scheduling round as a pure function: plan = f(snapshot, now, rng).
 // It indexes the snapshot into typed arrays, handles orphans, builds every runnable job's
 // candidates, lets the configured policy try them against data-node and worker resources,
 // and returns the tasks to start and kill with the state to carry to the next round.

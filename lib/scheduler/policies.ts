@@ -1,4 +1,4 @@
-// The four scheduling policies (BISTRO.md §4.3): in which order the jobs' candidate lists are
+// The four scheduling policies: in which order the jobs' candidate lists are
 // tried. Lists are consumed from the end; every candidate is tried at most once per round.
 import type { SchedulerPolicyName } from "../model/config";
 import { pickWeighted, type Rng } from "./random";

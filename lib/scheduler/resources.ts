@@ -1,4 +1,4 @@
-// Resource accounting for one round (BISTRO.md §3.3, §3.4): free amounts per node and per
+// Resource accounting for one round: free amounts per node and per
 // worker, as flat Float64Arrays indexed by number so the admission test of a candidate walks
 // its ancestors without touching a string. Running tasks are charged what they recorded.
 import { WORKER_LEVEL, type Job, type ResourceAmounts, type Settings } from "../model/config";
@@ -130,7 +130,7 @@ export class ResourceBook {
   }
 
   /**
-   * Admission on the task node and every ancestor: no amount above what is free (§3.3). The
+   * Admission on the task node and every ancestor: no amount above what is free. The
    * instance (node 0) is checked first: every candidate shares it, and a busy cluster fills it
    * first, so a saturated round rejects candidates without touching their own nodes.
    */

@@ -50,7 +50,7 @@ export interface WorkerSnapshot {
   containerLauncher?: boolean;
 }
 
-/** When the round first saw a running task as an orphan (§6.2). */
+/** When the round first saw a running task as an orphan. */
 export interface OrphanTimer {
   job: string;
   node: string;

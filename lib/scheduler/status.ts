@@ -1,6 +1,6 @@
-// Task statuses as they arrive: parsing a task's status line (BISTRO.md §5.3), the synthetic
+// Task statuses as they arrive: parsing a task's status line, the synthetic
 // statuses the system reports itself (killed, lost, never started), the rule that decides
-// whether an arriving status is applied (§5.6), and forgiving failures (§5.7).
+// whether an arriving status is applied, and forgiving failures.
 import { SAVED_BACKOFF_KEY, StatusBits, StatusValues, type ReportedStatus, type TaskStatus } from "../model/status";
 
 /** What the status line's author knows besides the line. */
@@ -68,7 +68,7 @@ export function unknownToWorker(workerId: string): ReportedStatus {
   };
 }
 
-/** The task's worker was lost; finishing it applies the safety backoff and saves the job's own (§7.5). */
+/** The task's worker was lost; finishing it applies the safety backoff and saves the job's own. */
 export function workerLost(workerId: string): ReportedStatus {
   return {
     bits: StatusValues.WORKER_LOST,
@@ -160,7 +160,7 @@ export type StatusUpdateDecision =
   | { action: "ignore"; reason: string };
 
 /**
- * Bistro's update rules (§5.6) for a non-running status of attempt `attemptId`. Duplicates and
+ * Bistro's update rules for a non-running status of attempt `attemptId`. Duplicates and
  * late placeholders are dropped so a re-sent status never consumes a second retry.
  */
 export function decideStatusUpdate(
@@ -182,7 +182,7 @@ export function decideStatusUpdate(
 }
 
 /**
- * Forgives a status (§5.7): failed becomes error, and a backoff is cleared so the task may run
+ * Forgives a status: failed becomes error, and a backoff is cleared so the task may run
  * now and its ladder restarts. A lost worker's safety backoff stays; only its saved value is reset.
  */
 export function forgive(status: TaskStatus): TaskStatus {

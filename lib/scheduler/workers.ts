@@ -1,4 +1,4 @@
-// Picking the worker for a task (BISTRO.md §7.7): the `roundrobin` selector with its rotating
+// Picking the worker for a task: the `roundrobin` selector with its rotating
 // cursor and the `busiest` selector, both restricted to HEALTHY workers, host placement,
 // worker-level filters on the hostname, and free worker resources.
 import type { Settings } from "../model/config";

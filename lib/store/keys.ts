@@ -1,4 +1,4 @@
-// The single-table key design of Sous's DynamoDB state, in one place (DESIGN.md §4).
+// The single-table key design of Sous's DynamoDB state, in one place.
 //
 //   pk                     sk                      what
 //   CONFIG                 HEAD                    pointer to the current config version

@@ -1,4 +1,4 @@
-// Task items and the commit protocol (DESIGN.md §4, ADR 0002). A task item exists only for a
+// Task items and the commit protocol (ADR 0002). A task item exists only for a
 // (job, node) that started, finished or backs off; pending tasks are implied. Starting tasks
 // commits, per TransactWriteItems batch of at most 100 items: a fence on the lease epoch, one
 // update per touched counter with the batch's summed amounts, and one conditional put per
@@ -651,8 +651,7 @@ export async function listTaskPage(ctx: StoreContext, query: TaskPageQuery): Pro
 
 /**
  * Replaces the status of a task that is not running, if the item is still at the version that
- * was read (and, with `lastAttempt`, still holds that attempt's status): forgiving (BISTRO.md
- * §5.7), or a real status arriving after a worker-lost placeholder (§5.6). False when the task
+ * was read (and, with `lastAttempt`, still holds that attempt's status): forgiving, or a real status arriving after a worker-lost placeholder. False when the task
  * changed meanwhile (started, finished).
  */
 export async function replaceIdleTaskStatus(

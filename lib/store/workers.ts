@@ -1,7 +1,7 @@
 // Worker registrations: one item per worker id (Bistro's shard), holding the live instance,
 // its queue, declared resources and last heartbeat. A new instance may take over an id only
 // from an instance that is gone (declared lost, or silent past the lose deadline), so two
-// live processes never share one id (BISTRO.md §7.4).
+// live processes never share one id.
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand, UpdateCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
 import type { MachineResources, ResourceAmounts } from "../model/config";

@@ -1,4 +1,4 @@
-// The worker's side of Bistro's lost-worker protocol (BISTRO.md §7.3, §7.5): how long a worker may
+// The worker's side of Bistro's lost-worker protocol: how long a worker may
 // go without an acknowledged heartbeat before it kills its tasks and exits, chosen so that its tasks
 // are dead strictly before the scheduler may call it lost (`workerState` must_die) and retry them
 // elsewhere. Pure arithmetic, shared by the daemon and its tests.

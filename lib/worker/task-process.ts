@@ -1,4 +1,4 @@
-// Runs ONE task as a subprocess with Bistro's task protocol (BISTRO.md §5.2, §5.3, §5.9, §6.1;
+// Runs ONE task as a subprocess with Bistro's task protocol (see
 // docs/task-protocol.md): argv, working directory, environment, the status pipe, line-by-line
 // stdout/stderr with backpressure and the line quota, kills, and the end-of-task rule. It returns the
 // RAW status line; turning it into a Bistro status (and "killed without status" into
@@ -358,7 +358,7 @@ class TaskRun {
     return this.supervise(child, child.pid, pipe.readFd, exited, startedAtMs);
   }
 
-  /** Waits for the end of the task: the main process exited AND every pipe is closed (§5.3). */
+  /** Waits for the end of the task: the main process exited AND every pipe is closed. */
   private async supervise(
     child: ChildProcess,
     pid: number,

@@ -1,4 +1,4 @@
-// Builders for model objects with Bistro's defaults (BISTRO.md §1.3, §2), so scheduler tests can
+// Builders for model objects with Bistro's defaults, so scheduler tests can
 // state only what they vary. Also small trees, workers, snapshots, and a seeded rng.
 import { defaultTaskSubprocess } from "../../lib/config/defaults";
 import type { BackoffSettings, Config, Job, JobFilter, ResourceSpec, Settings } from "../../lib/model/config";

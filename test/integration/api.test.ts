@@ -522,7 +522,7 @@ describe("tasks", () => {
     expect(await h.orders("w1")).toEqual([]);
   });
 
-  it("POST /tasks/{job}/{node}/forgive turns failed into error and clears backoff (Bistro §5.7), once", async () => {
+  it("POST /tasks/{job}/{node}/forgive turns failed into error and clears backoff, once", async () => {
     const { started } = await runningDeployment();
     const [failed, backingOff] = started;
     await h.finish([

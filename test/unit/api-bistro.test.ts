@@ -1,5 +1,5 @@
 // The pure parts of the API: Bistro's multi-query envelope, histogram codes and histograms
-// (BISTRO.md §8), path matching, and the one error mapping.
+//, path matching, and the one error mapping.
 import fc from "fast-check";
 import { parseBistroBody, runBistroQueries } from "../../lib/api/bistro";
 import { mapError, publicMessage, UnsupportedMediaTypeError, ValidationError } from "../../lib/api/errors";

@@ -1,4 +1,4 @@
-// Writing the model back as Bistro JSON (BISTRO.md §2 "Job serialization", Job::toDynamic) and
+// Writing the model back as Bistro JSON (Job::toDynamic) and
 // the round trip parse(serialize(config)) == config.
 import { parseConfig, serializeConfig, serializeJob, serializeSettings } from "../../lib/config";
 import type { Config } from "../../lib/model/config";

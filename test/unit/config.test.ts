@@ -1,4 +1,4 @@
-// Bistro config parsing (BISTRO.md §1, §2, §2.1, §5.5): the fixtures under events/bistro/, every
+// Bistro config parsing: the fixtures under events/bistro/, every
 // settings key and default, per-job errors versus whole-config rejection, warnings, the legacy
 // node_source form, and idleReasons.
 import {
@@ -41,7 +41,7 @@ function warnings(result: ConfigParseResult): Record<string, string> {
   return byPath(result.ok ? result.config.warnings : result.warnings);
 }
 
-describe("§1.1 the document: bistro_settings plus bistro_job->NAME keys", () => {
+describe("the document: bistro_settings plus bistro_job->NAME keys", () => {
   it("parses the simple config (Bistro's first-run shape) into levels, a manual source, an instance resource and one job", () => {
     const config = parseValid(bistroFixture("simple.json"));
     expect(config.settings.enabled).toBe(true);
@@ -100,7 +100,7 @@ describe("§1.1 the document: bistro_settings plus bistro_job->NAME keys", () =>
   });
 });
 
-describe("§1.2 error policy: bad settings reject everything, a bad job only itself", () => {
+describe("error policy: bad settings reject everything, a bad job only itself", () => {
   it("lists every settings error of the wrong-types fixture, not just the first", () => {
     const { errors } = parseRejected(bistroFixture("invalid-wrong-types.json"));
     expect(byPath(errors)).toEqual({
@@ -142,7 +142,7 @@ describe("§1.2 error policy: bad settings reject everything, a bad job only its
   });
 });
 
-describe("§1.3 bistro_settings: every key and its default", () => {
+describe("bistro_settings: every key and its default", () => {
   it("fills Bistro's defaults, enabled false first among them", () => {
     const settings = parseSettings({ nodes: { levels: ["host", "db"] }, resources: {} });
     expect(settings).toEqual({
@@ -460,7 +460,7 @@ describe("§1.3 bistro_settings: every key and its default", () => {
   });
 });
 
-describe("§1.3 legacy nodes.node_source + node_source_prefs", () => {
+describe("legacy nodes.node_source + node_source_prefs", () => {
   it("ignores the getting-started form with a warning, as Bistro does: only the instance node exists", () => {
     const legacy = parseConfig(bistroFixture("legacy-node-source.json"));
     const simple = parseValid(bistroFixture("simple.json"));
@@ -544,7 +544,7 @@ describe("warnings: unknown keys are reported, never silently dropped", () => {
   });
 });
 
-describe("§2 jobs: inherited settings, keys and job errors", () => {
+describe("jobs: inherited settings, keys and job errors", () => {
   it("inherits level_for_tasks, resource defaults, backoff, orphan kill, task_subprocess and kill_subprocess", () => {
     const config = parseValid(bistroFixture("db-hosts.json"));
     const scrape = config.jobs.scrape_stats;
@@ -703,7 +703,7 @@ describe("§2 jobs: inherited settings, keys and job errors", () => {
   });
 });
 
-describe("§2 depends_on: cycles are job errors, unknown jobs warnings", () => {
+describe("depends_on: cycles are job errors, unknown jobs warnings", () => {
   it("marks every job of a cycle, names the cycle once, and warns about unknown dependencies (the cycle fixture)", () => {
     const parsed = parseConfig(bistroFixture("invalid-dependency-cycle.json"));
     const { jobs } = parseValid(bistroFixture("invalid-dependency-cycle.json"));
@@ -741,7 +741,7 @@ describe("§2 depends_on: cycles are job errors, unknown jobs warnings", () => {
   });
 });
 
-describe("§2.1 filters", () => {
+describe("filters", () => {
   it("reads every filter key per level", () => {
     const filtered = job({
       owner: "o",
@@ -796,7 +796,7 @@ describe("§2.1 filters", () => {
   });
 });
 
-describe("§5.5 backoff parsing", () => {
+describe("backoff parsing", () => {
   it.each([
     [[5, 15, 60], { values: [5, 15, 60], end: "fail" }],
     [[1, 2, 3, "fail"], { values: [1, 2, 3], end: "fail" }],

@@ -1,4 +1,4 @@
-// The dependency rule of DESIGN.md §3 is enforced by eslint.config.mjs; these cases prove it bites.
+// The dependency rule is enforced by eslint.config.mjs; these cases prove it bites.
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 

@@ -1,4 +1,4 @@
-// Node sources (BISTRO.md §3.1-§3.2): manual, range_label and empty, the registry, and one
+// Node sources: manual, range_label and empty, the registry, and one
 // nodes refresh (loadNodes) building the NodeTree, with the fixtures under events/bistro/.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -1,6 +1,6 @@
 // Property-based tests of planRound over random configs, trees (with Bistro's replicas: a name
 // under several parents), task states and workers: the invariants every plan must keep whatever
-// the policy, order or selector (BISTRO.md §3.3, §4).
+// the policy, order or selector.
 import fc from "fast-check";
 import { WORKER_LEVEL, jobCanRun, type Config, type Job, type Settings } from "../../lib/model/config";
 import { StatusBits, StatusValues, isInBackoff, type TaskStatus } from "../../lib/model/status";

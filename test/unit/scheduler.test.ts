@@ -1,4 +1,4 @@
-// The pure scheduler against Bistro's behaviours (BISTRO.md §3.3, §4.1–§4.3, §6.2, §7.7),
+// The pure scheduler against Bistro's behaviours,
 // one describe per behaviour, on configs built as model objects.
 import type { Config, SchedulerPolicyName } from "../../lib/model/config";
 import { StatusValues, type TaskStatus } from "../../lib/model/status";
@@ -59,7 +59,7 @@ function running(job: string, node: string): TaskRecord {
   };
 }
 
-describe("§3.3 resource accounting: Bistro's simple config", () => {
+describe("resource accounting: Bistro's simple config", () => {
   it("starts exactly 3 of the 4 level2 tasks under instance concurrency 3", () => {
     const result = plan(makeSnapshot(simpleConfig(), simpleTree()));
     expect(result.starts).toHaveLength(3);
@@ -204,7 +204,7 @@ describe("§3.3 resource accounting: Bistro's simple config", () => {
   });
 });
 
-describe("§4.1 candidates: statuses", () => {
+describe("candidates: statuses", () => {
   it("excludes running, done, failed and in-backoff tasks; incomplete, expired backoff and errors without backoff run", () => {
     const tree = makeTree(["n"], Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`n${i}`, []])));
     const config = makeConfig({ enabled: true, levels: ["n"] }, { j: {} });
@@ -237,7 +237,7 @@ describe("§4.1 candidates: statuses", () => {
   });
 });
 
-describe("§4.1 candidates: node order and job order", () => {
+describe("candidates: node order and job order", () => {
   const tree = () => makeTree(["n"], { b: [], d: [], a: [], c: [] });
   const oneAtATime = (nodeOrder: "original" | "lexicographic" | "random") =>
     makeConfig(
@@ -283,7 +283,7 @@ describe("§4.1 candidates: node order and job order", () => {
   });
 });
 
-describe("§4.1 candidates: shouldRunOn (disabled nodes and filters)", () => {
+describe("candidates: shouldRunOn (disabled nodes and filters)", () => {
   const run = (jobs: Record<string, JobInput>, extras: Parameters<typeof makeTree>[2] = {}) =>
     startedPairs(plan(makeSnapshot(hostConfig({}, jobs), hostTree(extras))));
 
@@ -351,7 +351,7 @@ describe("§4.1 candidates: shouldRunOn (disabled nodes and filters)", () => {
   });
 });
 
-describe("§4.1 candidates: depends_on", () => {
+describe("candidates: depends_on", () => {
   it("needs `done` of every dependency on the same node name; failed, incomplete or running do not count", () => {
     const config = hostConfig({}, { a: {}, c: {}, b: { dependsOn: ["a", "c"] } });
     const tasks: TaskRecord[] = [
@@ -397,7 +397,7 @@ describe("§4.1 candidates: depends_on", () => {
   });
 });
 
-describe("§4.1 jobs and settings that cannot run", () => {
+describe("jobs and settings that cannot run", () => {
   it("starts nothing when settings.enabled is false, and leaves orphan timers alone", () => {
     const config = simpleConfig({ enabled: false });
     const timers = [{ job: "simple_job", node: "gone", firstSeenSec: 5 }];
@@ -438,7 +438,7 @@ describe("§4.1 jobs and settings that cannot run", () => {
   });
 });
 
-describe("§4.3 policies", () => {
+describe("policies", () => {
   const tree = () => makeTree(["n"], Object.fromEntries(Array.from({ length: 4 }, (_, i) => [`n${i}`, []])));
   const config = (scheduler: SchedulerPolicyName, limit: number, jobs: Record<string, JobInput>) =>
     makeConfig(
@@ -512,7 +512,7 @@ describe("§4.3 policies", () => {
   });
 });
 
-describe("§7.7 worker selection", () => {
+describe("worker selection", () => {
   const slots = (limit: number, weight = 0) => ({ worker: { slots: { limit, default: 1, weight } } });
 
   it("no workers: nothing starts, the round stops with a reason", () => {
@@ -669,7 +669,7 @@ describe("§7.7 worker selection", () => {
   });
 });
 
-describe("§6.2 orphans", () => {
+describe("orphans", () => {
   const orphanConfig = (settings: SettingsInput = {}, jobs: Record<string, JobInput> = { j: {} }) =>
     hostConfig({ killOrphanTasksAfterSec: 60, ...settings }, jobs);
 
@@ -781,7 +781,7 @@ describe("§6.2 orphans", () => {
   });
 });
 
-describe("§5.5 backoff across rounds", () => {
+describe("backoff across rounds", () => {
   it("an erroring task waits out each backoff, fails on the 4th error, and runs again once forgiven", () => {
     const config = makeConfig(
       { enabled: true, levels: ["n"], backoff: { values: [5, 15, 60], end: "fail" } },

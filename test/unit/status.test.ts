@@ -1,4 +1,4 @@
-// Statuses and backoff (BISTRO.md §5.3–§5.7): parsing status lines, bits and labels, the JSON
+// Statuses and backoff: parsing status lines, bits and labels, the JSON
 // form, the backoff ladder, finishing attempts, the update rules, and forgiving.
 import type { BackoffSettings } from "../../lib/model/config";
 import {
@@ -30,7 +30,7 @@ function exceptionOf(status: ReportedStatus): string {
   return exception;
 }
 
-describe("§5.3 parsing a status line", () => {
+describe("parsing a status line", () => {
   it.each([
     ["done", StatusValues.DONE],
     ["incomplete", StatusValues.INCOMPLETE],
@@ -123,7 +123,7 @@ describe("§5.3 parsing a status line", () => {
   });
 });
 
-describe("§5.4 bits, labels and the status JSON", () => {
+describe("bits, labels and the status JSON", () => {
   it("names the statuses", () => {
     expect(statusLabel(2)).toBe("running");
     expect(statusLabel(4)).toBe("done");
@@ -177,7 +177,7 @@ describe("§5.4 bits, labels and the status JSON", () => {
   });
 });
 
-describe("§5.5 the backoff ladder", () => {
+describe("the backoff ladder", () => {
   const ladder: BackoffSettings = { values: [5, 15, 60], end: "fail" };
 
   it("next() is the first value strictly above the current one", () => {
@@ -295,7 +295,7 @@ describe("§5.5 the backoff ladder", () => {
   });
 });
 
-describe("§7.5 a lost worker's tasks", () => {
+describe("a lost worker's tasks", () => {
   it("back off at least 66 s but keep the job's own step for the ladder", () => {
     const ladder: BackoffSettings = { values: [5, 15, 60, 300], end: "fail" };
     const lost = finishTask({
@@ -345,7 +345,7 @@ describe("§7.5 a lost worker's tasks", () => {
   });
 });
 
-describe("§5.6 status update rules", () => {
+describe("status update rules", () => {
   const errorStored: TaskStatus = { bits: 96, timeSec: 1, backoffSec: 15 };
   const lostStored: TaskStatus = { bits: 3168, timeSec: 1, backoffSec: 66, savedBackoffSec: 15 };
 
@@ -383,7 +383,7 @@ describe("§5.6 status update rules", () => {
   });
 });
 
-describe("§5.7 forgive", () => {
+describe("forgive", () => {
   it("turns failed into error and clears the backoff so the task may run now and the ladder restarts", () => {
     const ladder: BackoffSettings = { values: [5, 15, 60], end: "fail" };
     const failed: TaskStatus = { bits: 80, timeSec: 100, backoffSec: 60, data: { exception: "x" } };
