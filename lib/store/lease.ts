@@ -14,6 +14,8 @@ export interface Lease {
   /** Monotonic number of this round across all holders. */
   round: number;
   expiresAtMs: number;
+  /** The wake-up a round last scheduled (ms since the epoch; lib/round/wake.ts), if any. */
+  wakeAtMs?: number;
 }
 
 type ConditionCheck = NonNullable<NonNullable<TransactWriteCommandInput["TransactItems"]>[number]["ConditionCheck"]>;
@@ -26,6 +28,7 @@ function toLease(attributes: Record<string, unknown> | undefined): Lease {
     epoch: Number(attributes?.epoch),
     round: Number(attributes?.round),
     expiresAtMs: Number(attributes?.expiresAtMs),
+    ...(typeof attributes?.wakeAtMs === "number" ? { wakeAtMs: attributes.wakeAtMs } : {}),
   };
 }
 
@@ -96,6 +99,29 @@ export async function markRoundWanted(ctx: StoreContext): Promise<void> {
       ExpressionAttributeValues: { ":yes": true },
     }),
   );
+}
+
+/**
+ * Remembers the wake-up a round scheduled, on the lease item the next round reads anyway, so
+ * rounds do not schedule it again. Fenced; false when the lease was lost (the wake is harmless).
+ */
+export async function recordWake(ctx: StoreContext, lease: Lease, wakeAtMs: number): Promise<boolean> {
+  try {
+    await ctx.doc.send(
+      new UpdateCommand({
+        TableName: ctx.tableName,
+        Key: LEASE_KEY,
+        UpdateExpression: "SET #wake = :wake",
+        ConditionExpression: "#owner = :owner AND #epoch = :epoch",
+        ExpressionAttributeNames: { "#wake": "wakeAtMs", "#owner": "owner", "#epoch": "epoch" },
+        ExpressionAttributeValues: { ":wake": wakeAtMs, ":owner": lease.owner, ":epoch": lease.epoch },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
 }
 
 /** Clears the dirty mark (the holder is about to read state that includes every earlier poke). */
