@@ -12,6 +12,8 @@ export interface MeterCounts {
   readUnits: number;
   writeUnits: number;
   emptyReceives: number;
+  /** service -> [requests timed, total ms]. */
+  latency: Map<string, [number, number]>;
 }
 
 export interface Meter {
@@ -19,6 +21,8 @@ export interface Meter {
   reset(): void;
   /** Requests of a service ("dynamodb", "sqs", "s3"), optionally only those of some commands. */
   total(service: string, commands?: readonly string[]): number;
+  /** Mean time a request of the service took (ms). */
+  meanLatencyMs(service: string): number;
 }
 
 const CAPACITY_COMMANDS = new Set([
@@ -60,9 +64,22 @@ const batchItems = (requestItems: unknown): number =>
     return n + lengthOf((v as { Keys?: unknown } | undefined)?.Keys);
   }, 0);
 
+/** Splits a command's count by what it touched (e.g. which queue): a suffix for its key, or none. */
+export type RequestLabel = (service: string, command: string, input: Record<string, unknown>) => string | undefined;
+
 /** Starts metering the given clients (from now on); one meter can watch several. */
-export function meterClients(clients: readonly { service: string; client: Client<never, never, never> }[]): Meter {
-  let counts: MeterCounts = { requests: new Map(), readUnits: 0, writeUnits: 0, emptyReceives: 0 };
+export function meterClients(
+  clients: readonly { service: string; client: Client<never, never, never> }[],
+  labelOf?: RequestLabel,
+): Meter {
+  const empty = (): MeterCounts => ({
+    requests: new Map(),
+    readUnits: 0,
+    writeUnits: 0,
+    emptyReceives: 0,
+    latency: new Map(),
+  });
+  let counts = empty();
   for (const { service, client } of clients) {
     const stack = (client as unknown as { middlewareStack: { add: (mw: unknown, options: unknown) => void } })
       .middlewareStack;
@@ -76,13 +93,17 @@ export function meterClients(clients: readonly { service: string; client: Client
           const input = args.input;
           const metered = service === "dynamodb" && CAPACITY_COMMANDS.has(command);
           if (metered) input.ReturnConsumedCapacity = "TOTAL";
+          const t = performance.now();
           const result = await next(args);
+          const [n, ms] = counts.latency.get(service) ?? [0, 0];
+          counts.latency.set(service, [n + 1, ms + performance.now() - t]);
           const output = result.output;
           if (service === "sqs" && command === "ReceiveMessageCommand" && lengthOf(output.Messages) === 0) {
             counts.emptyReceives++;
             return result;
           }
-          const key = `${service} ${command.replace(/Command$/, "")}`;
+          const label = labelOf?.(service, command, input);
+          const key = `${service} ${command.replace(/Command$/, "")}${label ? ` ${label}` : ""}`;
           counts.requests.set(key, (counts.requests.get(key) ?? 0) + 1);
           if (!metered) return result;
           const reported = {
@@ -113,7 +134,11 @@ export function meterClients(clients: readonly { service: string; client: Client
   return {
     counts: () => counts,
     reset() {
-      counts = { requests: new Map(), readUnits: 0, writeUnits: 0, emptyReceives: 0 };
+      counts = empty();
+    },
+    meanLatencyMs(service) {
+      const [n, ms] = counts.latency.get(service) ?? [0, 0];
+      return n === 0 ? 0 : ms / n;
     },
     total(service, commands) {
       let n = 0;

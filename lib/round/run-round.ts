@@ -118,6 +118,8 @@ export interface RoundReport {
   backlog: { runnablePending: number; running: number };
   /** The earliest timer after this round and what was done about it. */
   wake?: DueTimer & { outcome: WakeOutcome };
+  /** Wall time of the round, from its snapshot to its wake-up (what a Lambda bills). */
+  durationMs?: number;
 }
 
 const DEFAULT_LEASE_TTL_MS = 60_000;
@@ -511,6 +513,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     nodes: nodes.mark,
   });
   if (wake) report.wake = wake;
+  report.durationMs = deps.clock() - nowMs;
   deps.log?.({ event: "round", ...report, started: report.started.length, storeRefused: report.storeRefused.length });
   return report;
 }
