@@ -215,6 +215,12 @@ async function main(): Promise<void> {
         `priced at ${AWS_DYNAMODB_LATENCY_MS} ms per request: ${(roundSec * toAws).toFixed(2)} s`,
     );
     console.log(`requests (${[...runRequests].map(([k, v]) => `${k} ${v}`).join(", ")})`);
+    const unitText = [...runCounts.units]
+      .filter(([, u]) => u.read + u.write > 0)
+      .sort((a, b) => b[1].write + b[1].read - (a[1].write + a[1].read))
+      .map(([k, u]) => `${k.replace(/^dynamodb /, "")} ${u.write.toFixed(0)} WU ${u.read.toFixed(0)} RU`)
+      .join(", ");
+    console.log(`DynamoDB units by request (${unitText})`);
     console.log(`prices: AWS us-east-1 list prices of ${PRICES.date} (bench/cost.ts PRICES)`);
     console.log("per 1M tasks:");
     let perMillion = 0;

@@ -12,6 +12,8 @@ export interface MeterCounts {
   readUnits: number;
   writeUnits: number;
   emptyReceives: number;
+  /** "service Command" -> read and write units. */
+  units: Map<string, { read: number; write: number }>;
   /** service -> [requests timed, total ms]. */
   latency: Map<string, [number, number]>;
 }
@@ -77,6 +79,7 @@ export function meterClients(
     readUnits: 0,
     writeUnits: 0,
     emptyReceives: 0,
+    units: new Map(),
     latency: new Map(),
   });
   let counts = empty();
@@ -106,6 +109,7 @@ export function meterClients(
           const key = `${service} ${command.replace(/Command$/, "")}${label ? ` ${label}` : ""}`;
           counts.requests.set(key, (counts.requests.get(key) ?? 0) + 1);
           if (!metered) return result;
+          const [readBefore, writeBefore] = [counts.readUnits, counts.writeUnits];
           const reported = {
             read: sumCapacity(output.ConsumedCapacity, "ReadCapacityUnits"),
             write: sumCapacity(output.ConsumedCapacity, "WriteCapacityUnits"),
@@ -126,6 +130,10 @@ export function meterClients(
               : 0.5;
             counts.readUnits += Math.max(reported.read || total, minimum);
           }
+          const units = counts.units.get(key) ?? { read: 0, write: 0 };
+          units.read += counts.readUnits - readBefore;
+          units.write += counts.writeUnits - writeBefore;
+          counts.units.set(key, units);
           return result;
         },
       { step: "initialize", name: `benchMeter-${service}` },
