@@ -3,6 +3,7 @@
 import { addTimeNextChange, addTimeNodes } from "../../lib/nodes";
 import { nextNodeChangeSec } from "../../lib/nodes/load";
 import { StatusBits, type TaskStatus } from "../../lib/model/status";
+import { ingestStatuses } from "../../lib/round/apply-statuses";
 import { isWakeMessage } from "../../lib/round/wake";
 import { nextDueTimer } from "../../lib/scheduler/timers";
 import { makeConfig } from "../helpers/model";
@@ -134,5 +135,33 @@ describe("isWakeMessage", () => {
     ["an array", "[]"],
   ])("refuses %s", (_, body) => {
     expect(isWakeMessage(body)).toBe(false);
+  });
+});
+
+describe("wake-ups in status ingestion", () => {
+  // Never touched: a wake-up reads and writes nothing.
+  const store = new Proxy(
+    {},
+    {
+      get: () => {
+        throw new Error("the store was used");
+      },
+    },
+  ) as never;
+  const wake = JSON.stringify({ type: "wake", atMs: 1_790_000_000_000 });
+
+  it("asks for a round and changes nothing, whoever sent it", async () => {
+    const poke = jest.fn(() => Promise.resolve());
+    const result = await ingestStatuses({ store, clock: () => 0, poke }, [{ id: "m1", body: wake }]);
+    expect(result).toEqual({ failed: [], applied: 0, ignored: 0, refused: 0 });
+    expect(poke).toHaveBeenCalledTimes(1);
+  });
+
+  it("treats a body that is almost a wake-up as a malformed status, and does not poke for it", async () => {
+    const poke = jest.fn(() => Promise.resolve());
+    const body = JSON.stringify({ type: "wake", atMs: 1, extra: true });
+    const result = await ingestStatuses({ store, clock: () => 0, poke }, [{ id: "m1", body }]);
+    expect(result.failed.map((f) => f.id)).toEqual(["m1"]);
+    expect(poke).not.toHaveBeenCalled();
   });
 });
