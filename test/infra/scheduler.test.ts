@@ -150,6 +150,7 @@ describe("functions", () => {
         "NODES_UPDATE_MS",
         "NODE_OPTIONS",
         "SOUS_DEPLOYMENT",
+        "STATUS_QUEUE_URL",
         "TABLE_NAME",
       ].sort(),
     );
