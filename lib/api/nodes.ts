@@ -68,9 +68,11 @@ const pushedNodeSchema = z.strictObject({
 const pushSchema = z.strictObject({ nodes: z.array(pushedNodeSchema) });
 
 /**
- * Checks a push as far as it can alone: names unique and not the instance's, levels configured
+ * Checks a push as far as it can alone: names valid and not the instance's, levels configured
  * (when a config is stored), and a parent pushed alongside listed before its child, one level up.
- * Parents from other sources are checked when the tree is built.
+ * A name may repeat under different parents of one level (Bistro's replicas, as the config's
+ * sources allow), but not on two levels nor twice under one parent. Parents from other sources
+ * are checked when the tree is built.
  */
 function checkPushedNodes(
   nodes: readonly z.infer<typeof pushedNodeSchema>[],
@@ -78,19 +80,34 @@ function checkPushedNodes(
   instanceName: string,
 ): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
+  /** A name's first position (its first copy, for a replica). */
   const position = new Map<string, number>();
+  const pairs = new Set<string>();
   for (const [i, node] of nodes.entries()) {
     const nameProblem = nodeNameProblem(node.name);
     if (nameProblem) issues.push({ path: `nodes.${i}.name`, message: nameProblem });
     const tagProblem = node.tags === undefined ? undefined : tagsProblem(node.tags);
     if (tagProblem) issues.push({ path: `nodes.${i}.tags`, message: tagProblem });
+    const pair = `${node.name}\u0000${node.parent}`;
+    const first = position.get(node.name);
+    const firstLevel = first === undefined ? undefined : nodes[first]?.level;
     if (node.name === instanceName) {
       issues.push({ path: `nodes.${i}.name`, message: `${node.name} is the instance node's name`, value: node.name });
-    } else if (position.has(node.name)) {
-      issues.push({ path: `nodes.${i}.name`, message: `node ${node.name} is listed twice`, value: node.name });
-    } else {
-      position.set(node.name, i);
+    } else if (pairs.has(pair)) {
+      issues.push({
+        path: `nodes.${i}.name`,
+        message: `node ${node.name} is listed twice under ${node.parent}`,
+        value: node.name,
+      });
+    } else if (firstLevel !== undefined && firstLevel !== node.level) {
+      issues.push({
+        path: `nodes.${i}.name`,
+        message: `node ${node.name} is listed at levels ${firstLevel} and ${node.level}; a name may repeat (a replica) only within one level`,
+        value: node.name,
+      });
     }
+    pairs.add(pair);
+    if (first === undefined) position.set(node.name, i);
     if (levels && levelIndex(levels, node.level) <= 0) {
       issues.push({
         path: `nodes.${i}.level`,

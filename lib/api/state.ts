@@ -4,12 +4,13 @@
 // multi-query body reads each once and every subquery sees the same snapshot.
 import { parseConfig } from "../config";
 import type { Config } from "../model/config";
-import { buildNodeTree, type NodeTree } from "../model/tree";
+import type { NodeTree } from "../model/tree";
+import { decodeTree } from "../nodes/codec";
 import { loadNodes, type NodeSourceRegistry } from "../nodes";
 import { deploymentNodeSources } from "../nodes/deployment-sources";
 import { nodeSettingsHash, TREE_SET } from "../round/node-refresh";
 import { getConfig, type StoredConfig } from "../store/config-store";
-import { readNodeSet } from "../store/node-sets";
+import { readNodeSetBody } from "../store/node-sets";
 import { readSchedulerState, type NodeRefreshMark } from "../store/scheduler-state";
 import { NotFoundError } from "../store/errors";
 import { readJobsWithTasks, readTasks, type TaskItem } from "../store/tasks";
@@ -58,8 +59,8 @@ export async function loadTree(deps: ApiDeps, config: Config): Promise<NodeTree>
   const settings = config.settings;
   const mark = await readRefreshMark(deps);
   if (mark?.setSourcesHash === nodeSettingsHash(settings, deps.instanceName)) {
-    const set = await readNodeSet(deps.store, TREE_SET);
-    if (set) return buildNodeTree(settings.levels, deps.instanceName, set.nodes);
+    const set = await readNodeSetBody(deps.store, TREE_SET);
+    if (set) return decodeTree(settings.levels, deps.instanceName, set.body);
   }
   try {
     return await loadNodes(settings, deps.instanceName, deps.clock() / 1000, nodeSourcesOf(deps));

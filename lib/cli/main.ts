@@ -190,7 +190,10 @@ export function buildProgram(io: CliIo = processIo): Command {
         "--parent-level, each stdout line a child, pushed as PUT /nodes/<source>; a failing script pushes nothing",
     )
     .requiredOption("--from-script <path>", "the program to run (no shell), as Bistro's script source runs it")
-    .requiredOption("--source <name>", "the pushed node source to replace")
+    .option(
+      "--source <name>",
+      "the pushed node source to replace (default: the script's file name, which a config's script entry reads on AWS)",
+    )
     .requiredOption("--parent-level <level>", "the level whose nodes are the parents (e.g. instance)")
     .option("--timeout-sec <seconds>", "timeout of each run of the script (default 60, at most 3600)", (value) =>
       parseTimeout(value),

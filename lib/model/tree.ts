@@ -2,6 +2,7 @@
 // parent in the level above. Stored as parallel arrays indexed by node number so a round can
 // walk a million nodes without allocating; names map to numbers through `indexOf`.
 import { INSTANCE_LEVEL } from "./config";
+import { hashName, NameIndex } from "./name-index";
 
 /** A node as node sources produce it. */
 export interface NodeSpec {
@@ -28,6 +29,7 @@ export interface NodeTree {
   /** Parent node number, -1 for the instance node (node 0). */
   readonly parentOf: Int32Array;
   readonly enabled: readonly boolean[];
+  /** Sorted tags per node; sparse (absent = no tags), so read it as `tree.tags[n] ?? []`. */
   readonly tags: readonly (readonly string[])[];
   /** Node numbers of each level, in the order the sources produced them. */
   readonly byLevel: readonly (readonly number[])[];
@@ -47,88 +49,147 @@ export interface NodeTree {
  * parent's copy whose rank matches the child spec's rank among equal (name, parent) specs, which
  * is how sources list them (once per parent copy). The instance node is node 0.
  */
-export function buildNodeTree(levels: readonly string[], instanceName: string, specs: readonly NodeSpec[]): NodeTree {
-  // Most trees have no replicas and are built in one pass; the first repeated name restarts the
-  // build knowing which names repeat, so children find the right copy of their parent.
-  return (
-    buildTree(levels, instanceName, specs, null) ??
-    (buildTree(levels, instanceName, specs, repeated(specs)) as NodeTree)
-  );
+export function buildNodeTree(levels: readonly string[], instanceName: string, specs: Iterable<NodeSpec>): NodeTree {
+  const builder = new NodeTreeBuilder(levels, instanceName);
+  for (const spec of specs) builder.add(spec);
+  return builder.finish();
 }
 
-function repeated(specs: readonly NodeSpec[]): Set<string> {
-  const seen = new Set<string>();
-  const names = new Set<string>();
-  for (const spec of specs) {
-    if (seen.has(spec.name)) names.add(spec.name);
-    else seen.add(spec.name);
+/**
+ * Builds a tree one node at a time, without holding the specs: a million nodes cost their
+ * names, a few typed arrays and a compact name index. Each `add` checks the node's place
+ * (level, parent, replicas) and throws NodeTreeError naming what is wrong.
+ */
+export class NodeTreeBuilder {
+  readonly levels: readonly string[];
+  private readonly levelNumbers: ReadonlyMap<string, number>;
+  private readonly names: string[];
+  private levelOf = new Int32Array(1024);
+  private parentOf = new Int32Array(1024);
+  private readonly enabled: boolean[] = [true];
+  /** Sparse: untagged nodes have no entry (readers default to no tags). */
+  private readonly tags: (readonly string[])[] = [];
+  private readonly byLevel: number[][];
+  private readonly index: NameIndex;
+  private readonly replicas = new Map<string, number[]>();
+  private readonly pairRank = new Map<string, number>();
+  private lastParent: string | undefined;
+  private lastParentNode: number | undefined;
+
+  constructor(levels: readonly string[], instanceName: string) {
+    this.levels = [INSTANCE_LEVEL, ...levels];
+    this.levelNumbers = new Map(this.levels.map((level, i) => [level, i]));
+    this.names = [instanceName];
+    this.index = new NameIndex(this.names);
+    this.index.addFirst(0);
+    this.parentOf[0] = -1;
+    this.byLevel = this.levels.map(() => []);
+    this.byLevel[0]?.push(0);
   }
-  return names;
-}
 
-/** The tree, or null (when `replicated` is null) on meeting a repeated name. */
-function buildTree(
-  levels: readonly string[],
-  instanceName: string,
-  specs: readonly NodeSpec[],
-  replicated: ReadonlySet<string> | null,
-): NodeTree | null {
-  const allLevels = [INSTANCE_LEVEL, ...levels];
-  const levelIndex = new Map(allLevels.map((level, i) => [level, i]));
-  const size = specs.length + 1;
-  const names: string[] = [instanceName];
-  const levelOf = new Int32Array(size);
-  const parentOf = new Int32Array(size);
-  const enabled: boolean[] = [true];
-  const tags: (readonly string[])[] = [[]];
-  const byLevel: number[][] = allLevels.map(() => []);
-  const indexOf = new Map<string, number>([[instanceName, 0]]);
-  const replicas = new Map<string, number[]>();
-  const pairRank = new Map<string, number>();
-  parentOf[0] = -1;
-  byLevel[0]?.push(0);
-  for (const spec of specs) {
-    const level = levelIndex.get(spec.level);
+  /** Nodes added so far, the instance node included. */
+  get size(): number {
+    return this.names.length;
+  }
+
+  /** Names of the nodes added so far at a level (by name), in order; empty for an unknown level. */
+  namesAt(level: string): string[] {
+    const number = this.levelNumbers.get(level);
+    return number === undefined ? [] : (this.byLevel[number] ?? []).map((node) => this.names[node] as string);
+  }
+
+  /** Adds one node; throws NodeTreeError when it does not fit the tree. Returns its node number. */
+  add(spec: NodeSpec): number {
+    const level = this.levelNumbers.get(spec.level);
     if (level === undefined || level === 0) {
       throw new NodeTreeError(`Node ${spec.name} has unknown level ${spec.level}`);
     }
-    const index = names.length;
-    const first = indexOf.get(spec.name);
-    if (first !== undefined) {
-      if (replicated === null) return null;
-      if (first === 0 || levelOf[first] !== level) {
-        throw new NodeTreeError(`Node ${spec.name} is defined at two levels (replicas must share a level)`);
-      }
-    }
-    if (replicated?.has(spec.name)) {
-      const copies = replicas.get(spec.name);
-      if (copies) copies.push(index);
-      else replicas.set(spec.name, [index]);
+    const node = this.names.length;
+    const hash = hashName(spec.name);
+    const first = this.index.get(spec.name, hash);
+    if (first !== undefined && this.levelOf[first] !== level) {
+      throw new NodeTreeError(
+        `Node ${spec.name} is defined at levels ${this.levelOf[first]} and ${level}; a name may repeat only within one level`,
+      );
     }
     let parent: number | undefined;
-    const parentCopies = replicas.get(spec.parent);
+    const parentCopies = this.replicas.get(spec.parent);
     if (parentCopies) {
       // The k-th child spec of a (name, parent) pair hangs under the parent's k-th copy.
       const pair = `${spec.name}\u0000${spec.parent}`;
-      const rank = pairRank.get(pair) ?? 0;
-      pairRank.set(pair, rank + 1);
+      const rank = this.pairRank.get(pair) ?? 0;
+      this.pairRank.set(pair, rank + 1);
       parent = parentCopies[Math.min(rank, parentCopies.length - 1)];
+    } else if (spec.parent === this.lastParent) {
+      parent = this.lastParentNode; // sources list siblings together: one lookup per parent
     } else {
-      parent = indexOf.get(spec.parent);
+      parent = this.index.get(spec.parent);
+      this.lastParent = spec.parent;
+      this.lastParentNode = parent;
     }
     if (parent === undefined) throw new NodeTreeError(`Node ${spec.name} has unknown parent ${spec.parent}`);
-    if (levelOf[parent] !== level - 1) {
-      throw new NodeTreeError(`Node ${spec.name} at level ${spec.level} has parent ${spec.parent} not one level up`);
+    if (this.levelOf[parent] !== level - 1) {
+      throw new NodeTreeError(
+        `Node ${spec.name} at level ${spec.level} has parent ${spec.parent}, which is not one level up`,
+      );
     }
-    names.push(spec.name);
-    levelOf[index] = level;
-    parentOf[index] = parent;
-    enabled.push(spec.enabled ?? true);
-    tags.push(spec.tags ? [...spec.tags].sort() : []);
-    byLevel[level]?.push(index);
-    if (first === undefined) indexOf.set(spec.name, index);
+    if (node === this.levelOf.length) this.growColumns();
+    this.names.push(spec.name);
+    this.levelOf[node] = level;
+    this.parentOf[node] = parent;
+    this.enabled.push(spec.enabled ?? true);
+    if (spec.tags && spec.tags.length > 0) this.tags[node] = [...spec.tags].sort();
+    this.byLevel[level]?.push(node);
+    if (first === undefined) {
+      this.index.addFirst(node, hash);
+    } else {
+      const copies = this.replicas.get(spec.name);
+      if (copies) copies.push(node);
+      else this.becomesReplicated(spec.name, first, node, level);
+    }
+    return node;
   }
-  return { levels: allLevels, size, names, levelOf, parentOf, enabled, tags, byLevel, indexOf, replicas };
+
+  /**
+   * A name's second copy arrived: children already listed under the first copy count towards
+   * their (name, parent) rank, so the next child of that name goes under the second copy. Only
+   * the nodes of the child level added since the first copy are looked at.
+   */
+  private becomesReplicated(name: string, first: number, second: number, level: number): void {
+    this.replicas.set(name, [first, second]);
+    const below = this.byLevel[level + 1] ?? [];
+    for (let i = below.length - 1; i >= 0 && (below[i] as number) > first; i--) {
+      const child = below[i] as number;
+      if (this.parentOf[child] !== first) continue;
+      const pair = `${this.names[child] as string}\u0000${name}`;
+      this.pairRank.set(pair, (this.pairRank.get(pair) ?? 0) + 1);
+    }
+  }
+
+  private growColumns(): void {
+    const levelOf = new Int32Array(this.levelOf.length * 2);
+    levelOf.set(this.levelOf);
+    this.levelOf = levelOf;
+    const parentOf = new Int32Array(this.parentOf.length * 2);
+    parentOf.set(this.parentOf);
+    this.parentOf = parentOf;
+  }
+
+  finish(): NodeTree {
+    const size = this.names.length;
+    return {
+      levels: this.levels,
+      size,
+      names: this.names,
+      levelOf: this.levelOf.slice(0, size),
+      parentOf: this.parentOf.slice(0, size),
+      enabled: this.enabled,
+      tags: this.tags,
+      byLevel: this.byLevel,
+      indexOf: this.index,
+      replicas: this.replicas,
+    };
+  }
 }
 
 /** Whether any copy of the named node is enabled (false when there is no such node). */

@@ -1,100 +1,290 @@
-// The compact encoding of a node set (a list of node specs in source order), shared by stored
-// refreshes and pushed sources: one JSON document of columns, so a million nodes cost a few
-// bytes each once gzipped. Parents inside the set are stored as a backward distance (small,
-// repetitive numbers that compress well); parents outside it (the instance, or nodes of other
-// sources) by name. The content hash is taken over the uncompressed document, so equal node
-// lists give equal hashes and an unchanged refresh or push can be detected without writing.
-import { createHash } from "node:crypto";
+// The compact encoding of a node set (a list of nodes in source order), shared by stored
+// refreshes and pushed sources (ADR 0006). Format 2 is a binary stream, gzipped: names
+// front-coded against the previous name (a million `host17.db512`-style names shrink to a few
+// bytes each before gzip), levels and tags as small ids defined at first use, parents inside the
+// set as a backward distance and parents outside it (the instance, or nodes of other sources)
+// by name. It is written in one pass over the nodes and hashed as it is written, so an
+// unchanged refresh is detected before anything is compressed or stored. Format 1 (a gzipped
+// JSON document of columns) is still read.
+import { createHash, type Hash } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
-import type { NodeSpec } from "../model/tree";
+import { buildNodeTree, type NodeSpec, type NodeTree } from "../model/tree";
 
-export const NODE_SET_FORMAT = 1;
+export const NODE_SET_FORMAT = 2;
+const MAGIC = Buffer.from([0x53, 0x4e, 0x53, NODE_SET_FORMAT]); // "SNS" 2
+const CHUNK_BYTES = 1 << 20;
+const DISABLED = 1;
+const TAGGED = 2;
 
-interface EncodedNodeSet {
-  v: number;
-  /** Distinct level names, in order of first use. */
-  levels: string[];
-  names: string[];
-  /** Index into `levels`, per node. */
-  level: number[];
-  /** Per node: a positive distance back to the parent inside the set, or the parent's name. */
-  parent: (number | string)[];
-  /** Indices of disabled nodes. */
-  disabled: number[];
-  /** Distinct tags, and per tagged node [index, tag indices...]. */
-  tags: string[];
-  tagged: number[][];
+/** A node set as the encoder reads it: position `i` in 0..count-1, parents before children. */
+export interface NodeRows {
+  readonly count: number;
+  name(i: number): string;
+  level(i: number): string;
+  /** Position of the parent inside the set (< i), or -1 when it is outside (see parentName). */
+  parentAt(i: number): number;
+  parentName(i: number): string;
+  enabled(i: number): boolean;
+  tags(i: number): readonly string[] | undefined;
 }
 
 export interface EncodedNodes {
-  /** gzip of the column document. */
-  body: Buffer;
-  /** sha256 (hex) of the uncompressed column document. */
-  hash: string;
-  count: number;
+  /** sha256 (hex) of the uncompressed stream. */
+  readonly hash: string;
+  readonly count: number;
+  /** gzip of the stream, compressed when first read (an unchanged set is never compressed). */
+  readonly body: Buffer;
+}
+
+/** Appends bytes to 1 MB chunks, hashing each chunk as it fills. */
+class ByteWriter {
+  readonly chunks: Buffer[] = [];
+  private buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  private at = 0;
+  private scratch: Buffer[] = [Buffer.allocUnsafe(4096), Buffer.allocUnsafe(4096)];
+  private previous = 0;
+  private readonly hash: Hash = createHash("sha256");
+
+  private room(bytes: number): void {
+    if (this.at + bytes <= this.buf.length) return;
+    this.flush();
+    this.buf = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, bytes));
+  }
+
+  private flush(): void {
+    if (this.at === 0) return;
+    const chunk = this.buf.subarray(0, this.at);
+    this.hash.update(chunk);
+    this.chunks.push(chunk);
+    this.at = 0;
+  }
+
+  varint(value: number): void {
+    this.room(5);
+    let v = value >>> 0;
+    while (v >= 0x80) {
+      this.buf[this.at++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[this.at++] = v;
+  }
+
+  byte(value: number): void {
+    this.room(1);
+    this.buf[this.at++] = value;
+  }
+
+  bytes(source: Buffer, start: number, end: number): void {
+    this.room(end - start);
+    this.at += source.copy(this.buf, this.at, start, end);
+  }
+
+  string(value: string): void {
+    const length = Buffer.byteLength(value);
+    this.varint(length);
+    this.room(length);
+    this.at += this.buf.write(value, this.at);
+  }
+
+  /** A name front-coded against the previous one: shared byte count, then the rest. */
+  frontCoded(name: string): void {
+    let current = this.scratch[1] as Buffer;
+    if (current.length < name.length * 3) current = this.scratch[1] = Buffer.allocUnsafe(name.length * 3);
+    const length = current.write(name);
+    const previous = this.scratch[0] as Buffer;
+    const limit = Math.min(length, this.previous);
+    let shared = 0;
+    while (shared < limit && previous[shared] === current[shared]) shared++;
+    this.varint(shared);
+    this.varint(length - shared);
+    this.bytes(current, shared, length);
+    this.scratch[1] = previous;
+    this.scratch[0] = current;
+    this.previous = length;
+  }
+
+  finish(): { chunks: Buffer[]; hash: string } {
+    this.flush();
+    return { chunks: this.chunks, hash: this.hash.digest("hex") };
+  }
+}
+
+/** Ids for repeated strings (levels, tags, outside parents): a new one is written out where first used. */
+class StringTable {
+  private readonly ids = new Map<string, number>();
+
+  write(out: ByteWriter, value: string): void {
+    const id = this.ids.get(value);
+    if (id !== undefined) {
+      out.varint(id);
+      return;
+    }
+    out.varint(this.ids.size);
+    out.string(value);
+    this.ids.set(value, this.ids.size);
+  }
+}
+
+/** Encodes a node set; equal sets (same nodes, same order) give equal hashes. */
+export function encodeRows(rows: NodeRows): EncodedNodes {
+  const out = new ByteWriter();
+  const levels = new StringTable();
+  const tags = new StringTable();
+  const outside = new StringTable();
+  out.bytes(MAGIC, 0, MAGIC.length);
+  out.varint(rows.count);
+  for (let i = 0; i < rows.count; i++) {
+    out.frontCoded(rows.name(i));
+    levels.write(out, rows.level(i));
+    const parentAt = rows.parentAt(i);
+    if (parentAt >= 0) {
+      out.varint(i - parentAt);
+    } else {
+      out.varint(0);
+      outside.write(out, rows.parentName(i));
+    }
+    const nodeTags = rows.tags(i);
+    const unique = nodeTags && nodeTags.length > 0 ? [...new Set(nodeTags)].sort() : [];
+    out.byte((rows.enabled(i) ? 0 : DISABLED) | (unique.length > 0 ? TAGGED : 0));
+    if (unique.length > 0) {
+      out.varint(unique.length);
+      for (const tag of unique) tags.write(out, tag);
+    }
+  }
+  const { chunks, hash } = out.finish();
+  let body: Buffer | undefined;
+  return {
+    hash,
+    count: rows.count,
+    get body() {
+      return (body ??= gzipSync(Buffer.concat(chunks), { level: 6 }));
+    },
+  };
+}
+
+/** Node specs as rows: a parent inside the set is the first earlier node of that name. */
+export function specRows(nodes: readonly NodeSpec[]): NodeRows {
+  const position = new Map<string, number>();
+  const parentAt = new Int32Array(nodes.length);
+  for (let i = 0; i < nodes.length; i++) {
+    const node = nodes[i] as NodeSpec;
+    parentAt[i] = position.get(node.parent) ?? -1;
+    if (!position.has(node.name)) position.set(node.name, i);
+  }
+  const at = (i: number) => nodes[i] as NodeSpec;
+  return {
+    count: nodes.length,
+    name: (i) => at(i).name,
+    level: (i) => at(i).level,
+    parentAt: (i) => parentAt[i] as number,
+    parentName: (i) => at(i).parent,
+    enabled: (i) => at(i).enabled !== false,
+    tags: (i) => at(i).tags,
+  };
+}
+
+/** A tree's nodes (without the instance node) as rows: the instance is the one outside parent. */
+export function treeRows(tree: NodeTree): NodeRows {
+  return {
+    count: tree.size - 1,
+    name: (i) => tree.names[i + 1] as string,
+    level: (i) => tree.levels[tree.levelOf[i + 1] as number] as string,
+    parentAt: (i) => (tree.parentOf[i + 1] as number) - 1,
+    parentName: (i) => tree.names[tree.parentOf[i + 1] as number] as string,
+    enabled: (i) => tree.enabled[i + 1] === true,
+    tags: (i) => tree.tags[i + 1],
+  };
 }
 
 /** Encodes node specs; `encodeNodes(decodeNodes(x.body))` has the same hash as `x`. */
 export function encodeNodes(nodes: readonly NodeSpec[]): EncodedNodes {
-  const levels: string[] = [];
-  const levelIds = new Map<string, number>();
-  const tags: string[] = [];
-  const tagIds = new Map<string, number>();
-  const position = new Map<string, number>();
-  const doc: EncodedNodeSet = {
-    v: NODE_SET_FORMAT,
-    levels,
-    names: new Array<string>(nodes.length),
-    level: new Array<number>(nodes.length),
-    parent: new Array<number | string>(nodes.length),
-    disabled: [],
-    tags,
-    tagged: [],
-  };
-  for (let i = 0; i < nodes.length; i++) {
-    const node = nodes[i] as NodeSpec;
-    let level = levelIds.get(node.level);
-    if (level === undefined) {
-      level = levels.push(node.level) - 1;
-      levelIds.set(node.level, level);
-    }
-    doc.names[i] = node.name;
-    doc.level[i] = level;
-    const parentAt = position.get(node.parent);
-    doc.parent[i] = parentAt === undefined ? node.parent : i - parentAt;
-    // The first copy wins, as a replica's parent search would find it first.
-    if (!position.has(node.name)) position.set(node.name, i);
-    if (node.enabled === false) doc.disabled.push(i);
-    if (node.tags && node.tags.length > 0) {
-      const row = [i];
-      for (const tag of [...new Set(node.tags)].sort()) {
-        let id = tagIds.get(tag);
-        if (id === undefined) {
-          id = tags.push(tag) - 1;
-          tagIds.set(tag, id);
-        }
-        row.push(id);
-      }
-      doc.tagged.push(row);
-    }
-  }
-  const text = JSON.stringify(doc);
-  return {
-    body: gzipSync(text, { level: 6 }),
-    hash: createHash("sha256").update(text).digest("hex"),
-    count: nodes.length,
-  };
+  return encodeRows(specRows(nodes));
 }
 
 export class NodeSetFormatError extends Error {
   override readonly name = "NodeSetFormatError";
 }
 
-/** Decodes what `encodeNodes` wrote. */
-export function decodeNodes(body: Uint8Array): NodeSpec[] {
-  const doc = JSON.parse(gunzipSync(body).toString("utf8")) as EncodedNodeSet;
-  if (doc.v !== NODE_SET_FORMAT) throw new NodeSetFormatError(`Unknown node set format ${String(doc.v)}`);
-  const count = doc.names.length;
+/** Reads a stored set (format 1 or 2), one node spec at a time, in order. */
+export function* readNodes(body: Uint8Array): Generator<NodeSpec> {
+  const data = gunzipSync(body);
+  if (data.length >= MAGIC.length && data.subarray(0, MAGIC.length).equals(MAGIC)) yield* readFormat2(data);
+  else if (data[0] === 0x7b) yield* readFormat1(data);
+  else throw new NodeSetFormatError(`Unknown node set format (first byte ${String(data[0])})`);
+}
+
+function* readFormat2(data: Buffer): Generator<NodeSpec> {
+  let at = MAGIC.length;
+  const varint = (): number => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = data[at++];
+      if (byte === undefined) throw new NodeSetFormatError("A node set ends early");
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return value;
+    }
+  };
+  const string = (): string => {
+    const length = varint();
+    const value = data.toString("utf8", at, at + length);
+    at += length;
+    return value;
+  };
+  const tableRead = (table: string[]): string => {
+    const id = varint();
+    if (id === table.length) table.push(string());
+    const value = table[id];
+    if (value === undefined) throw new NodeSetFormatError(`A node set names string ${id} before defining it`);
+    return value;
+  };
+  const levels: string[] = [];
+  const tags: string[] = [];
+  const outside: string[] = [];
+  const names: string[] = [];
+  let scratch = Buffer.allocUnsafe(4096);
+  const count = varint();
+  for (let i = 0; i < count; i++) {
+    const shared = varint();
+    const rest = varint();
+    if (scratch.length < shared + rest) {
+      const bigger = Buffer.allocUnsafe(2 * (shared + rest));
+      scratch.copy(bigger, 0, 0, shared);
+      scratch = bigger;
+    }
+    data.copy(scratch, shared, at, at + rest);
+    at += rest;
+    const name = scratch.toString("utf8", 0, shared + rest);
+    names.push(name);
+    const level = tableRead(levels);
+    const distance = varint();
+    const parent = distance > 0 ? (names[i - distance] ?? "") : tableRead(outside);
+    const flags = data[at++] ?? 0;
+    const node: NodeSpec = { name, level, parent, enabled: (flags & DISABLED) === 0 };
+    if (flags & TAGGED) {
+      const n = varint();
+      const nodeTags: string[] = [];
+      for (let t = 0; t < n; t++) nodeTags.push(tableRead(tags));
+      node.tags = nodeTags;
+    }
+    yield node;
+  }
+}
+
+/** Format 1: one JSON document of columns (sets stored before format 2). */
+interface Format1 {
+  v: number;
+  levels: string[];
+  names: string[];
+  level: number[];
+  parent: (number | string)[];
+  disabled: number[];
+  tags: string[];
+  tagged: number[][];
+}
+
+function* readFormat1(data: Buffer): Generator<NodeSpec> {
+  const doc = JSON.parse(data.toString("utf8")) as Format1;
+  if (doc.v !== 1) throw new NodeSetFormatError(`Unknown node set format ${String(doc.v)}`);
   const disabled = new Set(doc.disabled);
   const tagsOf = new Map<number, string[]>();
   for (const [index, ...ids] of doc.tagged) {
@@ -104,8 +294,7 @@ export function decodeNodes(body: Uint8Array): NodeSpec[] {
         ids.map((id) => doc.tags[id] ?? ""),
       );
   }
-  const nodes = new Array<NodeSpec>(count);
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < doc.names.length; i++) {
     const parent = doc.parent[i];
     const node: NodeSpec = {
       name: doc.names[i] ?? "",
@@ -115,9 +304,18 @@ export function decodeNodes(body: Uint8Array): NodeSpec[] {
     };
     const tags = tagsOf.get(i);
     if (tags) node.tags = tags;
-    nodes[i] = node;
+    yield node;
   }
-  return nodes;
+}
+
+/** Decodes what `encodeNodes` (or format 1) wrote. */
+export function decodeNodes(body: Uint8Array): NodeSpec[] {
+  return [...readNodes(body)];
+}
+
+/** Decodes a stored tree set straight into a tree, without holding its specs. */
+export function decodeTree(levels: readonly string[], instanceName: string, body: Uint8Array): NodeTree {
+  return buildNodeTree(levels, instanceName, readNodes(body));
 }
 
 /** A short stable hash of any JSON value (e.g. the node settings a stored refresh came from). */

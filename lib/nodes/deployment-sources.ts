@@ -1,11 +1,12 @@
 // The node sources a deployment offers: the pure built-ins plus those that read the state
-// table (`pushed`) or the live AWS topology (`s3_prefixes`, `rds`) through the clients given.
+// table (`pushed`, and `script` where no script runs) or the live AWS topology (`s3_prefixes`, `rds`) through the clients given.
 // Rounds and the API build their registry here, so both see the same sources.
 import type { RDSClient } from "@aws-sdk/client-rds";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { StoreContext } from "../store/context";
 import { builtinNodeSources } from "./load";
 import { pushedSource } from "./pushed";
+import { pushedScriptSource } from "./pushed-script";
 import { rdsSource } from "./rds";
 import { s3PrefixesSource } from "./s3-prefixes";
 import type { NodeSource, NodeSourceRegistry } from "./source";
@@ -26,5 +27,7 @@ export function deploymentNodeSources(options: DeploymentSourceOptions): NodeSou
   if (options.s3) registry.register(s3PrefixesSource(options.s3));
   if (options.rds) registry.register(rdsSource(options.rds));
   for (const source of options.extra ?? []) registry.register(source);
+  // Where nothing runs scripts (the AWS functions), `script` entries read what was pushed for them.
+  if (!registry.get("script")) registry.register(pushedScriptSource(options.store));
   return registry;
 }

@@ -74,7 +74,14 @@ export const manualSource: NodeSource = {
   fetch: manualNodes,
   // Manual prefs are the nodes themselves: building them is the check (linear in the prefs).
   checkPrefs: ({ levels, prefs }) => {
-    for (const node of manualNodes({ levels, prefs, instanceName: INSTANCE_LEVEL, nodes: [], now: 0 })) {
+    for (const node of manualNodes({
+      levels,
+      prefs,
+      instanceName: INSTANCE_LEVEL,
+      count: 0,
+      namesAt: () => [],
+      now: 0,
+    })) {
       const problem = nodeNameProblem(node.name);
       if (problem) throw new NodeSourceError(problem);
     }

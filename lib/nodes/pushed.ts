@@ -19,7 +19,8 @@ export interface PushedNodes {
   nodes: NodeSpec[];
 }
 
-const setName = (source: string) => `pushed:${source}`;
+/** The stored node set holding pushed source `source`. */
+export const pushedSetName = (source: string) => `pushed:${source}`;
 
 /** Replaces the nodes of pushed source `source` (If-Match: `expectedVersion`). */
 export function writePushedNodes(
@@ -29,12 +30,12 @@ export function writePushedNodes(
   nowMs: number,
   expectedVersion?: number | null,
 ): Promise<NodeSetWrite> {
-  return writeNodeSet(ctx, setName(source), nodes, nowMs, expectedVersion);
+  return writeNodeSet(ctx, pushedSetName(source), nodes, nowMs, expectedVersion);
 }
 
 /** The nodes last pushed for `source`; null when none were. */
 export async function readPushedNodes(ctx: StoreContext, source: string): Promise<PushedNodes | null> {
-  const set = await readNodeSet(ctx, setName(source));
+  const set = await readNodeSet(ctx, pushedSetName(source));
   if (!set) return null;
   return { source, version: set.head.version, updatedAtMs: set.head.updatedAtMs, nodes: set.nodes };
 }
@@ -58,7 +59,7 @@ export function pushedSource(ctx: StoreContext): NodeSource {
       return pushed?.nodes ?? [];
     },
     async inputVersion(prefs): Promise<string> {
-      const head = await readNodeSetHead(ctx, setName(pushedName(prefs)));
+      const head = await readNodeSetHead(ctx, pushedSetName(pushedName(prefs)));
       return head ? head.hash : "none";
     },
   };

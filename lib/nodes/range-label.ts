@@ -34,30 +34,33 @@ function readRangePrefs(prefs: Readonly<Record<string, unknown>>): RangePrefs {
   return { start, end, render, enabled };
 }
 
-export function rangeLabelNodes(context: NodeSourceContext): NodeSpec[] {
+/** The source's nodes, made one at a time (a million are never held at once). */
+export function* rangeLabelSpecs(context: NodeSourceContext): Generator<NodeSpec> {
   const { start, end, render, enabled } = readRangePrefs(context.prefs);
   const { level, parents } = levelBelowParents(context);
   const count = Math.max(0, end - start + 1) * parents.length;
-  if (count + context.nodes.length > MAX_NODES) {
+  if (count + context.count > MAX_NODES) {
     throw new NodeSourceError(
       overLimit(
-        `range_label would bring the nodes to ${count + context.nodes.length}: that`,
-        count + context.nodes.length,
+        `range_label would bring the nodes to ${count + context.count}: that`,
+        count + context.count,
         "MAX_NODES",
       ),
     );
   }
-  const nodes: NodeSpec[] = [];
   for (const parent of parents) {
     for (let i = start; i <= end; i++) {
       const name = render({ parent, i: String(i), start: String(start), end: String(end) });
       // Checked as each name is made, so a long format fails at its first node, not after a million.
       const problem = nodeNameProblem(name);
       if (problem) throw new NodeSourceError(problem);
-      nodes.push({ name, level, parent, enabled });
+      yield { name, level, parent, enabled };
     }
   }
-  return nodes;
+}
+
+export function rangeLabelNodes(context: NodeSourceContext): NodeSpec[] {
+  return [...rangeLabelSpecs(context)];
 }
 
 /** An integer, or a string holding one (Bistro converts, and its own tests pass strings). */
@@ -86,7 +89,7 @@ function booleanPref(value: unknown, key: string): boolean {
 
 export const rangeLabelSource: NodeSource = {
   name: "range_label",
-  fetch: rangeLabelNodes,
+  fetch: rangeLabelSpecs,
   checkPrefs: ({ prefs }) => {
     readRangePrefs(prefs);
   },

@@ -9,8 +9,10 @@ export interface NodeSourceContext {
   /** The configured data levels, top first (no `instance`, no `worker`). */
   readonly levels: readonly string[];
   readonly instanceName: string;
-  /** Nodes produced so far by the earlier sources of this refresh, parents before children. */
-  readonly nodes: readonly NodeSpec[];
+  /** How many nodes the earlier sources of this refresh produced (the instance node not counted). */
+  readonly count: number;
+  /** Names of the nodes at `level` so far, in order (`[instanceName]` for `instance`). */
+  namesAt(level: string): readonly string[];
   /** Unix seconds of this refresh (for time-based sources). */
   readonly now: number;
   /** This entry's `prefs`. */
@@ -19,8 +21,11 @@ export interface NodeSourceContext {
 
 export interface NodeSource {
   readonly name: string;
-  /** New nodes, parents before children; throw NodeSourceError for bad prefs. */
-  fetch(context: NodeSourceContext): Promise<NodeSpec[]> | NodeSpec[];
+  /**
+   * New nodes, parents before children; throw NodeSourceError for bad prefs. Large sources
+   * return a lazy iterable (a generator) so a million nodes are never held as objects at once.
+   */
+  fetch(context: NodeSourceContext): Promise<Iterable<NodeSpec>> | Iterable<NodeSpec>;
   /**
    * Checks prefs when a config is saved, without fetching (pure and cheap); throws
    * NodeSourceError. Sources without it accept any prefs at save time.
@@ -90,7 +95,7 @@ export function levelIndex(levels: readonly string[], name: string): number {
  * Bistro's getMyLevelAndParents: the required `parent_level` pref, the level just below it (which
  * must exist), and the names of every node currently at the parent level.
  */
-export function levelBelowParents(context: NodeSourceContext): { level: string; parents: string[] } {
+export function levelBelowParents(context: NodeSourceContext): { level: string; parents: readonly string[] } {
   const parentLevel = context.prefs.parent_level;
   if (typeof parentLevel !== "string") {
     throw new NodeSourceError(`"parent_level" is required: the name of the level above the new nodes`);
@@ -106,11 +111,7 @@ export function levelBelowParents(context: NodeSourceContext): { level: string; 
       `You must define at least ${parentIndex + 1} levels: nodes below "${parentLevel}" have no level`,
     );
   }
-  const parents =
-    parentIndex === 0
-      ? [context.instanceName]
-      : context.nodes.filter((node) => node.level === parentLevel).map((node) => node.name);
-  return { level, parents };
+  return { level, parents: context.namesAt(parentLevel) };
 }
 
 /** A prefs value as it reads in an error message. */

@@ -5,13 +5,13 @@
 // node set (writing nothing when unchanged); a failed refresh keeps the last good set and
 // records the error for the `errors` handler. Between refreshes a round reuses its decoded
 // tree while the stored version is the one it holds, so an idle round reads no nodes.
-import { buildNodeTree, type NodeTree } from "../model/tree";
+import type { NodeTree } from "../model/tree";
 import type { Settings } from "../model/config";
-import { jsonHash } from "../nodes/codec";
-import { fetchNodeSpecs, nextNodeChangeSec } from "../nodes/load";
+import { decodeTree, encodeRows, jsonHash, treeRows } from "../nodes/codec";
+import { loadNodes, nextNodeChangeSec } from "../nodes/load";
 import type { NodeSourceRegistry } from "../nodes/source";
 import type { StoreContext } from "../store/context";
-import { readNodeSet, writeNodeSet } from "../store/node-sets";
+import { readNodeSetBody, writeNodeSet } from "../store/node-sets";
 import type { NodeRefreshMark } from "../store/scheduler-state";
 
 export interface NodeRefreshTimings {
@@ -123,9 +123,9 @@ export async function currentNodes(
   };
   if (refreshDue(previous, sourcesHash, inputs, nowMs, deps.timings)) {
     try {
-      const specs = await fetchNodeSpecs(settings, deps.instanceName, nowMs / 1000, deps.registry);
-      const tree = buildNodeTree(settings.levels, deps.instanceName, specs);
-      const write = await writeNodeSet(deps.store, TREE_SET, specs, nowMs);
+      const tree = await loadNodes(settings, deps.instanceName, nowMs / 1000, deps.registry);
+      // Encoded and hashed from the tree's columns; compressed and written only when the hash moved.
+      const write = await writeNodeSet(deps.store, TREE_SET, encodeRows(treeRows(tree)), nowMs);
       const nextChangeSec = nextNodeChangeSec(settings, nowMs / 1000, deps.registry);
       const mark: NodeRefreshMark = {
         sourcesHash,
@@ -182,10 +182,10 @@ async function storedTree(
   if (cache && cache.shape === shape && mark.setVersion !== null && cache.version === mark.setVersion) {
     return { tree: cache.tree, cache };
   }
-  const set = await readNodeSet(deps.store, TREE_SET);
+  const set = await readNodeSetBody(deps.store, TREE_SET);
   if (!set) return { tree: null };
   try {
-    const tree = buildNodeTree(settings.levels, deps.instanceName, set.nodes);
+    const tree = decodeTree(settings.levels, deps.instanceName, set.body);
     return { tree, cache: { version: set.head.version, shape, tree } };
   } catch {
     // The stored set no longer fits the levels (the settings changed and the new refresh failed).

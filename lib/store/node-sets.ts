@@ -1,5 +1,5 @@
 // Stored node sets (ADR 0006): the tree a refresh produced, and each API-pushed source, under
-// one versioned layout in the state table. A set is the gzipped column document of
+// one versioned layout in the state table. A set is the gzipped binary stream of
 // lib/nodes/codec.ts cut into binary parts; the head item names the current version, its
 // content hash and its part count. A write of the same content (same hash) writes nothing. A
 // new version's parts are written first, then the head moves to them under a condition on
@@ -12,7 +12,7 @@
 //   NODESET#<name>   PART#<version>#<n>      body (binary, <= 350 KB)
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
-import { decodeNodes, encodeNodes } from "../nodes/codec";
+import { decodeNodes, encodeNodes, type EncodedNodes } from "../nodes/codec";
 import type { NodeSpec } from "../model/tree";
 import { batchWrite } from "./batch";
 import type { StoreContext } from "./context";
@@ -63,7 +63,7 @@ export async function readNodeSetHead(ctx: StoreContext, name: string): Promise<
 }
 
 /**
- * Stores `nodes` as the set `name`. `expectedVersion`: the version the caller read (null =
+ * Stores `nodes` (specs, or a set already encoded) as the set `name`. `expectedVersion`: the version the caller read (null =
  * none stored; undefined = whatever is stored). Content equal to the stored set writes nothing
  * and succeeds whatever was expected, so a retried push is harmless. A lost race is a
  * ConflictError and leaves the stored set as the winner wrote it.
@@ -71,11 +71,11 @@ export async function readNodeSetHead(ctx: StoreContext, name: string): Promise<
 export async function writeNodeSet(
   ctx: StoreContext,
   name: string,
-  nodes: readonly NodeSpec[],
+  nodes: readonly NodeSpec[] | EncodedNodes,
   nowMs: number,
   expectedVersion?: number | null,
 ): Promise<NodeSetWrite> {
-  const encoded = encodeNodes(nodes);
+  const encoded = Array.isArray(nodes) ? encodeNodes(nodes) : (nodes as EncodedNodes);
   const current = await readNodeSetHead(ctx, name);
   if (current?.hash === encoded.hash) return { head: current, changed: false, bytesWritten: 0 };
   if (expectedVersion !== undefined && (current?.version ?? null) !== expectedVersion) {
@@ -84,9 +84,10 @@ export async function writeNodeSet(
     );
   }
   const version = (current?.version ?? 0) + 1;
+  const body = encoded.body;
   const parts: Buffer[] = [];
-  for (let at = 0; at < encoded.body.length || parts.length === 0; at += NODE_SET_PART_BYTES) {
-    parts.push(encoded.body.subarray(at, at + NODE_SET_PART_BYTES));
+  for (let at = 0; at < body.length || parts.length === 0; at += NODE_SET_PART_BYTES) {
+    parts.push(body.subarray(at, at + NODE_SET_PART_BYTES));
   }
   let bytesWritten = 0;
   await batchWrite(
@@ -100,7 +101,7 @@ export async function writeNodeSet(
     version,
     hash: encoded.hash,
     count: encoded.count,
-    bytes: encoded.body.length,
+    bytes: body.length,
     parts: parts.length,
     updatedAtMs: nowMs,
   };
@@ -137,6 +138,15 @@ export async function readNodeSet(
   ctx: StoreContext,
   name: string,
 ): Promise<{ head: NodeSetHead; nodes: NodeSpec[] } | null> {
+  const set = await readNodeSetBody(ctx, name);
+  return set && { head: set.head, nodes: decodeNodes(set.body) };
+}
+
+/** The stored set `name` still encoded (see lib/nodes/codec.ts), with its head; null when none is stored. */
+export async function readNodeSetBody(
+  ctx: StoreContext,
+  name: string,
+): Promise<{ head: NodeSetHead; body: Buffer } | null> {
   for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
     const head = await readNodeSetHead(ctx, name);
     if (!head) return null;
@@ -152,7 +162,7 @@ export async function readNodeSet(
     );
     for await (const page of pages) for (const item of page.Items ?? []) bodies.push(item.body as Uint8Array);
     if (bodies.length !== head.parts) continue; // replaced while we read: read the new one
-    return { head, nodes: decodeNodes(Buffer.concat(bodies)) };
+    return { head, body: Buffer.concat(bodies) };
   }
   throw new ConflictError(`The nodes of ${name} kept changing while being read; try again.`);
 }

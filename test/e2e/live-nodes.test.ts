@@ -1,6 +1,7 @@
 // End to end on `sous local` with a short nodes refresh period: a `script` source whose output
 // changes gets tasks for its new nodes within one refresh, and a running task on a node the
-// script drops is killed as an orphan; an `add_time` source starts tasks for new time slots;
+// script drops is killed as an orphan; nodes pushed with tags (`PUT /nodes/{source}`) get
+// tasks where a tag whitelist matches; an `add_time` source starts tasks for new time slots;
 // and a polled config file applies its edits (a broken edit is
 // refused and the running config stays).
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -37,7 +38,7 @@ describe("sous local with live node sources", () => {
     deployment = undefined;
   });
 
-  it("follows a script's output, kills orphans, starts add_time slots, and applies config file edits", async () => {
+  it("follows a script's output, kills orphans, serves pushed nodes to tag filters, starts add_time slots, and applies config file edits", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sous-live-"));
     const shardsFile = join(dir, "shards.txt");
     writeFileSync(shardsFile, "a\nb\n");
@@ -55,12 +56,14 @@ describe("sous local with live node sources", () => {
         nodes: {
           levels: ["group", "shard"],
           node_sources: [
-            { source: "manual", prefs: { scripted: [], timed: [] } },
+            { source: "manual", prefs: { scripted: [], timed: [], fed: [] } },
             { source: "script", prefs: { parent_level: "group", script } },
+            { source: "pushed", prefs: { name: "inventory" } },
           ],
         },
       },
       "bistro_job->scan": { owner: "e2e", filters: { group: { whitelist: ["scripted"] } } },
+      "bistro_job->eu_only": { owner: "e2e", filters: { shard: { tag_whitelist: ["eu"] } } },
       ...extraJobs,
     });
     const configFile = join(dir, "config.json");
@@ -106,6 +109,21 @@ describe("sous local with live node sources", () => {
     await until(() => has(killed, "scan/b"), "scan/b killed as an orphan");
     expect(killed).toEqual(["scan/b"]);
 
+    // Nodes pushed through the API, with tags: the push refreshes at once, and only the shard
+    // whose tags pass eu_only's tag whitelist gets its task.
+    const push = await fetch(`${deployment.apiUrl}/nodes/inventory`, {
+      method: "PUT",
+      headers: { "content-type": "application/json", "if-match": '"0"' },
+      body: JSON.stringify({
+        nodes: [
+          { name: "p-eu", level: "shard", parent: "fed", tags: ["eu", "ssd"] },
+          { name: "p-us", level: "shard", parent: "fed", tags: ["us"] },
+        ],
+      }),
+    });
+    expect(push.status).toBe(200);
+    await until(() => has(started, "eu_only/p-eu"), "eu_only/p-eu after the push");
+
     // A config file edit adds an add_time source and a job on its slots (every 2 s).
     const timed = config({ "bistro_job->hourly": { owner: "e2e", filters: { group: { whitelist: ["timed"] } } } });
     (timed.bistro_settings.nodes.node_sources as unknown[]).push({
@@ -123,6 +141,8 @@ describe("sous local with live node sources", () => {
     await until(() => (slots().some((s) => s > first) ? true : undefined), "a task for a later time slot");
     // Nodes the script still prints keep their tasks; the scan job never ran on add_time nodes.
     expect(started.filter((s) => s.startsWith("scan/timed"))).toEqual([]);
+    // eu_only ran only where the eu tag is: on the pushed p-eu, never on p-us or untagged shards.
+    expect(started.filter((s) => s.startsWith("eu_only/"))).toEqual(["eu_only/p-eu"]);
     expect(killed.filter((k) => k !== "scan/b" && !k.startsWith("hourly/"))).toEqual([]);
   }, 180_000);
 });

@@ -399,6 +399,43 @@ describe("nodes", () => {
     expect(long.statusCode).toBe(400);
   });
 
+  it("PUT /nodes/{source} takes replicas (one name under several parents of a level), as config sources do", async () => {
+    const config = simple() as { bistro_settings: { nodes: Record<string, unknown> } };
+    config.bistro_settings.nodes.node_sources = [{ source: "pushed", prefs: { name: "inventory" } }];
+    await call("PUT", "/config", { body: config });
+    const nodes = [
+      { name: "host1", level: "level1", parent: "scheduler" },
+      { name: "host2", level: "level1", parent: "scheduler" },
+      { name: "db", level: "level2", parent: "host1", tags: ["eu"] },
+      { name: "db", level: "level2", parent: "host2", tags: ["eu"] },
+    ];
+    const push = await call("PUT", "/nodes/inventory", { body: { nodes } });
+    expect(push.statusCode).toBe(200);
+    expect(push.body).toMatchObject({ count: 4, version: 1, changed: true });
+    // The tree holds both copies, each under its own parent.
+    const level2 = await call("GET", "/nodes", { query: { level: "level2" } });
+    expect(at(level2.body, "nodes")).toEqual([
+      { name: "db", level: "level2", parent: "host1", enabled: true, tags: ["eu"] },
+      { name: "db", level: "level2", parent: "host2", enabled: true, tags: ["eu"] },
+    ]);
+    // A name on two levels, or twice under one parent, is still refused.
+    const bad = await call("PUT", "/nodes/inventory", {
+      body: {
+        nodes: [
+          ...nodes,
+          { name: "db", level: "level2", parent: "host2" },
+          { name: "host1", level: "level2", parent: "host2" },
+        ],
+      },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(items(bad.body, "error", "issues").map((i) => String(at(i, "message")))).toEqual([
+      "node db is listed twice under host2",
+      "node host1 is listed at levels level1 and level2; a name may repeat (a replica) only within one level",
+    ]);
+    expect((await readPushedNodes(h.store, "inventory"))?.version).toBe(1);
+  });
+
   it("refuses a bad push with every problem listed and keeps what was stored", async () => {
     await call("PUT", "/config", { body: simple() });
     await call("PUT", "/nodes/inventory", {
@@ -418,7 +455,7 @@ describe("nodes", () => {
     expect(
       items(bad.body, "error", "issues").map((i) => `${String(at(i, "path"))}: ${String(at(i, "message"))}`),
     ).toEqual([
-      "nodes.2.name: node late is listed twice",
+      "nodes.2.name: node late is listed twice under scheduler",
       "nodes.3.level: unknown level level9; the configured levels are level1, level2",
       "nodes.0.parent: parent late is listed after its child; list parents first",
     ]);

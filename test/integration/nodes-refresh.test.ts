@@ -1,9 +1,11 @@
 // The nodes refresh run by rounds, on DynamoDB Local: Bistro's period and retry, the stored
 // tree reused between refreshes, an unchanged refresh writing nothing, a failed refresh keeping
-// the last good set (and showing in `errors`), pushed nodes with tags feeding tag filters, and
-// running tasks on vanished nodes killed as orphans after kill_orphan_tasks_after_sec.
+// the last good set (and showing in `errors`), pushed nodes with tags feeding tag filters,
+// running tasks on vanished nodes killed as orphans after kill_orphan_tasks_after_sec; and
+// `script` entries where no script runs (AWS) serving the set pushed for them.
+import { RDSClient } from "@aws-sdk/client-rds";
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { makeApi } from "../../lib/api";
+import { makeApi, type ApiResponse } from "../../lib/api";
 import type { NodeSpec } from "../../lib/model/tree";
 import { deploymentNodeSources } from "../../lib/nodes/deployment-sources";
 import { writePushedNodes } from "../../lib/nodes/pushed";
@@ -221,5 +223,84 @@ test("changing the node settings refreshes at once, and the API serves the store
     instance: ["scheduler"],
     host: ["h1", "h2", "h3"],
     db: ["h1__1", "h2__1", "h3__1"],
+  });
+});
+
+const call = (method: string, path: string, body?: unknown): Promise<ApiResponse> =>
+  api().handle({
+    method,
+    path,
+    query: null,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? null : JSON.stringify(body),
+  });
+
+const scriptConfig = (scriptPrefs: Record<string, unknown>) => ({
+  bistro_settings: {
+    resources: {},
+    nodes: {
+      levels: ["host", "db"],
+      node_sources: [
+        { source: "manual", prefs: { h1: [], h2: [] } },
+        { source: "script", prefs: { parent_level: "host", ...scriptPrefs } },
+      ],
+    },
+    enabled: true,
+  },
+  "bistro_job->j": { owner: "test", enabled: true },
+});
+
+// A `script` entry on AWS: the round built as functions/scheduler-round.ts builds it (the
+// deployment's sources with S3 and RDS clients, no script runner) serves what
+// `sous nodes push --from-script` pushed for the entry instead of failing.
+describe("script sources where no script runs (AWS)", () => {
+  beforeEach(() => {
+    h.deps.nodeSources = deploymentNodeSources({
+      store: h.store,
+      s3: h.store.aws.s3,
+      rds: () => new RDSClient({ region: "us-east-1" }),
+    });
+  });
+
+  test("a script entry reads the set pushed under the script's file name; a push refreshes the next round", async () => {
+    const saved = await call("PUT", "/config", scriptConfig({ script: "/opt/sous/list-dbs.sh" }));
+    expect(saved.statusCode).toBe(200);
+    await h.addWorker("w1");
+
+    // Nothing pushed yet: no children, no failed refresh, and errors says why.
+    const empty = await h.round();
+    expect(empty.nodes).toMatchObject({ changed: true, count: 2, error: null });
+    expect(empty.started).toEqual([]);
+    expect(await bistro("errors")).toMatchObject({
+      "Node sources": expect.stringContaining("nothing was pushed yet") as unknown,
+    });
+
+    // What `sous nodes push --from-script /opt/sous/list-dbs.sh --parent-level host` sends.
+    const push = await call("PUT", "/nodes/list-dbs.sh", {
+      nodes: [
+        { name: "h1:a", level: "db", parent: "h1" },
+        { name: "h2:b", level: "db", parent: "h2" },
+        { name: "gone:c", level: "db", parent: "gone" }, // a parent no longer in the tree: dropped
+      ],
+    });
+    expect(push.statusCode).toBe(200);
+    const fed = await h.round(); // within the period: the push itself makes the refresh due
+    expect(fed.nodes).toMatchObject({ changed: true, count: 4, error: null });
+    expect(fed.started.map((s) => s.node).sort()).toEqual(["h1:a", "h2:b"]);
+    expect(await bistro("errors")).not.toHaveProperty("Node sources");
+  });
+
+  test("a script entry's `name` pref names the pushed set; a bad name is refused when the config is saved", async () => {
+    expect(
+      (await call("PUT", "/config", scriptConfig({ script: "/opt/sous/list-dbs.sh", name: "dbs" }))).statusCode,
+    ).toBe(200);
+    await call("PUT", "/nodes/dbs", { nodes: [{ name: "h1:x", level: "db", parent: "h1" }] });
+    await call("PUT", "/nodes/list-dbs.sh", { nodes: [{ name: "h1:y", level: "db", parent: "h1" }] });
+    await h.addWorker("w1");
+    expect((await h.round()).started.map((s) => s.node)).toEqual(["h1:x"]);
+
+    const bad = await call("PUT", "/config", scriptConfig({ script: "/opt/sous/list-dbs.sh", name: "" }));
+    expect(bad.statusCode).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain("bistro_settings.nodes.node_sources.1.prefs");
   });
 });

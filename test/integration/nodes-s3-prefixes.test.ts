@@ -4,20 +4,24 @@
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { s3PrefixesSource } from "../../lib/nodes/s3-prefixes";
 import type { NodeSourceContext } from "../../lib/nodes/source";
+import type { NodeSpec } from "../../lib/model/tree";
+import { nodeContext } from "../helpers/node-context";
 import { emulatorClients, uniqueName } from "../helpers/aws";
 
 const aws = emulatorClients();
 const bucket = uniqueName("lake");
 const source = s3PrefixesSource(aws.s3);
 
-const context = (prefs: Record<string, unknown>, extra: Partial<NodeSourceContext> = {}): NodeSourceContext => ({
-  levels: ["day", "region"],
-  instanceName: "scheduler",
-  nodes: [],
-  now: 0,
-  prefs: { parent_level: "instance", bucket, ...prefs },
-  ...extra,
-});
+/** The source's nodes as an array (sources may return any iterable). */
+const fetchAll = async (context: NodeSourceContext): Promise<NodeSpec[]> => [...(await source.fetch(context))];
+
+const context = (prefs: Record<string, unknown>, nodes: NodeSpec[] = []): NodeSourceContext =>
+  nodeContext({
+    levels: ["day", "region"],
+    instanceName: "scheduler",
+    nodes,
+    prefs: { parent_level: "instance", bucket, ...prefs },
+  });
 
 beforeAll(async () => {
   await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -36,7 +40,7 @@ afterAll(() => {
 });
 
 test("prefix, delimiter and depth become a day level and a region level", async () => {
-  expect(await source.fetch(context({ prefix: "dataset/", depth: 2 }))).toEqual([
+  expect(await fetchAll(context({ prefix: "dataset/", depth: 2 }))).toEqual([
     { name: "dataset/dt=2026-11-01", level: "day", parent: "scheduler" },
     { name: "dataset/dt=2026-11-02", level: "day", parent: "scheduler" },
     { name: "dataset/dt=2026-11-01/region=eu", level: "region", parent: "dataset/dt=2026-11-01" },
@@ -46,11 +50,10 @@ test("prefix, delimiter and depth become a day level and a region level", async 
 });
 
 test("{parent} in the prefix lists each parent's own prefix", async () => {
-  const nodes = await source.fetch(
-    context(
-      { parent_level: "day", prefix: "{parent}/" },
-      { nodes: [{ name: "dataset/dt=2026-11-02", level: "day", parent: "scheduler" }] },
-    ),
+  const nodes = await fetchAll(
+    context({ parent_level: "day", prefix: "{parent}/" }, [
+      { name: "dataset/dt=2026-11-02", level: "day", parent: "scheduler" },
+    ]),
   );
   expect(nodes).toEqual([
     { name: "dataset/dt=2026-11-02/region=eu", level: "region", parent: "dataset/dt=2026-11-02" },

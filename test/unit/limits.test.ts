@@ -1,6 +1,7 @@
 // The input limits of issue "hostile input": each is refused with a message naming the limit,
 // before the costly step (parsing, allocating, storing), and costs stay linear in input size.
 import { parseConfig } from "../../lib/config";
+import { nodeContext } from "../helpers/node-context";
 import { filterRegex } from "../../lib/config/filters";
 import {
   jsonDepthExceeds,
@@ -180,7 +181,7 @@ describe("node limits", () => {
   it("range_label refuses {i:x>200000000} before allocating, at save and at fetch", () => {
     const prefs = { parent_level: "instance", start: 0, end: 3, format: "{i:x>200000000}" };
     expect(() => compileFormat("{i:x>200000000}", ["i"])).toThrow(/MAX_RANGE_LABEL_WIDTH/);
-    expect(() => rangeLabelNodes({ levels: ["db"], instanceName: "i", nodes: [], now: 0, prefs })).toThrow(
+    expect(() => rangeLabelNodes(nodeContext({ levels: ["db"], instanceName: "i", prefs }))).toThrow(
       /MAX_RANGE_LABEL_WIDTH/,
     );
     expect(() => compileFormat(`{i:0>${"9".repeat(100_000)}}`, ["i"])).toThrow(/MAX_RANGE_LABEL_WIDTH/);
@@ -197,11 +198,11 @@ describe("node limits", () => {
     ]);
     // Names longer than the limit stop at the first one made.
     const long = { parent_level: "instance", start: 0, end: 999_999, format: `{i:0>900}${"y".repeat(100)}` };
-    expect(() => rangeLabelNodes({ levels: ["db"], instanceName: "i", nodes: [], now: 0, prefs: long })).toThrow(
+    expect(() => rangeLabelNodes(nodeContext({ levels: ["db"], instanceName: "i", prefs: long }))).toThrow(
       /MAX_NODE_NAME_BYTES/,
     );
     const counts = { parent_level: "instance", start: 0, end: 2_000_000 };
-    expect(() => rangeLabelNodes({ levels: ["db"], instanceName: "i", nodes: [], now: 0, prefs: counts })).toThrow(
+    expect(() => rangeLabelNodes(nodeContext({ levels: ["db"], instanceName: "i", prefs: counts }))).toThrow(
       /MAX_NODES/,
     );
   });

@@ -1,6 +1,7 @@
 // The node-set encoding (columns, gzip, content hash) and when a nodes refresh is due.
-import { decodeNodes, encodeNodes } from "../../lib/nodes/codec";
-import type { NodeSpec } from "../../lib/model/tree";
+import { gzipSync } from "node:zlib";
+import { decodeNodes, decodeTree, encodeNodes, encodeRows, treeRows } from "../../lib/nodes/codec";
+import { buildNodeTree, pathToNode, type NodeSpec } from "../../lib/model/tree";
 import { nextDueMs, refreshDue, type NodeRefreshTimings } from "../../lib/round/node-refresh";
 import type { NodeRefreshMark } from "../../lib/store/scheduler-state";
 
@@ -46,6 +47,51 @@ describe("node set codec", () => {
     const encoded = encodeNodes(many);
     expect(encoded.body.length / many.length).toBeLessThan(8);
     expect(decodeNodes(encoded.body)[1]).toEqual({ name: "host0.db0", level: "db", parent: "host0", enabled: true });
+  });
+});
+
+describe("node set codec, format 2", () => {
+  it("reads sets stored in format 1 (a gzipped JSON document of columns)", () => {
+    const format1 = {
+      v: 1,
+      levels: ["host", "db"],
+      names: ["h1", "d1", "x"],
+      level: [0, 1, 1],
+      parent: ["scheduler", 1, "elsewhere"],
+      disabled: [2],
+      tags: ["eu"],
+      tagged: [[1, 0]],
+    };
+    expect(decodeNodes(gzipSync(JSON.stringify(format1)))).toEqual([
+      { name: "h1", level: "host", parent: "scheduler", enabled: true },
+      { name: "d1", level: "db", parent: "h1", enabled: true, tags: ["eu"] },
+      { name: "x", level: "db", parent: "elsewhere", enabled: false },
+    ]);
+    expect(() => decodeNodes(gzipSync("garbage"))).toThrow(/Unknown node set format/);
+  });
+
+  it("front-codes names whatever their characters (multi-byte, long, sharing a prefix or not)", () => {
+    const names = ["ville", "villé", "villégiature", "日本", "日本語", "a".repeat(900), "a".repeat(899) + "é", "b"];
+    const specs: NodeSpec[] = names.map((name) => ({ name, level: "host", parent: "scheduler" }));
+    expect(decodeNodes(encodeNodes(specs).body).map((node) => node.name)).toEqual(names);
+  });
+
+  it("stores a tree from its columns and reads it back into the same tree, replicas included", () => {
+    const levels = ["host", "db"];
+    const tree = buildNodeTree(levels, "i", [
+      { name: "h1", level: "host", parent: "i" },
+      { name: "h2", level: "host", parent: "i", enabled: false },
+      { name: "db", level: "db", parent: "h1", tags: ["b", "a"] },
+      { name: "db", level: "db", parent: "h2" },
+    ]);
+    const encoded = encodeRows(treeRows(tree));
+    const back = decodeTree(levels, "i", encoded.body);
+    expect(back.names).toEqual(tree.names);
+    expect([...back.parentOf]).toEqual([...tree.parentOf]);
+    expect(back.enabled).toEqual(tree.enabled);
+    expect(back.tags[3]).toEqual(["a", "b"]);
+    expect(back.replicas.get("db")?.map((n) => pathToNode(back, n).join("/"))).toEqual(["i/h1/db", "i/h2/db"]);
+    expect(encodeRows(treeRows(back)).hash).toBe(encoded.hash);
   });
 });
 

@@ -9,17 +9,17 @@ import {
   type NodeSourceContext,
 } from "../../lib/nodes";
 import type { NodeSpec } from "../../lib/model/tree";
+import { nodeContext } from "../helpers/node-context";
 
 const INSTANCE = "inst";
 
 function fetch(now: number, schedule: unknown[], extra: Record<string, unknown> = {}): NodeSpec[] {
-  const context: NodeSourceContext = {
+  const context: NodeSourceContext = nodeContext({
     levels: ["my_level"],
     instanceName: INSTANCE,
-    nodes: [],
     now,
     prefs: { parent_level: "instance", schedule, ...extra },
-  };
+  });
   return addTimeNodes(context);
 }
 

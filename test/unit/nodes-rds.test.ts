@@ -5,18 +5,22 @@ import { DescribeDBClustersCommand, DescribeDBInstancesCommand, RDSClient } from
 import { mockClient } from "aws-sdk-client-mock";
 import { rdsSource } from "../../lib/nodes/rds";
 import type { NodeSourceContext } from "../../lib/nodes/source";
+import type { NodeSpec } from "../../lib/model/tree";
+import { nodeContext } from "../helpers/node-context";
 
 const rds = mockClient(RDSClient);
 const client = new RDSClient({ region: "us-east-1", credentials: { accessKeyId: "a", secretAccessKey: "b" } });
 const source = rdsSource(() => client);
 
-const context = (prefs: Record<string, unknown>, levels = ["cluster", "db"]): NodeSourceContext => ({
-  levels,
-  instanceName: "scheduler",
-  nodes: [],
-  now: 0,
-  prefs: { parent_level: "instance", ...prefs },
-});
+/** The source's nodes as an array (sources may return any iterable). */
+const fetchAll = async (context: NodeSourceContext): Promise<NodeSpec[]> => [...(await source.fetch(context))];
+
+const context = (
+  prefs: Record<string, unknown>,
+  levels = ["cluster", "db"],
+  nodes: NodeSpec[] = [],
+): NodeSourceContext =>
+  nodeContext({ levels, instanceName: "scheduler", nodes, prefs: { parent_level: "instance", ...prefs } });
 
 beforeEach(() => {
   rds.reset();
@@ -42,7 +46,7 @@ beforeEach(() => {
 });
 
 test("clusters, then their instances; standalone instances under one node; enabled only when available", async () => {
-  expect(await source.fetch(context({}))).toEqual([
+  expect(await fetchAll(context({}))).toEqual([
     { name: "orders", level: "cluster", parent: "scheduler", enabled: true },
     { name: "billing", level: "cluster", parent: "scheduler", enabled: false },
     { name: "standalone", level: "cluster", parent: "scheduler", enabled: true },
@@ -57,7 +61,7 @@ test("clusters, then their instances; standalone instances under one node; enabl
 });
 
 test("instances alone, with tags and an engine filter", async () => {
-  const nodes = await source.fetch(
+  const nodes = await fetchAll(
     context({ levels: ["instance"], tags: true, engines: ["postgres"], enabled_statuses: ["available", "rebooting"] }),
   );
   expect(nodes.map((n) => [n.name, n.level, n.parent, n.enabled, n.tags])).toEqual([
@@ -73,7 +77,7 @@ test("instances alone, with tags and an engine filter", async () => {
 });
 
 test("cluster tags become node tags", async () => {
-  const nodes = await source.fetch(context({ levels: ["cluster"], tags: true }));
+  const nodes = await fetchAll(context({ levels: ["cluster"], tags: true }));
   expect(nodes[0]).toEqual({
     name: "orders",
     level: "cluster",
@@ -89,13 +93,12 @@ test("bad prefs and too few levels are refused with the pref named", async () =>
   await expect(source.fetch(context({ engines: [] }))).rejects.toThrow(/"engines" must be a non-empty array/);
   await expect(source.fetch(context({}, ["cluster"]))).rejects.toThrow(/needs 2 levels/);
   await expect(
-    source.fetch({
-      ...context({ parent_level: "cluster" }),
-      nodes: [
+    source.fetch(
+      context({ parent_level: "cluster" }, undefined, [
         { name: "a", level: "cluster", parent: "scheduler" },
         { name: "b", level: "cluster", parent: "scheduler" },
-      ],
-    }),
+      ]),
+    ),
   ).rejects.toThrow(/exactly one node/);
 });
 

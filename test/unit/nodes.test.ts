@@ -18,9 +18,10 @@ import {
 import type { NodeSpec } from "../../lib/model/tree";
 import { pathToNode } from "../../lib/model/tree";
 import { bistroFixture, parseValid } from "../helpers/config";
+import { nodeContext } from "../helpers/node-context";
 
 function context(prefs: Record<string, unknown>, levels: string[], nodes: NodeSpec[] = []): NodeSourceContext {
-  return { levels, instanceName: "inst", nodes, now: 1_700_000_000, prefs };
+  return nodeContext({ levels, instanceName: "inst", nodes, now: 1_700_000_000, prefs });
 }
 
 function names(specs: readonly NodeSpec[]): string[] {
@@ -216,16 +217,15 @@ describe("loadNodes: one refresh, sources in order", () => {
   });
 
   it("plugs in other sources (async, reading now and earlier nodes) through the registry", async () => {
-    const seen: { now: number; earlier: string[] }[] = [];
+    const seen: { now: number; earlier: string[]; count: number }[] = [];
     const periodic: NodeSource = {
       name: "every_hour",
-      fetch: async ({ nodes, now, prefs }) => {
+      fetch: async ({ namesAt, count, now, prefs }) => {
         await Promise.resolve();
-        seen.push({ now, earlier: names(nodes) });
+        const parents = namesAt(String(prefs.parent_level));
+        seen.push({ now, earlier: [...parents], count });
         const hour = Math.floor(now / 3600) * 3600;
-        return nodes
-          .filter((node) => node.level === prefs.parent_level)
-          .map((node) => ({ name: `${node.name}:${hour}`, level: "time", parent: node.name, tags: ["hourly"] }));
+        return parents.map((name) => ({ name: `${name}:${hour}`, level: "time", parent: name, tags: ["hourly"] }));
       },
     };
     const registry = builtinNodeSources().register(periodic);
@@ -235,7 +235,7 @@ describe("loadNodes: one refresh, sources in order", () => {
       7300,
       registry,
     );
-    expect(seen).toEqual([{ now: 7300, earlier: ["h1", "h2"] }]);
+    expect(seen).toEqual([{ now: 7300, earlier: ["h1", "h2"], count: 2 }]);
     expect(tree.names).toEqual(["inst", "h1", "h2", "h1:7200", "h2:7200"]);
     expect(tree.tags[3]).toEqual(["hourly"]);
   });

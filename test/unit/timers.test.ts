@@ -7,6 +7,7 @@ import { ingestStatuses } from "../../lib/round/apply-statuses";
 import { isWakeMessage } from "../../lib/round/wake";
 import { nextDueTimer } from "../../lib/scheduler/timers";
 import { makeConfig } from "../helpers/model";
+import { nodeContext } from "../helpers/node-context";
 
 const backoff = (timeSec: number, backoffSec: number): TaskStatus => ({
   bits: StatusBits.ERROR | StatusBits.USES_BACKOFF,
@@ -83,7 +84,7 @@ describe("nextDueTimer", () => {
 describe("addTimeNextChange", () => {
   const prefs = (schedule: unknown[]) => ({ parent_level: "instance", schedule });
   const nodesAt = (now: number, schedule: unknown[]) =>
-    JSON.stringify(addTimeNodes({ levels: ["t"], instanceName: "i", nodes: [], now, prefs: prefs(schedule) }));
+    JSON.stringify([...addTimeNodes(nodeContext({ levels: ["t"], instanceName: "i", now, prefs: prefs(schedule) }))]);
   const schedules: unknown[][] = [
     [{ lifetime: 4, enabled_lifetime: 3, cron: { epoch: { period: 4 } } }],
     [{ lifetime: 10, cron: { epoch: { period: 7 } } }],
