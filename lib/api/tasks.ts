@@ -10,13 +10,13 @@ import { isInBackoff, statusLabel, toStatusJson } from "../model/status";
 import { stateOfStatus } from "../round/task-state";
 import { forgive } from "../scheduler/status";
 import { ConflictError, NotFoundError } from "../store/errors";
+import { replaceIdleTaskStatus } from "../store/replace-task-status";
 import { readSchedulerState } from "../store/scheduler-state";
 import {
   getTasks,
   listTaskPage,
   readJobsWithTasks,
   readJobTasks,
-  replaceIdleTaskStatus,
   type TaskItem,
   type TaskState,
 } from "../store/tasks";
