@@ -6,7 +6,9 @@ import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand } 
 import { parseMessage, workerMessageSchema, type TaskEnd, type WorkerMessage } from "../../lib/dispatch/messages";
 import { hashSecret } from "../../lib/dispatch/tokens";
 import { applyStatuses } from "../../lib/round/apply-statuses";
+import { idleUntil } from "../../lib/round/idle-round";
 import { runRounds, type RoundDeps, type RoundReport } from "../../lib/round/run-round";
+import { BISTRO_WORKER_TIMINGS } from "../../lib/round/worker-health";
 import { putConfig, getCurrentConfigVersion } from "../../lib/store/config-store";
 import { getTasks } from "../../lib/store/tasks";
 import { readAttemptTokens } from "../../lib/store/dispatch-key";
@@ -32,6 +34,23 @@ export function seededRng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** What `round()` returns when the round stopped early as idle. */
+const IDLE_REPORT: RoundReport = {
+  round: 0,
+  started: [],
+  refused: 0,
+  storeRefused: [],
+  killed: 0,
+  resent: 0,
+  lostWorkers: [],
+  unknownAttempts: [],
+  repairedCounters: 0,
+  reasons: [],
+  nextRoundInSec: 0,
+  candidatesEvaluated: 0,
+  backlog: { runnablePending: 0, running: 0 },
+};
 
 export async function roundHarness(seed = 1) {
   const store = await freshStore();
@@ -103,8 +122,12 @@ export async function roundHarness(seed = 1) {
         );
       }
     },
-    async round(): Promise<RoundReport> {
+    /** Runs a round; an idle one (nothing changed, no timer due: ADR 0003) reports `idle` and nothing else. */
+    async round(): Promise<RoundReport & { idle?: true }> {
       const reports = await runRounds(deps, 1);
+      if (reports.length === 0 && (await idleUntil(store, nowMs, deps.timings ?? BISTRO_WORKER_TIMINGS)) !== null) {
+        return { ...IDLE_REPORT, idle: true };
+      }
       if (reports.length !== 1) throw new Error("the round did not run (lease held?)");
       return reports[0]!;
     },
