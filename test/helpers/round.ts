@@ -6,9 +6,7 @@ import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand } 
 import { parseMessage, workerMessageSchema, type TaskEnd, type WorkerMessage } from "../../lib/dispatch/messages";
 import { hashSecret } from "../../lib/dispatch/tokens";
 import { applyStatuses } from "../../lib/round/apply-statuses";
-import { idleUntil } from "../../lib/round/idle-round";
 import { runRounds, type RoundDeps, type RoundReport } from "../../lib/round/run-round";
-import { BISTRO_WORKER_TIMINGS } from "../../lib/round/worker-health";
 import { putConfig, getCurrentConfigVersion } from "../../lib/store/config-store";
 import { getTasks } from "../../lib/store/tasks";
 import { readAttemptTokens } from "../../lib/store/dispatch-key";
@@ -124,10 +122,17 @@ export async function roundHarness(seed = 1) {
     },
     /** Runs a round; an idle one (nothing changed, no timer due: ADR 0003) reports `idle` and nothing else. */
     async round(): Promise<RoundReport & { idle?: true }> {
-      const reports = await runRounds(deps, 1);
-      if (reports.length === 0 && (await idleUntil(store, nowMs, deps.timings ?? BISTRO_WORKER_TIMINGS)) !== null) {
-        return { ...IDLE_REPORT, idle: true };
-      }
+      const log = deps.log;
+      let idle = false;
+      deps.log = (event) => {
+        if (event.event === "round-idle") idle = true;
+        log?.(event);
+      };
+      const reports = await runRounds(deps, 1).finally(() => {
+        if (log) deps.log = log;
+        else delete deps.log;
+      });
+      if (idle) return { ...IDLE_REPORT, idle: true };
       if (reports.length !== 1) throw new Error("the round did not run (lease held?)");
       return reports[0]!;
     },
