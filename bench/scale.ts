@@ -26,8 +26,9 @@ const NODES = arg("nodes", 1_000_000);
 const JOBS = arg("jobs", 10);
 const FINISHED = arg("finished", 1_000_000);
 const SMALL = Math.min(10_000, FINISHED);
+// Hosts and databases together make NODES (1,000 hosts x 999 databases for 1M: the node limit).
 const HOSTS = Math.max(1, Math.round(Math.sqrt(NODES)));
-const DBS = Math.ceil(NODES / HOSTS);
+const DBS = Math.max(1, Math.floor((NODES - HOSTS) / HOSTS));
 
 const hostName = (h: number) => `host${h}`;
 const dbName = (h: number, d: number) => `host${h}.db${d}`;
@@ -56,6 +57,7 @@ function config(): Record<string, unknown> {
 function pairs(offset: number, count: number): Map<string, string[]> {
   const byJob = new Map<string, string[]>();
   const perJob = HOSTS * DBS;
+  if (offset + count > perJob * JOBS) throw new Error(`more tasks than ${JOBS} jobs x ${perJob} databases`);
   for (let i = offset; i < offset + count; i++) {
     const job = jobName(i % JOBS);
     const k = Math.floor(i / JOBS) % perJob;
@@ -102,6 +104,8 @@ async function main(): Promise<void> {
       };
       const t = performance.now();
       const reports = await runRounds(d, 1);
+      const problem = reports[0]?.reasons.find((r) => r.message.startsWith("Nodes could not"));
+      if (problem) throw new Error(problem.message);
       const wallSec = (performance.now() - t) / 1000;
       peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
       const row = {
@@ -117,7 +121,7 @@ async function main(): Promise<void> {
       );
       return row;
     };
-    console.log(`${NODES} nodes (${HOSTS} hosts x ${DBS} dbs), ${JOBS} jobs, no workers; DynamoDB Local`);
+    console.log(`${HOSTS + HOSTS * DBS} nodes (${HOSTS} hosts x ${DBS} dbs), ${JOBS} jobs, no workers; DynamoDB Local`);
     await putConfig(ctx, config(), null, nowMs);
     await round(warm, "first round (nodes refresh)");
     await round(warm, "quiet round");

@@ -17,7 +17,7 @@ import { listWorkers, type WorkerRecord } from "../store/workers";
 import { workerState, type WorkerTimings } from "./worker-health";
 
 /** A full round runs at least this often even when nothing seems to change (a safety net). */
-export const DEFAULT_MAX_IDLE_MS = 10 * 60_000;
+export const DEFAULT_MAX_IDLE_MS = 30 * 60_000;
 
 /**
  * What of the workers the plan depends on: identity, instance, queue, declared resources,

@@ -76,7 +76,7 @@ export interface RoundDeps {
    */
   unknownAttemptGraceMs?: number;
   leaseTtlMs?: number;
-  /** A full round runs at least this often even when rounds find nothing changed (default 10 min). */
+  /** A full round runs at least this often even when rounds find nothing changed (default 30 min). */
   maxIdleMs?: number;
   /** Sends bodies to one queue; replaced in tests to inject failures. */
   send?: (queueUrl: string, bodies: string[]) => Promise<SendResult>;
