@@ -123,16 +123,16 @@ export async function roundHarness(seed = 1) {
     /** Runs a round; an idle one (nothing changed, no timer due: ADR 0003) reports `idle` and nothing else. */
     async round(): Promise<RoundReport & { idle?: true }> {
       const log = deps.log;
-      let idle = false;
+      const seen = { idle: false };
       deps.log = (event) => {
-        if (event.event === "round-idle") idle = true;
+        if (event.event === "round-idle") seen.idle = true;
         log?.(event);
       };
       const reports = await runRounds(deps, 1).finally(() => {
         if (log) deps.log = log;
         else delete deps.log;
       });
-      if (idle) return { ...IDLE_REPORT, idle: true };
+      if (seen.idle) return { ...IDLE_REPORT, idle: true };
       if (reports.length !== 1) throw new Error("the round did not run (lease held?)");
       return reports[0]!;
     },
