@@ -1,7 +1,8 @@
 // Idle rounds (ADR 0003). A round that changed nothing leaves a quiet mark in the scheduler
 // state: the change sequence and config version it read, a digest of the workers as it saw
-// them, and the earliest moment time alone could change its plan (a backoff ending, an orphan's
-// kill falling due, a nodes refresh, a reconciliation grace, the safety round). A later round
+// them, the earliest moment time alone could change its plan (a backoff ending, an orphan's
+// kill falling due, a nodes refresh, the safety round), and per worker the heartbeat-list time
+// from which a list could end an attempt it lacks. A later round
 // that finds the same sequence, config and workers before that moment would plan the same
 // nothing, so it stops after a few reads of small items, without the lease and without writing.
 import { createHash } from "node:crypto";
@@ -58,6 +59,25 @@ export interface WakeInput {
   maxIdleMs: number;
 }
 
+/**
+ * Per worker, the list time from which a heartbeat list can end an attempt it lacks: an attempt
+ * its live worker does not list is ended once a list made past the attempt's grace lacks it
+ * (lib/round/reconcile.ts), so such a list, not the clock, is what changes the round.
+ */
+export function listedAfter(input: WakeInput): Record<string, number> {
+  const after: Record<string, number> = {};
+  for (const item of input.items) {
+    const running = item.running;
+    if (!running || running.round > input.dispatchedThroughRound) continue;
+    const worker = input.workersById.get(running.worker);
+    if (!worker || worker.instanceId !== running.workerInstance || !worker.runningAttempts) continue;
+    if (worker.runningAttempts.includes(running.attempt)) continue;
+    const threshold = Math.max(running.startedAtMs, input.lastResendAtMs) + input.unknownAttemptGraceMs;
+    after[worker.id] = Math.min(after[worker.id] ?? Infinity, threshold);
+  }
+  return after;
+}
+
 /** The earliest moment at which time alone may change what a round would do. */
 export function nextWakeMs(input: WakeInput): number {
   const { nowMs } = input;
@@ -72,16 +92,6 @@ export function nextWakeMs(input: WakeInput): number {
   for (const timer of input.orphanTimers) {
     const delay = input.config.jobs[timer.job]?.killOrphanTasksAfterSec ?? settings.killOrphanTasksAfterSec;
     if (delay !== null) wake = Math.min(wake, (timer.firstSeenSec + delay) * 1000);
-  }
-  // An attempt its live worker does not list is ended once a list made past the grace lacks it.
-  for (const item of input.items) {
-    const running = item.running;
-    if (!running || running.round > input.dispatchedThroughRound) continue;
-    const worker = input.workersById.get(running.worker);
-    if (!worker || worker.instanceId !== running.workerInstance || !worker.runningAttempts) continue;
-    if (worker.runningAttempts.includes(running.attempt)) continue;
-    const graceEndsMs = Math.max(running.startedAtMs, input.lastResendAtMs) + input.unknownAttemptGraceMs;
-    wake = Math.min(wake, graceEndsMs > nowMs ? graceEndsMs : nowMs + worker.heartbeatPeriodSec * 1000);
   }
   return Math.max(nowMs, wake);
 }
@@ -103,5 +113,14 @@ export async function idleUntil(store: StoreContext, nowMs: number, timings: Wor
   if (!quiet || nowMs >= quiet.wakeAtMs) return null;
   if (quiet.sequence !== sequence || quiet.configVersion !== configVersion) return null;
   if (quiet.workers !== workersDigest(workers, nowMs, timings)) return null;
+  for (const worker of workers) {
+    const threshold = quiet.listedAfter?.[worker.id];
+    if (threshold !== undefined && (worker.runningListedAtMs ?? 0) >= threshold) return null;
+  }
   return (quiet.wakeAtMs - nowMs) / 1000;
+}
+
+/** The quiet mark's timers: its wake time and the heartbeat-list thresholds. */
+export function quietTimers(input: WakeInput): { wakeAtMs: number; listedAfter: Record<string, number> } {
+  return { wakeAtMs: nextWakeMs(input), listedAfter: listedAfter(input) };
 }

@@ -42,7 +42,7 @@ import { listWorkers, markWorkerLost } from "../store/workers";
 import { BISTRO_NODE_TIMINGS, currentNodes, type NodeRefreshTimings, type NodeTreeCache } from "./node-refresh";
 import { stateOfStatus } from "./task-state";
 import { resourcesByNode, toRecord } from "./task-records";
-import { DEFAULT_MAX_IDLE_MS, idleUntil, nextWakeMs, workersDigest } from "./idle-round";
+import { DEFAULT_MAX_IDLE_MS, idleUntil, quietTimers, workersDigest } from "./idle-round";
 import { readChangeSequence } from "../store/change-sequence";
 import {
   CONTAINER_LAUNCHER_ID,
@@ -461,7 +461,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
           sequence,
           configVersion: deps.cache.version,
           workers: workersDigest(workerRecords, nowMs, timings),
-          wakeAtMs: nextWakeMs({
+          ...quietTimers({
             nowMs,
             config,
             records,

@@ -35,6 +35,8 @@ export interface QuietMark {
   workers: string;
   /** The earliest moment at which time alone may change the plan. */
   wakeAtMs: number;
+  /** Per worker: a heartbeat list made at or after this time may end an attempt it lacks. */
+  listedAfter?: Record<string, number>;
 }
 
 /**
