@@ -64,11 +64,14 @@ describe("worker policy", () => {
     );
   });
 
-  test("uploads log segments under the task-logs prefix; no reads, lists or deletes", () => {
+  test("uploads log segments to its own aws:userid folder only; no reads, lists or deletes", () => {
     const statement = bySid(workerStatements, "LogSegments");
     expect(statement.Action).toBe("s3:PutObject");
     expect(asList(statement.Resource)).toHaveLength(1);
-    expect(resolve(statement.Resource)).toMatch(new RegExp(`/${DEFAULT_LOG_KEY_PREFIX}\\*"\\]\\]\\}$`));
+    // Exactly `<bucket>/task-logs/${aws:userid}/*`: any other folder (another worker's) is out of reach.
+    expect(resolve(statement.Resource)).toMatch(
+      new RegExp(`"/${DEFAULT_LOG_KEY_PREFIX}\\$\\{aws:userid\\}/\\*"\\]\\]\\}$`),
+    );
   });
 
   test("writes log index items only: BatchWriteItem limited to the log-index partition keys", () => {
@@ -115,6 +118,15 @@ describe("function roles", () => {
     const orders = bySid(roleStatements(scheduler.roundFunction.role), "StartAndKillOrders");
     expect(orders.Action).toBe("sqs:SendMessage");
     expect(resolve(orders.Resource)).toContain(`:${queuePattern}`);
+  });
+
+  test("the round sends wake-ups to the status queue only, and only sends", () => {
+    const statement = bySid(roleStatements(scheduler.roundFunction.role), "WakeUps");
+    expect(statement.Action).toBe("sqs:SendMessage");
+    expect(resolve(statement.Resource)).toBe(
+      resolve({ "Fn::GetAtt": [stack.getLogicalId(scheduler.statusQueue.node.defaultChild as never), "Arn"] }),
+    );
+    expect(statement.Condition).toBeUndefined();
   });
 
   test("no statement anywhere allows every action or every resource of a service", () => {
