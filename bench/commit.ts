@@ -103,12 +103,15 @@ async function run(dynamodb: DynamoDBClient, ctx: StoreContext, naive: boolean, 
   const unitsOf = (key: string) => transactionalWriteUnits(Math.max(size(running, key), size(finished, key)));
   const taskKeys = list.map((s) => `TASK#${s.job}|${s.node}`);
   const perTransaction = (keys: string[]) => keys.reduce((n, k) => n + unitsOf(k), 0);
-  // Start transaction: lease fence + jobs set + counter + its tasks. Finish: counter + its tasks.
+  // Start transaction: lease fence + jobs set + change sequence + counter + its tasks.
+  // Finish: change sequence + counter + its tasks.
   const startUnits =
-    startTransactions * perTransaction(["SCHEDULER|LEASE", "SCHEDULER|JOBS", "COUNTER|node#scheduler"]) +
+    startTransactions *
+      perTransaction(["SCHEDULER|LEASE", "SCHEDULER|JOBS", "SCHEDULER|CHANGES", "COUNTER|node#scheduler"]) +
     taskKeys.reduce((n, k) => n + transactionalWriteUnits(size(running, k)), 0);
   const finishUnits =
-    finishTransactions * perTransaction(["COUNTER|node#scheduler"]) + taskKeys.reduce((n, k) => n + unitsOf(k), 0);
+    finishTransactions * perTransaction(["SCHEDULER|CHANGES", "COUNTER|node#scheduler"]) +
+    taskKeys.reduce((n, k) => n + unitsOf(k), 0);
   return { startMs, finishMs, startUnits, finishUnits, startRequests, finishRequests };
 }
 

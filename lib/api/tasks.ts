@@ -10,16 +10,9 @@ import { isInBackoff, statusLabel, toStatusJson } from "../model/status";
 import { stateOfStatus } from "../round/task-state";
 import { forgive } from "../scheduler/status";
 import { ConflictError, NotFoundError } from "../store/errors";
+import { replaceIdleTaskStatus } from "../store/replace-task-status";
 import { readSchedulerState } from "../store/scheduler-state";
-import {
-  getTasks,
-  listTaskPage,
-  readJobsWithTasks,
-  readJobTasks,
-  replaceIdleTaskStatus,
-  type TaskItem,
-  type TaskState,
-} from "../store/tasks";
+import { getTasks, listTaskPage, readJobsWithTasks, readJobTasks, type TaskItem, type TaskState } from "../store/tasks";
 import { getWorker } from "../store/workers";
 import { pokeQuietly, type ApiDeps } from "./deps";
 import { decodeCursor, encodeCursor, type RouteInput } from "./http";

@@ -4,6 +4,7 @@
 // version is the source's input version, so a round refreshes as soon as a push lands.
 import { MAX_NODE_SOURCE_NAME_CHARS } from "../config/limits";
 import type { NodeSpec } from "../model/tree";
+import { bumpChangeSequence } from "../store/change-sequence";
 import type { StoreContext } from "../store/context";
 import { readNodeSet, readNodeSetHead, writeNodeSet, type NodeSetWrite } from "../store/node-sets";
 import { describePref, NodeSourceError, type NodeSource, type NodeSourceContext } from "./source";
@@ -22,15 +23,21 @@ export interface PushedNodes {
 /** The stored node set holding pushed source `source`. */
 export const pushedSetName = (source: string) => `pushed:${source}`;
 
-/** Replaces the nodes of pushed source `source` (If-Match: `expectedVersion`). */
-export function writePushedNodes(
+/**
+ * Replaces the nodes of pushed source `source` (If-Match: `expectedVersion`), then bumps the
+ * change sequence (even when the set was unchanged, so a retried push after a crash still
+ * wakes an idle round).
+ */
+export async function writePushedNodes(
   ctx: StoreContext,
   source: string,
   nodes: readonly NodeSpec[],
   nowMs: number,
   expectedVersion?: number | null,
 ): Promise<NodeSetWrite> {
-  return writeNodeSet(ctx, pushedSetName(source), nodes, nowMs, expectedVersion);
+  const written = await writeNodeSet(ctx, pushedSetName(source), nodes, nowMs, expectedVersion);
+  await bumpChangeSequence(ctx);
+  return written;
 }
 
 /** The nodes last pushed for `source`; null when none were. */

@@ -13,7 +13,8 @@ import { decideStatusUpdate, errorBackoff, parseStatusLine, wasNotRunning } from
 import type { ReportedStatus } from "../model/status";
 import { secretMatches } from "../dispatch/tokens";
 import type { StoreContext } from "../store/context";
-import { applyFinishes, getTasks, replaceIdleTaskStatus, type FinishWrite, type TaskItem } from "../store/tasks";
+import { replaceIdleTaskStatus } from "../store/replace-task-status";
+import { applyFinishes, getTasks, type FinishWrite, type TaskItem } from "../store/tasks";
 import { stateOfStatus } from "./task-state";
 import { isWakeMessage } from "./wake";
 

@@ -10,8 +10,8 @@ import { parseConfig } from "../config";
 import { buildStartMessage } from "./start-message";
 import { liveRefusals, nextRefusals, withRefusals } from "./refused-starts";
 import { unknownAttemptFinishes } from "./reconcile";
-import type { KillMessage, StartMessage } from "../dispatch/messages";
-import { sendBatched, type SendResult } from "../dispatch/sqs";
+import type { SendResult } from "../dispatch/sqs";
+import { addBody, sendAll } from "./send-orders";
 import { WORKER_LEVEL, type Config, type Job } from "../model/config";
 import { pathToNode } from "../model/tree";
 import type { NodeSourceRegistry } from "../nodes";
@@ -19,7 +19,7 @@ import { deploymentNodeSources } from "../nodes/deployment-sources";
 import { finishTask } from "../scheduler/backoff";
 import { planRound } from "../scheduler/plan";
 import type { Rng } from "../scheduler/random";
-import type { Plan, PlanReason, RoundSnapshot, TaskRecord } from "../scheduler/snapshot";
+import type { Plan, PlanReason, RoundSnapshot } from "../scheduler/snapshot";
 import { workerLost } from "../scheduler/status";
 import { getConfig, getCurrentConfigVersion } from "../store/config-store";
 import { counterDrift, readCounters, repairCounters, usageOfRunningTasks } from "../store/counters";
@@ -37,11 +37,13 @@ import {
   type FinishWrite,
   type LimitedCharge,
   type StartWrite,
-  type TaskItem,
 } from "../store/tasks";
 import { listWorkers, markWorkerLost } from "../store/workers";
 import { BISTRO_NODE_TIMINGS, currentNodes, type NodeRefreshTimings, type NodeTreeCache } from "./node-refresh";
 import { stateOfStatus } from "./task-state";
+import { resourcesByNode, toRecord } from "./task-records";
+import { DEFAULT_MAX_IDLE_MS, idleUntil, quietTimers, workersDigest } from "./idle-round";
+import { readChangeSequence } from "../store/change-sequence";
 import {
   CONTAINER_LAUNCHER_ID,
   launchContainerStarts,
@@ -76,6 +78,8 @@ export interface RoundDeps {
    */
   unknownAttemptGraceMs?: number;
   leaseTtlMs?: number;
+  /** A full round runs at least this often even when rounds find nothing changed (default 30 min). */
+  maxIdleMs?: number;
   /** Sends bodies to one queue; replaced in tests to inject failures. */
   send?: (queueUrl: string, bodies: string[]) => Promise<SendResult>;
   /** Called between planning and committing; tests use it to pause a round. */
@@ -127,56 +131,6 @@ const DEFAULT_LEASE_TTL_MS = 60_000;
 /** Attempt ids are unique forever: round numbers never repeat. */
 const attemptId = (round: number, index: number) => `r${round}.${index}`;
 
-/** The scheduler's view of a stored task item (charges grouped back into per-node usage). */
-function toRecord(item: TaskItem): TaskRecord {
-  const running = item.running;
-  if (!running) return { job: item.job, node: item.node, ...(item.status ? { status: item.status } : {}) };
-  const usage = new Map<string, { node: string; level: string; resources: Record<string, number> }>();
-  for (const charge of running.charges) {
-    const id = `${charge.level}\u0000${charge.name}`;
-    let entry = usage.get(id);
-    if (!entry) usage.set(id, (entry = { node: charge.name, level: charge.level, resources: {} }));
-    entry.resources[charge.resource] = charge.amount;
-  }
-  return {
-    job: item.job,
-    node: item.node,
-    ...(item.status ? { status: item.status } : {}),
-    running: {
-      attemptId: running.attempt,
-      workerId: running.worker,
-      startTimeSec: Math.floor(running.startedAtMs / 1000),
-      usage: [...usage.values()],
-      nextBackoff: running.nextBackoff,
-    },
-  };
-}
-
-/** The task JSON's resources_by_node, from the charges a running item recorded. */
-function resourcesByNode(item: TaskItem): Record<string, Record<string, number>> {
-  const byNode: Record<string, Record<string, number>> = {};
-  for (const charge of item.running?.charges ?? []) (byNode[charge.name] ??= {})[charge.resource] = charge.amount;
-  return byNode;
-}
-
-async function sendAll(deps: RoundDeps, queues: Map<string, string[]>): Promise<{ failed: number }> {
-  const send = deps.send ?? ((queueUrl: string, bodies: string[]) => sendBatched(deps.sqs, queueUrl, bodies));
-  let failed = 0;
-  await Promise.all(
-    [...queues].map(async ([queueUrl, bodies]) => {
-      const result = await send(queueUrl, bodies);
-      failed += result.failed.length;
-    }),
-  );
-  return { failed };
-}
-
-function addBody(queues: Map<string, string[]>, queueUrl: string, message: StartMessage | KillMessage): void {
-  const bodies = queues.get(queueUrl) ?? [];
-  bodies.push(JSON.stringify(message));
-  queues.set(queueUrl, bodies);
-}
-
 async function loadConfig(deps: RoundDeps): Promise<Config | null> {
   const version = await getCurrentConfigVersion(deps.store);
   if (version === null) return null;
@@ -216,7 +170,9 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
 
   // Counters are read before task items: a release landing between the two reads then makes
   // a repair's condition fail instead of inflating a counter (starts cannot land: we hold the lease).
-  const [config, state, workerRecords, jobsWithTasks, counters, tokenOf] = await Promise.all([
+  // The change sequence is read before any task item: a write landing after it bumps it again.
+  const [sequence, config, state, workerRecords, jobsWithTasks, counters, tokenOf] = await Promise.all([
+    readChangeSequence(deps.store),
     loadConfig(deps),
     readSchedulerState(deps.store),
     listWorkers(deps.store),
@@ -273,7 +229,8 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   const tree = nodes.tree;
   if (!tree) {
     report.nextRoundInSec = Math.min(report.nextRoundInSec, untilRefreshSec);
-    await writeSchedulerState(deps.store, lease, { ...state, nodes: nodes.mark });
+    const { quiet: _stale, ...kept } = state;
+    await writeSchedulerState(deps.store, lease, { ...kept, nodes: nodes.mark });
     return report;
   }
 
@@ -316,12 +273,13 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   }
   // Attempts a live worker does not know ended without their end reaching us: end them too.
   const failedOver = new Set(lostFinishes.map((f) => taskId(f.job, f.node)));
+  const graceMs = deps.unknownAttemptGraceMs ?? (timings.heartbeatPeriodSec + timings.heartbeatGraceSec) * 1000;
   const unknown = unknownAttemptFinishes({
     items,
     workersById,
     dispatchedThroughRound: state.dispatchedThroughRound,
     lastResendAtMs: state.lastResendAtMs,
-    graceMs: deps.unknownAttemptGraceMs ?? (timings.heartbeatPeriodSec + timings.heartbeatGraceSec) * 1000,
+    graceMs,
     nowSec,
   }).filter((f) => !failedOver.has(taskId(f.job, f.node)));
   lostFinishes.push(...unknown);
@@ -493,7 +451,39 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     running: plan.stats.running + report.started.length,
   };
 
-  // 5. Carry state to the next round. Dispatch counts as done only if every order went out.
+  // 5. Carry state to the next round. Dispatch counts as done only if every order went out. A
+  //    round that changed nothing leaves a quiet mark, so the next ones can stop early.
+  const changed =
+    report.started.length +
+    report.refused +
+    report.storeRefused.length +
+    report.killed +
+    report.resent +
+    lostFinishes.length +
+    drift.length +
+    dispatchFailed +
+    report.lostWorkers.length;
+  const quiet =
+    changed === 0 && !report.nodes?.changed && deps.cache
+      ? {
+          sequence,
+          configVersion: deps.cache.version,
+          workers: workersDigest(workerRecords, nowMs, timings),
+          ...quietTimers({
+            nowMs,
+            config,
+            records,
+            items,
+            orphanTimers: plan.orphanTimers,
+            workersById,
+            dispatchedThroughRound: state.dispatchedThroughRound,
+            lastResendAtMs: state.lastResendAtMs,
+            unknownAttemptGraceMs: graceMs,
+            nodesDueMs: nodes.nextDueMs,
+            maxIdleMs: deps.maxIdleMs ?? DEFAULT_MAX_IDLE_MS,
+          }),
+        }
+      : undefined;
   await writeSchedulerState(deps.store, lease, {
     orphanTimers: plan.orphanTimers,
     workerCursors: plan.workerCursors,
@@ -501,6 +491,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     nodes: nodes.mark,
     refusedTasks,
     lastResendAtMs: report.resent > 0 ? nowMs : state.lastResendAtMs,
+    ...(quiet ? { quiet } : {}),
   });
   for (const { job, node, reason } of report.storeRefused) {
     deps.log?.({ event: "start-refused-by-store", job, node: node.slice(0, 256), nodeLength: node.length, reason });
@@ -530,6 +521,11 @@ export async function runRounds(
   limits: { timeLeftMs?: () => number; minTimeMs?: number; retrigger?: () => Promise<void> } = {},
 ): Promise<RoundReport[]> {
   const ttl = deps.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+  const idleForSec = await idleUntil(deps.store, deps.clock(), deps.timings ?? BISTRO_WORKER_TIMINGS);
+  if (idleForSec !== null) {
+    deps.log?.({ event: "round-idle", wakeInSec: idleForSec });
+    return [];
+  }
   let lease = await acquireLease(deps.store, deps.owner, deps.clock(), ttl);
   const reports: RoundReport[] = [];
   let wantedAgain = false;

@@ -9,6 +9,7 @@
 //   SCHEDULER              LEASE                   the round lease with its fencing epoch
 //   SCHEDULER              STATE                   round cursor, orphan timers, dispatch mark
 //   SCHEDULER              JOBS                    every job that has task items
+//   SCHEDULER              CHANGES                 the change sequence, bumped by every task write (ADR 0003)
 //   SCHEDULER              DISPATCH_KEY            the key attempt tokens derive from (ADR 0004)
 //   NODESET#<name>         HEAD                    current version of a stored node set (lib/store/node-sets.ts):
 //   NODESET#<name>         PART#<version>#<n>      the refreshed tree (`tree`), or one pushed source (`pushed:<source>`)
@@ -39,6 +40,8 @@ export const LEASE_KEY = { pk: "SCHEDULER", sk: "LEASE" } as const;
 export const SCHEDULER_STATE_KEY = { pk: "SCHEDULER", sk: "STATE" } as const;
 /** The set of jobs that have task items, grown inside each start commit. */
 export const JOBS_WITH_TASKS_KEY = { pk: "SCHEDULER", sk: "JOBS" } as const;
+/** The change sequence: bumped in every transaction that writes task items (ADR 0003). */
+export const CHANGE_SEQUENCE_KEY = { pk: "SCHEDULER", sk: "CHANGES" } as const;
 /** The secret key attempt tokens are derived from; never readable by workers. */
 export const DISPATCH_KEY_KEY = { pk: "SCHEDULER", sk: "DISPATCH_KEY" } as const;
 

@@ -22,6 +22,21 @@ export interface SchedulerState {
   refusedTasks: RefusedTask[];
   /** When a round last re-sent start orders of an earlier round (0: never). */
   lastResendAtMs: number;
+  /** Left by a round that changed nothing: until it is stale, rounds may stop early (ADR 0003). */
+  quiet?: QuietMark;
+}
+
+/** What a round that changed nothing saw (lib/round/idle-round.ts). */
+export interface QuietMark {
+  /** The change sequence, read before anything else the round read. */
+  sequence: number;
+  configVersion: number;
+  /** Digest of the workers as the round saw them. */
+  workers: string;
+  /** The earliest moment at which time alone may change the plan. */
+  wakeAtMs: number;
+  /** Per worker: a heartbeat list made at or after this time may end an attempt it lacks. */
+  listedAfter?: Record<string, number>;
 }
 
 /**

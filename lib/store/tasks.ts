@@ -5,17 +5,17 @@
 // task. Finishing a task moves it off `running` for the matching attempt and releases its
 // charges in the same transaction, so a duplicate or stale status changes nothing.
 import { taskId } from "../model/task";
-import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import {
   BatchGetCommand,
   GetCommand,
   TransactWriteCommand,
-  UpdateCommand,
   paginateQuery,
   type BatchGetCommandOutput,
   type TransactWriteCommandInput,
 } from "@aws-sdk/lib-dynamodb";
 import type { BackoffStep, TaskStatus } from "../model/status";
+import { changeSequenceBump } from "./change-sequence";
 import type { StoreContext } from "./context";
 import { LeaseLostError } from "./errors";
 import { JOBS_WITH_TASKS_KEY, counterKey, counterKindOf, taskKey, taskPk, usedAttribute } from "./keys";
@@ -312,7 +312,7 @@ export function isStoreValidationError(error: unknown): error is Error {
 }
 
 /** What each item of a transaction stands for, to read its cancellation reason. */
-type ItemOwner<T> = { fence: true } | { jobs: true } | { counter: string } | { unit: T };
+type ItemOwner<T> = { fence: true } | { jobs: true } | { sequence: true } | { counter: string } | { unit: T };
 
 /**
  * Runs `build(units)` as one transaction. On cancellation it reads the reasons: a failed
@@ -436,8 +436,8 @@ export async function commitStarts(
   const fits = (s: StartWrite) => s.charges.every((c) => c.amount <= c.limit);
   for (const start of starts) if (!fits(start)) result.rejected.push({ start, reason: "a charge exceeds its limit" });
   starts = starts.filter(fits);
-  // Reserved per transaction: the lease fence and the jobs-with-tasks set.
-  for (const batch of packBatches(starts, countersOf, 2)) {
+  // Reserved per transaction: the lease fence, the jobs-with-tasks set and the change sequence.
+  for (const batch of packBatches(starts, countersOf, 3)) {
     const { applied, transactions } = await transactWithDrops(
       ctx,
       batch,
@@ -460,6 +460,7 @@ export async function commitStarts(
             },
             owner: { jobs: true },
           },
+          { item: changeSequenceBump(ctx), owner: { sequence: true } },
           ...counters.map(({ counter, item }) => ({ item, owner: { counter } })),
           ...units.map((unit) => ({ item: startUpdate(ctx, unit, lease.round, nowMs), owner: { unit } })),
         ];
@@ -536,7 +537,7 @@ function finishUpdate(ctx: StoreContext, finish: FinishWrite): TransactItem {
 export async function applyFinishes(ctx: StoreContext, finishes: readonly FinishWrite[]): Promise<FinishApplyResult> {
   const result: FinishApplyResult = { applied: [], stale: [], refused: [], transactions: 0 };
   const countersOf = (f: FinishWrite) => new Set(f.charges.filter((c) => c.amount > 0).map(counterId));
-  for (const batch of packBatches(finishes, countersOf, 0)) {
+  for (const batch of packBatches(finishes, countersOf, 1)) {
     const { applied, transactions } = await transactWithDrops(
       ctx,
       batch,
@@ -548,6 +549,7 @@ export async function applyFinishes(ctx: StoreContext, finishes: readonly Finish
           "release",
         );
         return [
+          { item: changeSequenceBump(ctx), owner: { sequence: true } },
           ...counters.map(({ counter, item }) => ({ item, owner: { counter } })),
           ...units.map((unit) => ({ item: finishUpdate(ctx, unit), owner: { unit } })),
         ];
@@ -647,47 +649,4 @@ export async function listTaskPage(ctx: StoreContext, query: TaskPageQuery): Pro
   const tasks = found.slice(0, query.limit);
   const last = tasks.at(-1);
   return found.length > query.limit && last ? { tasks, next: { job: last.job, node: last.node } } : { tasks };
-}
-
-/**
- * Replaces the status of a task that is not running, if the item is still at the version that
- * was read (and, with `lastAttempt`, still holds that attempt's status): forgiving, or a real status arriving after a worker-lost placeholder. False when the task
- * changed meanwhile (started, finished).
- */
-export async function replaceIdleTaskStatus(
-  ctx: StoreContext,
-  item: TaskItem,
-  status: TaskStatus,
-  state: Exclude<TaskState, "running">,
-  lastAttempt?: string,
-): Promise<boolean> {
-  try {
-    await ctx.doc.send(
-      new UpdateCommand({
-        TableName: ctx.tableName,
-        Key: taskKey(item.job, item.node),
-        UpdateExpression: "SET #state = :state, #status = :status, #version = #version + :one",
-        ConditionExpression:
-          "#version = :version AND #state <> :running" + (lastAttempt === undefined ? "" : " AND #last = :attempt"),
-        ExpressionAttributeNames: {
-          "#state": "state",
-          "#status": "status",
-          "#version": "version",
-          ...(lastAttempt === undefined ? {} : { "#last": "lastAttempt" }),
-        },
-        ExpressionAttributeValues: {
-          ":state": state,
-          ":status": status,
-          ":one": 1,
-          ":version": item.version,
-          ":running": "running",
-          ...(lastAttempt === undefined ? {} : { ":attempt": lastAttempt }),
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
 }

@@ -141,8 +141,14 @@ type Harness = Awaited<ReturnType<typeof roundHarness>>;
 function interceptFirstWrite(h: Harness, condition: RegExp, before: () => Promise<void>) {
   const doc = h.store.doc;
   const state = { fired: false };
-  const send = async (command: { input?: { ConditionExpression?: string } }) => {
-    if (!state.fired && condition.test(command.input?.ConditionExpression ?? "")) {
+  type Input = { ConditionExpression?: string; TransactItems?: { Update?: { ConditionExpression?: string } }[] };
+  // The condition of a single write, or of any write of a transaction.
+  const conditionsOf = (input: Input | undefined) =>
+    [input?.ConditionExpression, ...(input?.TransactItems ?? []).map((t) => t.Update?.ConditionExpression)].filter(
+      (c) => c !== undefined,
+    );
+  const send = async (command: { input?: Input }) => {
+    if (!state.fired && conditionsOf(command.input).some((c) => condition.test(c))) {
       state.fired = true;
       await before();
     }

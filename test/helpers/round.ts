@@ -33,6 +33,23 @@ export function seededRng(seed: number): () => number {
   };
 }
 
+/** What `round()` returns when the round stopped early as idle. */
+const IDLE_REPORT: RoundReport = {
+  round: 0,
+  started: [],
+  refused: 0,
+  storeRefused: [],
+  killed: 0,
+  resent: 0,
+  lostWorkers: [],
+  unknownAttempts: [],
+  repairedCounters: 0,
+  reasons: [],
+  nextRoundInSec: 0,
+  candidatesEvaluated: 0,
+  backlog: { runnablePending: 0, running: 0 },
+};
+
 export async function roundHarness(seed = 1) {
   const store = await freshStore();
   let nowMs = Date.UTC(2026, 10, 23, 12, 0, 0);
@@ -103,8 +120,19 @@ export async function roundHarness(seed = 1) {
         );
       }
     },
-    async round(): Promise<RoundReport> {
-      const reports = await runRounds(deps, 1);
+    /** Runs a round; an idle one (nothing changed, no timer due: ADR 0003) reports `idle` and nothing else. */
+    async round(): Promise<RoundReport & { idle?: true }> {
+      const log = deps.log;
+      const seen = { idle: false };
+      deps.log = (event) => {
+        if (event.event === "round-idle") seen.idle = true;
+        log?.(event);
+      };
+      const reports = await runRounds(deps, 1).finally(() => {
+        if (log) deps.log = log;
+        else delete deps.log;
+      });
+      if (seen.idle) return { ...IDLE_REPORT, idle: true };
       if (reports.length !== 1) throw new Error("the round did not run (lease held?)");
       return reports[0]!;
     },

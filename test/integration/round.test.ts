@@ -229,7 +229,9 @@ describe("pokes", () => {
     expect(others.flat()).toEqual([]); // the holder ran the wanted round itself
     expect(reports).toHaveLength(2);
 
-    // A poke after the holder let go starts a round of its own.
+    // A poke after the holder let go starts a round of its own, when something changed (a poke
+    // that changes nothing finds the round idle: ADR 0003).
+    await h.addWorker("w2");
     await requestRound(h.store, trigger);
     const after = (await Promise.all(triggered)).flat();
     expect(after).toHaveLength(1);
