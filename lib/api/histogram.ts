@@ -2,34 +2,14 @@
 // status bits (AVOIDED / DISABLED from the path to the instance, UNSTARTED when it could run
 // and has no status, USES_BACKOFF kept only while the backoff lasts) are OR-ed into the node
 // and every ancestor; each level then counts nodes per bit combination, with a few sample
-// names. Codes are Bistro's two-character base64url-style encoding. Pure.
+// names. Codes are Bistro's two-character base64url-style encoding (./histogram-codes.ts). Pure.
 import type { Job } from "../model/config";
 import { isInBackoff, StatusBits, type TaskStatus } from "../model/status";
 import type { NodeTree } from "../model/tree";
+import { histogramCode, MONITOR_SAMPLES } from "./histogram-codes";
 import { copiesAt, jobLevel, PLACED, PLACEMENT_BITS, placementOf, UNTASKED_BITS, type Placement } from "./placement";
 
-/** Bistro's code alphabet (bistro/py/task_bits.py). */
-export const HISTOGRAM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/** Bistro keeps at most this many sample names per (level, code) (`--monitor_samples`). */
-export const MONITOR_SAMPLES = 10;
-
-/** `ALPHA[bits & 63]`, then `ALPHA[bits >> 6]` only when that is not zero. */
-export function histogramCode(bits: number): string {
-  if (!Number.isInteger(bits) || bits < 0 || bits >= 64 * 64) throw new RangeError(`Cannot encode bits ${bits}`);
-  const low = HISTOGRAM_ALPHABET.charAt(bits & 63);
-  return bits >> 6 ? low + HISTOGRAM_ALPHABET.charAt(bits >> 6) : low;
-}
-
-/** The bits of a histogram code (for clients and tests). */
-export function decodeHistogramCode(code: string): number {
-  const low = HISTOGRAM_ALPHABET.indexOf(code.charAt(0));
-  const high = code.length > 1 ? HISTOGRAM_ALPHABET.indexOf(code.charAt(1)) : 0;
-  if (low < 0 || high < 0 || code.length === 0 || code.length > 2 || (code.length === 2 && high === 0)) {
-    throw new RangeError(`Not a histogram code: ${code}`);
-  }
-  return low | (high << 6);
-}
+export { decodeHistogramCode, HISTOGRAM_ALPHABET, histogramCode, MONITOR_SAMPLES } from "./histogram-codes";
 
 /** What the histogram needs of a task item. */
 export interface HistogramTask {
