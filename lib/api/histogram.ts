@@ -7,6 +7,7 @@ import type { Job } from "../model/config";
 import { isInBackoff, StatusBits, type TaskStatus } from "../model/status";
 import type { NodeTree } from "../model/tree";
 import { histogramCode, MONITOR_SAMPLES } from "./histogram-codes";
+import { buildBaseline, histogramDelta, type Baseline } from "./histogram-delta";
 import { copiesAt, jobLevel, PLACED, PLACEMENT_BITS, placementOf, UNTASKED_BITS, type Placement } from "./placement";
 
 export { decodeHistogramCode, HISTOGRAM_ALPHABET, histogramCode, MONITOR_SAMPLES } from "./histogram-codes";
@@ -74,23 +75,50 @@ export function taskNodeBits(
   return { nodes, bits: Int32Array.from(nodes, (node) => byNode[node] ?? 0) };
 }
 
+/** Jobs with tasks on more than this share of their level's nodes get a full pass, which is then cheaper. */
+export const DELTA_SHARE = 0.25;
+
+interface Derived {
+  histogram: JobHistogram;
+  baseline: Baseline;
+}
+
 /**
  * One job's histogram. `tasks` maps node names of the job's level to their task items (nodes
  * without one are pending). A job whose level has no nodes gets empty maps, as in Bistro. The
- * placement is cached per tree (lib/api/placement.ts), and so is the histogram of a job without
- * task items, which jobs with equal filters share: such a job costs a copy of a few counts.
+ * placement is cached per tree (lib/api/placement.ts), and with it the histogram without
+ * tasks, which jobs with equal filters share: a job without task items costs a copy of a few
+ * counts, one with a few costs its tasks' paths (./histogram-delta.ts), and one with tasks on
+ * more than `deltaShare` of its level one pass over the level and its ancestors.
  */
 export function jobHistogram(
   tree: NodeTree,
   job: Job,
   tasks: ReadonlyMap<string, HistogramTask>,
   nowSec: number,
+  deltaShare = DELTA_SHARE,
 ): JobHistogram {
   if (jobLevel(tree, job) < 0) return { counts: {}, samples: {} };
   const placement = placementOf(tree, job);
-  if (tasks.size > 0) return countLevels(tree, placement.level, levelBits(tree, placement, tasks, nowSec));
-  placement.derived ??= countLevels(tree, placement.level, levelBits(tree, placement, tasks, nowSec));
-  return copyHistogram(placement.derived as JobHistogram);
+  const { level, classes } = placement;
+  const levelSize = tree.byLevel[level]?.length ?? 0;
+  const changes = new Map<number, number>();
+  for (const [name, task] of tasks) {
+    for (const node of copiesAt(tree, name, level)) {
+      const bits = taskBits(classes[node] ?? 0, task, nowSec);
+      if (bits !== UNTASKED_BITS[classes[node] ?? 0]) changes.set(node, bits);
+    }
+  }
+  if (changes.size > levelSize * deltaShare) {
+    return countLevels(tree, level, levelBits(tree, placement, tasks, nowSec));
+  }
+  placement.derived ??= {
+    histogram: countLevels(tree, level, levelBits(tree, placement, new Map(), nowSec)),
+    baseline: buildBaseline(tree, placement),
+  } satisfies Derived;
+  const derived = placement.derived as Derived;
+  if (changes.size === 0) return copyHistogram(derived.histogram);
+  return histogramDelta(tree, placement, derived.baseline, changes);
 }
 
 function copyHistogram(histogram: JobHistogram): JobHistogram {

@@ -30,7 +30,7 @@ export interface Placement {
   derived?: unknown;
 }
 
-/** Placements cached per tree, at most this many bytes of classes per tree. */
+/** Placements cached per tree, at most about this many bytes per tree (a placement and its baseline: ~6 per node). */
 const CACHE_BYTES = 64 * 1024 * 1024;
 const cache = new WeakMap<NodeTree, Map<string, Placement>>();
 
@@ -72,7 +72,7 @@ export function placementOf(tree: NodeTree, job: Job): Placement {
   if (!placements) cache.set(tree, (placements = new Map<string, Placement>()));
   const cached = placements.get(key);
   if (cached) return cached;
-  if ((placements.size + 1) * tree.size > CACHE_BYTES) placements.clear();
+  if ((placements.size + 1) * tree.size * 6 > CACHE_BYTES) placements.clear();
   const placement: Placement = { level, classes: computeClasses(tree, job.name, level, filters) };
   placements.set(key, placement);
   return placement;

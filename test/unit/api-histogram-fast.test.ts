@@ -1,10 +1,11 @@
-// The histogram's fast path (placements kept per tree, one bottom-up pass, cached answers for
-// jobs without tasks) against the straightforward computation it replaced: for every node of
+// The histogram's fast path (placements kept per tree, cached answers for jobs without tasks,
+// deltas from them for jobs with a few, one bottom-up pass for jobs with many) against the straightforward computation it replaced: for every node of
 // the job's level, walk up to decide its placement, then OR its bits into every ancestor.
 // Random trees (disabled nodes, tags, replicated names), random filters and random tasks;
 // answers must be equal down to the order of codes and sample names.
 import fc from "fast-check";
 import {
+  DELTA_SHARE,
   histogramCode,
   jobHistogram,
   MONITOR_SAMPLES,
@@ -185,9 +186,12 @@ describe("the histogram's fast path", () => {
           const job = config.jobs[name]!;
           for (const given of [new Map<string, HistogramTask>(), tasks, new Map<string, HistogramTask>()]) {
             const expected = referenceHistogram(tree, job, given, 1000);
-            const fast = jobHistogram(tree, job, given, 1000);
-            // Order included: the JSON text is what clients see.
-            expect(JSON.stringify(fast)).toBe(JSON.stringify({ counts: expected.counts, samples: expected.samples }));
+            // Order included: the JSON text is what clients see. Shares 0 and 1 force the full
+            // pass and the delta from the cached answer without tasks; the default picks.
+            for (const share of [0, 1, DELTA_SHARE]) {
+              const fast = jobHistogram(tree, job, given, 1000, share);
+              expect(JSON.stringify(fast)).toBe(JSON.stringify({ counts: expected.counts, samples: expected.samples }));
+            }
             expect([...taskNodeBits(tree, job, given, 1000).bits]).toEqual(expected.own);
           }
         }
