@@ -97,8 +97,8 @@ function serveStatic(bundle: UiBundle, path: string, response: ServerResponse): 
   const file =
     path === "/" || path === "/index.html"
       ? { type: "text/html; charset=utf-8", body: bundle.html }
-      : path === "/app.js"
-        ? { type: "text/javascript; charset=utf-8", body: bundle.js }
+      : bundle.scripts.has(path)
+        ? { type: "text/javascript; charset=utf-8", body: bundle.scripts.get(path) ?? "" }
         : path === "/app.css"
           ? { type: "text/css; charset=utf-8", body: bundle.css }
           : undefined;

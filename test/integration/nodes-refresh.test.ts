@@ -304,3 +304,20 @@ describe("script sources where no script runs (AWS)", () => {
     expect(JSON.stringify(bad.body)).toContain("bistro_settings.nodes.node_sources.1.prefs");
   });
 });
+
+test("the API keeps the stored tree only while its version stands: a refresh's new set is served at once", async () => {
+  await h.setConfig(
+    config([
+      { source: "manual", prefs: { h1: [] } },
+      { source: "pushed", prefs: { name: "inventory" } },
+    ]),
+  );
+  await writePushedNodes(h.store, "inventory", [db("a1")], h.now());
+  await h.round();
+  expect(await bistro("sorted_node_names")).toMatchObject({ db: ["a1"] });
+  expect(await bistro("sorted_node_names")).toMatchObject({ db: ["a1"] }); // the kept tree
+  await writePushedNodes(h.store, "inventory", [db("a1"), db("a2")], h.now());
+  h.advance(1_000);
+  expect((await h.round()).nodes).toMatchObject({ changed: true });
+  expect(await bistro("sorted_node_names")).toMatchObject({ db: ["a1", "a2"] });
+});

@@ -86,13 +86,21 @@ describe("the UI server", () => {
     expect(ui.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const page = await send("/");
     expect(page.status).toBe(200);
-    expect(page.body).toContain('<script src="/app.js"></script>');
+    expect(page.body).toContain('<script type="module" src="/app.js"></script>');
     expect(page.headers["content-security-policy"]).toContain("default-src 'none'");
     expect(page.headers["content-security-policy"]).toContain("connect-src 'self'");
     const script = await send("/app.js");
     expect(script.headers["content-type"]).toContain("javascript");
     expect(script.body.length).toBeGreaterThan(10_000);
     expect(script.body).not.toMatch(/https?:\/\/(cdn|unpkg|esm\.sh)/);
+    // The config page's chunk (the parser and zod) is a separate script the entry loads on demand.
+    const chunks = [...script.body.matchAll(/"\.\/([\w-]+\.js)"/g)].map((m) => m[1]);
+    expect(chunks.length).toBeGreaterThan(0);
+    for (const chunk of chunks) {
+      const loaded = await send(`/${chunk}`);
+      expect(loaded.status).toBe(200);
+      expect(loaded.headers["content-type"]).toContain("javascript");
+    }
     expect((await send("/app.css")).headers["content-type"]).toContain("text/css");
     expect((await send("/secrets")).status).toBe(404);
     expect((await send("/", { method: "POST" })).status).toBe(405);

@@ -3,8 +3,8 @@
 // so the whole UI works from the keyboard.
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
+import { ErrorBox } from "./components";
 import { html, type View } from "./html";
-import { ConfigPage } from "./pages/config";
 import { JobPage } from "./pages/job";
 import { JobsPage } from "./pages/jobs";
 import { LogsPage } from "./pages/logs";
@@ -17,6 +17,30 @@ const PAGES = [
   { page: "logs", label: "Logs", key: "l" },
   { page: "config", label: "Config", key: "c" },
 ];
+
+type PageComponent = (props: Record<string, never>) => View;
+
+// The config page brings the config parser (and zod, most of the code) with it: its chunk is
+// loaded when the page is first shown, so the other pages' first paint does not wait for it.
+let configPage: Promise<PageComponent> | undefined;
+const loadConfigPage = () => (configPage ??= import("./pages/config").then((module) => module.ConfigPage));
+
+function LazyConfigPage(): View {
+  const [loaded, setLoaded] = useState<{ page?: PageComponent; error?: unknown }>({});
+  useEffect(() => {
+    loadConfigPage().then(
+      (page) => {
+        setLoaded({ page });
+      },
+      (error: unknown) => {
+        configPage = undefined; // a later visit tries again
+        setLoaded({ error });
+      },
+    );
+  }, []);
+  if (loaded.error !== undefined) return html`<${ErrorBox} error=${loaded.error} />`;
+  return loaded.page ? html`<${loaded.page} />` : html`<p class="loading">Loading the config editor…</p>`;
+}
 
 function Page({ route }: { route: Route }): View {
   switch (route.page) {
@@ -31,7 +55,7 @@ function Page({ route }: { route: Route }): View {
     case "logs":
       return html`<${LogsPage} params=${route.params} />`;
     case "config":
-      return html`<${ConfigPage} />`;
+      return html`<${LazyConfigPage} />`;
     default:
       return html`<p>No page ${route.page}. <a href="#/jobs">Go to the jobs.</a></p>`;
   }

@@ -1,6 +1,6 @@
 // Task statuses as the UI shows them: each histogram code (docs/api.md "Histograms") falls into
 // one category with a colour, a symbol and a word, so no status is told by colour alone.
-import { decodeHistogramCode } from "../../api/histogram";
+import { decodeHistogramCode } from "../../api/histogram-codes";
 import { StatusBits } from "../../model/status";
 
 export interface Category {

@@ -9,7 +9,7 @@ import { ActionButton, ErrorBox, formatDuration, formatTime, Legend, plural, Sta
 import { html, type View } from "../html";
 import { href } from "../route";
 import { category, categoryOfBits, countByCategory } from "../status";
-import { decodeHistogramCode } from "../../../api/histogram";
+import { decodeHistogramCode } from "../../../api/histogram-codes";
 import { killTasks } from "./jobs";
 
 interface ShardGroup {
