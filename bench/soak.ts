@@ -9,7 +9,7 @@
 // (A restart of DynamoDB Local is not injected: it runs in memory, so a restart loses the table.)
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -77,8 +77,15 @@ async function main(): Promise<void> {
   const { QueueUrl: statusQueue } = await aws.sqs.send(new CreateQueueCommand({ QueueName: `${prefix}-status` }));
   await putConfig(store, config(), null, Date.now());
 
+  // Every decision of the rounds, the status ingestion and the workers, for reading after a failure.
+  const tracePath = join(dir, "trace.jsonl");
+  const trace = (source: string, event: unknown) => {
+    appendFileSync(tracePath, `${JSON.stringify({ atMs: Date.now(), source, event })}\n`);
+  };
+  console.log(`soak: ledger and trace in ${dir}`);
   let faults = 0;
   const note = (what: string) => {
+    trace("soak", { fault: what });
     faults++;
     if (process.env.SOAK_VERBOSE) console.log(`fault ${faults}: ${what}`);
   };
@@ -101,6 +108,7 @@ async function main(): Promise<void> {
     workers.set(id, child);
     await new Promise<void>((resolve, reject) => {
       createInterface({ input: child.stdout }).on("line", (line) => {
+        trace(id, line);
         if (line.includes('"type":"registered"')) resolve();
       });
       child.once("exit", () => {
@@ -123,7 +131,21 @@ async function main(): Promise<void> {
     timings: SOAK_TIMINGS,
     leaseTtlMs: LEASE_TTL_MS,
     unknownAttemptGraceMs: 3000,
+    log: (event) => {
+      trace(owner, event);
+    },
     onRound: (report) => {
+      trace(owner, {
+        report: {
+          round: report.round,
+          started: report.started,
+          unknown: report.unknownAttempts,
+          lost: report.lostWorkers,
+          resent: report.resent,
+          refused: report.refused,
+          repaired: report.repairedCounters,
+        },
+      });
       if (report.unknownAttempts.length > 0 && process.env.SOAK_VERBOSE) {
         console.log(`round ${report.round} ended unknown attempts: ${JSON.stringify(report.unknownAttempts)}`);
       }
@@ -182,7 +204,7 @@ async function main(): Promise<void> {
         bodies = [...bodies, ...again].sort(() => Math.random() - 0.5);
       }
       const result = await applyStatuses(
-        { store, clock: Date.now },
+        { store, clock: Date.now, log: (event) => trace("status", event) },
         bodies.map((body, i) => ({ id: String(i), body })),
       );
       if (result.failed.length > 0) {
