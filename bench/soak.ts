@@ -34,6 +34,8 @@ const TASKS = HOSTS * DBS_PER_HOST * JOBS.length;
 const LIMITS: LedgerLimits = { instance: 8, host: 2, db: 1, workerSlots: 4 };
 const DEADLINE_MS = Number(argValue("--deadline-sec") ?? 300) * 1000;
 const LEASE_TTL_MS = 2000;
+/** The worker daemon in a process of its own (shared with the tests that kill workers). */
+const WORKER_PROCESS = join(__dirname, "..", "test", "fixtures", "worker-process.ts");
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -92,15 +94,18 @@ async function main(): Promise<void> {
   const workers = new Map<string, ChildProcess>();
   const killedAtMs = new Map<string, number>();
   const spawnWorker = async (id: string) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "soak", "worker-process.ts")], {
+    const child = spawn(process.execPath, ["--import", "tsx", WORKER_PROCESS], {
       env: {
         ...process.env,
-        SOAK_TABLE: prefix,
-        SOAK_QUEUE_PREFIX: prefix,
-        SOAK_STATUS_QUEUE: statusQueue,
-        SOAK_WORKER_ID: id,
-        SOAK_COMMAND: join(__dirname, "soak", "task.sh"),
-        SOAK_DATA_DIR: join(dir, id),
+        SOUS_TEST_TABLE: prefix,
+        SOUS_TEST_QUEUE_PREFIX: prefix,
+        SOUS_TEST_STATUS_QUEUE: statusQueue,
+        SOUS_TEST_WORKER_ID: id,
+        SOUS_TEST_COMMAND: join(__dirname, "soak", "task.sh"),
+        SOUS_TEST_DATA_DIR: join(dir, id),
+        SOUS_TEST_TIMINGS: JSON.stringify(SOAK_TIMINGS),
+        SOUS_TEST_SLOTS: String(LIMITS.workerSlots),
+        SOUS_TEST_END_BATCH_MS: "20",
         SOAK_LEDGER: ledger,
       },
       stdio: ["ignore", "pipe", "inherit"],

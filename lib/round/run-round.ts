@@ -319,7 +319,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   }).filter((f) => !failedOver.has(taskId(f.job, f.node)));
   lostFinishes.push(...unknown);
   if (lostFinishes.length > 0) {
-    const { applied } = await applyFinishes(deps.store, lostFinishes);
+    const { applied } = await applyFinishes(deps.store, lostFinishes, lease);
     deps.log?.({
       event: "attempts-failed-over",
       round: lease.round,
