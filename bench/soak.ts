@@ -24,6 +24,7 @@ import { ensureTable } from "../lib/store/table";
 import { readTasks } from "../lib/store/tasks";
 import { doubleStarts, overSubscriptions, readIntervals, type LedgerLimits } from "./soak/ledger";
 import { SOAK_TIMINGS } from "./soak/timings";
+import { crashBetweenCommitAndDispatch, InjectedCrash, statusStorm } from "../test/helpers/faults";
 
 const argValue = (name: string) =>
   process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined;
@@ -164,13 +165,14 @@ async function main(): Promise<void> {
         await sleep(LEASE_TTL_MS + 1000);
       }
     },
-    send: async (queueUrl, bodies) => {
-      if (bodies.some((b) => b.includes('"type":"start"')) && rounds % 7 === 2 && Math.random() < 0.5) {
-        note(`round of ${owner} crashes between commit and dispatch`);
-        throw new Error("injected crash between commit and dispatch");
-      }
-      return sendBatched(aws.sqs, queueUrl, bodies);
-    },
+    send: crashBetweenCommitAndDispatch(
+      (queueUrl, bodies) => sendBatched(aws.sqs, queueUrl, bodies),
+      () => {
+        const crash = rounds % 7 === 2 && Math.random() < 0.5;
+        if (crash) note(`round of ${owner} crashes between commit and dispatch`);
+        return crash;
+      },
+    ),
   });
   const roundLoop = async (owner: string) => {
     const deps = roundDeps(owner);
@@ -180,7 +182,7 @@ async function main(): Promise<void> {
       } catch (error) {
         // A failed round is retried by the next one, as the scheduled Lambda retries (the
         // invariants below are what must hold whatever rounds fail).
-        if (process.env.SOAK_VERBOSE && !(error instanceof Error && error.message.startsWith("injected"))) {
+        if (process.env.SOAK_VERBOSE && !(error instanceof InjectedCrash)) {
           console.log(`round of ${owner} failed: ${error instanceof Error ? error.message : String(error)}`);
         }
       }
@@ -205,8 +207,7 @@ async function main(): Promise<void> {
       }
       if (Math.random() < 0.4) {
         note("a status storm: duplicates, reordering, stale messages");
-        const again = [...bodies.filter(() => Math.random() < 0.6), ...delivered.filter(() => Math.random() < 0.05)];
-        bodies = [...bodies, ...again].sort(() => Math.random() - 0.5);
+        bodies = statusStorm(bodies, delivered, Math.random);
       }
       const result = await applyStatuses(
         { store, clock: Date.now, log: (event) => trace("status", event) },
