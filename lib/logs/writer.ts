@@ -3,6 +3,7 @@
 // index items (one BatchWriteItem per 25), and pushes back on callers when its buffer is full.
 // Format and keys: ./segment.ts, ./keys.ts; design and costs: docs/logs.md.
 
+import { randomBytes } from "node:crypto";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
@@ -29,6 +30,7 @@ import {
   type LogStream,
   type StreamRanges,
   type TaskAttempt,
+  type TokenedAttempt,
 } from "./segment";
 
 /** Time and timers, injectable so tests drive time-based flushes without sleeping. */
@@ -73,16 +75,21 @@ export interface LogWriterDeps {
   doc: DynamoDBDocumentClient;
   tableName: string;
   bucket: string;
-  /** The worker this writer belongs to (names the segment objects). */
+  /** The worker this writer belongs to. */
   workerId: string;
+  /**
+   * The folder its segment objects go in: the worker's IAM user id on AWS (the registration answer
+   * names it; the worker policy allows no other folder). Default the worker id.
+   */
+  logOwner?: string | undefined;
   clock?: LogClock;
-  /** Randomness for the id salt and segment names; default Math.random. */
+  /** Randomness for the line-id salt; default Math.random. Segment names always use crypto randomness. */
   rng?: () => number;
   /** Failures of segments that were dropped after all retries; default: printed to stderr. */
   onError?: (error: unknown) => void;
 }
 
-export interface LogLineInput extends TaskAttempt {
+export interface LogLineInput extends TokenedAttempt {
   stream: LogStream;
   /** One line, without its "\n". */
   text: string;
@@ -177,7 +184,7 @@ export class LogWriter {
   private readonly clock: LogClock;
   private readonly ids: LineIdGenerator;
   /** Unique per writer instance: a restarted worker never overwrites its earlier segments. */
-  private readonly token: string;
+  private readonly segmentNamePrefix: string;
   private readonly onError: (error: unknown) => void;
   private open = new SegmentBuilder();
   private openTimer: unknown;
@@ -210,10 +217,9 @@ export class LogWriter {
     const salt = Math.floor(rng() * (1 << SALT_BITS));
     this.ids = new LineIdGenerator(salt);
     const startSec = Math.floor(this.clock.now() / 1000);
-    const random = Math.floor(rng() * 36 ** 6)
-      .toString(36)
-      .padStart(6, "0");
-    this.token = `${startSec.toString(36)}${salt.toString(16).padStart(3, "0")}${random}`;
+    // Unguessable: index keys embed segment names, and a worker must not be able to aim a write at another's.
+    const random = randomBytes(12).toString("base64url");
+    this.segmentNamePrefix = `${startSec.toString(36)}${salt.toString(16).padStart(3, "0")}${random}`;
     this.onError =
       deps.onError ??
       ((error: unknown) => {
@@ -290,7 +296,7 @@ export class LogWriter {
     const first = this.open.firstId;
     // Keeps every segment within MAX_SEGMENT_SPAN_SEC even when timers run late; readers rely on it.
     if (first !== undefined && lineIdTimeSec(id) - lineIdTimeSec(first) >= MAX_SEGMENT_SPAN_SEC) this.seal();
-    const task = { job: line.job, node: line.node, attempt: line.attempt };
+    const task = { job: line.job, node: line.node, attempt: line.attempt, token: line.token };
     this.buffered += this.open.add(task, line.stream, id, line.timeMs, text);
     this.counts.lines += 1;
     if (this.open.lines === 1) {
@@ -316,7 +322,7 @@ export class LogWriter {
     const bufferedBytes = this.open.bytes;
     const built = this.open.build();
     this.open = new SegmentBuilder();
-    const name = `${this.token}-${(this.sequence++).toString(36).padStart(5, "0")}`;
+    const name = `${this.segmentNamePrefix}-${(this.sequence++).toString(36).padStart(5, "0")}`;
     this.queue.push({ name, built, bufferedBytes });
     this.forgetIdleTasks();
     this.pump();
@@ -343,7 +349,7 @@ export class LogWriter {
 
   /** PUT first, index second: an index item never names an object that was not written. */
   private async upload(segment: SealedSegment): Promise<void> {
-    const key = segmentObjectKey(this.options.keyPrefix, this.deps.workerId, segment.name);
+    const key = segmentObjectKey(this.options.keyPrefix, this.deps.logOwner ?? this.deps.workerId, segment.name);
     try {
       await this.withRetries(async () => {
         await this.deps.s3.send(

@@ -414,7 +414,7 @@ class WorkerDaemon {
         useCanaryPipe: message.useCanaryPipe ?? true,
         parentDeathSignal: message.parentDeathSignal ?? DEFAULT_PARENT_DEATH_SIGNAL,
       },
-      onOutputLine: (line) => logs.append({ job, node, attempt, ...line }),
+      onOutputLine: (line) => logs.append({ job, node, attempt, token: message.token, ...line }),
       ...(message.maxRuntimeMs === undefined
         ? {}
         : { maxRuntimeMs: message.maxRuntimeMs, timeoutKillWaitMs: timeoutKillWaitMs(message, options.killWaitMs) }),
