@@ -100,7 +100,7 @@ describe("a lease holder stalled past its lease", () => {
       await h.setConfig(config);
       await h.addWorker("w1");
       h.deps.leaseTtlMs = 1000;
-      const takeover = { ...h.deps, owner: "round-b", beforeCommit: undefined };
+      const takeover = { ...h.deps, owner: "round-b" };
       let stalledOnce = false;
       const stalled = {
         ...h.deps,
