@@ -210,7 +210,13 @@ async function main(): Promise<void> {
         bodies = statusStorm(bodies, delivered, Math.random);
       }
       const result = await applyStatuses(
-        { store, clock: Date.now, log: (event) => trace("status", event) },
+        {
+          store,
+          clock: Date.now,
+          log: (event) => {
+            trace("status", event);
+          },
+        },
         bodies.map((body, i) => ({ id: String(i), body })),
       );
       if (result.failed.length > 0) {
