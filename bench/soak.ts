@@ -9,7 +9,7 @@
 // (A restart of DynamoDB Local is not injected: it runs in memory, so a restart loses the table.)
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -24,6 +24,7 @@ import { ensureTable } from "../lib/store/table";
 import { readTasks } from "../lib/store/tasks";
 import { doubleStarts, overSubscriptions, readIntervals, type LedgerLimits } from "./soak/ledger";
 import { SOAK_TIMINGS } from "./soak/timings";
+import { crashBetweenCommitAndDispatch, InjectedCrash, statusStorm } from "../test/helpers/faults";
 
 const argValue = (name: string) =>
   process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined;
@@ -34,6 +35,8 @@ const TASKS = HOSTS * DBS_PER_HOST * JOBS.length;
 const LIMITS: LedgerLimits = { instance: 8, host: 2, db: 1, workerSlots: 4 };
 const DEADLINE_MS = Number(argValue("--deadline-sec") ?? 300) * 1000;
 const LEASE_TTL_MS = 2000;
+/** The worker daemon in a process of its own (shared with the tests that kill workers). */
+const WORKER_PROCESS = join(__dirname, "..", "test", "fixtures", "worker-process.ts");
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -77,23 +80,33 @@ async function main(): Promise<void> {
   const { QueueUrl: statusQueue } = await aws.sqs.send(new CreateQueueCommand({ QueueName: `${prefix}-status` }));
   await putConfig(store, config(), null, Date.now());
 
+  // Every decision of the rounds, the status ingestion and the workers, for reading after a failure.
+  const tracePath = join(dir, "trace.jsonl");
+  const trace = (source: string, event: unknown) => {
+    appendFileSync(tracePath, `${JSON.stringify({ atMs: Date.now(), source, event })}\n`);
+  };
+  console.log(`soak: ledger and trace in ${dir}`);
   let faults = 0;
   const note = (what: string) => {
+    trace("soak", { fault: what });
     faults++;
     if (process.env.SOAK_VERBOSE) console.log(`fault ${faults}: ${what}`);
   };
   const workers = new Map<string, ChildProcess>();
   const killedAtMs = new Map<string, number>();
   const spawnWorker = async (id: string) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "soak", "worker-process.ts")], {
+    const child = spawn(process.execPath, ["--import", "tsx", WORKER_PROCESS], {
       env: {
         ...process.env,
-        SOAK_TABLE: prefix,
-        SOAK_QUEUE_PREFIX: prefix,
-        SOAK_STATUS_QUEUE: statusQueue,
-        SOAK_WORKER_ID: id,
-        SOAK_COMMAND: join(__dirname, "soak", "task.sh"),
-        SOAK_DATA_DIR: join(dir, id),
+        SOUS_TEST_TABLE: prefix,
+        SOUS_TEST_QUEUE_PREFIX: prefix,
+        SOUS_TEST_STATUS_QUEUE: statusQueue,
+        SOUS_TEST_WORKER_ID: id,
+        SOUS_TEST_COMMAND: join(__dirname, "soak", "task.sh"),
+        SOUS_TEST_DATA_DIR: join(dir, id),
+        SOUS_TEST_TIMINGS: JSON.stringify(SOAK_TIMINGS),
+        SOUS_TEST_SLOTS: String(LIMITS.workerSlots),
+        SOUS_TEST_END_BATCH_MS: "20",
         SOAK_LEDGER: ledger,
       },
       stdio: ["ignore", "pipe", "inherit"],
@@ -101,6 +114,7 @@ async function main(): Promise<void> {
     workers.set(id, child);
     await new Promise<void>((resolve, reject) => {
       createInterface({ input: child.stdout }).on("line", (line) => {
+        trace(id, line);
         if (line.includes('"type":"registered"')) resolve();
       });
       child.once("exit", () => {
@@ -123,7 +137,21 @@ async function main(): Promise<void> {
     timings: SOAK_TIMINGS,
     leaseTtlMs: LEASE_TTL_MS,
     unknownAttemptGraceMs: 3000,
+    log: (event) => {
+      trace(owner, event);
+    },
     onRound: (report) => {
+      trace(owner, {
+        report: {
+          round: report.round,
+          started: report.started,
+          unknown: report.unknownAttempts,
+          lost: report.lostWorkers,
+          resent: report.resent,
+          refused: report.refused,
+          repaired: report.repairedCounters,
+        },
+      });
       if (report.unknownAttempts.length > 0 && process.env.SOAK_VERBOSE) {
         console.log(`round ${report.round} ended unknown attempts: ${JSON.stringify(report.unknownAttempts)}`);
       }
@@ -137,13 +165,14 @@ async function main(): Promise<void> {
         await sleep(LEASE_TTL_MS + 1000);
       }
     },
-    send: async (queueUrl, bodies) => {
-      if (bodies.some((b) => b.includes('"type":"start"')) && rounds % 7 === 2 && Math.random() < 0.5) {
-        note(`round of ${owner} crashes between commit and dispatch`);
-        throw new Error("injected crash between commit and dispatch");
-      }
-      return sendBatched(aws.sqs, queueUrl, bodies);
-    },
+    send: crashBetweenCommitAndDispatch(
+      (queueUrl, bodies) => sendBatched(aws.sqs, queueUrl, bodies),
+      () => {
+        const crash = rounds % 7 === 2 && Math.random() < 0.5;
+        if (crash) note(`round of ${owner} crashes between commit and dispatch`);
+        return crash;
+      },
+    ),
   });
   const roundLoop = async (owner: string) => {
     const deps = roundDeps(owner);
@@ -153,7 +182,7 @@ async function main(): Promise<void> {
       } catch (error) {
         // A failed round is retried by the next one, as the scheduled Lambda retries (the
         // invariants below are what must hold whatever rounds fail).
-        if (process.env.SOAK_VERBOSE && !(error instanceof Error && error.message.startsWith("injected"))) {
+        if (process.env.SOAK_VERBOSE && !(error instanceof InjectedCrash)) {
           console.log(`round of ${owner} failed: ${error instanceof Error ? error.message : String(error)}`);
         }
       }
@@ -178,11 +207,16 @@ async function main(): Promise<void> {
       }
       if (Math.random() < 0.4) {
         note("a status storm: duplicates, reordering, stale messages");
-        const again = [...bodies.filter(() => Math.random() < 0.6), ...delivered.filter(() => Math.random() < 0.05)];
-        bodies = [...bodies, ...again].sort(() => Math.random() - 0.5);
+        bodies = statusStorm(bodies, delivered, Math.random);
       }
       const result = await applyStatuses(
-        { store, clock: Date.now },
+        {
+          store,
+          clock: Date.now,
+          log: (event) => {
+            trace("status", event);
+          },
+        },
         bodies.map((body, i) => ({ id: String(i), body })),
       );
       if (result.failed.length > 0) {

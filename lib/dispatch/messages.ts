@@ -21,6 +21,12 @@ export const startMessageSchema = z.object({
   token: attemptToken,
   /** The worker instance the order is for; another instance of the same worker id refuses it. */
   workerInstance: z.string().min(1).optional(),
+  /**
+   * Heartbeat lists made at or after this time (ms) must name the attempt while the worker holds
+   * it: the scheduler ends an attempt such a list leaves out. So a worker that already sent such a
+   * list when the order arrives (a slow order) refuses it: the attempt may have been ended already.
+   */
+  listDeadlineMs: z.number().int().nonnegative().optional(),
   /** argv prefix from the job's `command`; empty = the worker's own --command. */
   command: z.array(z.string()),
   /** The task JSON (argv[3]): id, config, prev_status, path_to_node, resources_by_node, worker_node... */

@@ -85,6 +85,9 @@ async function replacePlaceholder(
   return false;
 }
 
+/** A finish to write, with the message and end it came from. */
+type EndFinish = FinishWrite & { messageId: string; end: TaskEnd; reported: ReportedStatus };
+
 export async function applyStatuses(
   deps: StatusDeps,
   messages: readonly { id: string; body: string }[],
@@ -121,7 +124,7 @@ export async function applyStatuses(
       )
     ).map((item) => [keyOf(item), item]),
   );
-  const finishes: (FinishWrite & { messageId: string })[] = [];
+  const finishes: EndFinish[] = [];
   const refuse = (end: TaskEnd, reason: string) => {
     result.refused++;
     deps.log?.({
@@ -175,6 +178,8 @@ export async function applyStatuses(
     const status = finishTask({ previous: item.status, nextBackoff: running.nextBackoff, reported, nowSec });
     finishes.push({
       messageId: id,
+      end,
+      reported,
       job: end.job,
       node: end.node,
       attempt: end.attempt,
@@ -184,11 +189,26 @@ export async function applyStatuses(
       ...(running.tokenHash === undefined ? {} : { tokenHash: running.tokenHash }),
     });
   }
+  // applyFinishes hands back the objects it was given: each still knows its message and end.
   const applied = await applyFinishes(deps.store, finishes);
   result.applied += applied.applied.length;
-  result.ignored += applied.stale.length;
+  // A finish whose item changed between our read and our write raced a round that ended the
+  // attempt on its own (worker lost, unknown to its worker): the real status replaces that
+  // placeholder, as it would have had it arrived a moment later.
+  const raced = await getTasks(deps.store, applied.stale);
+  const racedItems = new Map(raced.map((item) => [keyOf(item), item]));
+  for (const finish of applied.stale as EndFinish[]) {
+    const { end, reported } = finish;
+    const item = racedItems.get(keyOf(finish));
+    const replaced =
+      item !== undefined &&
+      secretMatches(end.token, item.lastTokenHash) &&
+      (await replacePlaceholder(deps, item, end.attempt, reported, nowSec));
+    if (replaced) result.applied++;
+    else result.ignored++;
+  }
   for (const { finish, reason } of applied.refused) {
-    const messageId = (finish as FinishWrite & { messageId: string }).messageId;
+    const { messageId } = finish as EndFinish;
     result.failed.push({ id: messageId, error: `could not release resources: ${reason}` });
     deps.log?.({ event: "status-refused", job: finish.job, node: finish.node, attempt: finish.attempt, reason });
   }

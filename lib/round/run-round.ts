@@ -152,6 +152,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   const nowMs = deps.clock();
   const nowSec = nowMs / 1000;
   const timings = deps.timings ?? BISTRO_WORKER_TIMINGS;
+  const unknownGraceMs = deps.unknownAttemptGraceMs ?? (timings.heartbeatPeriodSec + timings.heartbeatGraceSec) * 1000;
   const report: RoundReport = {
     round: lease.round,
     started: [],
@@ -273,18 +274,22 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   }
   // Attempts a live worker does not know ended without their end reaching us: end them too.
   const failedOver = new Set(lostFinishes.map((f) => taskId(f.job, f.node)));
-  const graceMs = deps.unknownAttemptGraceMs ?? (timings.heartbeatPeriodSec + timings.heartbeatGraceSec) * 1000;
   const unknown = unknownAttemptFinishes({
     items,
     workersById,
     dispatchedThroughRound: state.dispatchedThroughRound,
     lastResendAtMs: state.lastResendAtMs,
-    graceMs,
+    graceMs: unknownGraceMs,
     nowSec,
   }).filter((f) => !failedOver.has(taskId(f.job, f.node)));
   lostFinishes.push(...unknown);
   if (lostFinishes.length > 0) {
-    const { applied } = await applyFinishes(deps.store, lostFinishes);
+    const { applied } = await applyFinishes(deps.store, lostFinishes, lease);
+    deps.log?.({
+      event: "attempts-failed-over",
+      round: lease.round,
+      attempts: applied.map((f) => ({ job: f.job, node: f.node, attempt: f.attempt })),
+    });
     const unknownSet = new Set(unknown);
     const finished = new Map(applied.map((f) => [taskId(f.job, f.node), f]));
     for (const item of items) {
@@ -305,6 +310,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   //    (after the fail-over, so nothing goes to a lost worker).
   let dispatchFailed = 0;
   const resend = new Map<string, string[]>();
+  const resentAtMs = deps.clock();
   for (const item of items) {
     const running = item.running;
     if (!running || running.round <= state.dispatchedThroughRound) continue;
@@ -324,6 +330,8 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
         workerId: worker.id,
         workerInstance: running.workerInstance,
         workerHost: worker.hostname,
+        // A re-sent order counts as sent now (recorded as lastResendAtMs).
+        listDeadlineMs: resentAtMs + unknownGraceMs,
         pathToNode: pathToNode(tree, node),
         resourcesByNode: resourcesByNode(item),
         previous: item.status,
@@ -378,7 +386,11 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
       })),
     ),
   }));
-  const committed = await commitStarts(deps.store, lease, writes, nowMs);
+  // The start time recorded is the commit's, not the round's: under load a round's reads can take
+  // seconds, and reconciliation counts an order's age from it (the deadline in the order agrees).
+  const committedAtMs = deps.clock();
+  const listDeadlineMs = committedAtMs + unknownGraceMs;
+  const committed = await commitStarts(deps.store, lease, writes, committedAtMs);
   report.refused = committed.rejected.length;
   report.storeRefused = committed.refused.map(({ start, reason }) => ({ job: start.job, node: start.node, reason }));
   const refusedTasks = nextRefusals(refusals, records, committed.committed, committed.refused, nowSec);
@@ -397,6 +409,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
         workerId: CONTAINER_LAUNCHER_ID,
         workerInstance: CONTAINER_LAUNCHER_ID,
         workerHost: CONTAINER_LAUNCHER_ID,
+        listDeadlineMs,
         pathToNode: start.pathToNode,
         resourcesByNode: start.resourcesByNode,
         previous: start.previous,
@@ -418,6 +431,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
         workerId: worker.id,
         workerInstance: write.workerInstance,
         workerHost: worker.hostname,
+        listDeadlineMs,
         pathToNode: start.pathToNode,
         resourcesByNode: start.resourcesByNode,
         previous: start.previous,
@@ -478,7 +492,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
             workersById,
             dispatchedThroughRound: state.dispatchedThroughRound,
             lastResendAtMs: state.lastResendAtMs,
-            unknownAttemptGraceMs: graceMs,
+            unknownAttemptGraceMs: unknownGraceMs,
             nodesDueMs: nodes.nextDueMs,
             maxIdleMs: deps.maxIdleMs ?? DEFAULT_MAX_IDLE_MS,
           }),
@@ -490,7 +504,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     dispatchedThroughRound: dispatchFailed === 0 ? lease.round : state.dispatchedThroughRound,
     nodes: nodes.mark,
     refusedTasks,
-    lastResendAtMs: report.resent > 0 ? nowMs : state.lastResendAtMs,
+    lastResendAtMs: report.resent > 0 ? resentAtMs : state.lastResendAtMs,
     ...(quiet ? { quiet } : {}),
   });
   for (const { job, node, reason } of report.storeRefused) {

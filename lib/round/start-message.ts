@@ -14,6 +14,8 @@ export interface StartDetails {
   workerId: string;
   workerInstance: string;
   workerHost: string;
+  /** See StartMessage.listDeadlineMs: when the order counts as sent, plus the reconciliation grace. */
+  listDeadlineMs: number;
   pathToNode: string[];
   resourcesByNode: Record<string, Record<string, number>>;
   previous: TaskStatus | undefined;
@@ -28,6 +30,7 @@ export function buildStartMessage(details: StartDetails): StartMessage {
     attempt: details.attempt,
     token: details.token,
     workerInstance: details.workerInstance,
+    listDeadlineMs: details.listDeadlineMs,
     command: job.command,
     taskJson: {
       id: job.name,

@@ -372,11 +372,16 @@ async function transactWithDrops<T>(
         continue;
       }
       const dropped = new Set<T>();
-      for (const { owner } of conditionFailures) {
-        if (owner && "unit" in owner) {
-          dropped.add(owner.unit);
-          onDrop(owner.unit, "item", "its task item changed since it was read");
-        } else if (owner && "counter" in owner) {
+      const changed = conditionFailures.flatMap((f) => (f.owner && "unit" in f.owner ? [f.owner.unit] : []));
+      for (const unit of changed) {
+        dropped.add(unit);
+        onDrop(unit, "item", "its task item changed since it was read");
+      }
+      // Units whose item changed are dropped first, alone: their charges may be what a counter
+      // refused (a finish already applied by someone else has released them), so the rest is retried
+      // before any counter is blamed.
+      for (const { owner } of changed.length > 0 ? [] : conditionFailures) {
+        if (owner && "counter" in owner) {
           // A counter refused: drop every unit charging it (a round re-plans them next time).
           for (const unit of units) {
             if (countersOf(unit).has(owner.counter) && !dropped.has(unit)) {
@@ -533,11 +538,19 @@ function finishUpdate(ctx: StoreContext, finish: FinishWrite): TransactItem {
 /**
  * Records finished attempts and releases their charges, in transactions of at most 100
  * items. A finish whose task is not running that attempt is reported stale and changes nothing.
+ * With `lease` (a round ending attempts on its own judgement: lost workers, unknown attempts),
+ * every transaction is fenced like a commit: a round that lost its lease ends nothing
+ * (LeaseLostError).
  */
-export async function applyFinishes(ctx: StoreContext, finishes: readonly FinishWrite[]): Promise<FinishApplyResult> {
+export async function applyFinishes(
+  ctx: StoreContext,
+  finishes: readonly FinishWrite[],
+  lease?: Lease,
+): Promise<FinishApplyResult> {
   const result: FinishApplyResult = { applied: [], stale: [], refused: [], transactions: 0 };
   const countersOf = (f: FinishWrite) => new Set(f.charges.filter((c) => c.amount > 0).map(counterId));
-  for (const batch of packBatches(finishes, countersOf, 1)) {
+  // Room for the change-sequence bump, and the lease fence when a round ends attempts itself.
+  for (const batch of packBatches(finishes, countersOf, lease ? 2 : 1)) {
     const { applied, transactions } = await transactWithDrops(
       ctx,
       batch,
@@ -549,7 +562,8 @@ export async function applyFinishes(ctx: StoreContext, finishes: readonly Finish
           "release",
         );
         return [
-          { item: changeSequenceBump(ctx), owner: { sequence: true } },
+          { item: changeSequenceBump(ctx), owner: { sequence: true } as const },
+          ...(lease ? [{ item: leaseFence(ctx, lease), owner: { fence: true } as const }] : []),
           ...counters.map(({ counter, item }) => ({ item, owner: { counter } })),
           ...units.map((unit) => ({ item: finishUpdate(ctx, unit), owner: { unit } })),
         ];

@@ -1,5 +1,6 @@
 // Which start orders the worker accepts: a pure decision over what the worker knows (its phase, its
-// instance, when it registered, the attempts it ran, refused or runs). A duplicate is ignored (its
+// instance, when it registered, the attempts it ran, refused or runs, the heartbeat lists it made).
+// A duplicate is ignored (its
 // first copy was answered already); a start the worker must not run is refused, and the daemon
 // answers it with a notRunning end so the scheduler frees the task at once; the rest run.
 
@@ -9,6 +10,8 @@ export interface StartOrder {
   attempt: string;
   /** The instance the order was meant for, when the sender knew it. */
   workerInstance?: string | undefined;
+  /** Lists made from this time on must name the attempt (StartMessage.listDeadlineMs). */
+  listDeadlineMs?: number | undefined;
 }
 
 export interface AdmissionView {
@@ -21,6 +24,8 @@ export interface AdmissionView {
   knownAttempts: { has(attempt: string): boolean };
   /** The attempt of this task running here, if any. */
   runningAttemptOf: (job: string, node: string) => string | undefined;
+  /** When the newest attempt list this instance sent with a heartbeat was made; undefined: none yet. */
+  lastListMadeAtMs: number | undefined;
 }
 
 export type Admission =
@@ -41,6 +46,15 @@ export function admitStart(order: StartOrder, sentAtMs: number | undefined, view
   }
   if (order.workerInstance === undefined && sentAtMs !== undefined && sentAtMs < view.registeredAtMs) {
     return refuse("sent before this worker instance registered (meant for a previous instance)");
+  }
+  // A list made past the deadline left this attempt out (it had not arrived): the scheduler may
+  // have ended the attempt on that list's word and freed its resources, so running it now could
+  // overlap its retry or over-subscribe a limit. Refusing ends it as not running instead.
+  const listedAt = view.lastListMadeAtMs;
+  if (order.listDeadlineMs !== undefined && listedAt !== undefined && listedAt >= order.listDeadlineMs) {
+    return refuse(
+      `arrived after a heartbeat made at ${listedAt} left it out, past its listing deadline ${order.listDeadlineMs}`,
+    );
   }
   const other = view.runningAttemptOf(order.job, order.node);
   if (other !== undefined) return refuse(`attempt ${other} of the same task is running here`);

@@ -132,6 +132,8 @@ class WorkerDaemon {
   private readonly runningByTask = new Map<string, string>();
   /** Attempts that ended or were refused here, oldest first; a start for one of them is a duplicate. */
   private readonly settled = new Map<string, "ended" | "refused">();
+  /** When the newest attempt list sent with a heartbeat was made (admission refuses orders it overtook). */
+  private lastListMadeAtMs: number | undefined;
 
   private readonly receiveAbort = new AbortController();
   private receiveLoop: Promise<void> = Promise.resolve();
@@ -238,6 +240,7 @@ class WorkerDaemon {
     const attempts = [...new Set([...this.running.keys(), ...this.endSender.unsent().map((end) => end.attempt)])];
     // Too many (or too long) ids for one heartbeat: say nothing rather than something partial.
     if (attempts.length > MAX_LISTED_ATTEMPTS || attempts.some((a) => a.length > MAX_ATTEMPT_ID_CHARS)) return {};
+    this.lastListMadeAtMs = Math.max(this.lastListMadeAtMs ?? sentAtMs, sentAtMs);
     return { running: attempts, sentAtMs };
   }
 
@@ -375,6 +378,7 @@ class WorkerDaemon {
       registeredAtMs: this.registeredAtMs,
       knownAttempts: { has: (a) => this.running.has(a) || this.settled.has(a) },
       runningAttemptOf: (j, n) => this.runningByTask.get(taskId(j, n)),
+      lastListMadeAtMs: this.lastListMadeAtMs,
     });
     switch (admission.decision) {
       case "ignore":

@@ -1,6 +1,7 @@
 // Which start orders a worker accepts (lib/worker/admission.ts): duplicates are ignored; orders for
-// another instance, sent before this one registered, for a task already running here, or arriving
-// while the worker stops are refused; the rest run.
+// another instance, sent before this one registered, for a task already running here, arriving
+// while the worker stops, or overtaken by a heartbeat list made past their deadline are refused;
+// the rest run.
 import fc from "fast-check";
 
 import { admitStart, type AdmissionView } from "../../lib/worker/admission";
@@ -12,6 +13,7 @@ function view(overrides: Partial<AdmissionView> = {}): AdmissionView {
     registeredAtMs: 1000,
     knownAttempts: new Set<string>(),
     runningAttemptOf: () => undefined,
+    lastListMadeAtMs: undefined,
     ...overrides,
   };
 }
@@ -58,6 +60,19 @@ describe("admitStart", () => {
       view({ runningAttemptOf: (j, n) => (j === "j" && n === "n" ? "a0" : undefined) }),
     );
     expect(admission).toEqual({ decision: "refuse", reason: "attempt a0 of the same task is running here" });
+  });
+
+  it("refuses an order that arrives after a list made past its deadline left it out", () => {
+    const late = { ...order, listDeadlineMs: 5000 };
+    expect(admitStart(late, 2000, view({ lastListMadeAtMs: 5000 }))).toEqual({
+      decision: "refuse",
+      reason: "arrived after a heartbeat made at 5000 left it out, past its listing deadline 5000",
+    });
+    // A list made before the deadline, or none at all, proves nothing: the order runs.
+    expect(admitStart(late, 2000, view({ lastListMadeAtMs: 4999 })).decision).toBe("run");
+    expect(admitStart(late, 2000, view()).decision).toBe("run");
+    // An order without a deadline (from an older scheduler) runs as before.
+    expect(admitStart(order, 2000, view({ lastListMadeAtMs: 9999 })).decision).toBe("run");
   });
 
   it("runs only when nothing speaks against it", () => {

@@ -58,6 +58,7 @@ describe("attempt_duration_seconds in the config", () => {
       workerId: "w",
       workerInstance: "i",
       workerHost: "h",
+      listDeadlineMs: 0,
       pathToNode: ["instance", "n"],
       resourcesByNode: {},
       previous: undefined,

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { CreateQueueCommand } from "@aws-sdk/client-sqs";
 import { readJobTasks } from "../../lib/store/tasks";
+import { getWorker } from "../../lib/store/workers";
 import { InProcessControlPlane } from "../../lib/worker/control-plane";
 import { startWorker, type LogSink, type WorkerHandle } from "../../lib/worker/daemon";
 import { uniqueName } from "../helpers/aws";
@@ -113,7 +114,9 @@ describe("kill -9 of a worker mid-task", () => {
       );
 
       // Until the deadline (heartbeat 15 s + grace 60 s + lose after 500 s) the task stays with worker-a.
-      h.advance(570_000);
+      // Counted from worker-a's last recorded heartbeat (its own real clock), however slow the start was.
+      const lastHeartbeatAtMs = (await getWorker(h.store, "worker-a"))!.heartbeatAtMs;
+      h.advance(lastHeartbeatAtMs + 570_000 - h.now());
       await h.heartbeat("worker-a");
       const before = await h.round();
       expect(before.lostWorkers).toEqual([]);
