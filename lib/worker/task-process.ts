@@ -27,7 +27,7 @@ export interface TaskOutputLine {
   timeMs: number;
 }
 
-/** Receives output lines. While its promise is pending, that pipe is not read (backpressure). */
+/** Receives output lines. While its promise is pending, that pipe is not read (backpressure); none: go on. */
 export type TaskOutputSink = (line: TaskOutputLine) => void | Promise<void>;
 
 export interface RunTaskOptions {
@@ -412,15 +412,24 @@ class TaskRun {
 
     const forwardLines = async (stream: Readable | null, name: OutputStreamName): Promise<void> => {
       if (stream === null) return;
-      const forward = async (line: Buffer): Promise<void> => {
-        // After a sink failure the pipe is still drained (a full pipe would block the task), unthrottled.
-        if (outputError !== undefined) return;
-        await quota.take();
+      const deliver = (line: Buffer): void | Promise<void> => {
         try {
-          await options.onOutputLine({ stream: name, text: line.toString("utf8"), timeMs: this.now() });
+          const pending = options.onOutputLine({ stream: name, text: line.toString("utf8"), timeMs: this.now() });
+          // A sink with room answers at once: no promise per line on the fast path.
+          if (pending) {
+            return pending.catch((error: unknown) => {
+              noteError("Output sink failed", error);
+            });
+          }
         } catch (error) {
           noteError("Output sink failed", error);
         }
+      };
+      const forward = (line: Buffer): void | Promise<void> => {
+        // After a sink failure the pipe is still drained (a full pipe would block the task), unthrottled.
+        if (outputError !== undefined) return;
+        if (!quota.enabled) return deliver(line);
+        return quota.take().then(() => deliver(line));
       };
       try {
         await forEachLine(stream, forward);
@@ -436,7 +445,6 @@ class TaskRun {
     const statusStream = readStatusPipe(statusReadFd);
     const readStatus = forEachLine(statusStream, (line) => {
       if (line.length > 0) rawStatus = line.toString("utf8");
-      return Promise.resolve();
     }).catch((error: unknown) => {
       noteError("Reading the status pipe failed", error);
       statusStream.destroy();

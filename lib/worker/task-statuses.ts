@@ -50,7 +50,7 @@ export class TaskStatusLog {
     });
     const line = { job: task.job, node: task.node, attempt: task.attempt, stream: "statuses" as const, text };
     try {
-      this.logs.append({ ...line, timeMs: this.clock() }).catch((error: unknown) => {
+      this.logs.append({ ...line, timeMs: this.clock() })?.catch((error: unknown) => {
         this.onError(errorText(error));
       });
     } catch (error) {
