@@ -1,7 +1,7 @@
 // What a worker (`sous worker --api URL`, on ECS or any host) may do, as one managed policy: call
 // the API's two worker routes, receive from worker queues (each queue's own policy, set at
 // registration, denies all but its registering caller), send task ends to the status queue,
-// upload log segments and write log index items (only in the log-index partitions). Nothing
+// upload log segments (to its own aws:userid folder) and write log index items (only in the log-index partitions). Nothing
 // else: no reads of the table, no lease, config, counter, task or worker items. Registration
 // (which creates the queue) and everything the scheduler does happen behind the API.
 // docs/security.md lists what each principal can do.
@@ -37,7 +37,9 @@ export class WorkerPolicy extends Construct {
     // and through it on the round function that launches those containers, a cycle.
     const stage = API_STAGE;
     const workerQueues = workerQueueArnPattern(Stack.of(this), props.queuePrefix);
-    const logObjects = props.logBucket.arnForObjects(`${props.logKeyPrefix}*`);
+    // Each identity writes its own folder only (the registration answer names it: logOwner), so no
+    // worker can overwrite another's segments.
+    const logObjects = props.logBucket.arnForObjects(`${props.logKeyPrefix}\${aws:userid}/*`);
     const heartbeats = props.api.arnForExecuteApi("POST", "/workers/*/heartbeat", stage);
     this.policy = new iam.ManagedPolicy(this, "Policy", {
       description: "Sous worker: the API's worker routes, its own queue, the status queue, task log uploads",
@@ -88,7 +90,7 @@ export class WorkerPolicy extends Construct {
     );
     acknowledge(
       this.policy,
-      "Each worker names its own log segments at run time; only PutObject, only under the task-logs prefix.",
+      "Each worker names its own log segments at run time; only PutObject, only in its own aws:userid folder of the task-logs prefix.",
       wildcardResourceFinding(this, logObjects),
     );
     acknowledge(

@@ -1,7 +1,9 @@
 // Task logs through the API: `GET /logs` as friendly JSON over the injected `readLogs`
 // (Bistro's task_logs semantics), and `s3LogReader`, which wires the S3 log reader of
 // lib/logs into that seam and turns its refusals into validation errors.
+import type { AttemptTokens } from "../dispatch/tokens";
 import { LogQueryError, readLogs as readS3Logs, type LogReaderDeps } from "../logs/reader";
+import { readAttemptTokens } from "../store/dispatch-key";
 import { MAX_LOG_QUERY_JOBS, MAX_LOG_QUERY_NODES, overLimit } from "../config/limits";
 import type { ConfigIssue } from "../model/config";
 import type { ApiDeps, LogLinesQuery, ReadLogs } from "./deps";
@@ -9,10 +11,19 @@ import { NotConfiguredError, ValidationError } from "./errors";
 import type { RouteInput } from "./http";
 
 /** `readLogs` over the S3 segments and DynamoDB index that workers write (lib/logs). */
-export function s3LogReader(deps: LogReaderDeps): ReadLogs {
+export function s3LogReader(deps: Omit<LogReaderDeps, "attemptTokens">): ReadLogs {
+  // The dispatch key never changes once created: read it once per process, on the first query.
+  let tokens: Promise<AttemptTokens> | undefined;
+  const attemptTokens = () => {
+    tokens ??= readAttemptTokens({ doc: deps.doc, tableName: deps.tableName }).catch((error: unknown) => {
+      tokens = undefined;
+      throw error;
+    });
+    return tokens;
+  };
   return async (query) => {
     try {
-      return await readS3Logs(deps, query);
+      return await readS3Logs({ ...deps, attemptTokens }, query);
     } catch (error) {
       if (error instanceof LogQueryError) throw new ValidationError(error.message);
       throw error;

@@ -86,6 +86,7 @@ export class WorkerConnection implements ControlPlane {
       tableName,
       bucket: logBucket,
       workerId: this.options.workerId,
+      logOwner: answer.logOwner,
     });
     return answer;
   }

@@ -8,6 +8,7 @@ import { homedir, hostname as machineHostname } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import type { ResourceAmounts } from "../model/config";
 import { makeAwsClients } from "../aws";
+import { callerUserId } from "../aws-identity";
 import { LogWriter } from "../logs/writer";
 import { startWorker, type WorkerEvent, type WorkerExit } from "../worker/daemon";
 import { parseStartOrder, runOnce } from "../worker/once";
@@ -104,7 +105,8 @@ async function onceCommand(io: CliIo, options: WorkerCommandOptions): Promise<vo
   const dataDir = resolve(options.dataDir ?? join(homedir(), ".sous", "once"));
   mkdirSync(dataDir, { recursive: true });
   const aws = makeAwsClients({ env: io.env });
-  const logs = new LogWriter({ s3: aws.s3, doc: aws.doc, tableName, bucket, workerId });
+  const logOwner = await callerUserId({ env: io.env });
+  const logs = new LogWriter({ s3: aws.s3, doc: aws.doc, tableName, bucket, workerId, logOwner });
   try {
     io.out(`${new Date().toISOString()}  start  ${order.job}  ${order.node}  (attempt ${order.attempt})`);
     const { end, sent } = await runOnce(

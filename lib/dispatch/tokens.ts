@@ -40,3 +40,11 @@ export function attemptTokens(dispatchKey: Buffer): AttemptTokens {
   return ({ job, node, attempt }) =>
     createHmac("sha256", dispatchKey).update(`${job}\u0000${node}\u0000${attempt}`).digest("base64url");
 }
+
+/** True only when `token` is the one the dispatch key gives `attempt` (compared in constant time). */
+export function tokenMatches(tokens: AttemptTokens, attempt: AttemptRef, token: string | undefined): boolean {
+  if (token === undefined) return false;
+  const expected = Buffer.from(tokens(attempt));
+  const given = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}

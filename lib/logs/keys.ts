@@ -69,8 +69,13 @@ export function dayBuckets(fromSec: number, toSec: number, ascending: boolean): 
   return ascending ? days : days.reverse();
 }
 
-/** S3 key of one segment: grouped by worker for people browsing the bucket; the token makes it unique. */
-export function segmentObjectKey(prefix: string, workerId: string, segment: string): string {
-  const safeWorker = workerId.replace(/[^A-Za-z0-9._-]/g, "_") || "_";
-  return `${prefix}${safeWorker}/${segment}.jsonl`;
+/**
+ * S3 key of one segment, in its owner's folder: on AWS the writer's IAM identity (`aws:userid`,
+ * e.g. `AROA…:session`), the only folder its policy lets it write; elsewhere its worker id. The
+ * characters IAM user ids use are kept as they are, so the key matches the policy's
+ * `${aws:userid}`; any other is replaced. The segment name makes the key unique.
+ */
+export function segmentObjectKey(prefix: string, owner: string, segment: string): string {
+  const safeOwner = owner.replace(/[^A-Za-z0-9_.:@=,+-]/g, "_") || "_";
+  return `${prefix}${safeOwner}/${segment}.jsonl`;
 }

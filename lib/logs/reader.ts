@@ -8,6 +8,7 @@
 import { GetObjectCommand, NoSuchKey, type S3Client } from "@aws-sdk/client-s3";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
+import { tokenMatches, type AttemptTokens } from "../dispatch/tokens";
 import type { IndexEntry } from "./index-items";
 import { planSources, type IndexSource } from "./index-source";
 import { MAX_SEGMENT_SPAN_ID } from "./keys";
@@ -31,6 +32,11 @@ export interface LogReaderDeps {
   doc: DynamoDBDocumentClient;
   tableName: string;
   bucket: string;
+  /**
+   * The deployment's attempt tokens: a line is shown only when its group's token is the one its
+   * attempt was given, so a worker cannot add lines to attempts it was never sent.
+   */
+  attemptTokens: () => Promise<AttemptTokens>;
   /** Clock for skipping expired index items and choosing day partitions; default Date.now. */
   now?: () => number;
   /** How far back day partitions are searched; must be at least the writers' retention. Default 30. */
@@ -67,6 +73,18 @@ const AFTER_ALL = MAX_LINE_ID + 1n;
 export async function readLogs(deps: LogReaderDeps, query: LogQuery): Promise<LogPage> {
   const q = parseLogQuery(query);
   const nowSec = Math.floor((deps.now ?? Date.now)() / 1000);
+  const tokens = await deps.attemptTokens();
+  const verified = new Map<string, boolean>();
+  /** Whether a line's group was written by the holder of its attempt (checked once per group). */
+  const isGenuine = (line: StoredLine): boolean => {
+    const key = `${line.job}\u0000${line.node}\u0000${line.attempt}\u0000${line.token ?? ""}`;
+    let genuine = verified.get(key);
+    if (genuine === undefined) {
+      genuine = tokenMatches(tokens, line, line.token);
+      verified.set(key, genuine);
+    }
+    return genuine;
+  };
   const maxScanBytes = deps.maxScanBytes ?? DEFAULT_MAX_SCAN_BYTES;
   const maxConcurrency = Math.max(1, deps.readConcurrency ?? DEFAULT_READ_CONCURRENCY);
   // Starts with one GET and doubles: a small page opens only the ranges it needs.
@@ -142,7 +160,8 @@ export async function readLogs(deps: LogReaderDeps, query: LogQuery): Promise<Lo
         inBound(line.id) &&
         (q.jobs === undefined || q.jobs.has(line.job)) &&
         (q.nodes === undefined || q.nodes.has(line.node)) &&
-        (q.attempt === undefined || line.attempt === q.attempt),
+        (q.attempt === undefined || line.attempt === q.attempt) &&
+        isGenuine(line),
     );
   };
 

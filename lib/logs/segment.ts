@@ -1,6 +1,8 @@
 // The segment object format: one S3 object holding the lines of many tasks written by one worker
 // within a few seconds. It is JSON lines, in groups: a header object naming the task and stream,
 // then that task's lines of that stream as `["<line id>", <time ms>, "<text>"]` rows in id order.
+// The header also carries the attempt's token (`tok`), which readers check against the dispatch
+// key, so a worker can only add lines to attempts it was sent (docs/adr/0004-trust-boundaries.md).
 // Groups are sorted by (stream, job, node, attempt), so each stream is one contiguous section, each
 // job one contiguous range within it, and each task one group: a reader fetches exactly the range
 // it needs with a ranged GET, and every range starts at a header.
@@ -19,6 +21,11 @@ export interface TaskAttempt {
   job: string;
   node: string;
   attempt: string;
+}
+
+/** An attempt with the token its start order carried: what a group header records. */
+export interface TokenedAttempt extends TaskAttempt {
+  token: string;
 }
 
 /** Bytes [offset, offset + length) of a segment, holding `lines` lines with ids in [firstId, lastId]. */
@@ -46,6 +53,8 @@ export interface BuiltSegment {
 }
 
 export interface StoredLine extends TaskAttempt {
+  /** The group header's token; absent in segments written before tokens were recorded. */
+  token?: string;
   id: bigint;
   stream: LogStream;
   timeMs: number;
@@ -57,7 +66,7 @@ export class SegmentFormatError extends Error {
 }
 
 interface Group {
-  task: TaskAttempt;
+  task: TokenedAttempt;
   stream: LogStream;
   header: string;
   /** The group's rows, encoded as they come into chunks of at least CHUNK_BYTES. */
@@ -146,7 +155,7 @@ export class SegmentBuilder {
   }
 
   /** Adds one line (ids of one task and stream must arrive in increasing order); returns the bytes it added. */
-  add(task: TaskAttempt, stream: LogStream, id: bigint, timeMs: number, text: string): number {
+  add(task: TokenedAttempt, stream: LogStream, id: bigint, timeMs: number, text: string): number {
     let group = this.lastGroup;
     let added = 0;
     if (
@@ -159,9 +168,10 @@ export class SegmentBuilder {
       const key = JSON.stringify([stream, task.job, task.node, task.attempt]);
       group = this.groups.get(key);
       if (group === undefined) {
-        const header = JSON.stringify({ job: task.job, node: task.node, attempt: task.attempt, stream }) + NEWLINE;
+        const header =
+          JSON.stringify({ job: task.job, node: task.node, attempt: task.attempt, stream, tok: task.token }) + NEWLINE;
         const headerBytes = Buffer.byteLength(header);
-        const copy = { job: task.job, node: task.node, attempt: task.attempt };
+        const copy = { job: task.job, node: task.node, attempt: task.attempt, token: task.token };
         group = {
           task: copy,
           stream,
@@ -208,7 +218,8 @@ export class SegmentBuilder {
       jobs.set(group.task.job, jobRanges);
       extend(jobRanges, group, offset);
       const taskKey = JSON.stringify([group.task.job, group.task.node, group.task.attempt]);
-      const taskEntry = tasks.get(taskKey) ?? { task: group.task, ranges: {} };
+      const { token: _token, ...task } = group.task;
+      const taskEntry = tasks.get(taskKey) ?? { task, ranges: {} };
       tasks.set(taskKey, taskEntry);
       extend(taskEntry.ranges, group, offset);
       parts.push(Buffer.from(group.header, "utf8"));
@@ -245,24 +256,25 @@ function parseJson(line: string, lineNumber: number): unknown {
 /** The lines in a range of a segment; the range must start at a group header. */
 export function parseSegmentText(text: string): StoredLine[] {
   const lines: StoredLine[] = [];
-  let header: (TaskAttempt & { stream: LogStream }) | undefined;
+  let header: (TaskAttempt & { token?: string; stream: LogStream }) | undefined;
   const rows = text.split(NEWLINE);
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     if (row === undefined || row === "") continue;
     const value = parseJson(row, i + 1);
     if (isRecord(value)) {
-      const { job, node, attempt, stream } = value;
+      const { job, node, attempt, stream, tok } = value;
       if (
         typeof job !== "string" ||
         typeof node !== "string" ||
         typeof attempt !== "string" ||
         typeof stream !== "string" ||
-        !isLogStream(stream)
+        !isLogStream(stream) ||
+        (tok !== undefined && typeof tok !== "string")
       ) {
         throw new SegmentFormatError(`Segment line ${i + 1} is not a valid group header`);
       }
-      header = { job, node, attempt, stream };
+      header = { job, node, attempt, stream, ...(tok === undefined ? {} : { token: tok }) };
       continue;
     }
     if (!Array.isArray(value) || header === undefined) {

@@ -4,6 +4,7 @@
 // Options: ./writer-options.ts; format and keys: ./segment.ts, ./keys.ts, ./index-items.ts;
 // design and costs: docs/logs.md.
 
+import { randomBytes } from "node:crypto";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
@@ -21,6 +22,7 @@ import {
   type BuiltSegment,
   type LogStream,
   type TaskAttempt,
+  type TokenedAttempt,
 } from "./segment";
 
 export interface LogWriterDeps {
@@ -28,16 +30,21 @@ export interface LogWriterDeps {
   doc: DynamoDBDocumentClient;
   tableName: string;
   bucket: string;
-  /** The worker this writer belongs to (names the segment objects). */
+  /** The worker this writer belongs to. */
   workerId: string;
+  /**
+   * The folder its segment objects go in: the worker's IAM user id on AWS (the registration answer
+   * names it; the worker policy allows no other folder). Default the worker id.
+   */
+  logOwner?: string | undefined;
   clock?: LogClock;
-  /** Randomness for the id salt and segment names; default Math.random. */
+  /** Randomness for the line-id salt; default Math.random. Segment names always use crypto randomness. */
   rng?: () => number;
   /** Failures of segments that were dropped after all retries; default: printed to stderr. */
   onError?: (error: unknown) => void;
 }
 
-export interface LogLineInput extends TaskAttempt {
+export interface LogLineInput extends TokenedAttempt {
   stream: LogStream;
   /** One line, without its "\n". */
   text: string;
@@ -91,7 +98,7 @@ export class LogWriter {
   private readonly clock: LogClock;
   private readonly ids: LineIdGenerator;
   /** Unique per writer instance: a restarted worker never overwrites its earlier segments. */
-  private readonly token: string;
+  private readonly segmentNamePrefix: string;
   private readonly onError: (error: unknown) => void;
   private open = new SegmentBuilder();
   private openTimer: unknown;
@@ -125,10 +132,9 @@ export class LogWriter {
     const salt = Math.floor(rng() * (1 << SALT_BITS));
     this.ids = new LineIdGenerator(salt);
     const startSec = Math.floor(this.clock.now() / 1000);
-    const random = Math.floor(rng() * 36 ** 6)
-      .toString(36)
-      .padStart(6, "0");
-    this.token = `${startSec.toString(36)}${salt.toString(16).padStart(3, "0")}${random}`;
+    // Unguessable: index keys embed segment names, and a worker must not be able to aim a write at another's.
+    const random = randomBytes(12).toString("base64url");
+    this.segmentNamePrefix = `${startSec.toString(36)}${salt.toString(16).padStart(3, "0")}${random}`;
     this.onError =
       deps.onError ??
       ((error: unknown) => {
@@ -249,7 +255,7 @@ export class LogWriter {
     const bufferedBytes = this.open.bytes;
     const built = this.open.build();
     this.open = new SegmentBuilder();
-    const name = `${this.token}-${(this.sequence++).toString(36).padStart(5, "0")}`;
+    const name = `${this.segmentNamePrefix}-${(this.sequence++).toString(36).padStart(5, "0")}`;
     this.queue.push({ name, built, bufferedBytes, released: false });
     this.forgetIdleTasks();
     this.pump();
@@ -286,7 +292,7 @@ export class LogWriter {
    * buffer is freed once the PUT succeeded, so a slow index write does not hold up task output.
    */
   private async upload(segment: SealedSegment): Promise<void> {
-    const key = segmentObjectKey(this.options.keyPrefix, this.deps.workerId, segment.name);
+    const key = segmentObjectKey(this.options.keyPrefix, this.deps.logOwner ?? this.deps.workerId, segment.name);
     try {
       await this.withRetries(async () => {
         await this.deps.s3.send(

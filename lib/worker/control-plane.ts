@@ -55,6 +55,11 @@ export interface RegistrationAnswer {
   timings: WorkerTimings;
   /** Every heartbeat of this registration must carry it; only its hash is stored. */
   heartbeatSecret: string;
+  /**
+   * The folder of the log bucket this worker writes its segments to: its IAM user id, when the API
+   * authenticated one (the worker policy lets each identity write its own folder only).
+   */
+  logOwner?: string | undefined;
 }
 
 /** Who sent a request, as the host authenticated it (API Gateway's IAM caller); none locally. */
@@ -172,6 +177,7 @@ export class InProcessControlPlane implements ControlPlane {
       statusQueueUrl: this.deps.statusQueueUrl,
       timings: this.timings,
       heartbeatSecret,
+      ...(caller.principal === undefined ? {} : { logOwner: caller.principal }),
     };
   }
 

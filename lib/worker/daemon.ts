@@ -426,7 +426,7 @@ class WorkerDaemon {
         useCanaryPipe: message.useCanaryPipe ?? true,
         parentDeathSignal: message.parentDeathSignal ?? DEFAULT_PARENT_DEATH_SIGNAL,
       },
-      onOutputLine: (line) => logs.append({ job, node, attempt, ...line }),
+      onOutputLine: (line) => logs.append({ job, node, attempt, token: message.token, ...line }),
       ...(message.cgroup === undefined ? {} : { cgroup: () => this.cgroups.create(attempt, message.cgroup ?? {}) }),
       ...(message.maxRuntimeMs === undefined
         ? {}

@@ -21,6 +21,7 @@ const registrationAnswerSchema = z.object({
   heartbeatSecret: z.string().min(1),
   tableName: z.string().min(1).optional(),
   logBucket: z.string().min(1).optional(),
+  logOwner: z.string().min(1).max(128).optional(),
   region: z.string().min(1).optional(),
   endpoints: z.object({ dynamodb: z.url().optional(), sqs: z.url().optional(), s3: z.url().optional() }).optional(),
 });

@@ -7,6 +7,8 @@ export interface LogLine {
   job: string;
   node: string;
   attempt: string;
+  /** The attempt's token from its start order: readers show only lines whose token checks out. */
+  token: string;
   /** stdout or stderr of the task, or `statuses`: its lifecycle (task-statuses.ts). */
   stream: LogStream;
   text: string;

@@ -66,7 +66,7 @@ export async function runOnce(deps: OnceDeps, options: OnceOptions): Promise<{ e
       useCanaryPipe: true,
       parentDeathSignal: order.parentDeathSignal ?? 9,
     },
-    onOutputLine: (line) => deps.logs.append({ job, node, attempt, ...line }),
+    onOutputLine: (line) => deps.logs.append({ job, node, attempt, token: order.token, ...line }),
     now: clock,
     ...(options.baseEnv ? { baseEnv: options.baseEnv } : {}),
   });

@@ -14,6 +14,8 @@ export interface TaskRef {
   job: string;
   node: string;
   attempt: string;
+  /** The attempt's token: its status lines are recorded under it like its output. */
+  token: string;
 }
 
 export type TaskStatusEvent =
@@ -48,7 +50,14 @@ export class TaskStatusLog {
       worker: this.identity.workerId,
       worker_instance: this.identity.workerInstance,
     });
-    const line = { job: task.job, node: task.node, attempt: task.attempt, stream: "statuses" as const, text };
+    const line = {
+      job: task.job,
+      node: task.node,
+      attempt: task.attempt,
+      token: task.token,
+      stream: "statuses" as const,
+      text,
+    };
     try {
       this.logs.append({ ...line, timeMs: this.clock() })?.catch((error: unknown) => {
         this.onError(errorText(error));

@@ -64,11 +64,14 @@ describe("worker policy", () => {
     );
   });
 
-  test("uploads log segments under the task-logs prefix; no reads, lists or deletes", () => {
+  test("uploads log segments to its own aws:userid folder only; no reads, lists or deletes", () => {
     const statement = bySid(workerStatements, "LogSegments");
     expect(statement.Action).toBe("s3:PutObject");
     expect(asList(statement.Resource)).toHaveLength(1);
-    expect(resolve(statement.Resource)).toMatch(new RegExp(`/${DEFAULT_LOG_KEY_PREFIX}\\*"\\]\\]\\}$`));
+    // Exactly `<bucket>/task-logs/${aws:userid}/*`: any other folder (another worker's) is out of reach.
+    expect(resolve(statement.Resource)).toMatch(
+      new RegExp(`"/${DEFAULT_LOG_KEY_PREFIX}\\$\\{aws:userid\\}/\\*"\\]\\]\\}$`),
+    );
   });
 
   test("writes log index items only: BatchWriteItem limited to the log-index partition keys", () => {

@@ -25,6 +25,7 @@ import {
   type LogWriterOptions,
 } from "../../lib/logs/writer";
 import { ensureTable } from "../../lib/store/table";
+import { attemptTokens } from "../../lib/dispatch/tokens";
 import { emulatorClients, uniqueName } from "../helpers/aws";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 
@@ -117,13 +118,23 @@ afterEach(async () => {
   aws.destroy();
 });
 
+/** The test deployment's attempt tokens: what a worker's start orders would carry. */
+const TEST_TOKENS = attemptTokens(Buffer.alloc(32, 7));
+
+/** A writer whose lines carry their attempt's genuine token unless a test gives one. */
+class TokenFillingWriter extends LogWriter {
+  override append(line: Omit<LogLineInput, "token"> & { token?: string }): Promise<void> | undefined {
+    return super.append({ ...line, token: line.token ?? TEST_TOKENS(line) });
+  }
+}
+
 function writer(
   workerId: string,
   options: LogWriterOptions = {},
   seed = workerId.length,
   extraDeps: Partial<LogWriterDeps> = {},
-): LogWriter {
-  const w = new LogWriter(
+): TokenFillingWriter {
+  const w = new TokenFillingWriter(
     { s3: aws.s3, doc: aws.doc, tableName, bucket, workerId, clock, rng: seededRng(seed), ...extraDeps },
     options,
   );
@@ -132,7 +143,15 @@ function writer(
 }
 
 function reader(extra: Partial<LogReaderDeps> = {}): LogReaderDeps {
-  return { s3: aws.s3, doc: aws.doc, tableName, bucket, now: () => clock.now(), ...extra };
+  return {
+    s3: aws.s3,
+    doc: aws.doc,
+    tableName,
+    bucket,
+    attemptTokens: () => Promise.resolve(TEST_TOKENS),
+    now: () => clock.now(),
+    ...extra,
+  };
 }
 
 /** Every page until next_line_id is -1; asserts that the cursor always moves. */
@@ -160,7 +179,7 @@ function expectOrdered(rows: LogLineRow[], ascending: boolean): void {
   }
 }
 
-interface Appended extends LogLineInput {
+interface Appended extends Omit<LogLineInput, "token"> {
   worker: number;
 }
 
@@ -462,6 +481,28 @@ describe("LogWriter + readLogs", () => {
       "second",
       "third",
     ]);
+  });
+
+  test("lines under a token the attempt was not given are never shown, by any query", async () => {
+    const genuine = writer("w1");
+    const forger = writer("w2", {}, 99);
+    const line = (text: string) => ({ job: "j", node: "n", attempt: "a", stream: "stdout" as const, text, timeMs: 0 });
+    await genuine.append({ ...line("real"), timeMs: clock.now() });
+    // Another worker knows the job, node and attempt id, but not the attempt's token.
+    await forger.append({ ...line("forged: wrong token"), token: "x".repeat(43), timeMs: clock.now() });
+    await forger.append({
+      ...line("forged: no such attempt"),
+      attempt: "b",
+      token: TEST_TOKENS({ ...line(""), attempt: "c" }),
+      timeMs: clock.now(),
+    });
+    await genuine.flush();
+    await forger.flush();
+    expect(forger.stats().segmentsWritten).toBe(1);
+    for (const filter of [{}, { jobs: ["j"] }, { jobs: ["j"], nodes: ["n"] }]) {
+      const { rows } = await readAll({ logType: "stdout", sort: "asc", ...filter });
+      expect(texts(rows)).toEqual(["real"]);
+    }
   });
 
   test("expired index items are not read, and a closed writer refuses lines", async () => {

@@ -170,6 +170,9 @@ describe("InProcessControlPlane", () => {
     const { controlPlane, registration } = setup();
     const worker = registration("i-1");
     const first = await controlPlane.register(worker, { principal: "AROAEXAMPLE:task-1" });
+    // Its log folder is its IAM identity: the only one the worker policy lets it write.
+    expect(first.logOwner).toBe("AROAEXAMPLE:task-1");
+    expect((await controlPlane.register(registration("i-9", "other-worker"))).logOwner).toBeUndefined();
     await expect(controlPlane.register(worker, { principal: "AROAEXAMPLE:task-2" })).rejects.toBeInstanceOf(
       ConflictError,
     );

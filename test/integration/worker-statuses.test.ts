@@ -10,7 +10,9 @@ import { join } from "node:path";
 
 import { s3LogReader } from "../../lib/api/logs";
 import type { StartMessage, TaskEnd } from "../../lib/dispatch/messages";
+import type { AttemptTokens } from "../../lib/dispatch/tokens";
 import { LogWriter } from "../../lib/logs/writer";
+import { readAttemptTokens } from "../../lib/store/dispatch-key";
 import { BISTRO_WORKER_TIMINGS } from "../../lib/round/worker-health";
 import { ensureTable } from "../../lib/store/table";
 import type { ControlPlane } from "../../lib/worker/control-plane";
@@ -24,11 +26,14 @@ const aws = emulatorClients();
 let tableName: string;
 let bucket: string;
 let dataDir: string;
+/** The deployment's tokens, as start orders from its round would carry them (readers check them). */
+let tokenOf: AttemptTokens;
 
 beforeAll(async () => {
   tableName = uniqueName("sous-statuses");
   bucket = uniqueName("sous-statuses");
   await ensureTable(aws.dynamodb, tableName);
+  tokenOf = await readAttemptTokens({ doc: aws.doc, tableName });
   await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
   dataDir = mkdtempSync(join(tmpdir(), "sous-statuses-"));
 });
@@ -50,12 +55,13 @@ const controlPlane: ControlPlane = {
 };
 
 function start(node: string, command: string[]): StartMessage {
+  const attempt = randomUUID();
   return {
     type: "start",
     job: "statuses-job",
     node,
-    attempt: randomUUID(),
-    token: randomUUID(),
+    attempt,
+    token: tokenOf({ job: "statuses-job", node, attempt }),
     command,
     taskJson: { id: "statuses-job", config: {}, path_to_node: ["instance", node] },
     killRequest: { method: "term", killWaitMs: 0 },

@@ -1,7 +1,7 @@
 // Pure parts of task logs: line ids, the segment format, key escaping and query validation.
 import fc from "fast-check";
 
-import { dayBucket, dayBuckets, escapeKeyPart, firstIdSkRange, logTaskSk } from "../../lib/logs/keys";
+import { dayBucket, dayBuckets, escapeKeyPart, firstIdSkRange, logTaskSk, segmentObjectKey } from "../../lib/logs/keys";
 import {
   COUNTER_LIMIT,
   formatLineId,
@@ -90,6 +90,17 @@ describe("line ids", () => {
 });
 
 describe("keys", () => {
+  test("a segment goes in its owner's folder; an IAM user id is kept as IAM writes it", () => {
+    // The worker policy allows `task-logs/${aws:userid}/*`: the folder must be the id unchanged.
+    expect(segmentObjectKey("task-logs/", "AROAEXAMPLE:ecs_task-1@a=b,c+d.e", "s1")).toBe(
+      "task-logs/AROAEXAMPLE:ecs_task-1@a=b,c+d.e/s1.jsonl",
+    );
+    expect(segmentObjectKey("task-logs/", "AIDAEXAMPLE", "s1")).toBe("task-logs/AIDAEXAMPLE/s1.jsonl");
+    // Worker ids (local, no IAM) lose characters that would make other folders or odd keys.
+    expect(segmentObjectKey("task-logs/", "../w 1/x", "s1")).toBe("task-logs/.._w_1_x/s1.jsonl");
+    expect(segmentObjectKey("task-logs/", "", "s1")).toBe("task-logs/_/s1.jsonl");
+  });
+
   test("an escaped node name never contains '#', so '<node>#' is an exact prefix", () => {
     fc.assert(
       fc.property(fc.string(), fc.string(), (a, b) => {
@@ -121,13 +132,15 @@ describe("keys", () => {
 });
 
 describe("segments", () => {
-  const lineArb = fc.record({
-    job: fc.constantFrom("j1", "j2", "j#3"),
-    node: fc.constantFrom("n1", "n2", "ü"),
-    attempt: fc.constantFrom("a1", "a2"),
-    stream: fc.constantFrom<LogStream>(...LOG_STREAMS),
-    text: fc.string({ unit: "binary" }),
-  });
+  const lineArb = fc
+    .record({
+      job: fc.constantFrom("j1", "j2", "j#3"),
+      node: fc.constantFrom("n1", "n2", "ü"),
+      attempt: fc.constantFrom("a1", "a2"),
+      stream: fc.constantFrom<LogStream>(...LOG_STREAMS),
+      text: fc.string({ unit: "binary" }),
+    })
+    .map((line) => ({ ...line, token: `tok:${line.job}:${line.node}:${line.attempt}` }));
 
   test("every recorded range parses back to exactly its lines, in id order", () => {
     fc.assert(
@@ -146,8 +159,25 @@ describe("segments", () => {
         const ordered = (pred: (l: (typeof added)[number]) => boolean) =>
           added.filter(pred).sort((a, b) => (a.id < b.id ? -1 : 1));
         const strip = (
-          lines: { id: bigint; text: string; job: string; node: string; attempt: string; stream: string }[],
-        ) => lines.map(({ id, text, job, node, attempt, stream }) => ({ id, text, job, node, attempt, stream }));
+          lines: {
+            id: bigint;
+            text: string;
+            job: string;
+            node: string;
+            attempt: string;
+            stream: string;
+            token?: string;
+          }[],
+        ) =>
+          lines.map(({ id, text, job, node, attempt, stream, token }) => ({
+            id,
+            text,
+            job,
+            node,
+            attempt,
+            stream,
+            token,
+          }));
 
         for (const stream of LOG_STREAMS) {
           const section = built.sections[stream];
