@@ -1,9 +1,11 @@
 // Bundle benchmark (`npm run bench:bundle`): synthesizes the default stack (without bundling) and
 // prints the template's size, then bundles each Lambda entry with esbuild using the settings
-// NodejsFunction uses (infra/lambda.ts) and prints each bundle's size (goal: < 1 MB minified), its
-// gzip size, its largest inputs, and the median time for a fresh `node` to require it (the module
-// load part of a cold start; the SDK comes from this project's node_modules, as the runtime's
-// copy would on Lambda). Exits 1 when a bundle is over the goal.
+// NodejsFunction uses (infra/lambda.ts) and prints each bundle's size, its gzip size, its largest
+// inputs, and the median time for a fresh `node` to require it (the module load part of a cold
+// start; the SDK comes from this project's node_modules, as the runtime's copy would on Lambda)
+// against requiring the SDK packages it uses alone. Goals per function: < 250 KB and a require
+// at most 1.2x the SDK alone (printed, met or not, in a summary line per function). Exits 1 only
+// when a bundle is over 1 MB, the hard limit.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,7 +18,9 @@ import { build, type Metafile } from "esbuild";
 import { FUNCTION_ENTRIES, LAMBDA_BUNDLING, REPO_ROOT, type FunctionName } from "../infra/lambda";
 import { SousStack } from "../infra/sous-stack";
 
-const GOAL_BYTES = 1024 * 1024;
+const LIMIT_BYTES = 1024 * 1024;
+const GOAL_BYTES = 250 * 1024;
+const GOAL_RATIO = 1.2;
 const IMPORT_RUNS = 7;
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
@@ -95,6 +99,7 @@ async function main() {
         `and the time a fresh node spends requiring each (${IMPORT_RUNS} runs):`,
     );
     let over = false;
+    const summary: string[] = [];
     for (const name of Object.keys(FUNCTION_ENTRIES) as FunctionName[]) {
       const { file, metafile } = await bundle(name, work);
       const bytes = statSync(file).size;
@@ -107,16 +112,22 @@ async function main() {
         times.push(requireMs([file]));
         sdkTimes.push(requireMs(sdk));
       }
-      over ||= bytes >= GOAL_BYTES;
+      over ||= bytes >= LIMIT_BYTES;
+      const ratio = median(times) / median(sdkTimes);
+      summary.push(
+        `bundle ${name}: ${kb(bytes)} (goal < ${kb(GOAL_BYTES)}: ${bytes < GOAL_BYTES ? "met" : "NOT met"}), ` +
+          `require ${ratio.toFixed(2)}x the SDK alone (goal <= ${GOAL_RATIO}: ${ratio <= GOAL_RATIO ? "met" : "NOT met"})`,
+      );
       console.log(
         `  ${name.padEnd(15)} ${kb(bytes).padStart(10)}  gzip ${kb(gzip).padStart(9)}  ` +
           `require median ${median(times).toFixed(1)} ms (min ${Math.min(...times).toFixed(1)}), ` +
-          `SDK alone ${median(sdkTimes).toFixed(1)} ms (ratio ${(median(times) / median(sdkTimes)).toFixed(2)})` +
-          (bytes >= GOAL_BYTES ? "  OVER 1 MB" : ""),
+          `SDK alone ${median(sdkTimes).toFixed(1)} ms (ratio ${ratio.toFixed(2)})` +
+          (bytes >= LIMIT_BYTES ? "  OVER 1 MB" : ""),
       );
       console.log(`    largest inputs: ${largestPackages(metafile, 5)}`);
       console.log(`    from the runtime: ${sdk.join(", ")}`);
     }
+    for (const line of summary) console.log(line);
     if (over) process.exitCode = 1;
   } finally {
     rmSync(work, { recursive: true, force: true });

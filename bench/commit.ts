@@ -2,12 +2,16 @@
 // per up to 100 items, counters summed per batch) against a naive one (one transaction per
 // task), both on DynamoDB Local in the same run. Prints the wall-time ratio (goal: batched at
 // least 10x faster) and the write units per task start and finish as AWS bills them, computed
-// from the sizes of the items written (goal: at most 3 each, amortized).
+// from the sizes of the items written (goal: at most 3 each, amortized). Also the AWS requests
+// per 100 starts and per 100 finishes (DynamoDB requests counted by a client middleware, plus the
+// SQS start orders at 10 per SendMessageBatch): request counts are what hold on AWS, where
+// DynamoDB Local's per-item speed does not.
 //   npm run bench:commit [-- --tasks 2000]
 import { randomUUID } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { makeAwsClients } from "../lib/aws";
+import { meterClients, type Meter } from "./meter";
 import { startEmulators } from "../lib/local/emulators";
 import type { StoreContext } from "../lib/store/context";
 import { itemSize, transactionalWriteUnits } from "../lib/store/item-size";
@@ -58,12 +62,19 @@ interface Run {
   finishMs: number;
   startUnits: number;
   finishUnits: number;
+  /** DynamoDB requests of the start commit and of the finishes. */
+  startRequests: number;
+  finishRequests: number;
 }
 
-async function run(dynamodb: DynamoDBClient, ctx: StoreContext, naive: boolean): Promise<Run> {
+/** Start orders go out 10 to a SendMessageBatch (lib/dispatch/sqs.ts). */
+const SQS_BATCH = 10;
+
+async function run(dynamodb: DynamoDBClient, ctx: StoreContext, naive: boolean, meter: Meter): Promise<Run> {
   await ensureTable(dynamodb, ctx.tableName);
   const lease = (await acquireLease(ctx, "bench", Date.now(), 3_600_000))!;
   const list = starts();
+  meter.reset();
   let t = performance.now();
   let startTransactions = 0;
   if (naive) {
@@ -72,8 +83,10 @@ async function run(dynamodb: DynamoDBClient, ctx: StoreContext, naive: boolean):
     startTransactions = (await commitStarts(ctx, lease, list, Date.now())).transactions;
   }
   const startMs = performance.now() - t;
+  const startRequests = meter.total("dynamodb");
   const running = await sizes(ctx);
 
+  meter.reset();
   t = performance.now();
   let finishTransactions = 0;
   const ends = finishes(list);
@@ -83,6 +96,7 @@ async function run(dynamodb: DynamoDBClient, ctx: StoreContext, naive: boolean):
     finishTransactions = (await applyFinishes(ctx, ends)).transactions;
   }
   const finishMs = performance.now() - t;
+  const finishRequests = meter.total("dynamodb");
   const finished = await sizes(ctx);
 
   const size = (map: Map<string, number>, key: string) => map.get(key) ?? 0;
@@ -95,19 +109,20 @@ async function run(dynamodb: DynamoDBClient, ctx: StoreContext, naive: boolean):
     taskKeys.reduce((n, k) => n + transactionalWriteUnits(size(running, k)), 0);
   const finishUnits =
     finishTransactions * perTransaction(["COUNTER|node#scheduler"]) + taskKeys.reduce((n, k) => n + unitsOf(k), 0);
-  return { startMs, finishMs, startUnits, finishUnits };
+  return { startMs, finishMs, startUnits, finishUnits, startRequests, finishRequests };
 }
 
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const emulators = await startEmulators({ sqsAndS3: false });
   const aws = makeAwsClients({ endpoints: { dynamodb: emulators.endpoints.dynamodb } });
+  const meter = meterClients([{ service: "dynamodb", client: aws.dynamodb as never }]);
   try {
     const table = () => ({ doc: aws.doc, tableName: `bench-${randomUUID().slice(0, 8)}` });
     // Warm up the JVM so neither variant pays for it.
-    await run(aws.dynamodb, table(), false);
-    const batched = await run(aws.dynamodb, table(), false);
-    const naive = await run(aws.dynamodb, table(), true);
+    await run(aws.dynamodb, table(), false, meter);
+    const batched = await run(aws.dynamodb, table(), false, meter);
+    const naive = await run(aws.dynamodb, table(), true, meter);
     const row = (name: string, r: Run) =>
       `${name.padEnd(8)} start ${r.startMs.toFixed(0).padStart(6)} ms  finish ${r.finishMs.toFixed(0).padStart(6)} ms  ` +
       `WCU/start ${(r.startUnits / tasks).toFixed(2)}  WCU/finish ${(r.finishUnits / tasks).toFixed(2)}`;
@@ -115,6 +130,16 @@ async function main(): Promise<void> {
     console.log(row("batched", batched));
     console.log(row("naive", naive));
     const ratio = (naive.startMs + naive.finishMs) / (batched.startMs + batched.finishMs);
+    const per100 = (n: number) => ((n / tasks) * 100).toFixed(1);
+    for (const [name, r] of [
+      ["batched", batched],
+      ["naive", naive],
+    ] as const) {
+      console.log(
+        `${name.padEnd(8)} AWS requests per 100 starts: ${per100(r.startRequests)} DynamoDB + ` +
+          `${(100 / SQS_BATCH).toFixed(1)} SQS (start orders); per 100 finishes: ${per100(r.finishRequests)} DynamoDB`,
+      );
+    }
     console.log(`wall-time ratio naive/batched: ${ratio.toFixed(1)}x (goal >= 10x)`);
     const ok = batched.startUnits / tasks <= 3 && batched.finishUnits / tasks <= 3;
     console.log(`write units per start and finish <= 3: ${ok ? "yes" : "NO"}`);

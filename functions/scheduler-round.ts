@@ -23,6 +23,7 @@ import {
 } from "../lib/round/backlog-metrics";
 import { BISTRO_NODE_TIMINGS } from "../lib/round/node-refresh";
 import { runRounds, type RoundDeps, type RoundReport } from "../lib/round/run-round";
+import { sqsRoundWaker } from "../lib/round/wake";
 import { requireEnv } from "./env";
 
 const logger = new Logger({ serviceName: ROUND_SERVICE_NAME });
@@ -82,6 +83,8 @@ export async function roundHandler(
       logger.info("scheduler", event);
     },
     ...(containers ? { containers } : {}),
+    // Timers (backoffs, orphan kills, add_time slots) wake a round through the status queue.
+    ...(process.env.STATUS_QUEUE_URL ? { waker: sqsRoundWaker(aws.sqs, process.env.STATUS_QUEUE_URL) } : {}),
   };
   if (cache.cache) deps.cache = cache.cache;
   if (cache.nodeCache) deps.nodeCache = cache.nodeCache;

@@ -269,6 +269,11 @@ export class SousScheduler extends Construct {
     this.roundFunction.role.addToPolicy(
       new iam.PolicyStatement({ sid: "StartAndKillOrders", actions: ["sqs:SendMessage"], resources: [workerQueues] }),
     );
+    // Wake-ups for the round's timers: delayed messages on the status queue (lib/round/wake.ts).
+    this.roundFunction.role.addToPolicy(
+      new iam.PolicyStatement({ sid: "WakeUps", actions: ["sqs:SendMessage"], resources: [this.statusQueue.queueArn] }),
+    );
+    round.addEnvironment("STATUS_QUEUE_URL", this.statusQueue.queueUrl);
     const runtimeQueues =
       "Per-worker queues are created at run time by worker registration; the `<prefix>-w-` name prefix is the " +
       "narrowest bound that exists at deploy time.";

@@ -54,23 +54,46 @@ function clientConfig(service: AwsService, options: AwsClientOptions) {
   };
 }
 
+/**
+ * The clients, each built on first use: a Lambda function pays only for those it touches (the
+ * ingest function never builds an S3 or SQS client), and `destroy` closes only those built.
+ */
 export function makeAwsClients(options: AwsClientOptions = {}): AwsClients {
-  const dynamodb = new DynamoDBClient(clientConfig("dynamodb", options));
-  const doc = DynamoDBDocumentClient.from(dynamodb, {
-    marshallOptions: { removeUndefinedValues: true },
+  const built: { destroy(): void }[] = [];
+  const once = <T extends { destroy(): void }>(make: () => T): (() => T) => {
+    let client: T | undefined;
+    return () => {
+      if (!client) built.push((client = make()));
+      return client;
+    };
+  };
+  const dynamodb = once(() => new DynamoDBClient(clientConfig("dynamodb", options)));
+  const doc = once(() => DynamoDBDocumentClient.from(dynamodb(), { marshallOptions: { removeUndefinedValues: true } }));
+  const sqs = once(() => new SQSClient(clientConfig("sqs", options)));
+  const s3 = once(() => {
+    const config = clientConfig("s3", options);
+    return new S3Client({ ...config, forcePathStyle: "endpoint" in config });
   });
-  const sqs = new SQSClient(clientConfig("sqs", options));
-  const s3Config = clientConfig("s3", options);
-  const s3 = new S3Client({ ...s3Config, forcePathStyle: "endpoint" in s3Config });
-  const lambda = new LambdaClient(clientConfig("lambda", options));
+  const lambda = once(() => new LambdaClient(clientConfig("lambda", options)));
   return {
-    dynamodb,
-    doc,
-    sqs,
-    s3,
-    lambda,
+    get dynamodb() {
+      return dynamodb();
+    },
+    get doc() {
+      return doc();
+    },
+    get sqs() {
+      return sqs();
+    },
+    get s3() {
+      return s3();
+    },
+    get lambda() {
+      return lambda();
+    },
     destroy() {
-      for (const client of [doc, dynamodb, sqs, s3, lambda]) client.destroy();
+      // The document client shares the DynamoDB client's handler: destroy it first, as before.
+      for (const client of [...built].reverse()) client.destroy();
     },
   };
 }

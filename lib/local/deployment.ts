@@ -24,6 +24,7 @@ import { createScriptSource } from "../nodes";
 import { ingestStatuses } from "../round/apply-statuses";
 import { requestRound, type RoundTrigger } from "../round/poke";
 import { runRounds, type RoundDeps, type RoundReport } from "../round/run-round";
+import { sqsRoundWaker } from "../round/wake";
 import type { WorkerTimings } from "../round/worker-health";
 import type { StoreContext } from "../store/context";
 import { getCurrentConfigVersion, putConfig } from "../store/config-store";
@@ -177,6 +178,8 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     ...(options.nodeTimings ? { nodeTimings: options.nodeTimings } : {}),
     ...(options.onRound ? { onRound: options.onRound } : {}),
     ...(options.workerTimings ? { timings: options.workerTimings } : {}),
+    // Timers wake rounds the way they do on AWS: a delayed message on the status queue.
+    waker: sqsRoundWaker(aws.sqs, statusQueueUrl),
   };
   const maxInterval = options.maxRoundIntervalMs ?? 5000;
   background.push(

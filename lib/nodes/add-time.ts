@@ -131,4 +131,29 @@ function seconds(value: unknown, where: string, min: number): number | undefined
   return number;
 }
 
-export const addTimeSource: NodeSource = { name: "add_time", fetch: addTimeNodes };
+/**
+ * When the slots next change after `now`: a new slot opens, or an existing one stops being
+ * enabled or expires. Null when no item has another match.
+ */
+export function addTimeNextChange(context: Pick<NodeSourceContext, "prefs" | "now">): number | null {
+  const zone = timeZone(context.prefs.time_zone);
+  const schedule = context.prefs.schedule ?? [];
+  if (!Array.isArray(schedule)) return null;
+  const now = Math.floor(context.now);
+  let next: number | null = null;
+  const consider = (time: number | null) => {
+    if (time !== null && time > now && (next === null || time < next)) next = time;
+  };
+  for (const [index, value] of (schedule as unknown[]).entries()) {
+    const item = scheduleItem(value, index, zone);
+    consider(item.cron.firstMatch(now + 1));
+    // The oldest enabled slot is the first to stop being enabled; the oldest slot, the first to expire.
+    const oldestEnabled = item.cron.firstMatch(now - item.enabledLifetime + 1);
+    if (oldestEnabled !== null && oldestEnabled <= now) consider(oldestEnabled + item.enabledLifetime);
+    const oldest = item.cron.firstMatch(now - item.lifetime + 1);
+    if (oldest !== null && oldest <= now) consider(oldest + item.lifetime);
+  }
+  return next;
+}
+
+export const addTimeSource: NodeSource = { name: "add_time", fetch: addTimeNodes, nextChange: addTimeNextChange };

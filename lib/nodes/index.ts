@@ -15,7 +15,14 @@ export { rangeLabelNodes, rangeLabelSource } from "./range-label";
 export { nodeSourceIssues } from "./check";
 export { emptySource } from "./empty";
 export { builtinNodeSources, fetchNodeSpecs, loadNodes, type NodeSettings } from "./load";
-export { addTimeNodes, addTimeSource, DEFAULT_TIME_ZONE, MAX_ADD_TIME_NODES, MAX_ADD_TIME_SLOTS } from "./add-time";
+export {
+  addTimeNextChange,
+  addTimeNodes,
+  addTimeSource,
+  DEFAULT_TIME_ZONE,
+  MAX_ADD_TIME_NODES,
+  MAX_ADD_TIME_SLOTS,
+} from "./add-time";
 export { CronError, parseCron, type CronItem } from "./cron";
 export { TimeZone, TimeZoneError } from "./time-zone";
 export {

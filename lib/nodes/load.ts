@@ -52,6 +52,30 @@ export async function fetchNodeSpecs(
   return nodes;
 }
 
+/**
+ * When the time-based sources' output next changes by itself (Unix seconds after `now`), or null.
+ * A source whose prefs it cannot read counts as never: its fetch reports the problem.
+ */
+export function nextNodeChangeSec(
+  settings: NodeSettings,
+  now: number,
+  registry: NodeSourceRegistry = builtinNodeSources(),
+): number | null {
+  let next: number | null = null;
+  for (const entry of settings.nodeSources) {
+    const source = registry.get(entry.source);
+    if (!source?.nextChange) continue;
+    let at: number | null = null;
+    try {
+      at = source.nextChange({ prefs: entry.prefs, now });
+    } catch {
+      at = null;
+    }
+    if (at !== null && at > now && (next === null || at < next)) next = at;
+  }
+  return next;
+}
+
 /** Runs the sources and builds the tree (node 0 is the instance node, named `instanceName`). */
 export async function loadNodes(
   settings: NodeSettings,

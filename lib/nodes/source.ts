@@ -36,6 +36,12 @@ export interface NodeSource {
    * its last good output); the `errors` handler shows them.
    */
   problems?(): readonly string[];
+  /**
+   * Time-based sources: the first Unix second after `now` at which a fetch with the same inputs
+   * would produce different nodes (a slot opening or closing), or null if never. The refresh
+   * that ran at `now` is then due again at that moment rather than at its period's end.
+   */
+  nextChange?(context: Pick<NodeSourceContext, "prefs" | "now">): number | null;
 }
 
 /** A refresh failed; any failure fails the whole refresh, as in Bistro. */

@@ -15,6 +15,7 @@ import { secretMatches } from "../dispatch/tokens";
 import type { StoreContext } from "../store/context";
 import { applyFinishes, getTasks, replaceIdleTaskStatus, type FinishWrite, type TaskItem } from "../store/tasks";
 import { stateOfStatus } from "./task-state";
+import { isWakeMessage } from "./wake";
 
 export interface StatusDeps {
   store: StoreContext;
@@ -195,13 +196,19 @@ export async function applyStatuses(
 
 /**
  * The one status-ingestion path (the Lambda's SQS batches, `sous local`'s receive loop): applies
- * the messages, then asks for a round when a task finished, so freed resources are used at once.
+ * the messages, then asks for a round when a task finished, so freed resources are used at once,
+ * or when a wake-up came due.
  */
 export async function ingestStatuses(
   deps: StatusDeps & { poke: () => Promise<void> },
   messages: readonly { id: string; body: string }[],
 ): Promise<StatusBatchResult> {
-  const result = await applyStatuses(deps, messages);
-  if (result.applied > 0) await deps.poke();
+  // Wake-ups (lib/round/wake.ts) share the queue: they only ask for a round.
+  const wakes = messages.filter((m) => isWakeMessage(m.body));
+  const result = await applyStatuses(
+    deps,
+    wakes.length === 0 ? messages : messages.filter((m) => !isWakeMessage(m.body)),
+  );
+  if (result.applied > 0 || wakes.length > 0) await deps.poke();
   return result;
 }

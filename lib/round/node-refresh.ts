@@ -8,7 +8,7 @@
 import { buildNodeTree, type NodeTree } from "../model/tree";
 import type { Settings } from "../model/config";
 import { jsonHash } from "../nodes/codec";
-import { fetchNodeSpecs } from "../nodes/load";
+import { fetchNodeSpecs, nextNodeChangeSec } from "../nodes/load";
 import type { NodeSourceRegistry } from "../nodes/source";
 import type { StoreContext } from "../store/context";
 import { readNodeSet, writeNodeSet } from "../store/node-sets";
@@ -83,7 +83,8 @@ export function refreshDue(
 
 export function nextDueMs(mark: NodeRefreshMark, timings: NodeRefreshTimings): number {
   if (mark.error !== null) return mark.attemptedAtMs + timings.retryMs;
-  return (mark.refreshedAtMs ?? 0) + timings.updateMs;
+  // A time-based source (an `add_time` slot) changing before the period is up brings the refresh forward.
+  return Math.min((mark.refreshedAtMs ?? 0) + timings.updateMs, mark.nextChangeAtMs ?? Infinity);
 }
 
 /** Input versions of the sources that report one; a failing check counts as a change. */
@@ -125,6 +126,7 @@ export async function currentNodes(
       const specs = await fetchNodeSpecs(settings, deps.instanceName, nowMs / 1000, deps.registry);
       const tree = buildNodeTree(settings.levels, deps.instanceName, specs);
       const write = await writeNodeSet(deps.store, TREE_SET, specs, nowMs);
+      const nextChangeSec = nextNodeChangeSec(settings, nowMs / 1000, deps.registry);
       const mark: NodeRefreshMark = {
         sourcesHash,
         inputs,
@@ -133,6 +135,7 @@ export async function currentNodes(
         refreshedAtMs: nowMs,
         attemptedAtMs: nowMs,
         error: null,
+        ...(nextChangeSec === null ? {} : { nextChangeAtMs: nextChangeSec * 1000 }),
       };
       const cache = { version: write.head.version, shape, tree };
       return {

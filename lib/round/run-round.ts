@@ -50,6 +50,8 @@ import {
 } from "./container-dispatch";
 import type { ContainerLaunch } from "../dispatch/run-task";
 import { BISTRO_WORKER_TIMINGS, workerSnapshot, type WorkerTimings } from "./worker-health";
+import { wakeForTimers, type RoundWaker, type WakeOutcome } from "./wake";
+import type { DueTimer } from "../scheduler/timers";
 
 export interface RoundDeps {
   store: StoreContext;
@@ -85,6 +87,8 @@ export interface RoundDeps {
   onRound?: (report: RoundReport) => void;
   /** Runs the tasks of jobs with a `container` key as ECS tasks; without it such jobs do not run. */
   containers?: ContainerLauncher;
+  /** Sends the wake-up for the round's earliest timer (lib/round/wake.ts); without it only the backstop wakes rounds. */
+  waker?: RoundWaker;
 }
 
 export interface RoundReport {
@@ -112,6 +116,10 @@ export interface RoundReport {
    * (no worker had room, or there are no workers), and tasks running.
    */
   backlog: { runnablePending: number; running: number };
+  /** The earliest timer after this round and what was done about it. */
+  wake?: DueTimer & { outcome: WakeOutcome };
+  /** Wall time of the round, from its snapshot to its wake-up (what a Lambda bills). */
+  durationMs?: number;
 }
 
 const DEFAULT_LEASE_TTL_MS = 60_000;
@@ -499,6 +507,15 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   for (const { job, node, reason } of report.storeRefused) {
     deps.log?.({ event: "start-refused-by-store", job, node: node.slice(0, 256), nodeLength: node.length, reason });
   }
+  const wake = await wakeForTimers(deps, lease, {
+    config,
+    tasks: records,
+    orphanTimers: plan.orphanTimers,
+    nowSec,
+    nodes: nodes.mark,
+  });
+  if (wake) report.wake = wake;
+  report.durationMs = deps.clock() - nowMs;
   deps.log?.({ event: "round", ...report, started: report.started.length, storeRefused: report.storeRefused.length });
   return report;
 }

@@ -14,6 +14,8 @@ export interface Lease {
   /** Monotonic number of this round across all holders. */
   round: number;
   expiresAtMs: number;
+  /** The wake-up a round last scheduled (ms since the epoch; lib/round/wake.ts), if any. */
+  wakeAtMs?: number;
 }
 
 type ConditionCheck = NonNullable<NonNullable<TransactWriteCommandInput["TransactItems"]>[number]["ConditionCheck"]>;
@@ -26,6 +28,7 @@ function toLease(attributes: Record<string, unknown> | undefined): Lease {
     epoch: Number(attributes?.epoch),
     round: Number(attributes?.round),
     expiresAtMs: Number(attributes?.expiresAtMs),
+    ...(typeof attributes?.wakeAtMs === "number" ? { wakeAtMs: attributes.wakeAtMs } : {}),
   };
 }
 
@@ -98,6 +101,18 @@ export async function markRoundWanted(ctx: StoreContext): Promise<void> {
   );
 }
 
+/**
+ * Remembers the wake-up a round scheduled, on the lease item the next round reads anyway, so
+ * rounds do not schedule it again. Fenced; false when the lease was lost (the wake is harmless).
+ */
+export function recordWake(ctx: StoreContext, lease: Lease, wakeAtMs: number): Promise<boolean> {
+  return updateHeldLease(ctx, lease, {
+    set: "#wake = :wake",
+    names: { "#wake": "wakeAtMs" },
+    values: { ":wake": wakeAtMs },
+  });
+}
+
 /** Clears the dirty mark (the holder is about to read state that includes every earlier poke). */
 export async function clearRoundWanted(ctx: StoreContext, lease: Lease): Promise<void> {
   await ctx.doc.send(
@@ -113,26 +128,30 @@ export async function clearRoundWanted(ctx: StoreContext, lease: Lease): Promise
 }
 
 /** Ends the lease (expiry 0) if `lease` still holds it and `extra` holds too; false otherwise. */
-async function expireLease(ctx: StoreContext, lease: Lease, extra?: string): Promise<boolean> {
+function expireLease(ctx: StoreContext, lease: Lease, extra?: string): Promise<boolean> {
+  return updateHeldLease(ctx, lease, {
+    set: "#expires = :zero",
+    names: { "#expires": "expiresAtMs", ...(extra ? { "#dirty": "dirty" } : {}) },
+    values: { ":zero": 0, ...(extra ? { ":no": false } : {}) },
+    ...(extra ? { extra } : {}),
+  });
+}
+
+/** One SET on the lease item if `lease` still holds it (and `extra` holds); false otherwise. */
+async function updateHeldLease(
+  ctx: StoreContext,
+  lease: Lease,
+  update: { set: string; names: Record<string, string>; values: Record<string, unknown>; extra?: string },
+): Promise<boolean> {
   try {
     await ctx.doc.send(
       new UpdateCommand({
         TableName: ctx.tableName,
         Key: LEASE_KEY,
-        UpdateExpression: "SET #expires = :zero",
-        ConditionExpression: `#owner = :owner AND #epoch = :epoch${extra ? ` AND (${extra})` : ""}`,
-        ExpressionAttributeNames: {
-          "#owner": "owner",
-          "#epoch": "epoch",
-          "#expires": "expiresAtMs",
-          ...(extra ? { "#dirty": "dirty" } : {}),
-        },
-        ExpressionAttributeValues: {
-          ":zero": 0,
-          ":owner": lease.owner,
-          ":epoch": lease.epoch,
-          ...(extra ? { ":no": false } : {}),
-        },
+        UpdateExpression: `SET ${update.set}`,
+        ConditionExpression: `#owner = :owner AND #epoch = :epoch${update.extra ? ` AND (${update.extra})` : ""}`,
+        ExpressionAttributeNames: { "#owner": "owner", "#epoch": "epoch", ...update.names },
+        ExpressionAttributeValues: { ":owner": lease.owner, ":epoch": lease.epoch, ...update.values },
       }),
     );
     return true;

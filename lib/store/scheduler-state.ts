@@ -43,6 +43,8 @@ export interface NodeRefreshMark {
   attemptedAtMs: number;
   /** Why the last attempt failed; null when it succeeded. */
   error: string | null;
+  /** When time-based sources (`add_time`) next change what the last refresh produced (ms since the epoch). */
+  nextChangeAtMs?: number;
 }
 
 export const EMPTY_SCHEDULER_STATE: SchedulerState = {

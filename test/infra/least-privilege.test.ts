@@ -120,6 +120,15 @@ describe("function roles", () => {
     expect(resolve(orders.Resource)).toContain(`:${queuePattern}`);
   });
 
+  test("the round sends wake-ups to the status queue only, and only sends", () => {
+    const statement = bySid(roleStatements(scheduler.roundFunction.role), "WakeUps");
+    expect(statement.Action).toBe("sqs:SendMessage");
+    expect(resolve(statement.Resource)).toBe(
+      resolve({ "Fn::GetAtt": [stack.getLogicalId(scheduler.statusQueue.node.defaultChild as never), "Arn"] }),
+    );
+    expect(statement.Condition).toBeUndefined();
+  });
+
   test("no statement anywhere allows every action or every resource of a service", () => {
     for (const { policy, statement } of iamStatements(template)) {
       for (const action of asList(statement.Action)) expect({ policy, action }).not.toMatchObject({ action: "*" });
