@@ -352,7 +352,7 @@ describe("IAM", () => {
     expect(routes).toHaveLength(2);
     expect(routes[0]).toMatch(/\/POST\/workers"\]\]\}$/);
     expect(routes[1]).toMatch(/\/POST\/workers\/\*\/heartbeat"\]\]\}$/);
-    expect(JSON.stringify(statements[3]!.Resource)).toContain(`/${DEFAULT_LOG_KEY_PREFIX}${"${aws:userid}"}/*`);
+    expect(JSON.stringify(statements[3]!.Resource)).toContain(`/${DEFAULT_LOG_KEY_PREFIX}\${aws:userid}/*`);
     expect(statements[3]!.Action).toBe("s3:PutObject");
     expect(statements[4]!.Action).toBe("dynamodb:BatchWriteItem");
   });
