@@ -2,8 +2,10 @@
 // as start orders in batches, as a round would. Prints the median and p95 time from an order
 // being sent to its task's process running, the S3 and SQS requests per task (goals: at most
 // 0.1 S3 PUT and at most 1 SQS request per task, from batching), and log throughput to S3 for
-// one task printing 64 MB.
-//   npm run bench:worker [-- --tasks 1000]
+// one task printing 64 MB (goal >= 20 MB/s), next to its baseline (the same output piped to
+// /dev/null, measured in the same run) and the worker's peak memory meanwhile.
+//   npm run bench:worker [-- --tasks 1000] [-- --logs-only]
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +22,9 @@ import { InProcessControlPlane } from "../lib/worker/control-plane";
 import { startWorker, type WorkerEvent } from "../lib/worker/daemon";
 
 const tasks = Number(process.argv[process.argv.indexOf("--tasks") + 1] || 1000) || 1000;
+const logsOnly = process.argv.includes("--logs-only");
+const LOUD_MB = 64;
+const LOUD_OUTPUT = `head -c ${LOUD_MB * 1024 * 1024} /dev/zero | tr "\\0" x | fold -w 99`;
 const DEMO = join(__dirname, "..", "events", "bistro", "demo_bistro_task.sh");
 
 /** Counts every request each client sends, by command name. */
@@ -94,71 +99,77 @@ async function main(): Promise<void> {
     },
     { id: "bench-worker", command: DEMO, dataDir: dir, receiveWaitSec: 1 },
   );
+  const get = (name: string) => counts.get(name) ?? 0;
   try {
-    // Short tasks: send as a round would (batches of 10), in waves of 100 to keep 2 cores usable.
-    counts.clear();
-    const sentAt = new Map<string, number>();
-    const done = new Promise<void>((resolve) => (allEnded = resolve));
-    const t0 = performance.now();
-    for (let wave = 0; wave < tasks; wave += 100) {
-      const bodies: string[] = [];
-      for (let i = wave; i < Math.min(tasks, wave + 100); i++) {
-        const attempt = `a${i}`;
-        sentAt.set(attempt, Date.now());
-        bodies.push(JSON.stringify(startOrder(i, attempt)));
+    if (!logsOnly) {
+      // Short tasks: send as a round would (batches of 10), in waves of 100 to keep 2 cores usable.
+      counts.clear();
+      const sentAt = new Map<string, number>();
+      const done = new Promise<void>((resolve) => (allEnded = resolve));
+      const t0 = performance.now();
+      for (let wave = 0; wave < tasks; wave += 100) {
+        const bodies: string[] = [];
+        for (let i = wave; i < Math.min(tasks, wave + 100); i++) {
+          const attempt = `a${i}`;
+          sentAt.set(attempt, Date.now());
+          bodies.push(JSON.stringify(startOrder(i, attempt)));
+        }
+        await sendBatched(aws.sqs, worker.queueUrl, bodies);
+        while (ended.size < Math.min(tasks, wave + 100) - 50) await new Promise((r) => setTimeout(r, 20));
       }
-      await sendBatched(aws.sqs, worker.queueUrl, bodies);
-      while (ended.size < Math.min(tasks, wave + 100) - 50) await new Promise((r) => setTimeout(r, 20));
-    }
-    await done;
-    await logs.flush();
-    await logs.uploadsSettled();
-    const seconds = (performance.now() - t0) / 1000;
-    const latencies = [...started].map(([attempt, atMs]) => atMs - (sentAt.get(attempt) ?? atMs));
-    const get = (name: string) => counts.get(name) ?? 0;
-    const workerSqs =
-      get("SQSClient.ReceiveMessageCommand") +
-      get("SQSClient.DeleteMessageBatchCommand") +
-      get("SQSClient.SendMessageBatchCommand") -
-      Math.ceil(tasks / 10);
-    console.log(`${tasks} short tasks (Bistro's demo task) in ${seconds.toFixed(1)} s on one worker`);
-    console.log(
-      `${tasks} orders in waves of 100, sent -> task running (queueing included): median ${percentile(latencies, 0.5).toFixed(0)} ms, p95 ${percentile(latencies, 0.95).toFixed(0)} ms`,
-    );
-    const putsPerTask = get("S3Client.PutObjectCommand") / tasks;
-    const sqsPerTask = workerSqs / tasks;
-    if (putsPerTask > 0.1 || sqsPerTask > 1) process.exitCode = 1;
-    console.log(
-      `S3 PUTs per task: ${putsPerTask.toFixed(3)} (goal <= 0.1); ` +
-        `log index writes per task: ${((get("DynamoDBClient.BatchWriteItemCommand") * 25) / tasks).toFixed(2)} items at most`,
-    );
-    console.log(
-      `worker SQS requests per task: ${sqsPerTask.toFixed(3)} (goal <= 1): ` +
-        `receive ${get("SQSClient.ReceiveMessageCommand")}, delete batches ${get("SQSClient.DeleteMessageBatchCommand")}, ` +
-        `status batches ${get("SQSClient.SendMessageBatchCommand") - Math.ceil(tasks / 10)}`,
-    );
+      await done;
+      await logs.flush();
+      await logs.uploadsSettled();
+      const seconds = (performance.now() - t0) / 1000;
+      const latencies = [...started].map(([attempt, atMs]) => atMs - (sentAt.get(attempt) ?? atMs));
+      const workerSqs =
+        get("SQSClient.ReceiveMessageCommand") +
+        get("SQSClient.DeleteMessageBatchCommand") +
+        get("SQSClient.SendMessageBatchCommand") -
+        Math.ceil(tasks / 10);
+      console.log(`${tasks} short tasks (Bistro's demo task) in ${seconds.toFixed(1)} s on one worker`);
+      console.log(
+        `${tasks} orders in waves of 100, sent -> task running (queueing included): median ${percentile(latencies, 0.5).toFixed(0)} ms, p95 ${percentile(latencies, 0.95).toFixed(0)} ms`,
+      );
+      const putsPerTask = get("S3Client.PutObjectCommand") / tasks;
+      const sqsPerTask = workerSqs / tasks;
+      if (putsPerTask > 0.1 || sqsPerTask > 1) process.exitCode = 1;
+      console.log(
+        `S3 PUTs per task: ${putsPerTask.toFixed(3)} (goal <= 0.1); ` +
+          `log index writes per task: ${((get("DynamoDBClient.BatchWriteItemCommand") * 25) / tasks).toFixed(2)} items at most`,
+      );
+      console.log(
+        `worker SQS requests per task: ${sqsPerTask.toFixed(3)} (goal <= 1): ` +
+          `receive ${get("SQSClient.ReceiveMessageCommand")}, delete batches ${get("SQSClient.DeleteMessageBatchCommand")}, ` +
+          `status batches ${get("SQSClient.SendMessageBatchCommand") - Math.ceil(tasks / 10)}`,
+      );
 
-    // Latency from arrival: one order at a time, so none waits behind another task.
-    const single: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      const attempt = `single-${i}`;
-      const sent = Date.now();
-      await sendBatched(aws.sqs, worker.queueUrl, [JSON.stringify(startOrder(tasks + i, attempt))]);
-      while (!ended.has(attempt)) await new Promise((r) => setTimeout(r, 5));
-      single.push((started.get(attempt) ?? sent) - sent);
+      // Latency from arrival: one order at a time, so none waits behind another task.
+      const single: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        const attempt = `single-${i}`;
+        const sent = Date.now();
+        await sendBatched(aws.sqs, worker.queueUrl, [JSON.stringify(startOrder(tasks + i, attempt))]);
+        while (!ended.has(attempt)) await new Promise((r) => setTimeout(r, 5));
+        single.push((started.get(attempt) ?? sent) - sent);
+      }
+      console.log(
+        `one order at a time, sent -> task running: median ${percentile(single, 0.5).toFixed(0)} ms, ` +
+          `p95 ${percentile(single, 0.95).toFixed(0)} ms (includes the SQS round trip)`,
+      );
     }
-    console.log(
-      `one order at a time, sent -> task running: median ${percentile(single, 0.5).toFixed(0)} ms, ` +
-        `p95 ${percentile(single, 0.95).toFixed(0)} ms (includes the SQS round trip)`,
-    );
-
     // Log throughput: one task printing 64 MB in 100-byte lines, with Bistro's line quota off
     // (its default, 50 lines per 10 ms, caps a task at 5,000 lines/s by design).
     const loud = join(dir, "loud.sh");
-    writeFileSync(loud, '#!/bin/bash\nhead -c 67108864 /dev/zero | tr "\\0" x | fold -w 99\necho done > "$2"\n');
+    writeFileSync(loud, `#!/bin/bash\n${LOUD_OUTPUT}\necho done > "$2"\n`);
     chmodSync(loud, 0o755);
     counts.clear();
     ended.clear();
+    const baselineStart = performance.now();
+    spawnSync("/bin/bash", ["-c", `${LOUD_OUTPUT} > /dev/null`]);
+    const baselineSeconds = (performance.now() - baselineStart) / 1000;
+    let peakRss = process.memoryUsage().rss;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
     const t1 = performance.now();
     await sendBatched(aws.sqs, worker.queueUrl, [
       JSON.stringify({ ...startOrder(0, "loud"), command: [loud], maxLogLinesPerPollInterval: 0 }),
@@ -167,9 +178,14 @@ async function main(): Promise<void> {
     await logs.flush();
     await logs.uploadsSettled();
     const loudSeconds = (performance.now() - t1) / 1000;
+    clearInterval(sampler);
+    const throughput = LOUD_MB / loudSeconds;
+    if (throughput < 20) process.exitCode = 1;
     console.log(
-      `log throughput to S3: ${(64 / loudSeconds).toFixed(1)} MB/s (64 MB in ${loudSeconds.toFixed(1)} s, ` +
-        `${get("S3Client.PutObjectCommand")} PUTs)`,
+      `log throughput to S3: ${throughput.toFixed(1)} MB/s (goal >= 20; ${LOUD_MB} MB in ${loudSeconds.toFixed(1)} s, ` +
+        `${get("S3Client.PutObjectCommand")} PUTs); baseline, the same output to /dev/null: ` +
+        `${(LOUD_MB / baselineSeconds).toFixed(1)} MB/s (ratio ${(baselineSeconds / loudSeconds).toFixed(2)}); ` +
+        `worker peak RSS ${(peakRss / 1024 / 1024).toFixed(0)} MB`,
     );
   } finally {
     await worker.stop({ graceful: false });

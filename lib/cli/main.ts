@@ -258,6 +258,11 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option("--table <table>", "DynamoDB table for the log index (default: $SOUS_TABLE, else the API's answer)")
     .option("--json", "print worker events as JSON lines")
     .option("--once", "run the one start order in $SOUS_START_ORDER and exit (a container job's ECS task)")
+    .option("--cgroup-root <path>", "where cgroup2 is mounted, for per-task limits (default /sys/fs/cgroup)")
+    .option("--no-cgroups", "run tasks without per-task cgroup limits")
+    .option("--task-pids-max <n>", "pids.max of each task's cgroup (default: no limit)", (v) =>
+      positiveInt(v, "--task-pids-max"),
+    )
     .addOption(
       new Option("--receive-wait-sec <sec>", "SQS long-poll seconds (tests)")
         .argParser((v) => positiveInt(v, "--receive-wait-sec"))

@@ -33,6 +33,11 @@ export interface WorkerCommandOptions {
   receiveWaitSec?: number;
   /** Run the one start order in SOUS_START_ORDER and exit (a container job's ECS task). */
   once?: boolean;
+  /** Where cgroup2 is mounted. Default the daemon's (/sys/fs/cgroup). */
+  cgroupRoot?: string;
+  /** `--no-cgroups` sets it false. */
+  cgroups?: boolean;
+  taskPidsMax?: number;
 }
 
 /** `cpu=4,ram_gb=16` -> {cpu: 4, ram_gb: 16}. */
@@ -51,7 +56,7 @@ export function parseResources(text: string): ResourceAmounts {
 function describeEvent(event: WorkerEvent): string | undefined {
   switch (event.type) {
     case "registered":
-      return `registered as ${event.id} (instance ${event.instanceId}); queue ${event.queueUrl}`;
+      return `registered as ${event.id} (instance ${event.instanceId}); queue ${event.queueUrl}; ${event.taskLimits}`;
     case "task_started":
       return `start  ${event.job}  ${event.node}  (attempt ${event.attempt})`;
     case "task_ended": {
@@ -166,6 +171,12 @@ export async function workerCommand(
         ...(options.resources ? { resources: options.resources } : {}),
         ...(options.heartbeatPeriod !== undefined ? { heartbeatPeriodSec: options.heartbeatPeriod } : {}),
         ...(options.receiveWaitSec !== undefined ? { receiveWaitSec: options.receiveWaitSec } : {}),
+        ...(options.cgroups === false
+          ? { cgroupRoot: null }
+          : options.cgroupRoot !== undefined
+            ? { cgroupRoot: resolve(options.cgroupRoot) }
+            : {}),
+        ...(options.taskPidsMax !== undefined ? { taskPidsMax: options.taskPidsMax } : {}),
       },
     );
     let interrupts = 0;

@@ -4,6 +4,11 @@
 import { z } from "zod";
 import { MAX_SECRET_LENGTH } from "./tokens";
 
+/** Largest per-task memory limit a start order carries (1 PiB in MB): more is a unit mistake. */
+export const MAX_TASK_MEMORY_MB = 1_073_741_824;
+/** Largest per-task CPU weight in cores (cpu.weight 10000 = 100 cores; more is clamped anyway). */
+export const MAX_TASK_CPU_CORES = 100_000;
+
 /** The attempt's token (docs/adr/0004): only the worker holding the order knows it. */
 const attemptToken = z.string().min(1).max(MAX_SECRET_LENGTH);
 
@@ -42,6 +47,18 @@ export const startMessageSchema = z.object({
   maxRuntimeMs: z.number().int().positive().optional(),
   /** Bistro's `use_canary_pipe` (default true): the task ends only when every holder of an extra pipe exits. */
   useCanaryPipe: z.boolean().optional(),
+  /**
+   * Run the task in its own cgroup with these limits (docs/worker.md): set when the job lists
+   * `task_subprocess.cgroups.subsystems` or `physical_resources` enforce a limit.
+   */
+  cgroup: z
+    .object({
+      /** memory.max in MB. */
+      memoryMB: z.number().int().positive().max(MAX_TASK_MEMORY_MB).optional(),
+      /** cpu.weight, as cores (100 per core). */
+      cpuCores: z.number().nonnegative().max(MAX_TASK_CPU_CORES).optional(),
+    })
+    .optional(),
 });
 export type StartMessage = z.infer<typeof startMessageSchema>;
 

@@ -1,9 +1,10 @@
 // The DynamoDB items of the log index (keys in ./keys.ts): which segment object holds which byte
-// ranges, per stream. Written by the writer once per segment, read by the reader.
+// ranges, per stream. Built here for each segment the writer writes, read by the reader.
 
-import { LOG_TTL_ATTRIBUTE } from "./keys";
-import { formatLineId, parseLineId } from "./line-id";
-import { LOG_STREAMS, type LineRange, type StreamRanges } from "./segment";
+import type { WriteRequest } from "../store/batch";
+import { dayBucket, LOG_TTL_ATTRIBUTE, logJobPk, logSegmentSk, logTaskPk, logTaskSk, logTimePk } from "./keys";
+import { formatLineId, lineIdTimeSec, parseLineId } from "./line-id";
+import { LOG_STREAMS, type BuiltSegment, type LineRange, type StreamRanges } from "./segment";
 
 /** One index item: byte ranges of one segment, for one task attempt, one job, or the whole segment. */
 export interface IndexEntry {
@@ -72,4 +73,46 @@ export function parseIndexItem(item: Record<string, unknown>): IndexEntry | unde
     expiresAtSec: expiresAt,
     ...(typeof node === "string" && typeof attempt === "string" ? { task: { node, attempt } } : {}),
   };
+}
+
+function minFirstId(ranges: StreamRanges): bigint {
+  let first: bigint | undefined;
+  for (const stream of LOG_STREAMS) {
+    const range = ranges[stream];
+    if (range !== undefined && (first === undefined || range.firstId < first)) first = range.firstId;
+  }
+  if (first === undefined) throw new Error("An index entry needs at least one range");
+  return first;
+}
+
+/**
+ * The index items of one written segment: one per task attempt, one per job, and one for the day,
+ * each with the byte ranges of its lines; they expire `retentionDays` after the segment's last line.
+ */
+export function segmentIndexRequests(
+  segmentKey: string,
+  name: string,
+  built: BuiltSegment,
+  retentionDays: number,
+): WriteRequest[] {
+  const expiresAtSec = lineIdTimeSec(built.lastId) + Math.ceil(retentionDays * 86400);
+  const put = (key: { pk: string; sk: string }, entry: IndexEntry): WriteRequest => ({
+    PutRequest: { Item: indexItem(key, entry) },
+  });
+  const requests: WriteRequest[] = [];
+  for (const { task, ranges } of built.tasks) {
+    const firstId = minFirstId(ranges);
+    const key = { pk: logTaskPk(task.job), sk: logTaskSk(task.node, firstId, name) };
+    const taskRef = { node: task.node, attempt: task.attempt };
+    requests.push(put(key, { segmentKey, firstId, ranges, expiresAtSec, task: taskRef }));
+  }
+  for (const { job, ranges } of built.jobs) {
+    const firstId = minFirstId(ranges);
+    requests.push(
+      put({ pk: logJobPk(job), sk: logSegmentSk(firstId, name) }, { segmentKey, firstId, ranges, expiresAtSec }),
+    );
+  }
+  const timeKey = { pk: logTimePk(dayBucket(lineIdTimeSec(built.firstId))), sk: logSegmentSk(built.firstId, name) };
+  requests.push(put(timeKey, { segmentKey, firstId: built.firstId, ranges: built.sections, expiresAtSec }));
+  return requests;
 }

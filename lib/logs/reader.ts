@@ -6,23 +6,26 @@
 // returned only once no unread entry can hold a line before it.
 
 import { GetObjectCommand, NoSuchKey, type S3Client } from "@aws-sdk/client-s3";
-import { QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
-import { compileUserRegex, type UserRegex } from "../config/regex";
 import { tokenMatches, type AttemptTokens } from "../dispatch/tokens";
-import { parseIndexItem, type IndexEntry } from "./index-items";
-import {
-  dayBuckets,
-  DEFAULT_LOG_RETENTION_DAYS,
-  firstIdSkRange,
-  logJobPk,
-  logTaskPk,
-  logTimePk,
-  MAX_SEGMENT_SPAN_ID,
-  SECONDS_PER_DAY,
-} from "./keys";
-import { formatLineId, lineIdFromTime, lineIdTimeSec, MAX_LINE_ID, NOT_A_LINE_ID, parseLineId } from "./line-id";
-import { isLogStream, parseSegmentText, type LineRange, type LogStream, type StoredLine } from "./segment";
+import type { IndexEntry } from "./index-items";
+import { planSources, type IndexSource } from "./index-source";
+import { MAX_SEGMENT_SPAN_ID } from "./keys";
+import { formatLineId, lineIdTimeSec, MAX_LINE_ID, NOT_A_LINE_ID } from "./line-id";
+import { parseLogQuery, type LogLineRow, type LogPage, type LogQuery } from "./query";
+import { parseSegmentText, type LineRange, type StoredLine } from "./segment";
+
+export {
+  DEFAULT_LOG_PAGE_LIMIT,
+  LogQueryError,
+  MAX_LOG_PAGE_LIMIT,
+  parseLogQuery,
+  type LogLineRow,
+  type LogPage,
+  type LogQuery,
+  type ParsedLogQuery,
+} from "./query";
 
 export interface LogReaderDeps {
   s3: S3Client;
@@ -47,203 +50,6 @@ export interface LogReaderDeps {
   readConcurrency?: number;
 }
 
-/** Bistro's `task_logs` parameters, camel-cased; `attempt` is a Sous extension. */
-export interface LogQuery {
-  logType: string;
-  jobs?: readonly string[];
-  nodes?: readonly string[];
-  /** "asc" or "desc", any case; default "desc". */
-  sort?: string;
-  /** Seconds: the first (asc) or last (desc) second to return. Exclusive with `lineId`. */
-  time?: number;
-  /** Decimal line id: the inclusive bound, usually a previous page's `nextLineId`. "-1" means none. */
-  lineId?: string;
-  /** A regular expression searched in each line; "" matches all. */
-  regexFilter?: string;
-  /** Lines per page; default 1000. */
-  limit?: number;
-  /** Only lines of this task attempt. */
-  attempt?: string;
-}
-
-/** `[job, node, time in seconds, line, line id]`, as Bistro returns them. */
-export type LogLineRow = [job: string, node: string, timeSec: number, line: string, lineId: string];
-
-export interface LogPage {
-  /** Pass as `lineId` (same `sort`) for the next page; "-1" when there are no more lines. */
-  nextLineId: string;
-  lines: LogLineRow[];
-}
-
-/** A query Bistro would refuse; the message is Bistro's where Bistro has one. */
-export class LogQueryError extends Error {
-  override readonly name = "LogQueryError";
-}
-
-export const DEFAULT_LOG_PAGE_LIMIT = 1000;
-export const MAX_LOG_PAGE_LIMIT = 10000;
-/** Up to this many (job, node) pairs are read through the task index; more go through the job index. */
-const MAX_TASK_SOURCES = 64;
-/**
- * Up to this many jobs are read through the job index; more go through the day index (filtering
- * lines by job), so a long job list costs a few partitions, not one query per job.
- */
-const MAX_JOB_SOURCES = 64;
-const QUERY_PAGE_ITEMS = 200;
-const DEFAULT_MAX_SCAN_BYTES = 32 * 1024 * 1024;
-const DEFAULT_READ_CONCURRENCY = 8;
-
-export interface ParsedLogQuery {
-  stream: LogStream;
-  jobs: ReadonlySet<string> | undefined;
-  nodes: ReadonlySet<string> | undefined;
-  attempt: string | undefined;
-  ascending: boolean;
-  /** Inclusive bound (already clamped to the id range). */
-  bound: bigint;
-  regex: UserRegex | undefined;
-  limit: number;
-}
-
-const nonEmptySet = (values: readonly string[] | undefined) =>
-  values !== undefined && values.length > 0 ? new Set(values) : undefined;
-
-/** Validates a query, checking in Bistro's order: sort, time vs line id, log type. */
-export function parseLogQuery(query: LogQuery): ParsedLogQuery {
-  const sort = (query.sort ?? "desc").toLowerCase();
-  if (sort !== "asc" && sort !== "desc") throw new LogQueryError(`Unknown sort order: ${query.sort ?? ""}`);
-  const ascending = sort === "asc";
-  let bound = NOT_A_LINE_ID;
-  if (query.time !== undefined) {
-    if (!Number.isInteger(query.time)) throw new LogQueryError(`time must be an integer number of seconds`);
-    bound = lineIdFromTime(query.time, ascending);
-  }
-  if (query.lineId !== undefined) {
-    if (query.time !== undefined) throw new LogQueryError("Cannot specify both time and line_id");
-    const parsed = parseLineId(query.lineId);
-    if (parsed === undefined) throw new LogQueryError(`Invalid line_id: ${query.lineId}`);
-    bound = parsed;
-  }
-  if (!isLogStream(query.logType)) throw new LogQueryError(`Unknown table for logs: ${query.logType}`);
-  // As in Bistro, -1 (the "no more lines" cursor) means no bound at all.
-  if (bound === NOT_A_LINE_ID) bound = ascending ? 0n : MAX_LINE_ID;
-  else if (ascending && bound < 0n) bound = 0n;
-  const limit = query.limit ?? DEFAULT_LOG_PAGE_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LOG_PAGE_LIMIT) {
-    throw new LogQueryError(`limit must be an integer from 1 to ${MAX_LOG_PAGE_LIMIT}`);
-  }
-  let regex: UserRegex | undefined;
-  if (query.regexFilter !== undefined && query.regexFilter !== "") {
-    try {
-      // Linear time in each line, whatever the pattern (a backtracking engine could stall here).
-      regex = compileUserRegex(query.regexFilter);
-    } catch (error) {
-      throw new LogQueryError(`Invalid regex_filter: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  return {
-    stream: query.logType,
-    jobs: nonEmptySet(query.jobs),
-    nodes: nonEmptySet(query.nodes),
-    attempt: query.attempt,
-    ascending,
-    bound,
-    regex,
-    limit,
-  };
-}
-
-interface Partition {
-  pk: string;
-  sk: [string, string];
-  /** Once this partition is read, every later entry starts at or after (asc) / at or before (desc) this id. */
-  doneFrontier?: bigint;
-}
-
-/** Index entries of some partitions, in first-id order (partitions are given in that order). */
-class IndexSource {
-  /** First id of the last entry read: unread entries start at or after it (asc), at or before it (desc). */
-  frontier: bigint | undefined;
-  exhausted = false;
-  private partition = 0;
-  private startKey: Record<string, unknown> | undefined;
-
-  constructor(
-    private readonly deps: LogReaderDeps,
-    private readonly partitions: readonly Partition[],
-    private readonly ascending: boolean,
-  ) {
-    if (partitions.length === 0) this.exhausted = true;
-  }
-
-  /** The next page of entries; empty when a partition (or the source) has been read to its end. */
-  async nextPage(): Promise<IndexEntry[]> {
-    for (;;) {
-      const partition = this.partitions[this.partition];
-      if (partition === undefined) {
-        this.exhausted = true;
-        return [];
-      }
-      const result = await this.deps.doc.send(
-        new QueryCommand({
-          TableName: this.deps.tableName,
-          KeyConditionExpression: "pk = :pk AND sk BETWEEN :low AND :high",
-          ExpressionAttributeValues: { ":pk": partition.pk, ":low": partition.sk[0], ":high": partition.sk[1] },
-          ScanIndexForward: this.ascending,
-          Limit: QUERY_PAGE_ITEMS,
-          ...(this.startKey ? { ExclusiveStartKey: this.startKey } : {}),
-        }),
-      );
-      this.startKey = result.LastEvaluatedKey;
-      // Items a newer writer wrote in a shape this reader cannot read are skipped.
-      const entries = (result.Items ?? []).flatMap((item) => parseIndexItem(item) ?? []);
-      const last = entries[entries.length - 1];
-      if (last !== undefined) this.frontier = last.firstId;
-      if (this.startKey === undefined) {
-        this.partition += 1;
-        // An empty day moves the frontier too, so a page need not wait for every older day to be read.
-        if (partition.doneFrontier !== undefined && this.partition < this.partitions.length) {
-          this.frontier = partition.doneFrontier;
-        }
-        return entries;
-      }
-      if (last !== undefined) return entries;
-    }
-  }
-}
-
-/** Which index partitions can hold the query's lines, each with the first-id range to read. */
-function planSources(deps: LogReaderDeps, query: ParsedLogQuery, nowSec: number): IndexSource[] {
-  const retentionSec = (deps.retentionDays ?? DEFAULT_LOG_RETENTION_DAYS) * 86400;
-  const oldestSec = nowSec - retentionSec - 86400;
-  const oldestId = lineIdFromTime(Math.max(0, oldestSec), true);
-  let low = query.ascending ? query.bound - MAX_SEGMENT_SPAN_ID : 0n;
-  if (low < oldestId) low = oldestId;
-  const high = query.ascending ? MAX_LINE_ID : query.bound;
-  if (high < low) return [];
-  const { jobs, nodes, ascending } = query;
-  if (jobs !== undefined && nodes !== undefined && jobs.size * nodes.size <= MAX_TASK_SOURCES) {
-    return [...jobs].flatMap((job) =>
-      [...nodes].map(
-        (node) => new IndexSource(deps, [{ pk: logTaskPk(job), sk: firstIdSkRange(low, high, node) }], ascending),
-      ),
-    );
-  }
-  if (jobs !== undefined && jobs.size <= MAX_JOB_SOURCES) {
-    return [...jobs].map(
-      (job) => new IndexSource(deps, [{ pk: logJobPk(job), sk: firstIdSkRange(low, high) }], ascending),
-    );
-  }
-  const lastSec = Math.min(lineIdTimeSec(high), nowSec + 86400);
-  const sk = firstIdSkRange(low, high);
-  const partitions = dayBuckets(lineIdTimeSec(low), lastSec, ascending).map(({ day, startSec }) => ({
-    pk: logTimePk(day),
-    sk,
-    doneFrontier: ascending ? lineIdFromTime(startSec + SECONDS_PER_DAY, true) : lineIdFromTime(startSec, true) - 1n,
-  }));
-  return [new IndexSource(deps, partitions, ascending)];
-}
-
 interface PendingRange {
   entry: IndexEntry;
   range: LineRange;
@@ -255,6 +61,9 @@ function compareLines(a: StoredLine, b: StoredLine): number {
   if (a.node !== b.node) return a.node < b.node ? -1 : 1;
   return a.attempt < b.attempt ? -1 : a.attempt > b.attempt ? 1 : 0;
 }
+
+const DEFAULT_MAX_SCAN_BYTES = 32 * 1024 * 1024;
+const DEFAULT_READ_CONCURRENCY = 8;
 
 /** Below every id / above every id: thresholds meaning "nothing is final yet" or "everything is". */
 const BEFORE_ALL = -1n;

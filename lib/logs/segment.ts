@@ -69,13 +69,19 @@ interface Group {
   task: TokenedAttempt;
   stream: LogStream;
   header: string;
-  rows: string[];
+  /** The group's rows, encoded as they come into chunks of at least CHUNK_BYTES. */
+  chunks: Buffer[];
+  /** Bytes used in the last chunk. */
+  used: number;
+  lines: number;
   bytes: number;
   firstId: bigint;
   lastId: bigint;
 }
 
 const NEWLINE = "\n";
+/** Rows are encoded straight into buffers of up to this size (no string per segment to build and copy). */
+const CHUNK_BYTES = 64 * 1024;
 
 function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -99,19 +105,38 @@ function extend(ranges: StreamRanges, group: Group, offset: number): void {
       length: group.bytes,
       firstId: group.firstId,
       lastId: group.lastId,
-      lines: group.rows.length,
+      lines: group.lines,
     };
     return;
   }
   range.length = offset + group.bytes - range.offset;
   if (group.firstId < range.firstId) range.firstId = group.firstId;
   if (group.lastId > range.lastId) range.lastId = group.lastId;
-  range.lines += group.rows.length;
+  range.lines += group.lines;
+}
+
+/** Encodes `row` at the end of the group's last chunk (a new one when it does not fit); returns its bytes. */
+function appendRow(group: Group, row: string): number {
+  let chunk = group.chunks[group.chunks.length - 1];
+  // A UTF-8 character takes at most 3 bytes per UTF-16 unit: room for that always fits.
+  if (chunk === undefined || chunk.length - group.used < row.length * 3) {
+    // Small groups (a short task's few lines) stay small: chunks start at 256 bytes and double.
+    const size = Math.max(row.length * 3, Math.min(CHUNK_BYTES, chunk === undefined ? 256 : chunk.length * 2));
+    if (chunk !== undefined) group.chunks[group.chunks.length - 1] = chunk.subarray(0, group.used);
+    chunk = Buffer.allocUnsafe(size);
+    group.chunks.push(chunk);
+    group.used = 0;
+  }
+  const bytes = chunk.write(row, group.used, "utf8");
+  group.used += bytes;
+  return bytes;
 }
 
 /** Collects lines in memory and lays them out as one segment; its size counts the encoded bytes. */
 export class SegmentBuilder {
   private readonly groups = new Map<string, Group>();
+  /** The group of the last line: consecutive lines of one task stream skip the map. */
+  private lastGroup: Group | undefined;
   private size = 0;
   private count = 0;
   private first: bigint | undefined;
@@ -131,20 +156,42 @@ export class SegmentBuilder {
 
   /** Adds one line (ids of one task and stream must arrive in increasing order); returns the bytes it added. */
   add(task: TokenedAttempt, stream: LogStream, id: bigint, timeMs: number, text: string): number {
-    const key = JSON.stringify([stream, task.job, task.node, task.attempt]);
-    let group = this.groups.get(key);
+    let group = this.lastGroup;
     let added = 0;
-    if (group === undefined) {
-      const header =
-        JSON.stringify({ job: task.job, node: task.node, attempt: task.attempt, stream, tok: task.token }) + NEWLINE;
-      const headerBytes = Buffer.byteLength(header);
-      group = { task: { ...task }, stream, header, rows: [], bytes: headerBytes, firstId: id, lastId: id };
-      this.groups.set(key, group);
-      added += headerBytes;
+    if (
+      group === undefined ||
+      group.stream !== stream ||
+      group.task.job !== task.job ||
+      group.task.node !== task.node ||
+      group.task.attempt !== task.attempt
+    ) {
+      const key = JSON.stringify([stream, task.job, task.node, task.attempt]);
+      group = this.groups.get(key);
+      if (group === undefined) {
+        const header =
+          JSON.stringify({ job: task.job, node: task.node, attempt: task.attempt, stream, tok: task.token }) + NEWLINE;
+        const headerBytes = Buffer.byteLength(header);
+        const copy = { job: task.job, node: task.node, attempt: task.attempt, token: task.token };
+        group = {
+          task: copy,
+          stream,
+          header,
+          chunks: [],
+          used: 0,
+          lines: 0,
+          bytes: headerBytes,
+          firstId: id,
+          lastId: id,
+        };
+        this.groups.set(key, group);
+        added += headerBytes;
+      }
+      this.lastGroup = group;
     }
-    const row = JSON.stringify([formatLineId(id), timeMs, text]) + NEWLINE;
-    const rowBytes = Buffer.byteLength(row);
-    group.rows.push(row);
+    // The same bytes as JSON.stringify([formatLineId(id), timeMs, text]), built without an array.
+    const row = `["${formatLineId(id)}",${JSON.stringify(timeMs)},${JSON.stringify(text)}]\n`;
+    const rowBytes = appendRow(group, row);
+    group.lines += 1;
     group.bytes += rowBytes;
     if (id < group.firstId) group.firstId = id;
     if (id > group.lastId) group.lastId = id;
@@ -163,7 +210,7 @@ export class SegmentBuilder {
     const sections: StreamRanges = {};
     const jobs = new Map<string, StreamRanges>();
     const tasks = new Map<string, { task: TaskAttempt; ranges: StreamRanges }>();
-    const parts: string[] = [];
+    const parts: Buffer[] = [];
     let offset = 0;
     for (const group of groups) {
       extend(sections, group, offset);
@@ -175,10 +222,12 @@ export class SegmentBuilder {
       const taskEntry = tasks.get(taskKey) ?? { task, ranges: {} };
       tasks.set(taskKey, taskEntry);
       extend(taskEntry.ranges, group, offset);
-      parts.push(group.header, ...group.rows);
+      parts.push(Buffer.from(group.header, "utf8"));
+      const last = group.chunks.length - 1;
+      group.chunks.forEach((chunk, i) => parts.push(i === last ? chunk.subarray(0, group.used) : chunk));
       offset += group.bytes;
     }
-    const body = Buffer.from(parts.join(""), "utf8");
+    const body = Buffer.concat(parts);
     if (body.length !== offset) throw new Error(`Segment size mismatch: ${body.length} != ${offset}`);
     return {
       body,

@@ -1,74 +1,29 @@
 // The log writer of one worker process: it numbers task output lines, caps each task's output,
 // batches the lines of many tasks into segment objects (S3 bills per PUT), writes the segment's
 // index items (one BatchWriteItem per 25), and pushes back on callers when its buffer is full.
-// Format and keys: ./segment.ts, ./keys.ts; design and costs: docs/logs.md.
+// Options: ./writer-options.ts; format and keys: ./segment.ts, ./keys.ts, ./index-items.ts;
+// design and costs: docs/logs.md.
 
 import { randomBytes } from "node:crypto";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
-import { batchWrite, type WriteRequest } from "../store/batch";
-import { indexItem, type IndexEntry } from "./index-items";
-import {
-  dayBucket,
-  DEFAULT_LOG_KEY_PREFIX,
-  DEFAULT_LOG_RETENTION_DAYS,
-  logJobPk,
-  logSegmentSk,
-  logTaskPk,
-  logTaskSk,
-  logTimePk,
-  MAX_SEGMENT_SPAN_SEC,
-  segmentObjectKey,
-} from "./keys";
+import { batchWrite } from "../store/batch";
+import { segmentIndexRequests } from "./index-items";
+import { MAX_SEGMENT_SPAN_SEC, segmentObjectKey } from "./keys";
 import { LineIdGenerator, lineIdTimeSec, SALT_BITS } from "./line-id";
+import { systemLogClock, validatedWriterOptions, type LogClock, type LogWriterOptions } from "./writer-options";
+
+export { systemLogClock, type LogClock, type LogWriterOptions } from "./writer-options";
 import {
   isLogStream,
   LOG_STREAMS,
   SegmentBuilder,
   type BuiltSegment,
   type LogStream,
-  type StreamRanges,
   type TaskAttempt,
   type TokenedAttempt,
 } from "./segment";
-
-/** Time and timers, injectable so tests drive time-based flushes without sleeping. */
-export interface LogClock {
-  now(): number;
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemLogClock: LogClock = {
-  now: () => Date.now(),
-  // Timers stay referenced: a process must not exit while a segment or a retry is pending.
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => {
-    clearTimeout(handle as NodeJS.Timeout);
-  },
-};
-
-export interface LogWriterOptions {
-  /** A segment is written once it holds this many encoded bytes. Default 1 MiB. */
-  segmentBytes?: number;
-  /** ... or this long after its first line. Default 5000 ms; at most MAX_SEGMENT_SPAN_SEC. */
-  flushIntervalMs?: number;
-  /** Lines buffered (open segment + segments being written) beyond which `append` waits. Default 8 MiB. */
-  maxBufferBytes?: number;
-  /** Bytes of text kept per task attempt and stream; then one marker line, and the rest is dropped. Default 64 MiB. */
-  maxTaskStreamBytes?: number;
-  /** Index items expire (DynamoDB TTL) this long after their last line. Default 30 (Bistro's --log_retention). */
-  retentionDays?: number;
-  /** S3 key prefix of segments, expired by the bucket's lifecycle rule. Default "task-logs/". */
-  keyPrefix?: string;
-  /** Segments written at the same time. Default 2. */
-  maxConcurrentUploads?: number;
-  /** Tries per segment (PUT, then index) before it is dropped and reported. Default 5. */
-  maxWriteAttempts?: number;
-  /** Per-task byte counts are forgotten after this long without a line (if `endTask` was not called). Default 1 h. */
-  taskIdleForgetMs?: number;
-}
 
 export interface LogWriterDeps {
   s3: S3Client;
@@ -119,39 +74,6 @@ export class LogWriterClosedError extends Error {
 export const TRUNCATION_MARKER_PREFIX = "[sous] output truncated after ";
 export const truncationMarker = (bytes: number) => `${TRUNCATION_MARKER_PREFIX}${bytes} bytes`;
 
-const MIB = 1024 * 1024;
-const DEFAULTS: Required<LogWriterOptions> = {
-  segmentBytes: MIB,
-  flushIntervalMs: 5000,
-  maxBufferBytes: 8 * MIB,
-  maxTaskStreamBytes: 64 * MIB,
-  retentionDays: DEFAULT_LOG_RETENTION_DAYS,
-  keyPrefix: DEFAULT_LOG_KEY_PREFIX,
-  maxConcurrentUploads: 2,
-  maxWriteAttempts: 5,
-  taskIdleForgetMs: 3600_000,
-};
-
-function validated(options: LogWriterOptions): Required<LogWriterOptions> {
-  const o = { ...DEFAULTS, ...options };
-  const positive = (name: keyof LogWriterOptions, value: number) => {
-    if (!Number.isFinite(value) || value <= 0) throw new RangeError(`LogWriter option ${name} must be positive`);
-  };
-  positive("segmentBytes", o.segmentBytes);
-  positive("flushIntervalMs", o.flushIntervalMs);
-  positive("maxBufferBytes", o.maxBufferBytes);
-  positive("maxTaskStreamBytes", o.maxTaskStreamBytes);
-  positive("retentionDays", o.retentionDays);
-  positive("maxConcurrentUploads", o.maxConcurrentUploads);
-  positive("maxWriteAttempts", o.maxWriteAttempts);
-  positive("taskIdleForgetMs", o.taskIdleForgetMs);
-  if (o.flushIntervalMs > MAX_SEGMENT_SPAN_SEC * 1000) {
-    throw new RangeError(`LogWriter option flushIntervalMs must be at most ${MAX_SEGMENT_SPAN_SEC * 1000}`);
-  }
-  if (o.maxBufferBytes < o.segmentBytes) throw new RangeError("LogWriter option maxBufferBytes must be ≥ segmentBytes");
-  return o;
-}
-
 interface TaskStreamState {
   bytes: number;
   truncated: boolean;
@@ -163,20 +85,12 @@ interface SealedSegment {
   built: BuiltSegment;
   /** Bytes this segment holds of the buffer bound. */
   bufferedBytes: number;
+  /** Its bytes no longer count against the bound (written, or given up). */
+  released: boolean;
 }
 
 const taskStreamKey = (task: TaskAttempt, stream: LogStream) =>
   JSON.stringify([task.job, task.node, task.attempt, stream]);
-
-function minFirstId(ranges: StreamRanges): bigint {
-  let first: bigint | undefined;
-  for (const stream of LOG_STREAMS) {
-    const range = ranges[stream];
-    if (range !== undefined && (first === undefined || range.firstId < first)) first = range.firstId;
-  }
-  if (first === undefined) throw new Error("An index entry needs at least one range");
-  return first;
-}
 
 /** One per worker process. `append` is cheap; awaiting it is what bounds memory. */
 export class LogWriter {
@@ -195,6 +109,7 @@ export class LogWriter {
   private readonly roomWaiters: (() => void)[] = [];
   private readonly idleWaiters: (() => void)[] = [];
   private readonly taskStreams = new Map<string, TaskStreamState>();
+  private lastStream: (TaskAttempt & { stream: LogStream; key: string; state: TaskStreamState }) | undefined;
   private closed = false;
   private readonly counts: Omit<LogWriterStats, "bufferedBytes"> = {
     lines: 0,
@@ -211,7 +126,7 @@ export class LogWriter {
     private readonly deps: LogWriterDeps,
     options: LogWriterOptions = {},
   ) {
-    this.options = validated(options);
+    this.options = validatedWriterOptions(options);
     this.clock = deps.clock ?? systemLogClock;
     const rng = deps.rng ?? Math.random;
     const salt = Math.floor(rng() * (1 << SALT_BITS));
@@ -232,12 +147,13 @@ export class LogWriter {
    * segments have been written and freed enough (the line itself is already taken). Rejects only
    * after `close()`.
    */
-  append(line: LogLineInput): Promise<void> {
+  append(line: LogLineInput): Promise<void> | undefined {
     if (this.closed) return Promise.reject(new LogWriterClosedError("LogWriter is closed"));
     if (!isLogStream(line.stream)) return Promise.reject(new TypeError(`Unknown log stream: ${String(line.stream)}`));
     const text = this.capped(line);
     if (text !== undefined) this.add(line, text);
-    return this.room();
+    // Nothing to wait for while there is room: no promise per line on the fast path.
+    return this.buffered < this.options.maxBufferBytes ? undefined : this.room();
   }
 
   /** Writes everything appended so far; resolves when those segments are written (or dropped). */
@@ -269,12 +185,7 @@ export class LogWriter {
 
   /** The text to store for this line: itself, the truncation marker, or nothing. */
   private capped(line: LogLineInput): string | undefined {
-    const key = taskStreamKey(line, line.stream);
-    let state = this.taskStreams.get(key);
-    if (state === undefined) {
-      state = { bytes: 0, truncated: false, lastLineMs: 0 };
-      this.taskStreams.set(key, state);
-    }
+    const state = this.taskStreamState(line);
     state.lastLineMs = this.clock.now();
     if (state.truncated) {
       this.counts.droppedLines += 1;
@@ -291,13 +202,35 @@ export class LogWriter {
     return line.text;
   }
 
+  /** The byte count of the line's task stream; consecutive lines of one stream skip the map. */
+  private taskStreamState(line: LogLineInput): TaskStreamState {
+    const last = this.lastStream;
+    if (
+      last !== undefined &&
+      last.stream === line.stream &&
+      last.job === line.job &&
+      last.node === line.node &&
+      last.attempt === line.attempt &&
+      this.taskStreams.get(last.key) === last.state
+    ) {
+      return last.state;
+    }
+    const key = taskStreamKey(line, line.stream);
+    let state = this.taskStreams.get(key);
+    if (state === undefined) {
+      state = { bytes: 0, truncated: false, lastLineMs: 0 };
+      this.taskStreams.set(key, state);
+    }
+    this.lastStream = { job: line.job, node: line.node, attempt: line.attempt, stream: line.stream, key, state };
+    return state;
+  }
+
   private add(line: LogLineInput, text: string): void {
     const id = this.ids.next(line.timeMs);
     const first = this.open.firstId;
     // Keeps every segment within MAX_SEGMENT_SPAN_SEC even when timers run late; readers rely on it.
     if (first !== undefined && lineIdTimeSec(id) - lineIdTimeSec(first) >= MAX_SEGMENT_SPAN_SEC) this.seal();
-    const task = { job: line.job, node: line.node, attempt: line.attempt, token: line.token };
-    this.buffered += this.open.add(task, line.stream, id, line.timeMs, text);
+    this.buffered += this.open.add(line, line.stream, id, line.timeMs, text);
     this.counts.lines += 1;
     if (this.open.lines === 1) {
       this.openTimer = this.clock.setTimeout(() => {
@@ -323,7 +256,7 @@ export class LogWriter {
     const built = this.open.build();
     this.open = new SegmentBuilder();
     const name = `${this.segmentNamePrefix}-${(this.sequence++).toString(36).padStart(5, "0")}`;
-    this.queue.push({ name, built, bufferedBytes });
+    this.queue.push({ name, built, bufferedBytes, released: false });
     this.forgetIdleTasks();
     this.pump();
   }
@@ -335,10 +268,7 @@ export class LogWriter {
       this.uploading += 1;
       void this.upload(segment).finally(() => {
         this.uploading -= 1;
-        this.buffered -= segment.bufferedBytes;
-        if (this.buffered < this.options.maxBufferBytes) {
-          for (const resolve of this.roomWaiters.splice(0)) resolve();
-        }
+        this.release(segment);
         this.pump();
         if (this.uploading === 0 && this.queue.length === 0) {
           for (const resolve of this.idleWaiters.splice(0)) resolve();
@@ -347,7 +277,20 @@ export class LogWriter {
     }
   }
 
-  /** PUT first, index second: an index item never names an object that was not written. */
+  /** Frees the segment's share of the buffer (once): its body is no longer needed. */
+  private release(segment: SealedSegment): void {
+    if (segment.released) return;
+    segment.released = true;
+    this.buffered -= segment.bufferedBytes;
+    if (this.buffered < this.options.maxBufferBytes) {
+      for (const resolve of this.roomWaiters.splice(0)) resolve();
+    }
+  }
+
+  /**
+   * PUT first, index second: an index item never names an object that was not written. The body's
+   * buffer is freed once the PUT succeeded, so a slow index write does not hold up task output.
+   */
   private async upload(segment: SealedSegment): Promise<void> {
     const key = segmentObjectKey(this.options.keyPrefix, this.deps.logOwner ?? this.deps.workerId, segment.name);
     try {
@@ -362,7 +305,8 @@ export class LogWriter {
         );
         this.counts.s3Puts += 1;
       });
-      const requests = this.indexRequests(key, segment);
+      this.release(segment);
+      const requests = segmentIndexRequests(key, segment.name, segment.built, this.options.retentionDays);
       await this.withRetries(() => batchWrite({ doc: this.deps.doc, tableName: this.deps.tableName }, requests));
       this.counts.indexItems += requests.length;
       this.counts.segmentsWritten += 1;
@@ -375,30 +319,6 @@ export class LogWriter {
         // A failing reporter must not stall the upload pipeline.
       }
     }
-  }
-
-  private indexRequests(segmentKey: string, segment: SealedSegment): WriteRequest[] {
-    const { built, name } = segment;
-    const expiresAtSec = lineIdTimeSec(built.lastId) + Math.ceil(this.options.retentionDays * 86400);
-    const put = (key: { pk: string; sk: string }, entry: IndexEntry): WriteRequest => ({
-      PutRequest: { Item: indexItem(key, entry) },
-    });
-    const requests: WriteRequest[] = [];
-    for (const { task, ranges } of built.tasks) {
-      const firstId = minFirstId(ranges);
-      const key = { pk: logTaskPk(task.job), sk: logTaskSk(task.node, firstId, name) };
-      const taskRef = { node: task.node, attempt: task.attempt };
-      requests.push(put(key, { segmentKey, firstId, ranges, expiresAtSec, task: taskRef }));
-    }
-    for (const { job, ranges } of built.jobs) {
-      const firstId = minFirstId(ranges);
-      requests.push(
-        put({ pk: logJobPk(job), sk: logSegmentSk(firstId, name) }, { segmentKey, firstId, ranges, expiresAtSec }),
-      );
-    }
-    const timeKey = { pk: logTimePk(dayBucket(lineIdTimeSec(built.firstId))), sk: logSegmentSk(built.firstId, name) };
-    requests.push(put(timeKey, { segmentKey, firstId: built.firstId, ranges: built.sections, expiresAtSec }));
-    return requests;
   }
 
   private async withRetries(write: () => Promise<void>): Promise<void> {

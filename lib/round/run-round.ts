@@ -335,6 +335,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
         pathToNode: pathToNode(tree, node),
         resourcesByNode: resourcesByNode(item),
         previous: item.status,
+        physicalResources: settings.physicalResources,
       }),
     );
     report.resent++;
@@ -435,6 +436,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
         pathToNode: start.pathToNode,
         resourcesByNode: start.resourcesByNode,
         previous: start.previous,
+        physicalResources: settings.physicalResources,
       }),
     );
     report.started.push({ job: write.job, node: write.node, attempt: write.attempt, worker: write.worker });

@@ -28,6 +28,7 @@ import type { LogSink } from "./log-sink";
 import { selfDeadlines } from "./lost-safety";
 import { runTask, type TaskHandle, type TaskResult } from "./task-process";
 import { TaskStatusLog } from "./task-statuses";
+import { hostCgroupFs, setUpTaskCgroups, TaskCgroups } from "./task-cgroups";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./worker-options";
 import type { ExitReason, WorkerEvent, WorkerExit } from "./worker-events";
 
@@ -46,6 +47,8 @@ export interface WorkerDeps {
   sendBodies?: SendBodies;
   /** Measures the machine for registration. Default: `detectMachineResources` (cores, memory, nvidia-smi). */
   machine?: () => Promise<MachineResources>;
+  /** Sets up per-task cgroups. Default: `setUpTaskCgroups` at the `cgroupRoot` option. */
+  taskCgroups?: () => Promise<TaskCgroups>;
   /** Wall-clock milliseconds. Default `Date.now`. Also compared with SQS's SentTimestamp. */
   clock?: () => number;
   /** Everything the worker decides, as structured events. Default: one JSON line each on stderr. */
@@ -72,7 +75,6 @@ export interface WorkerHandle {
 const DEFAULT_PARENT_DEATH_SIGNAL = 9;
 /** Said at every start: Bistro settings the worker does not apply. */
 export const IGNORED_SETTINGS_WARNINGS = [
-  "task_subprocess.cgroups and physical_resources enforcement are not applied: tasks run without cgroup limits",
   "task_subprocess.process_group_leader is ignored: every task always leads its own process group",
 ];
 /** Finished and refused attempts remembered, so late duplicates are recognised (oldest forgotten first). */
@@ -127,6 +129,7 @@ class WorkerDaemon {
   private liveness!: Liveness;
   private endSender!: EndSender;
   private readonly statusLog: TaskStatusLog;
+  private cgroups!: TaskCgroups;
 
   private readonly running = new Map<string, RunningTask>();
   private readonly runningByTask = new Map<string, string>();
@@ -165,6 +168,7 @@ class WorkerDaemon {
   async register(): Promise<string> {
     const { options, deps } = this;
     // Taken before the call, so it is never later than the control plane's own record of it.
+    this.cgroups = await (deps.taskCgroups ?? (() => this.defaultTaskCgroups()))();
     const sentAtMs = this.clock();
     const answer = await deps.controlPlane.register({
       id: options.id,
@@ -214,9 +218,21 @@ class WorkerDaemon {
       queueUrl: answer.queueUrl,
       timings: answer.timings,
       ...deadlines,
+      taskLimits: this.cgroups.describe(),
     });
+    if (!this.cgroups.support.enforced) this.emit({ type: "warning", message: this.cgroups.describe() });
     for (const message of IGNORED_SETTINGS_WARNINGS) this.emit({ type: "warning", message });
     return answer.queueUrl;
+  }
+
+  private defaultTaskCgroups(): Promise<TaskCgroups> {
+    const { cgroupRoot, taskPidsMax } = this.options;
+    if (cgroupRoot === null) {
+      return Promise.resolve(
+        new TaskCgroups({ enforced: false, reason: "turned off (--no-cgroups)" }, hostCgroupFs, undefined),
+      );
+    }
+    return setUpTaskCgroups({ root: cgroupRoot, ...(taskPidsMax === undefined ? {} : { pidsMax: taskPidsMax }) });
   }
 
   start(): void {
@@ -415,6 +431,7 @@ class WorkerDaemon {
         parentDeathSignal: message.parentDeathSignal ?? DEFAULT_PARENT_DEATH_SIGNAL,
       },
       onOutputLine: (line) => logs.append({ job, node, attempt, token: message.token, ...line }),
+      ...(message.cgroup === undefined ? {} : { cgroup: () => this.cgroups.create(attempt, message.cgroup ?? {}) }),
       ...(message.maxRuntimeMs === undefined
         ? {}
         : { maxRuntimeMs: message.maxRuntimeMs, timeoutKillWaitMs: timeoutKillWaitMs(message, options.killWaitMs) }),

@@ -15,9 +15,12 @@ export interface LogLine {
   timeMs: number;
 }
 
-/** The part of the S3 log writer the daemon uses. `append` resolving late is backpressure. */
+/**
+ * The part of the S3 log writer the daemon uses. `append` returns nothing while the sink has room,
+ * else a promise that resolves when it has (backpressure), or rejects when the line is refused.
+ */
 export interface LogSink {
-  append(line: LogLine): Promise<void>;
+  append(line: LogLine): Promise<void> | undefined;
   flush(): Promise<void>;
   close(): Promise<void>;
   /** Told when an attempt has ended, so per-task bookkeeping can go (the S3 writer has it). */

@@ -63,19 +63,23 @@ export class LineSplitter {
 }
 
 /**
- * Reads `stream` to its end and hands every line to `onLine`, waiting for `onLine`'s promise before
- * the next line. While it waits, the stream's buffer fills up to its high-water mark and Node stops
- * reading the pipe, so the task blocks on a full pipe instead of the worker buffering its output.
+ * Reads `stream` to its end and hands every line to `onLine`; when `onLine` returns a promise, the
+ * next line waits for it. While it waits, the stream's buffer fills up to its high-water mark and
+ * Node stops reading the pipe, so the task blocks on a full pipe instead of the worker buffering
+ * its output. A consumer with room returns nothing, and a whole read is handled without yielding.
  * Rejects if the stream fails or `onLine` throws.
  */
 export async function forEachLine(
   stream: Readable,
-  onLine: (line: Buffer) => Promise<void>,
+  onLine: (line: Buffer) => void | Promise<void>,
   maxLineBytes: number = MAX_LINE_BYTES,
 ): Promise<void> {
   const splitter = new LineSplitter(maxLineBytes);
   for await (const chunk of stream as AsyncIterable<Buffer>) {
-    for (const line of splitter.push(chunk)) await onLine(line);
+    for (const line of splitter.push(chunk)) {
+      const pending = onLine(line);
+      if (pending) await pending;
+    }
   }
   const rest = splitter.end();
   if (rest !== undefined) await onLine(rest);
@@ -105,6 +109,11 @@ export class LineQuota {
   ) {
     this.pollMs = Math.max(1, pollMs); // Bistro's minimum poll period
     this.startMs = monotonicMs();
+  }
+
+  /** False when the quota is off (`take` then never waits). */
+  get enabled(): boolean {
+    return this.linesPerInterval > 0;
   }
 
   /** Resolves once one more line may be forwarded, and counts it. */

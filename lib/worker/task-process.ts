@@ -15,6 +15,7 @@ import { forEachLine, LineQuota } from "./output-lines";
 import { executableProblem, parentDeathPrefix } from "./parent-death";
 import { killProcessGroup, signalProcessGroup } from "./process-group";
 import { closeQuietly, openStatusPipe, readStatusPipe, STATUS_PIPE_PATH } from "./status-pipe";
+import type { TaskCgroup } from "./task-cgroups";
 
 export type OutputStreamName = "stdout" | "stderr";
 
@@ -26,7 +27,7 @@ export interface TaskOutputLine {
   timeMs: number;
 }
 
-/** Receives output lines. While its promise is pending, that pipe is not read (backpressure). */
+/** Receives output lines. While its promise is pending, that pipe is not read (backpressure); none: go on. */
 export type TaskOutputSink = (line: TaskOutputLine) => void | Promise<void>;
 
 export interface RunTaskOptions {
@@ -43,7 +44,7 @@ export interface RunTaskOptions {
   workerId: string;
   /** The worker's `--data-dir`; the task runs in `<dataDir>/jobs/<jobName>`. */
   dataDir: string;
-  /** The job's `task_subprocess` settings that apply here (cgroups do not). */
+  /** The job's `task_subprocess` settings that apply here (cgroups come through `cgroup`). */
   subprocess: Pick<TaskSubprocessOptions, "pollMs" | "maxLogLinesPerPollInterval" | "useCanaryPipe"> &
     Partial<Pick<TaskSubprocessOptions, "parentDeathSignal">>;
   onOutputLine: TaskOutputSink;
@@ -53,6 +54,11 @@ export interface RunTaskOptions {
    */
   maxRuntimeMs?: number;
   timeoutKillWaitMs?: number;
+  /**
+   * Makes the task's own cgroup (lib/worker/task-cgroups.ts), or undefined for none. The task joins
+   * it before it execs; the task ends only once the cgroup is empty and removed.
+   */
+  cgroup?: () => Promise<TaskCgroup | undefined>;
   /** The environment the task inherits, before the SOUS_* variables; default `process.env`. */
   baseEnv?: NodeJS.ProcessEnv;
   /** Clock for timestamps; default `Date.now`. */
@@ -89,6 +95,16 @@ export interface TaskHandle {
    * task ended). A kill before the process is spawned cancels the start: the result is `killed`.
    */
   kill(request: KillRequest): boolean;
+}
+
+/**
+ * The argv prefix that moves the task into its cgroup before it runs any of its own code, so even
+ * what it forks at once is inside. A failure is said on the task's stderr (it then has no status).
+ */
+export function cgroupJoinPrefix(procsFile: string): string[] {
+  const script =
+    'echo $$ 2>/dev/null >"$0" || { echo "sous: cannot move the task into its cgroup ($0)" >&2; exit 125; }; exec "$@"';
+  return ["/bin/sh", "-c", script, procsFile];
 }
 
 /** The fd of the canary pipe: nobody writes it; any process holding it keeps the task running. */
@@ -185,6 +201,7 @@ class TaskRun {
   private runtimeTimer: NodeJS.Timeout | undefined;
   private timedOut = false;
   private readonly now: () => number;
+  private cgroup: TaskCgroup | undefined;
 
   constructor(private readonly options: RunTaskOptions) {
     this.now = options.now ?? Date.now;
@@ -259,6 +276,17 @@ class TaskRun {
   }
 
   async execute(): Promise<TaskResult> {
+    const result = await this.startAndSupervise();
+    if (this.cgroup === undefined) return result;
+    try {
+      await this.cgroup.remove(this.options.subprocess.pollMs);
+    } catch (error) {
+      result.outputError ??= `Removing the task's cgroup failed: ${errorMessage(error)}`;
+    }
+    return { ...result, endedAtMs: this.now() };
+  }
+
+  private async startAndSupervise(): Promise<TaskResult> {
     const startedAtMs = this.now();
     const notStarted = (spawnError: string | undefined): TaskResult => {
       this.finished = true;
@@ -291,6 +319,12 @@ class TaskRun {
       return notStarted(`Failed to make working directory: ${errorMessage(error)}`);
     }
 
+    try {
+      this.cgroup = await options.cgroup?.();
+    } catch (error) {
+      return notStarted(`Failed to make the task's cgroup: ${errorMessage(error)}`);
+    }
+
     let pipe: Awaited<ReturnType<typeof openStatusPipe>>;
     try {
       pipe = await openStatusPipe();
@@ -304,7 +338,10 @@ class TaskRun {
     }
 
     const env = taskEnv(options.baseEnv ?? process.env, options);
-    const wrapper = parentDeathPrefix(options.subprocess.parentDeathSignal ?? 0);
+    const wrapper = [
+      ...(this.cgroup ? cgroupJoinPrefix(this.cgroup.procsFile) : []),
+      ...parentDeathPrefix(options.subprocess.parentDeathSignal ?? 0),
+    ];
     if (wrapper.length > 0) {
       const problem = await executableProblem(file, cwd, env.PATH);
       if (problem !== undefined) {
@@ -375,15 +412,24 @@ class TaskRun {
 
     const forwardLines = async (stream: Readable | null, name: OutputStreamName): Promise<void> => {
       if (stream === null) return;
-      const forward = async (line: Buffer): Promise<void> => {
-        // After a sink failure the pipe is still drained (a full pipe would block the task), unthrottled.
-        if (outputError !== undefined) return;
-        await quota.take();
+      const deliver = (line: Buffer): void | Promise<void> => {
         try {
-          await options.onOutputLine({ stream: name, text: line.toString("utf8"), timeMs: this.now() });
+          const pending = options.onOutputLine({ stream: name, text: line.toString("utf8"), timeMs: this.now() });
+          // A sink with room answers at once: no promise per line on the fast path.
+          if (pending) {
+            return pending.catch((error: unknown) => {
+              noteError("Output sink failed", error);
+            });
+          }
         } catch (error) {
           noteError("Output sink failed", error);
         }
+      };
+      const forward = (line: Buffer): void | Promise<void> => {
+        // After a sink failure the pipe is still drained (a full pipe would block the task), unthrottled.
+        if (outputError !== undefined) return;
+        if (!quota.enabled) return deliver(line);
+        return quota.take().then(() => deliver(line));
       };
       try {
         await forEachLine(stream, forward);
@@ -399,7 +445,6 @@ class TaskRun {
     const statusStream = readStatusPipe(statusReadFd);
     const readStatus = forEachLine(statusStream, (line) => {
       if (line.length > 0) rawStatus = line.toString("utf8");
-      return Promise.resolve();
     }).catch((error: unknown) => {
       noteError("Reading the status pipe failed", error);
       statusStream.destroy();
@@ -425,7 +470,7 @@ class TaskRun {
     clearTimeout(this.runtimeTimer);
     // Descendants that closed every pipe (e.g. `cmd >/dev/null 2>&1 3>&- &`) would outlive the task;
     // the task is over, so they go, and the result waits until they are gone. Ones that left the
-    // group (setsid) are out of reach without cgroups.
+    // group (setsid) are reaped with the task's cgroup, where it has one (execute).
     await killProcessGroup(pid, options.subprocess.pollMs);
     return {
       ...(rawStatus === undefined ? {} : { rawStatus }),

@@ -59,7 +59,7 @@ export class TaskStatusLog {
       text,
     };
     try {
-      this.logs.append({ ...line, timeMs: this.clock() }).catch((error: unknown) => {
+      this.logs.append({ ...line, timeMs: this.clock() })?.catch((error: unknown) => {
         this.onError(errorText(error));
       });
     } catch (error) {

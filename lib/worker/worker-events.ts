@@ -30,6 +30,8 @@ export type WorkerEvent =
       timings: WorkerTimings;
       suicideAfterMs: number;
       mustDieAfterMs: number;
+      /** Whether tasks get cgroup limits here, and if not why (docs/worker.md). */
+      taskLimits: string;
     }
   | LivenessEvent
   /** Something the worker does not do that a Bistro config may ask for. */

@@ -7,6 +7,7 @@ import { hostname as osHostname } from "node:os";
 import { z } from "zod";
 
 import type { ResourceAmounts } from "../model/config";
+import { MAX_TASK_PIDS } from "./task-cgroups";
 
 export interface WorkerOptions {
   /** The worker id (Bistro's shard); one live instance per id. */
@@ -38,6 +39,10 @@ export interface WorkerOptions {
   endsDrainTimeoutMs?: number;
   /** Environment the tasks inherit (before SOUS_*). Default `process.env`. */
   baseEnv?: NodeJS.ProcessEnv;
+  /** Where cgroup2 is mounted, for per-task limits; null turns them off. Default /sys/fs/cgroup. */
+  cgroupRoot?: string | null;
+  /** `pids.max` of every task's cgroup (where limits are enforced). Default none. */
+  taskPidsMax?: number;
 }
 
 /** Every option resolved; what the daemon reads. */
@@ -54,6 +59,8 @@ export interface CompiledWorkerOptions {
   shutdownWaitMs: number;
   killWaitMs: number;
   endsDrainTimeoutMs: number;
+  cgroupRoot: string | null;
+  taskPidsMax?: number | undefined;
   baseEnv?: NodeJS.ProcessEnv;
 }
 
@@ -68,6 +75,7 @@ export const WORKER_OPTION_DEFAULTS = {
   shutdownWaitMs: 20_000,
   killWaitMs: 5000,
   endsDrainTimeoutMs: 30_000,
+  cgroupRoot: "/sys/fs/cgroup",
 } as const;
 
 /** Longest wait any duration option may ask for (a day): longer is a unit mistake, not a wish. */
@@ -89,6 +97,8 @@ const schema = z.object({
   shutdownWaitMs: durationMs,
   killWaitMs: durationMs,
   endsDrainTimeoutMs: durationMs,
+  cgroupRoot: z.string().min(1).startsWith("/", "must be an absolute path").nullable(),
+  taskPidsMax: z.number().int().min(1).max(MAX_TASK_PIDS).optional(),
 });
 
 /** Fills in the defaults and validates the result; throws WorkerOptionsError naming each bad option. */

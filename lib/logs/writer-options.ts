@@ -1,0 +1,73 @@
+// The log writer's options, their defaults and validation, and its injectable clock.
+
+import { DEFAULT_LOG_KEY_PREFIX, DEFAULT_LOG_RETENTION_DAYS, MAX_SEGMENT_SPAN_SEC } from "./keys";
+
+/** Time and timers, injectable so tests drive time-based flushes without sleeping. */
+export interface LogClock {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemLogClock: LogClock = {
+  now: () => Date.now(),
+  // Timers stay referenced: a process must not exit while a segment or a retry is pending.
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => {
+    clearTimeout(handle as NodeJS.Timeout);
+  },
+};
+
+export interface LogWriterOptions {
+  /** A segment is written once it holds this many encoded bytes. Default 2 MiB. */
+  segmentBytes?: number;
+  /** ... or this long after its first line. Default 5000 ms; at most MAX_SEGMENT_SPAN_SEC. */
+  flushIntervalMs?: number;
+  /** Lines buffered (open segment + segments being written) beyond which `append` waits. Default 8 MiB. */
+  maxBufferBytes?: number;
+  /** Bytes of text kept per task attempt and stream; then one marker line, and the rest is dropped. Default 64 MiB. */
+  maxTaskStreamBytes?: number;
+  /** Index items expire (DynamoDB TTL) this long after their last line. Default 30 (Bistro's --log_retention). */
+  retentionDays?: number;
+  /** S3 key prefix of segments, expired by the bucket's lifecycle rule. Default "task-logs/". */
+  keyPrefix?: string;
+  /** Segments written at the same time (PUT and index). Default 4. */
+  maxConcurrentUploads?: number;
+  /** Tries per segment (PUT, then index) before it is dropped and reported. Default 5. */
+  maxWriteAttempts?: number;
+  /** Per-task byte counts are forgotten after this long without a line (if `endTask` was not called). Default 1 h. */
+  taskIdleForgetMs?: number;
+}
+
+const MIB = 1024 * 1024;
+export const WRITER_DEFAULTS: Required<LogWriterOptions> = {
+  segmentBytes: 2 * MIB,
+  flushIntervalMs: 5000,
+  maxBufferBytes: 8 * MIB,
+  maxTaskStreamBytes: 64 * MIB,
+  retentionDays: DEFAULT_LOG_RETENTION_DAYS,
+  keyPrefix: DEFAULT_LOG_KEY_PREFIX,
+  maxConcurrentUploads: 4,
+  maxWriteAttempts: 5,
+  taskIdleForgetMs: 3600_000,
+};
+
+export function validatedWriterOptions(options: LogWriterOptions): Required<LogWriterOptions> {
+  const o = { ...WRITER_DEFAULTS, ...options };
+  const positive = (name: keyof LogWriterOptions, value: number) => {
+    if (!Number.isFinite(value) || value <= 0) throw new RangeError(`LogWriter option ${name} must be positive`);
+  };
+  positive("segmentBytes", o.segmentBytes);
+  positive("flushIntervalMs", o.flushIntervalMs);
+  positive("maxBufferBytes", o.maxBufferBytes);
+  positive("maxTaskStreamBytes", o.maxTaskStreamBytes);
+  positive("retentionDays", o.retentionDays);
+  positive("maxConcurrentUploads", o.maxConcurrentUploads);
+  positive("maxWriteAttempts", o.maxWriteAttempts);
+  positive("taskIdleForgetMs", o.taskIdleForgetMs);
+  if (o.flushIntervalMs > MAX_SEGMENT_SPAN_SEC * 1000) {
+    throw new RangeError(`LogWriter option flushIntervalMs must be at most ${MAX_SEGMENT_SPAN_SEC * 1000}`);
+  }
+  if (o.maxBufferBytes < o.segmentBytes) throw new RangeError("LogWriter option maxBufferBytes must be ≥ segmentBytes");
+  return o;
+}
