@@ -327,6 +327,7 @@ describe("the start order's cgroup request", () => {
       workerId: "w1",
       workerInstance: "i",
       workerHost: "h",
+      listDeadlineMs: 1_000,
       pathToNode: ["instance", "n"],
       resourcesByNode: { w1: { ram: 1, cores: 2 } },
       previous: undefined,
