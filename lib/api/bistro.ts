@@ -240,7 +240,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
       const level = tree.levels[levelIndex] ?? "";
       const entry = {
         ...(withResources ? { resources: resourcesOf[levelIndex] ?? {} } : {}),
-        ...(withDisabled && tree.enabled[node] !== true ? { disabled: true } : {}),
+        ...(withDisabled && tree.enabled[node] !== 1 ? { disabled: true } : {}),
       };
       appendTo(levels, level, [name, entry]);
     }

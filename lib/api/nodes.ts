@@ -22,7 +22,7 @@ function nodeView(tree: NodeTree, node: number) {
     name: tree.names[node] ?? "",
     level: tree.levels[tree.levelOf[node] ?? 0] ?? INSTANCE_LEVEL,
     parent: parent >= 0 ? (tree.names[parent] ?? null) : null,
-    enabled: tree.enabled[node] ?? true,
+    enabled: tree.enabled[node] !== 0,
     tags: [...(tree.tags[node] ?? [])],
   };
 }

@@ -92,7 +92,7 @@ function computeClasses(
   for (let l = 0; l <= level; l++) {
     const filter = filters[l] ?? null;
     for (const node of tree.byLevel[l] ?? []) {
-      if (tree.enabled[node] !== true) classes[node] = DISABLED;
+      if (tree.enabled[node] !== 1) classes[node] = DISABLED;
       else if (filter && !passesNode(filter, jobName, tree.names[node] ?? "", tree.tags[node] ?? [])) {
         classes[node] = AVOIDED;
       } else classes[node] = node === 0 ? PLACED : (classes[tree.parentOf[node] ?? 0] ?? PLACED);

@@ -111,7 +111,7 @@ export async function jobShards(deps: ApiDeps, name: string, input: RouteInput) 
     nodes: page.map((node, i): ShardGroup => ({
       name: tree.names[node] ?? "",
       counts: Object.fromEntries(counts[i] ?? []),
-      enabled: tree.enabled[node] ?? true,
+      enabled: tree.enabled[node] !== 0,
     })),
     nextCursor: end < members.length ? encodeCursor({ offset: end }) : null,
   };

@@ -28,7 +28,8 @@ export interface NodeTree {
   readonly levelOf: Int32Array;
   /** Parent node number, -1 for the instance node (node 0). */
   readonly parentOf: Int32Array;
-  readonly enabled: readonly boolean[];
+  /** 1 where the node is enabled, 0 where not (a byte per node: a million nodes cost 1 MB). */
+  readonly enabled: Uint8Array;
   /** Sorted tags per node; sparse (absent = no tags), so read it as `tree.tags[n] ?? []`. */
   readonly tags: readonly (readonly string[])[];
   /** Node numbers of each level, in the order the sources produced them. */
@@ -66,7 +67,7 @@ export class NodeTreeBuilder {
   private readonly names: string[];
   private levelOf = new Int32Array(1024);
   private parentOf = new Int32Array(1024);
-  private readonly enabled: boolean[] = [true];
+  private enabled = new Uint8Array(1024).fill(1, 0, 1);
   /** Sparse: untagged nodes have no entry (readers default to no tags). */
   private readonly tags: (readonly string[])[] = [];
   private readonly byLevel: number[][];
@@ -137,7 +138,7 @@ export class NodeTreeBuilder {
     this.names.push(spec.name);
     this.levelOf[node] = level;
     this.parentOf[node] = parent;
-    this.enabled.push(spec.enabled ?? true);
+    this.enabled[node] = spec.enabled === false ? 0 : 1;
     if (spec.tags && spec.tags.length > 0) this.tags[node] = [...spec.tags].sort();
     this.byLevel[level]?.push(node);
     if (first === undefined) {
@@ -173,6 +174,9 @@ export class NodeTreeBuilder {
     const parentOf = new Int32Array(this.parentOf.length * 2);
     parentOf.set(this.parentOf);
     this.parentOf = parentOf;
+    const enabled = new Uint8Array(this.enabled.length * 2);
+    enabled.set(this.enabled);
+    this.enabled = enabled;
   }
 
   finish(): NodeTree {
@@ -183,7 +187,7 @@ export class NodeTreeBuilder {
       names: this.names,
       levelOf: this.levelOf.slice(0, size),
       parentOf: this.parentOf.slice(0, size),
-      enabled: this.enabled,
+      enabled: this.enabled.slice(0, size),
       tags: this.tags,
       byLevel: this.byLevel,
       indexOf: this.index,
@@ -195,9 +199,9 @@ export class NodeTreeBuilder {
 /** Whether any copy of the named node is enabled (false when there is no such node). */
 export function anyCopyEnabled(tree: NodeTree, name: string): boolean {
   const copies = tree.replicas.get(name);
-  if (copies) return copies.some((node) => tree.enabled[node] === true);
+  if (copies) return copies.some((node) => tree.enabled[node] === 1);
   const node = tree.indexOf.get(name);
-  return node !== undefined && tree.enabled[node] === true;
+  return node !== undefined && tree.enabled[node] === 1;
 }
 
 /** Names from the instance down to the node (Bistro's `path_to_node`). */

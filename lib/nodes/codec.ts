@@ -191,7 +191,7 @@ export function treeRows(tree: NodeTree): NodeRows {
     level: (i) => tree.levels[tree.levelOf[i + 1] as number] as string,
     parentAt: (i) => (tree.parentOf[i + 1] as number) - 1,
     parentName: (i) => tree.names[tree.parentOf[i + 1] as number] as string,
-    enabled: (i) => tree.enabled[i + 1] === true,
+    enabled: (i) => tree.enabled[i + 1] === 1,
     tags: (i) => tree.tags[i + 1],
   };
 }

@@ -80,7 +80,7 @@ export async function fetchNodeSpecs(
       name: tree.names[node] as string,
       level: tree.levels[tree.levelOf[node] as number] as string,
       parent: tree.names[tree.parentOf[node] as number] as string,
-      enabled: tree.enabled[node] === true,
+      enabled: tree.enabled[node] === 1,
     };
     const tags = tree.tags[node];
     if (tags) spec.tags = [...tags];

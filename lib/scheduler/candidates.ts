@@ -58,7 +58,7 @@ export function rejectedOnPath(
       const parent = parentOf[node] as number;
       const bad =
         (parent >= 0 && rejected[parent] === 1) ||
-        enabled[node] !== true ||
+        enabled[node] !== 1 ||
         (filter !== null && !passesNode(filter, jobName, names[node] ?? "", tags[node] ?? []));
       if (bad) rejected[node] = 1;
     }

@@ -30,7 +30,7 @@ function referenceHistogram(tree: NodeTree, job: Job, tasks: ReadonlyMap<string,
   });
   const shouldRun = (node: number): "yes" | "avoided" | "disabled" => {
     for (let n = node; n >= 0; n = tree.parentOf[n] ?? -1) {
-      if (tree.enabled[n] !== true) return "disabled";
+      if (tree.enabled[n] !== 1) return "disabled";
       const filter = filters[tree.levelOf[n] ?? 0] ?? null;
       if (filter && !passesNode(filter, job.name, tree.names[n] ?? "", tree.tags[n] ?? [])) return "avoided";
     }

@@ -189,7 +189,7 @@ describe("loadNodes: one refresh, sources in order", () => {
       "capybara.example.com",
     ]);
     expect(tree.byLevel[2]).toHaveLength(15);
-    expect(tree.enabled[tree.indexOf.get("bobcat.example.com")!]).toBe(false);
+    expect(tree.enabled[tree.indexOf.get("bobcat.example.com")!]).toBe(0);
     const db = tree.indexOf.get("capybara.example.com:db_5")!;
     expect(pathToNode(tree, db)).toEqual(["inst", "capybara.example.com", "capybara.example.com:db_5"]);
   });

@@ -355,7 +355,7 @@ describe("planRound properties (fast-check)", () => {
         for (const start of planOf(s).starts) {
           const job = config.jobs[start.job]!;
           const node = nodeOfPath(tree, start.pathToNode);
-          for (let n = node; n >= 0; n = tree.parentOf[n]!) expect(tree.enabled[n]).toBe(true);
+          for (let n = node; n >= 0; n = tree.parentOf[n]!) expect(tree.enabled[n]).toBe(1);
           expect(tree.names[node]).toBe(start.node);
           expect(tree.levels[tree.levelOf[node]!]).toBe(job.levelForTasks);
           const worker = workers.find((w) => w.id === start.workerId)!;
