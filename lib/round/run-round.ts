@@ -126,6 +126,25 @@ export interface RoundReport {
   durationMs?: number;
 }
 
+/** A report of round `round` in which nothing happened yet. */
+export function emptyRoundReport(round: number, nextRoundInSec: number): RoundReport {
+  return {
+    round,
+    started: [],
+    refused: 0,
+    storeRefused: [],
+    killed: 0,
+    resent: 0,
+    lostWorkers: [],
+    unknownAttempts: [],
+    repairedCounters: 0,
+    reasons: [],
+    nextRoundInSec,
+    candidatesEvaluated: 0,
+    backlog: { runnablePending: 0, running: 0 },
+  };
+}
+
 const DEFAULT_LEASE_TTL_MS = 60_000;
 
 /** Attempt ids are unique forever: round numbers never repeat. */
@@ -153,21 +172,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   const nowSec = nowMs / 1000;
   const timings = deps.timings ?? BISTRO_WORKER_TIMINGS;
   const unknownGraceMs = deps.unknownAttemptGraceMs ?? (timings.heartbeatPeriodSec + timings.heartbeatGraceSec) * 1000;
-  const report: RoundReport = {
-    round: lease.round,
-    started: [],
-    refused: 0,
-    storeRefused: [],
-    killed: 0,
-    resent: 0,
-    lostWorkers: [],
-    unknownAttempts: [],
-    repairedCounters: 0,
-    reasons: [],
-    nextRoundInSec: 5,
-    candidatesEvaluated: 0,
-    backlog: { runnablePending: 0, running: 0 },
-  };
+  const report = emptyRoundReport(lease.round, 5);
 
   // Counters are read before task items: a release landing between the two reads then makes
   // a repair's condition fail instead of inflating a counter (starts cannot land: we hold the lease).

@@ -6,7 +6,7 @@ import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand } 
 import { parseMessage, workerMessageSchema, type TaskEnd, type WorkerMessage } from "../../lib/dispatch/messages";
 import { hashSecret } from "../../lib/dispatch/tokens";
 import { applyStatuses } from "../../lib/round/apply-statuses";
-import { runRounds, type RoundDeps, type RoundReport } from "../../lib/round/run-round";
+import { emptyRoundReport, runRounds, type RoundDeps, type RoundReport } from "../../lib/round/run-round";
 import { putConfig, getCurrentConfigVersion } from "../../lib/store/config-store";
 import { getTasks } from "../../lib/store/tasks";
 import { readAttemptTokens } from "../../lib/store/dispatch-key";
@@ -34,21 +34,7 @@ export function seededRng(seed: number): () => number {
 }
 
 /** What `round()` returns when the round stopped early as idle. */
-const IDLE_REPORT: RoundReport = {
-  round: 0,
-  started: [],
-  refused: 0,
-  storeRefused: [],
-  killed: 0,
-  resent: 0,
-  lostWorkers: [],
-  unknownAttempts: [],
-  repairedCounters: 0,
-  reasons: [],
-  nextRoundInSec: 0,
-  candidatesEvaluated: 0,
-  backlog: { runnablePending: 0, running: 0 },
-};
+const IDLE_REPORT: RoundReport = emptyRoundReport(0, 0);
 
 export async function roundHarness(seed = 1) {
   const store = await freshStore();

@@ -3,24 +3,10 @@
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { publishBacklog } from "../../functions/scheduler-round";
 import { BACKLOG_METRICS, BACKLOG_NAMESPACE, ROUND_SERVICE_NAME } from "../../lib/round/backlog-metrics";
-import type { RoundReport } from "../../lib/round/run-round";
+import { emptyRoundReport, type RoundReport } from "../../lib/round/run-round";
 
 function report(runnablePending: number, running: number): RoundReport {
-  return {
-    round: 7,
-    started: [],
-    refused: 0,
-    storeRefused: [],
-    killed: 0,
-    resent: 0,
-    lostWorkers: [],
-    unknownAttempts: [],
-    repairedCounters: 0,
-    reasons: [],
-    nextRoundInSec: 5,
-    candidatesEvaluated: 0,
-    backlog: { runnablePending, running },
-  };
+  return { ...emptyRoundReport(7, 5), backlog: { runnablePending, running } };
 }
 
 function captureEmf(run: (metrics: Metrics) => void): Record<string, unknown>[] {
