@@ -40,7 +40,7 @@ import {
 } from "../store/tasks";
 import { listWorkers, markWorkerLost } from "../store/workers";
 import { BISTRO_NODE_TIMINGS, currentNodes, type NodeRefreshTimings, type NodeTreeCache } from "./node-refresh";
-import { stateOfStatus } from "./task-state";
+import { stateOfStatus } from "../scheduler/task-state";
 import { resourcesByNode, toRecord } from "./task-records";
 import { DEFAULT_MAX_IDLE_MS, idleUntil, quietTimers, workersDigest } from "./idle-round";
 import { readChangeSequence } from "../store/change-sequence";
@@ -51,7 +51,7 @@ import {
   type ContainerLauncher,
 } from "./container-dispatch";
 import type { ContainerLaunch } from "../dispatch/run-task";
-import { BISTRO_WORKER_TIMINGS, workerSnapshot, type WorkerTimings } from "./worker-health";
+import { BISTRO_WORKER_TIMINGS, workerSnapshot, type WorkerTimings } from "../scheduler/worker-health";
 import { wakeForTimers, type RoundWaker, type WakeOutcome } from "./wake";
 import type { DueTimer } from "../scheduler/timers";
 

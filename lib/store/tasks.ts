@@ -4,7 +4,7 @@
 // update per touched counter with the batch's summed amounts, and one conditional put per
 // task. Finishing a task moves it off `running` for the matching attempt and releases its
 // charges in the same transaction, so a duplicate or stale status changes nothing.
-import { taskId } from "../model/task";
+import { taskId, type TaskState } from "../model/task";
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import {
   BatchGetCommand,
@@ -40,7 +40,7 @@ export interface LimitedCharge extends CounterCharge {
 }
 
 /** Coarse state for listings and filters; the status bits say the rest. */
-export type TaskState = "running" | "done" | "failed" | "backoff" | "incomplete" | "error";
+export type { TaskState };
 
 /** What is stored per (job, node). */
 export interface TaskItem {

@@ -4,35 +4,12 @@
 // live processes never share one id.
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand, UpdateCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
-import type { MachineResources, ResourceAmounts } from "../model/config";
+import type { WorkerRecord } from "../model/worker";
 import type { StoreContext } from "./context";
 import { ConflictError, NotFoundError } from "./errors";
 import { WORKER_PK, workerKey } from "./keys";
 
-export interface WorkerRecord {
-  id: string;
-  hostname: string;
-  /** Unique per worker process start; a restart is a new instance. */
-  instanceId: string;
-  queueUrl: string;
-  /** Capacity the worker declared (`--resources`); config overrides apply on top. */
-  resources: ResourceAmounts;
-  /** The machine as the worker measured it (cores, memory, GPUs); `physical_resources` maps it. */
-  machine?: MachineResources | undefined;
-  heartbeatPeriodSec: number;
-  registeredAtMs: number;
-  heartbeatAtMs: number;
-  /** Set when the scheduler declared this instance lost; its tasks were failed over. */
-  lostAtMs?: number;
-  /** SHA-256 of the heartbeat secret the registration returned (absent on records older than it). */
-  secretHash?: string;
-  /** The registering caller's aws:userid (AWS); heartbeats must come from it too. */
-  principal?: string;
-  /** The attempts the last heartbeat listed (running, or ended with the end not yet sent). */
-  runningAttempts?: string[];
-  /** When that list was made (the earlier of the worker's send time and the receipt). */
-  runningListedAtMs?: number;
-}
+export type { WorkerRecord };
 
 function toRecord(item: Record<string, unknown>): WorkerRecord {
   const { pk: _pk, sk: _sk, ...record } = item;

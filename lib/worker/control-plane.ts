@@ -9,7 +9,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { createWorkerQueue, deleteWorkerQueue, restrictWorkerQueue } from "../dispatch/sqs";
 import { hashSecret, newSecret, secretMatches } from "../dispatch/tokens";
 import type { MachineResources, ResourceAmounts } from "../model/config";
-import { BISTRO_WORKER_TIMINGS, workerState, type WorkerTimings } from "../round/worker-health";
+import { BISTRO_WORKER_TIMINGS, workerState, type WorkerTimings } from "../scheduler/worker-health";
 import type { StoreContext } from "../store/context";
 import { ConflictError, ForbiddenError, NotFoundError } from "../store/errors";
 import { getWorker, markWorkerLost, recordHeartbeat, registerWorker, type WorkerRecord } from "../store/workers";
