@@ -53,6 +53,13 @@ const partKey = (name: string, version: number, n: number) => ({
   sk: `${partPrefix(version)}${String(n).padStart(6, "0")}`,
 });
 
+/** The refusal of a write whose expected version is not the stored one. */
+export function nodeSetConflict(name: string, current: number | null, expected: number | null): ConflictError {
+  return new ConflictError(
+    `The nodes of ${name} are at version ${current ?? "none"}, not ${expected ?? "none"}; read them again and retry.`,
+  );
+}
+
 export async function readNodeSetHead(ctx: StoreContext, name: string): Promise<NodeSetHead | null> {
   const result = await ctx.doc.send(
     new GetCommand({ TableName: ctx.tableName, Key: headKey(name), ConsistentRead: true }),
@@ -80,9 +87,7 @@ export async function writeNodeSet(
   const current = await readNodeSetHead(ctx, name);
   if (current?.hash === encoded.hash) return { head: current, changed: false, bytesWritten: 0 };
   if (expectedVersion !== undefined && (current?.version ?? null) !== expectedVersion) {
-    throw new ConflictError(
-      `The nodes of ${name} are at version ${current?.version ?? "none"}, not ${expectedVersion ?? "none"}; read them again and retry.`,
-    );
+    throw nodeSetConflict(name, current?.version ?? null, expectedVersion);
   }
   const version = (current?.version ?? 0) + 1;
   const body = encoded.body;

@@ -11,6 +11,19 @@ import { WORKER_PK, workerKey } from "./keys";
 
 export type { WorkerRecord };
 
+/** The refusal of a registration while a live instance holds the id. */
+export function workerIdHeld(id: string): ConflictError {
+  return new ConflictError(
+    `Worker id ${id} is held by a live worker instance; stop it, wait for it to be declared lost, ` +
+      `or start this one with another --id.`,
+  );
+}
+
+/** The refusal of a heartbeat from an instance that is not (or no longer) registered. */
+export function workerNotRegistered(id: string, instanceId: string): NotFoundError {
+  return new NotFoundError(`Worker ${id} instance ${instanceId} is not registered (replaced or declared lost).`);
+}
+
 function toRecord(item: Record<string, unknown>): WorkerRecord {
   const { pk: _pk, sk: _sk, ...record } = item;
   return record as unknown as WorkerRecord;
@@ -53,10 +66,7 @@ export async function registerWorker(
     return previous && previous.instanceId !== record.instanceId ? previous : undefined;
   } catch (error) {
     if (error instanceof ConditionalCheckFailedException) {
-      throw new ConflictError(
-        `Worker id ${record.id} is held by a live worker instance; stop it, wait for it to be declared lost, ` +
-          `or start this one with another --id.`,
-      );
+      throw workerIdHeld(record.id);
     }
     throw error;
   }
@@ -104,7 +114,7 @@ export async function recordHeartbeat(
     return toRecord(result.Attributes ?? {});
   } catch (error) {
     if (error instanceof ConditionalCheckFailedException) {
-      throw new NotFoundError(`Worker ${id} instance ${instanceId} is not registered (replaced or declared lost).`);
+      throw workerNotRegistered(id, instanceId);
     }
     throw error;
   }
