@@ -27,3 +27,9 @@ export interface WorkerRecord {
   /** When that list was made (the earlier of the worker's send time and the receipt). */
   runningListedAtMs?: number;
 }
+
+/** The attempts a heartbeat listed, and when that list was made (ms since the epoch). */
+export interface RunningList {
+  attempts: readonly string[];
+  listedAtMs: number;
+}

@@ -139,11 +139,7 @@ class MemoryWorkers implements WorkersPort {
   }
 
   heartbeat(
-    id: string,
-    instanceId: string,
-    secretHash: string,
-    nowMs: number,
-    running?: { attempts: readonly string[]; listedAtMs: number },
+    ...[id, instanceId, secretHash, nowMs, running]: Parameters<WorkersPort["heartbeat"]>
   ): Promise<WorkerRecord> {
     const record = this.records.get(id);
     if (

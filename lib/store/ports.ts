@@ -5,7 +5,7 @@
 // is LeaseLostError, a lost optimistic race ConflictError, an unknown caller NotFoundError;
 // no SDK exception crosses a port.
 import type { NodeSpec } from "../model/tree";
-import type { WorkerRecord } from "../model/worker";
+import type { RunningList, WorkerRecord } from "../model/worker";
 import type { EncodedNodes } from "../nodes/codec";
 import type { StoredConfig } from "./config-store";
 import type { Lease } from "./lease";
@@ -58,7 +58,7 @@ export interface WorkersPort {
     instanceId: string,
     secretHash: string,
     nowMs: number,
-    running?: { attempts: readonly string[]; listedAtMs: number },
+    running?: RunningList,
   ): Promise<WorkerRecord>;
   /** Marks an instance lost once; false when it was replaced or already marked. */
   markLost(id: string, instanceId: string, nowMs: number): Promise<boolean>;

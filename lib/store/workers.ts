@@ -4,7 +4,7 @@
 // live processes never share one id.
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand, UpdateCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
-import type { WorkerRecord } from "../model/worker";
+import type { RunningList, WorkerRecord } from "../model/worker";
 import type { StoreContext } from "./context";
 import { ConflictError, NotFoundError } from "./errors";
 import { WORKER_PK, workerKey } from "./keys";
@@ -83,7 +83,7 @@ export async function recordHeartbeat(
   instanceId: string,
   secretHash: string,
   nowMs: number,
-  running?: { attempts: readonly string[]; listedAtMs: number },
+  running?: RunningList,
 ): Promise<WorkerRecord> {
   try {
     const result = await ctx.doc.send(
