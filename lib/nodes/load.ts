@@ -77,9 +77,9 @@ export async function fetchNodeSpecs(
   return Array.from({ length: tree.size - 1 }, (_, i) => {
     const node = i + 1;
     const spec: NodeSpec = {
-      name: tree.names[node] as string,
+      name: tree.names.at(node),
       level: tree.levels[tree.levelOf[node] as number] as string,
-      parent: tree.names[tree.parentOf[node] as number] as string,
+      parent: tree.names.at(tree.parentOf[node] as number),
       enabled: tree.enabled[node] === 1,
     };
     const tags = tree.tags[node];

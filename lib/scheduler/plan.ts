@@ -3,7 +3,7 @@
 // candidates, lets the configured policy try them against data-node and worker resources,
 // and returns the tasks to start and kill with the state to carry to the next round.
 import { WORKER_LEVEL, type Job } from "../model/config";
-import { pathToNode, type NodeTree } from "../model/tree";
+import { pathToNode, type NodeNames, type NodeTree } from "../model/tree";
 import { backoffAtStart } from "./backoff";
 import { collectCandidates, disabledOnPath, levelOrder, rejectedOnPath } from "./candidates";
 import { compileFilter, FilterError, isTrivialFilter, passesName, type CompiledFilter } from "./filters";
@@ -86,7 +86,7 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
     const rejected = setup.nodeFilters.every((f, level) => f === null || level > setup.level)
       ? (disabled ??= disabledOnPath(tree))
       : rejectedOnPath(tree, setup.level, setup.nodeFilters, name);
-    const levelNodes = tree.byLevel[setup.level] ?? [];
+    const levelNodes = tree.byLevel[setup.level] ?? new Int32Array(0);
     const found = collectCandidates(levelNodes, order, rejected, codes[slot] ?? none, dependencies, scratch);
     stats.candidatesEvaluated += order.length;
     stats.candidates += found.length;
@@ -105,7 +105,7 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
   const startedReplicas = new Set<string>();
   const replicaKey = (slot: number, node: number): string | null => {
     if (tree.replicas.size === 0) return null;
-    const name = tree.names[node] ?? "";
+    const name = tree.names.at(node);
     return tree.replicas.has(name) ? `${slot}\u0000${name}` : null;
   };
   const tryTask = (slot: number, node: number): TryResult => {
@@ -125,7 +125,7 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
         if (host === null) plan.workerMiss = true;
         return "did_not_run";
       }
-      const message = `${selector.stopMessage(host)} to run ${plan.job.name}, ${tree.names[node] ?? ""}`;
+      const message = `${selector.stopMessage(host)} to run ${plan.job.name}, ${tree.names.at(node)}`;
       reasons.push({ job: plan.job.name, message });
       return "stop";
     }
@@ -200,14 +200,14 @@ function requiredHost(
   plan: JobPlan,
   levelOf: Int32Array,
   parentOf: Int32Array,
-  names: readonly string[],
+  names: NodeNames,
   node: number,
 ): string | null {
   const fixed = plan.job.hostPlacement;
   if (fixed !== null && fixed !== "") return fixed;
   if (plan.hostLevel < 0) return null;
   for (let n = node; n >= 0; n = parentOf[n] as number) {
-    if (levelOf[n] === plan.hostLevel) return names[n] ?? null;
+    if (levelOf[n] === plan.hostLevel) return names.at(n);
   }
   return null;
 }
@@ -227,7 +227,7 @@ function makeStart(
   for (const entry of usage) resourcesByNode[entry.node] = entry.resources;
   const start: TaskStart = {
     job: plan.job.name,
-    node: tree.names[node] ?? "",
+    node: tree.names.at(node),
     workerId: worker.id,
     workerHost: worker.hostname,
     usage,
