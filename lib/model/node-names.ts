@@ -72,12 +72,17 @@ export class NodeNames implements Iterable<string> {
     return this.bytes;
   }
 
-  /** Whether name `n` is `name`; no string is made when the byte lengths differ. */
+  /** Whether name `n` is `name`, without making a string for an ASCII name (a round's hot path). */
   equals(n: number, name: string): boolean {
-    const length = this.end(n) - this.start(n);
+    const start = this.start(n);
+    const length = (this.ends[n] as number) - start;
     // A string's UTF-8 form has at least as many bytes as it has units, at most three times.
     if (length < name.length || length > name.length * 3) return false;
-    return this.at(n) === name;
+    if (length !== name.length) return this.at(n) === name;
+    // As many bytes as units: the stored name is ASCII, a byte per unit.
+    const bytes = this.bytes;
+    for (let i = 0; i < length; i++) if (bytes[start + i] !== name.charCodeAt(i)) return false;
+    return true;
   }
 
   /** Byte order of names `a` and `b` (as Bistro compares its std::string names). */

@@ -18,7 +18,7 @@ const lexicographicOrders = new WeakMap<NodeTree, Map<number, Int32Array>>();
 export function levelOrder(tree: NodeTree, level: number, order: NodeOrder, rng: Rng): Int32Array {
   const nodes = tree.byLevel[level] ?? new Int32Array(0);
   if (order === "original") return nodes.slice();
-  if (order === "random") return shuffleInPlace(Int32Array.from(nodes), rng);
+  if (order === "random") return shuffleInPlace(nodes.slice(), rng);
   // Sorting a large level costs more than the rest of a round, and trees are immutable: memoize.
   let byLevel = lexicographicOrders.get(tree);
   if (!byLevel) lexicographicOrders.set(tree, (byLevel = new Map<number, Int32Array>()));

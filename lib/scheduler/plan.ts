@@ -103,6 +103,8 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
   const starts: TaskStart[] = [];
   // A replicated name is one task: once one copy starts, the job's other copies are skipped.
   const startedReplicas = new Set<string>();
+  // Names are made strings on demand: each host node's once per round, not once per try.
+  const hostNames = new NameMemo(tree.names);
   const replicaKey = (slot: number, node: number): string | null => {
     if (tree.replicas.size === 0) return null;
     const name = tree.names.at(node);
@@ -114,7 +116,7 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
     const replica = replicaKey(slot, node);
     if (replica !== null && startedReplicas.has(replica)) return "did_not_run";
     if (!book.fitsNodes(plan.need, node)) return "did_not_run";
-    const host = requiredHost(plan, tree.levelOf, tree.parentOf, tree.names, node);
+    const host = requiredHost(plan, tree.levelOf, tree.parentOf, hostNames, node);
     if (host === null && plan.workerMiss) {
       selector.skipKnownMiss();
       return "did_not_run";
@@ -195,12 +197,25 @@ function prepareJob(job: Job, levels: readonly string[], workers: readonly Worke
   }
 }
 
+/** Node names made strings once each (for the few nodes a round asks about again and again). */
+class NameMemo {
+  private readonly made = new Map<number, string>();
+
+  constructor(private readonly names: NodeNames) {}
+
+  at(node: number): string {
+    let name = this.made.get(node);
+    if (name === undefined) this.made.set(node, (name = this.names.at(node)));
+    return name;
+  }
+}
+
 /** `host_placement`, else the name of the task node's ancestor-or-self at `level_for_host_placement`. */
 function requiredHost(
   plan: JobPlan,
   levelOf: Int32Array,
   parentOf: Int32Array,
-  names: NodeNames,
+  names: NameMemo,
   node: number,
 ): string | null {
   const fixed = plan.job.hostPlacement;
