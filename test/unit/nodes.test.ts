@@ -254,6 +254,7 @@ describe("loadNodes: one refresh, sources in order", () => {
       /Node inst is defined at levels 0 and 1; a name may repeat only within one level/,
     ],
     ["an empty name", [{ name: "", level: "a", parent: "inst" }], /a node has an empty name/],
+    ["a lone surrogate", [{ name: "db\ud800", level: "a", parent: "inst" }], /not valid Unicode/],
   ])("rejects a source producing %s", async (_what, produced, message) => {
     const registry = new NodeSourceRegistry([{ name: "bad", fetch: () => produced }]);
     await expect(fetchNodeSpecs(settings(["a", "b"], ["bad", {}]), "inst", 0, registry)).rejects.toThrow(message);
