@@ -62,7 +62,7 @@ async function measured<T>(work: () => Promise<T>): Promise<Measured<T>> {
   const sec = (performance.now() - started) / 1000;
   clearInterval(timer);
   sample();
-  for (const { beforeGC } of collections.stop()?.statistics ?? []) {
+  for (const { beforeGC } of collections.stop().statistics) {
     peakHeap = Math.max(peakHeap, beforeGC.heapStatistics.usedHeapSize);
     peakBuffers = Math.max(peakBuffers, beforeGC.heapStatistics.externalMemory);
   }

@@ -112,7 +112,10 @@ describe("sous local with live node sources", () => {
     writeFileSync(shardsFile, "a\nb\nc\n");
     await until(() => has(started, "scan/c"), "scan/c after the script printed c");
     // Within one refresh: the task started in the round whose refresh brought c, or in a
-    // round after it but before any other refresh.
+    // round after it but before any other refresh. (The worker can report the start before
+    // the round that made it has reported.)
+    const startRound = () => rounds.slice(beforeC).some((round) => round.started.includes("scan/c"));
+    await until(() => (startRound() ? true : undefined), "the report of the round that started scan/c");
     const since = rounds.slice(beforeC);
     const startedIn = since.findIndex((round) => round.started.includes("scan/c"));
     const broughtC = since.findIndex((round) => round.changed);

@@ -11,7 +11,9 @@ describe("NodeNames", () => {
     const names = NodeNames.of(SAMPLES);
     expect(names.length).toBe(SAMPLES.length);
     expect(names.toArray()).toEqual(SAMPLES);
-    SAMPLES.forEach((name, n) => expect(names.at(n)).toBe(name));
+    SAMPLES.forEach((name, n) => {
+      expect(names.at(n)).toBe(name);
+    });
   });
 
   it("compares a stored name with a string exactly", () => {
@@ -62,7 +64,9 @@ describe("a tree's name index over the column", () => {
         const valid = names.filter((name) => name !== "inst" && !/\p{Surrogate}/u.test(name));
         const specs: NodeSpec[] = valid.map((name) => ({ name, level: "host", parent: "inst" }));
         const tree = buildNodeTree(["host"], "inst", specs);
-        valid.forEach((name, i) => expect(tree.indexOf.get(name)).toBe(i + 1));
+        valid.forEach((name, i) => {
+          expect(tree.indexOf.get(name)).toBe(i + 1);
+        });
         for (const probe of probes) expect(tree.indexOf.has(probe)).toBe(probe === "inst" || valid.includes(probe));
         expect([...tree.indexOf.keys()]).toEqual(["inst", ...valid]);
       }),
