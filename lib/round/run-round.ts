@@ -49,8 +49,9 @@ import {
   launchContainerStarts,
   launcherSnapshot,
   type ContainerLauncher,
+  type LaunchedStart,
 } from "./container-dispatch";
-import type { ContainerLaunch } from "../dispatch/run-task";
+import { CONTAINER_CHECK_PERIOD_MS, containerUpkeep, type UpkeepResult } from "./container-upkeep";
 import { BISTRO_WORKER_TIMINGS, workerSnapshot, type WorkerTimings } from "./worker-health";
 import { wakeForTimers, type RoundWaker, type WakeOutcome } from "./wake";
 import type { DueTimer } from "../scheduler/timers";
@@ -89,7 +90,7 @@ export interface RoundDeps {
   log?: (event: Record<string, unknown>) => void;
   /** Called after each round, as it ends. */
   onRound?: (report: RoundReport) => void;
-  /** Runs the tasks of jobs with a `container` key as ECS tasks; without it such jobs do not run. */
+  /** Runs (stops, checks) the tasks of jobs with a `container` key as ECS tasks; without it such jobs do not run. */
   containers?: ContainerLauncher;
   /** Sends the wake-up for the round's earliest timer (lib/round/wake.ts); without it only the backstop wakes rounds. */
   waker?: RoundWaker;
@@ -316,12 +317,40 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   let dispatchFailed = 0;
   const resend = new Map<string, string[]>();
   const resentAtMs = deps.clock();
+  // Container starts are launched again with the same RunTask token: one already started is not doubled.
+  const containerLaunches: LaunchedStart[] = [];
   for (const item of items) {
     const running = item.running;
     if (!running || running.round <= state.dispatchedThroughRound) continue;
     const job: Job | undefined = config.jobs[item.job];
     const worker = workersById.get(running.worker);
     const node = tree.indexOf.get(item.node);
+    if (running.worker === CONTAINER_LAUNCHER_ID) {
+      if (!job || node === undefined) continue;
+      const order = buildStartMessage({
+        job,
+        node: item.node,
+        attempt: running.attempt,
+        token: tokenOf({ job: item.job, node: item.node, attempt: running.attempt }),
+        workerId: CONTAINER_LAUNCHER_ID,
+        workerInstance: CONTAINER_LAUNCHER_ID,
+        workerHost: CONTAINER_LAUNCHER_ID,
+        // As at the first launch (the commit time is the start time), so the RunTask is the same.
+        listDeadlineMs: running.startedAtMs + unknownGraceMs,
+        pathToNode: pathToNode(tree, node),
+        resourcesByNode: resourcesByNode(item),
+        previous: item.status,
+      });
+      containerLaunches.push({
+        order,
+        job,
+        charges: running.charges,
+        nextBackoff: running.nextBackoff,
+        ...(running.tokenHash === undefined ? {} : { tokenHash: running.tokenHash }),
+      });
+      report.resent++;
+      continue;
+    }
     // Orphans are killed by the plan; a replaced instance's tasks are failed over below.
     if (!job || !worker || node === undefined || worker.instanceId !== running.workerInstance) continue;
     addBody(
@@ -402,7 +431,6 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   const refusedTasks = nextRefusals(refusals, records, committed.committed, committed.refused, nowSec);
   const planned = new Map(plan.starts.map((start, index) => [attemptId(lease.round, index), start]));
   const orders = new Map<string, string[]>();
-  const containerLaunches: (ContainerLaunch & { write: StartWrite })[] = [];
   for (const write of committed.committed) {
     const start = planned.get(write.attempt);
     const job = config.jobs[write.job];
@@ -420,7 +448,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
         resourcesByNode: start.resourcesByNode,
         previous: start.previous,
       });
-      containerLaunches.push({ order, job, write });
+      containerLaunches.push({ order, job, charges: write.charges, nextBackoff: write.nextBackoff, tokenHash: write.tokenHash });
       report.started.push({ job: write.job, node: write.node, attempt: write.attempt, worker: write.worker });
       continue;
     }
@@ -447,6 +475,7 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     report.started.push({ job: write.job, node: write.node, attempt: write.attempt, worker: write.worker });
   }
   for (const kill of plan.kills) {
+    if (kill.workerId === CONTAINER_LAUNCHER_ID) report.killed++; // stopped by containerUpkeep below
     const worker = workersById.get(kill.workerId);
     if (!worker) continue;
     addBody(orders, worker.queueUrl, {
@@ -461,11 +490,23 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     report.killed++;
   }
   dispatchFailed += (await sendAll(deps, orders)).failed;
+  let upkeep: UpkeepResult = { stopped: [], lost: [] };
   if (deps.containers) {
-    await launchContainerStarts(
-      { store: deps.store, containers: deps.containers, clock: deps.clock, ...(deps.log ? { log: deps.log } : {}) },
-      containerLaunches,
-    );
+    const containerDeps = {
+      store: deps.store,
+      containers: deps.containers,
+      clock: deps.clock,
+      ...(deps.log ? { log: deps.log } : {}),
+    };
+    await launchContainerStarts(containerDeps, containerLaunches);
+    upkeep = await containerUpkeep(containerDeps, {
+      lease,
+      config,
+      items,
+      kills: plan.kills.filter((kill) => kill.workerId === CONTAINER_LAUNCHER_ID),
+      dispatchedThroughRound: state.dispatchedThroughRound,
+      graceMs: unknownGraceMs,
+    });
   }
   report.backlog = {
     runnablePending: Math.max(0, plan.stats.candidates - report.started.length),
@@ -483,6 +524,8 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     lostFinishes.length +
     drift.length +
     dispatchFailed +
+    upkeep.stopped.length +
+    upkeep.lost.length +
     report.lostWorkers.length;
   const quiet =
     changed === 0 && !report.nodes?.changed && deps.cache
@@ -501,7 +544,10 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
             lastResendAtMs: state.lastResendAtMs,
             unknownAttemptGraceMs: unknownGraceMs,
             nodesDueMs: nodes.nextDueMs,
-            maxIdleMs: deps.maxIdleMs ?? DEFAULT_MAX_IDLE_MS,
+            // Running container tasks are looked at in ECS every check period (lib/round/container-upkeep.ts).
+            maxIdleMs: items.some((item) => item.running?.worker === CONTAINER_LAUNCHER_ID)
+              ? Math.min(deps.maxIdleMs ?? DEFAULT_MAX_IDLE_MS, CONTAINER_CHECK_PERIOD_MS)
+              : (deps.maxIdleMs ?? DEFAULT_MAX_IDLE_MS),
           }),
         }
       : undefined;
