@@ -66,7 +66,9 @@ export function endOfStoppedTask(state: ContainerTaskState, nowMs: number): Repo
   }
   if (state.stoppedAtMs !== undefined && nowMs - state.stoppedAtMs < STOPPED_END_GRACE_MS) return null;
   const exit = state.exitCode === undefined ? "" : ` (exit code ${state.exitCode})`;
-  if (state.stoppedReason.includes(MAX_RUNTIME_REASON)) return errorBackoff(`Task ${state.stoppedReason}`);
+  if (state.stoppedReason.includes(MAX_RUNTIME_REASON)) {
+    return errorBackoff(`Task stopped after exceeding its maximum runtime (ECS: ${state.stoppedReason})`);
+  }
   return containerLost(`${state.stoppedReason}${exit}`);
 }
 
