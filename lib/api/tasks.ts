@@ -134,7 +134,13 @@ export async function killTask(deps: ApiDeps, config: Config | null, job: string
     // Only the round calls ECS: it stops the task (SIGTERM to `sous worker --once`, which kills the
     // task the job's way and reports it killed) and deletes the request.
     const reason = "killed through the API";
-    await requestContainerKill(deps.store, { job, node, attempt: running.attempt, reason, requestedAtMs: deps.clock() });
+    await requestContainerKill(deps.store, {
+      job,
+      node,
+      attempt: running.attempt,
+      reason,
+      requestedAtMs: deps.clock(),
+    });
     await pokeQuietly(deps, "container kill");
     return { job, node, attempt: running.attempt, worker: CONTAINER_LAUNCHER_ID, request };
   }

@@ -25,6 +25,8 @@ export interface ContainerSetup {
 export const START_ORDER_ENV = "SOUS_START_ORDER";
 /** RunTask's limit on the size of all overrides together. */
 export const MAX_OVERRIDES_CHARS = 8192;
+/** The tag RunTask puts on each task: its attempt (the round may stop only tasks carrying it). */
+export const ATTEMPT_TAG = "sous:attempt";
 /** RunTask calls in flight at once. */
 const CONCURRENCY = 5;
 
@@ -124,7 +126,7 @@ export function runTaskInput(
       overrides,
       tags: [
         { key: "sous:job", value: order.job.slice(0, 256) },
-        { key: "sous:attempt", value: order.attempt },
+        { key: ATTEMPT_TAG, value: order.attempt },
       ],
     },
   };

@@ -108,7 +108,8 @@ export async function containerUpkeep(
     stops.set(attempt.attempt, `${MAX_RUNTIME_REASON} of ${job.attemptDurationSec} s`);
     watch.runtimeStops.set(attempt.attempt, nowMs);
   }
-  for (const attempt of watch.runtimeStops.keys()) if (!runningAttempts.has(attempt)) watch.runtimeStops.delete(attempt);
+  for (const attempt of watch.runtimeStops.keys())
+    if (!runningAttempts.has(attempt)) watch.runtimeStops.delete(attempt);
   if (stops.size > 0) {
     const asked: ContainerStop[] = [...stops].map(([attempt, reason]) => ({ attempt, reason }));
     const outcome = await deps.containers.stop(asked);

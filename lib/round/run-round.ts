@@ -448,7 +448,13 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
         resourcesByNode: start.resourcesByNode,
         previous: start.previous,
       });
-      containerLaunches.push({ order, job, charges: write.charges, nextBackoff: write.nextBackoff, tokenHash: write.tokenHash });
+      containerLaunches.push({
+        order,
+        job,
+        charges: write.charges,
+        nextBackoff: write.nextBackoff,
+        tokenHash: write.tokenHash,
+      });
       report.started.push({ job: write.job, node: write.node, attempt: write.attempt, worker: write.worker });
       continue;
     }

@@ -64,7 +64,10 @@ export function wasNotRunning(): ReportedStatus {
 export function containerLost(reason: string): ReportedStatus {
   return {
     bits: StatusValues.UNKNOWN_TO_WORKER,
-    data: { worker_shard: "sous-ecs-run-task", exception: `Container task stopped without reporting its end: ${reason}` },
+    data: {
+      worker_shard: "sous-ecs-run-task",
+      exception: `Container task stopped without reporting its end: ${reason}`,
+    },
   };
 }
 

@@ -61,7 +61,11 @@ export async function runOnce(deps: OnceDeps, options: OnceOptions): Promise<{ e
   const { job, node, attempt } = order;
   const statusLog = new TaskStatusLog(
     deps.logs,
-    { workerHost: options.workerId, workerId: options.workerId, workerInstance: order.workerInstance ?? options.workerId },
+    {
+      workerHost: options.workerId,
+      workerId: options.workerId,
+      workerInstance: order.workerInstance ?? options.workerId,
+    },
     clock,
     deps.onLogError ?? (() => undefined),
   );
@@ -83,7 +87,10 @@ export async function runOnce(deps: OnceDeps, options: OnceOptions): Promise<{ e
     onOutputLine: (line) => deps.logs.append({ job, node, attempt, token: order.token, ...line }),
     ...(order.maxRuntimeMs === undefined
       ? {}
-      : { maxRuntimeMs: order.maxRuntimeMs, timeoutKillWaitMs: timeoutKillWaitMs(order, DEFAULT_TIMEOUT_KILL_WAIT_MS) }),
+      : {
+          maxRuntimeMs: order.maxRuntimeMs,
+          timeoutKillWaitMs: timeoutKillWaitMs(order, DEFAULT_TIMEOUT_KILL_WAIT_MS),
+        }),
     now: clock,
     ...(options.baseEnv ? { baseEnv: options.baseEnv } : {}),
   });

@@ -23,7 +23,12 @@ export function fakeEcs(clock: () => number = Date.now) {
       for (const launch of launches) {
         const known = tasks.get(launch.order.attempt);
         if (known) known.launches.push(launch);
-        else tasks.set(launch.order.attempt, { attempt: launch.order.attempt, launches: [launch], state: { state: "running" } });
+        else
+          tasks.set(launch.order.attempt, {
+            attempt: launch.order.attempt,
+            launches: [launch],
+            state: { state: "running" },
+          });
       }
       return Promise.resolve({
         launched: launches.map((l) => ({ attempt: l.order.attempt, taskArn: `arn:task/${l.order.attempt}` })),

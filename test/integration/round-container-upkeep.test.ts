@@ -54,7 +54,10 @@ describe("container tasks after RunTask", () => {
         sqs: h.store.aws.sqs,
         clock: h.now,
         instanceName: "scheduler",
-        poke: () => Promise.resolve(void pokes++),
+        poke: () => {
+          pokes++;
+          return Promise.resolve();
+        },
         workerQueuePrefix: "w",
         statusQueueUrl: "",
       } satisfies ApiDeps;

@@ -41,7 +41,10 @@ const setup: ContainerSetup = {
   },
   environment: { statusQueueUrl: "https://sqs/status", tableName: "t", logBucket: "b" },
 };
-const job = { ...makeConfig({ enabled: true, levels: ["shard"] }, { j: {} }).jobs.j!, container: { taskDefinition: "render" } };
+const job = {
+  ...makeConfig({ enabled: true, levels: ["shard"] }, { j: {} }).jobs.j!,
+  container: { taskDefinition: "render" },
+};
 
 function order(attempt: string): StartMessage {
   return {
@@ -176,9 +179,9 @@ describe("checkContainerTasks", () => {
 
 describe("RunTask idempotency and throttling", () => {
   it("a token used already (ConflictException) counts as launched, with the task ECS names; no second RunTask", async () => {
-    ecs.on(RunTaskCommand).rejects(
-      new ConflictException({ message: "token used", $metadata: {}, resourceIds: ["arn:task/first"] }),
-    );
+    ecs
+      .on(RunTaskCommand)
+      .rejects(new ConflictException({ message: "token used", $metadata: {}, resourceIds: ["arn:task/first"] }));
     const result = await launchContainerTasks(new ECSClient({}), setup, [{ order: order("r4.0"), job }]);
     expect(result).toEqual({ launched: [{ attempt: "r4.0", taskArn: "arn:task/first" }], failed: [] });
     expect(ecs.commandCalls(RunTaskCommand)).toHaveLength(1);
