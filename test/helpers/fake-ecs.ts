@@ -2,6 +2,7 @@
 // attempt however often it is called (the clientToken is per attempt), StopTask stops it with its
 // reason, and the check answers from the tasks it holds. Tests change task states directly.
 import type { ContainerTaskState } from "../../lib/dispatch/ecs-tasks";
+import type { StartMessage } from "../../lib/dispatch/messages";
 import type { ContainerLaunch } from "../../lib/dispatch/run-task";
 import type { ContainerLauncher } from "../../lib/round/container-dispatch";
 
@@ -57,4 +58,21 @@ export function fakeEcs(clock: () => number = Date.now) {
     },
   };
   return launcher;
+}
+
+/** A container start order for attempt `attempt` of job `j` (unit tests of the ECS calls). */
+export function containerStartOrder(attempt: string, taskJson: Record<string, unknown> = { id: "j" }): StartMessage {
+  return {
+    type: "start",
+    job: "j",
+    node: `n-${attempt}`,
+    attempt,
+    token: `token-${attempt}-0123456789abcdef`,
+    workerInstance: "ecs",
+    command: [],
+    taskJson,
+    killRequest: { method: "term", killWaitMs: 0 },
+    pollMs: 10,
+    maxLogLinesPerPollInterval: 50,
+  };
 }

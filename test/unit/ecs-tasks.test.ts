@@ -19,7 +19,6 @@ import {
   stopContainerTasks,
   type CheckedAttempt,
 } from "../../lib/dispatch/ecs-tasks";
-import type { StartMessage } from "../../lib/dispatch/messages";
 import {
   attemptOfStartedBy,
   familyOf,
@@ -29,6 +28,7 @@ import {
   startedByOf,
   type ContainerSetup,
 } from "../../lib/dispatch/run-task";
+import { containerStartOrder } from "../helpers/fake-ecs";
 import { makeConfig } from "../helpers/model";
 
 const setup: ContainerSetup = {
@@ -46,21 +46,7 @@ const job = {
   container: { taskDefinition: "render" },
 };
 
-function order(attempt: string): StartMessage {
-  return {
-    type: "start",
-    job: "j",
-    node: `n-${attempt}`,
-    attempt,
-    token: `token-${attempt}-0123456789abcdef`,
-    workerInstance: "ecs",
-    command: [],
-    taskJson: { id: "j" },
-    killRequest: { method: "term", killWaitMs: 0 },
-    pollMs: 10,
-    maxLogLinesPerPollInterval: 50,
-  };
-}
+const order = containerStartOrder;
 
 const ecs = mockClient(ECSClient);
 beforeEach(() => ecs.reset());
