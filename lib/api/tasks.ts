@@ -8,7 +8,7 @@ import { readAttemptTokens } from "../store/dispatch-key";
 import type { Config, KillRequest } from "../model/config";
 import { isInBackoff, statusLabel, toStatusJson } from "../model/status";
 import { CONTAINER_LAUNCHER_ID } from "../round/container-dispatch";
-import { stateOfStatus } from "../round/task-state";
+import { stateOfStatus } from "../scheduler/task-state";
 import { requestContainerKill } from "../store/container-kills";
 import { forgive } from "../scheduler/status";
 import { ConflictError, NotFoundError } from "../store/errors";

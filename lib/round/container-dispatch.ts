@@ -12,7 +12,7 @@ import { errorBackoff } from "../scheduler/status";
 import type { StoreContext } from "../store/context";
 import type { BackoffStep } from "../model/status";
 import { applyFinishes, type CounterCharge } from "../store/tasks";
-import { stateOfStatus } from "./task-state";
+import { stateOfStatus } from "../scheduler/task-state";
 
 /** The launcher's worker id (and instance and host): what container tasks record as their worker. */
 export const CONTAINER_LAUNCHER_ID = "sous-ecs-run-task";

@@ -17,7 +17,7 @@ import type { StoreContext } from "../store/context";
 import type { Lease } from "../store/lease";
 import { applyFinishes, type FinishWrite, type TaskItem } from "../store/tasks";
 import { CONTAINER_LAUNCHER_ID, type ContainerLauncher } from "./container-dispatch";
-import { stateOfStatus } from "./task-state";
+import { stateOfStatus } from "../scheduler/task-state";
 
 /** ECS is asked about running container attempts at most this often per process. */
 export const CONTAINER_CHECK_PERIOD_MS = 60_000;
