@@ -7,12 +7,9 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import type { Context } from "aws-lambda";
 import { makeAwsClients, makeRdsClient } from "../lib/aws";
-import {
-  launchContainerTasks,
-  runTaskClient,
-  type ContainerLaunch,
-  type ContainerSetup,
-} from "../lib/dispatch/run-task";
+import { checkContainerTasks, stopContainerTasks } from "../lib/dispatch/ecs-tasks";
+import { launchContainerTasks, runTaskClient, type ContainerSetup } from "../lib/dispatch/run-task";
+import type { ContainerLauncher } from "../lib/round/container-dispatch";
 import { deploymentNodeSources } from "../lib/nodes/deployment-sources";
 import { lambdaRoundTrigger, requestRound } from "../lib/round/poke";
 import {
@@ -45,10 +42,14 @@ const aws = makeAwsClients();
 const containerSetup = process.env.SOUS_CONTAINER_SETUP
   ? (JSON.parse(process.env.SOUS_CONTAINER_SETUP) as ContainerSetup)
   : undefined;
-const containers = containerSetup
-  ? { launch: (launches: readonly ContainerLaunch[]) => launchContainerTasks(ecs, containerSetup, launches) }
-  : undefined;
 const ecs = runTaskClient();
+const containers: ContainerLauncher | undefined = containerSetup
+  ? {
+      launch: (launches) => launchContainerTasks(ecs, containerSetup, launches),
+      stop: (stops) => stopContainerTasks(ecs, containerSetup, stops),
+      check: (attempts) => checkContainerTasks(ecs, containerSetup, attempts),
+    }
+  : undefined;
 // Kept across warm invocations: the parsed config is reused while its version is unchanged.
 const cache: Pick<RoundDeps, "cache" | "nodeCache"> = {};
 let rds: ReturnType<typeof makeRdsClient> | undefined;

@@ -46,7 +46,7 @@ export interface RoundDeps {
   log?: (event: Record<string, unknown>) => void;
   /** Called after each round, as it ends. */
   onRound?: (report: RoundReport) => void;
-  /** Runs the tasks of jobs with a `container` key as ECS tasks; without it such jobs do not run. */
+  /** Runs (stops, checks) the tasks of jobs with a `container` key as ECS tasks; without it such jobs do not run. */
   containers?: ContainerLauncher;
   /** Sends the wake-up for the round's earliest timer (lib/round/wake.ts); without it only the backstop wakes rounds. */
   waker?: RoundWaker;

@@ -11,6 +11,7 @@
 //   SCHEDULER              JOBS                    every job that has task items
 //   SCHEDULER              CHANGES                 the change sequence, bumped by every task write (ADR 0003)
 //   SCHEDULER              DISPATCH_KEY            the key attempt tokens derive from (ADR 0004)
+//   CONTAINER_KILL         <attempt>               a kill asked of a container job's running task (lib/store/container-kills.ts)
 //   NODESET#<name>         HEAD                    current version of a stored node set (lib/store/node-sets.ts):
 //   NODESET#<name>         PART#<version>#<n>      the refreshed tree (`tree`), or one pushed source (`pushed:<source>`)
 //
@@ -44,5 +45,8 @@ export const JOBS_WITH_TASKS_KEY = { pk: "SCHEDULER", sk: "JOBS" } as const;
 export const CHANGE_SEQUENCE_KEY = { pk: "SCHEDULER", sk: "CHANGES" } as const;
 /** The secret key attempt tokens are derived from; never readable by workers. */
 export const DISPATCH_KEY_KEY = { pk: "SCHEDULER", sk: "DISPATCH_KEY" } as const;
+
+export const CONTAINER_KILL_PK = "CONTAINER_KILL";
+export const containerKillKey = (attempt: string) => ({ pk: CONTAINER_KILL_PK, sk: attempt });
 
 export const nodeSetPk = (name: string) => `NODESET#${name}`;
