@@ -50,7 +50,7 @@ const containers = containerSetup
   : undefined;
 const ecs = runTaskClient();
 // Kept across warm invocations: the parsed config is reused while its version is unchanged.
-const cache: Pick<RoundDeps, "cache" | "nodeCache"> = {};
+const cache: Pick<RoundDeps, "cache" | "nodeCache" | "taskCache"> = {};
 let rds: ReturnType<typeof makeRdsClient> | undefined;
 
 /** A period from the environment (ms); the default when unset. */
@@ -88,6 +88,7 @@ export async function roundHandler(
   };
   if (cache.cache) deps.cache = cache.cache;
   if (cache.nodeCache) deps.nodeCache = cache.nodeCache;
+  if (cache.taskCache) deps.taskCache = cache.taskCache;
   const store = deps.store;
   const reports = await runRounds(deps, 10, {
     ...(context.getRemainingTimeInMillis ? { timeLeftMs: context.getRemainingTimeInMillis } : {}),
@@ -97,6 +98,7 @@ export async function roundHandler(
   });
   if (deps.cache) cache.cache = deps.cache;
   if (deps.nodeCache) cache.nodeCache = deps.nodeCache;
+  if (deps.taskCache) cache.taskCache = deps.taskCache;
   publishBacklog(metrics, reports.at(-1));
   return {
     rounds: reports.length,
