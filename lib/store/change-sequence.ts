@@ -6,6 +6,7 @@
 // exactly the entries (s, now] (lib/round/task-cache.ts). Writes that are not task writes (node
 // pushes) advance it with an empty entry. Entries expire after CHANGE_ENTRY_TTL_SEC (the table's
 // TTL attribute); a warm state older than that reloads in full.
+import { gunzipSync, gzipSync } from "node:zlib";
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, TransactWriteCommand, paginateQuery, type TransactWriteCommandInput } from "@aws-sdk/lib-dynamodb";
 import { LOG_TTL_ATTRIBUTE } from "../logs/keys";
@@ -14,6 +15,18 @@ import { CHANGE_ENTRY_PK, CHANGE_SEQUENCE_KEY, changeEntryKey, changeEntrySk } f
 import type { TaskChange } from "./tasks/types";
 
 type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
+
+/**
+ * Changes are stored as one gzipped JSON binary: nested lists of maps cost more to store, bill
+ * more units and are slow to read back (DynamoDB Local takes seconds per MB of them).
+ */
+function encodeChanges(changes: readonly TaskChange[]): Uint8Array {
+  return gzipSync(JSON.stringify(changes));
+}
+
+function decodeChanges(stored: Uint8Array): TaskChange[] {
+  return JSON.parse(gunzipSync(stored).toString("utf8")) as TaskChange[];
+}
 
 /** How long change entries are kept (DynamoDB's TTL deletes them within days after). */
 export const CHANGE_ENTRY_TTL_SEC = 24 * 3600;
@@ -60,7 +73,7 @@ export function sequenceAdvance(
         TableName: ctx.tableName,
         Item: {
           ...changeEntryKey(next),
-          changes,
+          changes: encodeChanges(changes),
           [LOG_TTL_ATTRIBUTE]: Math.floor(nowMs / 1000) + CHANGE_ENTRY_TTL_SEC,
         },
       },
@@ -162,7 +175,7 @@ export async function readChangeEntries(ctx: StoreContext, after: number, throug
   );
   for await (const page of pages) {
     for (const item of page.Items ?? []) {
-      entries.push({ seq: Number(item.sk), changes: (item.changes ?? []) as TaskChange[] });
+      entries.push({ seq: Number(item.sk), changes: decodeChanges(item.changes as Uint8Array) });
     }
   }
   return entries;
