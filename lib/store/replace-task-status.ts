@@ -50,15 +50,18 @@ export async function replaceIdleTaskStatus(
     status,
   };
   try {
+    // Conflicts and a sequence moved by another writer are retried inside.
     await transactWithSequence(ctx, [change], Date.now(), [{ Update: update }]);
     return true;
   } catch (error) {
-    if (
-      error instanceof TransactionCanceledException &&
-      error.CancellationReasons?.[0]?.Code === "ConditionalCheckFailed"
-    ) {
-      return false;
-    }
+    if (conditionFailed(error)) return false;
     throw error;
   }
 }
+
+function cancellationCodes(error: unknown): (string | undefined)[] {
+  return error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []).map((r) => r.Code) : [];
+}
+
+/** The task item's own condition failed (it changed since it was read). */
+const conditionFailed = (error: unknown) => cancellationCodes(error)[0] === "ConditionalCheckFailed";
