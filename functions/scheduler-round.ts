@@ -51,7 +51,7 @@ const containers: ContainerLauncher | undefined = containerSetup
     }
   : undefined;
 // Kept across warm invocations: the parsed config is reused while its version is unchanged.
-const cache: Pick<RoundDeps, "cache" | "nodeCache"> = {};
+const cache: Pick<RoundDeps, "cache" | "nodeCache" | "taskCache"> = {};
 let rds: ReturnType<typeof makeRdsClient> | undefined;
 
 /** A period from the environment (ms); the default when unset. */
@@ -89,6 +89,7 @@ export async function roundHandler(
   };
   if (cache.cache) deps.cache = cache.cache;
   if (cache.nodeCache) deps.nodeCache = cache.nodeCache;
+  if (cache.taskCache) deps.taskCache = cache.taskCache;
   const store = deps.store;
   const reports = await runRounds(deps, 10, {
     ...(context.getRemainingTimeInMillis ? { timeLeftMs: context.getRemainingTimeInMillis } : {}),
@@ -98,6 +99,7 @@ export async function roundHandler(
   });
   if (deps.cache) cache.cache = deps.cache;
   if (deps.nodeCache) cache.nodeCache = deps.nodeCache;
+  if (deps.taskCache) cache.taskCache = deps.taskCache;
   publishBacklog(metrics, reports.at(-1));
   return {
     rounds: reports.length,

@@ -86,10 +86,14 @@ export function applyFailOver(
       const worker = item.running?.worker ?? "";
       unknownAttempts.push({ job: item.job, node: item.node, attempt: finish.attempt, worker });
     }
+    // As the finish wrote the stored item (a warm state keeps these objects).
     delete item.running;
     item.status = finish.status;
     item.state = finish.state;
     item.version++;
+    item.lastAttempt = finish.attempt;
+    if (finish.tokenHash === undefined) delete item.lastTokenHash;
+    else item.lastTokenHash = finish.tokenHash;
   }
   return unknownAttempts;
 }

@@ -9,6 +9,7 @@ import type { DueTimer } from "../scheduler/timers";
 import type { StoreContext } from "../store/context";
 import type { ContainerLauncher } from "./container-dispatch";
 import type { NodeRefreshTimings, NodeTreeCache } from "./node-refresh";
+import type { TaskCache } from "./task-cache";
 import type { RoundWaker, WakeOutcome } from "./wake";
 import type { WorkerTimings } from "../scheduler/worker-health";
 
@@ -41,6 +42,8 @@ export interface RoundDeps {
   send?: (queueUrl: string, bodies: string[]) => Promise<SendResult>;
   /** Called between planning and committing; tests use it to pause a round. */
   beforeCommit?: (plan: Plan) => Promise<void>;
+  /** Task items kept across rounds by a warm process (lib/round/task-cache.ts). */
+  taskCache?: TaskCache;
   /** Parsed-config cache kept across rounds by a warm process. */
   cache?: { version: number; config: Config };
   log?: (event: Record<string, unknown>) => void;

@@ -1,14 +1,12 @@
 // Replacing the stored status of a task that is not running (a forgive, or a real status that
 // arrives after a worker-lost placeholder). One transaction: the conditional task update and
-// the change-sequence bump (ADR 0003), so a round can never miss the replacement.
+// the change sequence's advance and entry (ADR 0003), so a round can never miss the replacement.
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import { TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type { TaskStatus } from "../model/status";
-import { retryOnError, TRANSACTION_CONFLICT_RETRY } from "../retry";
-import { changeSequenceBump } from "./change-sequence";
+import { transactWithSequence } from "./change-sequence";
 import type { StoreContext } from "./context";
 import { taskKey } from "./keys";
-import type { TaskItem, TaskState } from "./tasks/types";
+import type { TaskChange, TaskItem, TaskState } from "./tasks/types";
 
 /**
  * Replaces the status of a task that is not running, if the item is still at the version that
@@ -43,14 +41,17 @@ export async function replaceIdleTaskStatus(
       ...(lastAttempt === undefined ? {} : { ":attempt": lastAttempt }),
     },
   };
-  const bump = changeSequenceBump(ctx);
+  const change: TaskChange = {
+    kind: "replace",
+    job: item.job,
+    node: item.node,
+    version: item.version + 1,
+    state,
+    status,
+  };
   try {
-    await retryOnError(
-      () => ctx.doc.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, bump] })),
-      // A conflict with another transaction on the same items (a finish, another bump): try again.
-      (error) => cancellationCodes(error).includes("TransactionConflict") && !conditionFailed(error),
-      TRANSACTION_CONFLICT_RETRY,
-    );
+    // Conflicts and a sequence moved by another writer are retried inside.
+    await transactWithSequence(ctx, [change], Date.now(), [{ Update: update }]);
     return true;
   } catch (error) {
     if (conditionFailed(error)) return false;

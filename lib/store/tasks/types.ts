@@ -123,3 +123,29 @@ export interface FinishApplyResult {
   refused: { finish: FinishWrite; reason: string }[];
   transactions: number;
 }
+
+/**
+ * A task's new state as a change entry records it (ADR 0003). Each kind applies to a held copy
+ * of the item exactly as the write did to the stored one, and only once: a start or put carries
+ * the version it wrote, a finish the attempt it ended (attempt ids never repeat).
+ */
+export type TaskChange =
+  | { kind: "start"; job: string; node: string; version: number; running: NonNullable<TaskItem["running"]> }
+  | {
+      kind: "finish";
+      job: string;
+      node: string;
+      attempt: string;
+      state: Exclude<TaskState, "running">;
+      status: TaskStatus;
+      tokenHash?: string;
+    }
+  | {
+      kind: "replace";
+      job: string;
+      node: string;
+      version: number;
+      state: Exclude<TaskState, "running">;
+      status: TaskStatus;
+    }
+  | { kind: "put"; item: TaskItem };
