@@ -58,14 +58,17 @@ export async function listNodes(deps: ApiDeps, input: RouteInput) {
   return { levels: tree.levels, nodes, nextCursor: end < total ? encodeCursor({ offset: end }) : null };
 }
 
-const pushedNodeSchema = z.strictObject({
-  name: z.string().check(z.minLength(1)),
-  level: z.string().check(z.minLength(1)),
-  parent: z.string().check(z.minLength(1)),
-  enabled: z.optional(z.boolean()),
-  tags: z.optional(z.array(z.string())),
-});
-const pushSchema = z.strictObject({ nodes: z.array(pushedNodeSchema) });
+// Built on first use (z.lazy): building schemas costs cold-start time.
+const pushedNodeSchema = z.lazy(() =>
+  z.strictObject({
+    name: z.string().check(z.minLength(1)),
+    level: z.string().check(z.minLength(1)),
+    parent: z.string().check(z.minLength(1)),
+    enabled: z.optional(z.boolean()),
+    tags: z.optional(z.array(z.string())),
+  }),
+);
+const pushSchema = z.lazy(() => z.strictObject({ nodes: z.array(pushedNodeSchema) }));
 
 /**
  * Checks a push as far as it can alone: names valid and not the instance's, levels configured
