@@ -7,7 +7,7 @@ import { sendBatched } from "../dispatch/sqs";
 import { readAttemptTokens } from "../store/dispatch-key";
 import type { Config, KillRequest } from "../model/config";
 import { isInBackoff, statusLabel, toStatusJson } from "../model/status";
-import { stateOfStatus } from "../round/task-state";
+import { stateOfStatus } from "../scheduler/task-state";
 import { forgive } from "../scheduler/status";
 import { ConflictError, NotFoundError } from "../store/errors";
 import { replaceIdleTaskStatus } from "../store/replace-task-status";

@@ -10,7 +10,7 @@ import type { WorkerSnapshot } from "../scheduler/snapshot";
 import { errorBackoff } from "../scheduler/status";
 import type { StoreContext } from "../store/context";
 import { applyFinishes, type StartWrite } from "../store/tasks";
-import { stateOfStatus } from "./task-state";
+import { stateOfStatus } from "../scheduler/task-state";
 
 /** The launcher's worker id (and instance and host): what container tasks record as their worker. */
 export const CONTAINER_LAUNCHER_ID = "sous-ecs-run-task";

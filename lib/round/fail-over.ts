@@ -9,7 +9,7 @@ import { workerLost } from "../scheduler/status";
 import type { FinishWrite, TaskItem } from "../store/tasks";
 import type { WorkerRecord } from "../store/workers";
 import { unknownAttemptFinishes } from "./reconcile";
-import { stateOfStatus } from "./task-state";
+import { stateOfStatus } from "../scheduler/task-state";
 
 export interface FailOverInput {
   items: readonly TaskItem[];

@@ -10,7 +10,7 @@ import type { StoreContext } from "../store/context";
 import type { ContainerLauncher } from "./container-dispatch";
 import type { NodeRefreshTimings, NodeTreeCache } from "./node-refresh";
 import type { RoundWaker, WakeOutcome } from "./wake";
-import type { WorkerTimings } from "./worker-health";
+import type { WorkerTimings } from "../scheduler/worker-health";
 
 export interface RoundDeps {
   store: StoreContext;

@@ -24,7 +24,7 @@ import { emptyRoundReport, type RoundDeps, type RoundReport } from "./round-type
 import { sendAll } from "./send-orders";
 import { toRecord } from "./task-records";
 import { wakeForTimers } from "./wake";
-import { BISTRO_WORKER_TIMINGS, workerSnapshot } from "./worker-health";
+import { BISTRO_WORKER_TIMINGS, workerSnapshot } from "../scheduler/worker-health";
 
 export { emptyRoundReport, type RoundDeps, type RoundReport } from "./round-types";
 

@@ -4,6 +4,7 @@
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type { TaskStatus } from "../model/status";
+import { retryOnError, TRANSACTION_CONFLICT_RETRY } from "../retry";
 import { changeSequenceBump } from "./change-sequence";
 import type { StoreContext } from "./context";
 import { taskKey } from "./keys";
@@ -42,18 +43,24 @@ export async function replaceIdleTaskStatus(
       ...(lastAttempt === undefined ? {} : { ":attempt": lastAttempt }),
     },
   };
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await ctx.doc.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, changeSequenceBump(ctx)] }));
-      return true;
-    } catch (error) {
-      if (!(error instanceof TransactionCanceledException)) throw error;
-      const [task, sequence] = error.CancellationReasons ?? [];
-      if (task?.Code === "ConditionalCheckFailed") return false;
+  const bump = changeSequenceBump(ctx);
+  try {
+    await retryOnError(
+      () => ctx.doc.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, bump] })),
       // A conflict with another transaction on the same items (a finish, another bump): try again.
-      const conflict = [task?.Code, sequence?.Code].includes("TransactionConflict");
-      if (!conflict || attempt >= 8) throw error;
-      await new Promise((r) => setTimeout(r, Math.random() * 20 * 2 ** attempt));
-    }
+      (error) => cancellationCodes(error).includes("TransactionConflict") && !conditionFailed(error),
+      TRANSACTION_CONFLICT_RETRY,
+    );
+    return true;
+  } catch (error) {
+    if (conditionFailed(error)) return false;
+    throw error;
   }
 }
+
+function cancellationCodes(error: unknown): (string | undefined)[] {
+  return error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []).map((r) => r.Code) : [];
+}
+
+/** The task item's own condition failed (it changed since it was read). */
+const conditionFailed = (error: unknown) => cancellationCodes(error)[0] === "ConditionalCheckFailed";

@@ -1,6 +1,7 @@
 // What a task item is, in the round's terms and as stored (ADR 0002): a task item exists only
 // for a (job, node) that started, finished or backs off; pending tasks are implied.
 import type { BackoffStep, TaskStatus } from "../../model/status";
+import type { TaskState } from "../../model/task";
 
 /** Resources a task holds on one counter (a data node or a worker). */
 export interface CounterCharge {
@@ -16,8 +17,8 @@ export interface LimitedCharge extends CounterCharge {
   limit: number;
 }
 
-/** Coarse state for listings and filters; the status bits say the rest. */
-export type TaskState = "running" | "done" | "failed" | "backoff" | "incomplete" | "error";
+/** Coarse state for listings and filters (lib/model/task.ts); the status bits say the rest. */
+export type { TaskState };
 
 /** What is stored per (job, node). */
 export interface TaskItem {
