@@ -3,9 +3,11 @@
 // NodejsFunction uses (infra/lambda.ts) and prints each bundle's size, its gzip size, its largest
 // inputs, and the median time for a fresh `node` to require it (the module load part of a cold
 // start; the SDK comes from this project's node_modules, as the runtime's copy would on Lambda)
-// against requiring the SDK packages it uses alone. Goals per function: < 250 KB and a require
-// at most 1.2x the SDK alone (printed, met or not, in a summary line per function). Exits 1 only
-// when a bundle is over 1 MB, the hard limit.
+// against requiring alone the SDK packages the bundle loads at require (the baseline, measured in
+// the same run, interleaved). SDK packages and on-demand modules (infra/lambda.ts) that load only
+// on first use are listed apart. Goals per function: < 250 KB and a require at most 1.2x the SDK
+// baseline (printed, met or not, in a summary line per function). Exits 1 only when a bundle is
+// over 1 MB, the hard limit.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +17,14 @@ import { gzipSync } from "node:zlib";
 import { App } from "aws-cdk-lib";
 import { build, type Metafile } from "esbuild";
 
-import { FUNCTION_ENTRIES, LAMBDA_BUNDLING, REPO_ROOT, type FunctionName } from "../infra/lambda";
+import {
+  FUNCTION_ENTRIES,
+  LAMBDA_BUNDLING,
+  ON_DEMAND_MODULES,
+  onDemandBuildOptions,
+  REPO_ROOT,
+  type FunctionName,
+} from "../infra/lambda";
 import { SousStack } from "../infra/sous-stack";
 
 const LIMIT_BYTES = 1024 * 1024;
@@ -51,9 +60,16 @@ async function bundle(name: FunctionName, outdir: string): Promise<{ file: strin
   return { file, metafile: result.metafile };
 }
 
-/** Milliseconds a fresh Node process spends requiring these modules, measured inside that process. */
-function requireMs(modules: string[]): number {
-  const script = `const t = process.hrtime.bigint(); for (const m of ${JSON.stringify(modules)}) require(m); console.log(Number(process.hrtime.bigint() - t) / 1e6);`;
+/**
+ * Milliseconds a fresh Node process spends requiring these modules, measured inside that process,
+ * and which of `watch` (package names) that loaded.
+ */
+function requireMs(modules: string[], watch: readonly string[] = []): { ms: number; loaded: string[] } {
+  const script = `const t = process.hrtime.bigint(); for (const m of ${JSON.stringify(modules)}) require(m);
+    const ms = Number(process.hrtime.bigint() - t) / 1e6;
+    const files = Object.keys(require.cache);
+    const loaded = ${JSON.stringify(watch)}.filter((p) => files.some((f) => f.includes("/node_modules/" + p + "/")));
+    console.log(JSON.stringify({ ms, loaded }));`;
   const output = execFileSync(process.execPath, ["--enable-source-maps", "-e", script], {
     env: {
       ...process.env,
@@ -63,13 +79,25 @@ function requireMs(modules: string[]): number {
     },
     encoding: "utf8",
   });
-  return Number(output.trim().split("\n").at(-1));
+  return JSON.parse(output.trim().split("\n").at(-1) ?? "{}") as { ms: number; loaded: string[] };
 }
 
-/** The external (runtime-provided) modules the bundle requires. */
+/** The external modules the bundle may require (at load or on first use). */
 function externalModules(metafile: Metafile): string[] {
   const imports = Object.entries(metafile.outputs).find(([file]) => file.endsWith(".js"))?.[1].imports ?? [];
-  return [...new Set(imports.filter((i) => i.external && i.path.startsWith("@aws-sdk/")).map((i) => i.path))].sort();
+  // Node's own modules are always there; only packages count.
+  return [...new Set(imports.filter((i) => i.external && !i.path.startsWith("node:")).map((i) => i.path))].sort();
+}
+
+/** Size of each on-demand module as the Lambda asset holds it (built by infra/lambda.ts's hook). */
+async function onDemandSizes(outdir: string): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  for (const name of ON_DEMAND_MODULES) {
+    const options = onDemandBuildOptions(name, outdir);
+    await build({ ...options, entryPoints: [...options.entryPoints], logLevel: "silent" });
+    sizes.set(name, statSync(options.outfile).size);
+  }
+  return sizes;
 }
 
 /** The inputs that take the most room in the bundle, grouped by package. */
@@ -94,9 +122,15 @@ async function main() {
   try {
     const template = templateBytes(path.join(work, "cdk.out"));
     console.log(`template Sous.template.json: ${kb(template)} (CloudFormation's limit is 1 MB via S3)`);
+    const beside = await onDemandSizes(path.join(work, "on-demand"));
     console.log(
-      `bundles (esbuild ${LAMBDA_BUNDLING.target}, ${LAMBDA_BUNDLING.format}, minified, @aws-sdk/* external), ` +
-        `and the time a fresh node spends requiring each (${IMPORT_RUNS} runs):`,
+      `bundles (esbuild ${LAMBDA_BUNDLING.target}, ${LAMBDA_BUNDLING.format}, minified, ` +
+        `external: ${LAMBDA_BUNDLING.externalModules.join(", ")}), and the time a fresh node spends requiring each ` +
+        `against the SDK packages it loads at require, alone (${IMPORT_RUNS} runs each, interleaved):`,
+    );
+    console.log(
+      `  shipped beside each bundle, required on first use: ` +
+        [...beside].map(([name, bytes]) => `${name} ${kb(bytes)}`).join(", "),
     );
     let over = false;
     const summary: string[] = [];
@@ -104,28 +138,32 @@ async function main() {
       const { file, metafile } = await bundle(name, work);
       const bytes = statSync(file).size;
       const gzip = gzipSync(readFileSync(file)).length;
-      const sdk = externalModules(metafile);
+      const externals = externalModules(metafile);
+      // Which externals the bundle loads at require; the rest wait for first use.
+      const sdk = requireMs([file], externals).loaded;
+      const later = externals.filter((name) => !sdk.includes(name));
       // Interleaved, so that load from other processes on the machine hits both alike.
       const times: number[] = [];
       const sdkTimes: number[] = [];
       for (let run = 0; run < IMPORT_RUNS; run++) {
-        times.push(requireMs([file]));
-        sdkTimes.push(requireMs(sdk));
+        times.push(requireMs([file]).ms);
+        sdkTimes.push(requireMs(sdk).ms);
       }
       over ||= bytes >= LIMIT_BYTES;
       const ratio = median(times) / median(sdkTimes);
       summary.push(
         `bundle ${name}: ${kb(bytes)} (goal < ${kb(GOAL_BYTES)}: ${bytes < GOAL_BYTES ? "met" : "NOT met"}), ` +
-          `require ${ratio.toFixed(2)}x the SDK alone (goal <= ${GOAL_RATIO}: ${ratio <= GOAL_RATIO ? "met" : "NOT met"})`,
+          `require ${ratio.toFixed(2)}x the SDK baseline (goal <= ${GOAL_RATIO}: ${ratio <= GOAL_RATIO ? "met" : "NOT met"})`,
       );
       console.log(
         `  ${name.padEnd(15)} ${kb(bytes).padStart(10)}  gzip ${kb(gzip).padStart(9)}  ` +
           `require median ${median(times).toFixed(1)} ms (min ${Math.min(...times).toFixed(1)}), ` +
-          `SDK alone ${median(sdkTimes).toFixed(1)} ms (ratio ${ratio.toFixed(2)})` +
+          `SDK baseline ${median(sdkTimes).toFixed(1)} ms (ratio ${ratio.toFixed(2)})` +
           (bytes >= LIMIT_BYTES ? "  OVER 1 MB" : ""),
       );
       console.log(`    largest inputs: ${largestPackages(metafile, 5)}`);
-      console.log(`    from the runtime: ${sdk.join(", ")}`);
+      console.log(`    loaded at require (the baseline): ${sdk.join(", ")}`);
+      console.log(`    loaded on first use: ${later.join(", ") || "none"}`);
     }
     for (const line of summary) console.log(line);
     if (over) process.exitCode = 1;

@@ -20,7 +20,7 @@ import { startLocalDeployment, type LocalDeployment } from "../lib/local/deploym
 import { deploymentNodeSources } from "../lib/nodes/deployment-sources";
 import { DEFAULT_MAX_IDLE_MS } from "../lib/round/idle-round";
 import { runRounds, type RoundDeps, type RoundReport } from "../lib/round/run-round";
-import { sqsRoundWaker } from "../lib/round/wake";
+import { sqsRoundWaker } from "../lib/round/wake-sqs";
 import { bumpChangeSequence } from "../lib/store/change-sequence";
 import { getCurrentConfigVersion, putConfig } from "../lib/store/config-store";
 import type { StoreContext } from "../lib/store/context";

@@ -21,33 +21,42 @@ import {
   type ApiResponse,
   type ApiRoute,
 } from "../lib/api";
-import { makeAwsClients } from "../lib/aws";
-import { lambdaRoundTrigger, requestRound } from "../lib/round/poke";
+import { once } from "../lib/aws/config";
+import { makeDocumentClient, makeDynamoDbClient } from "../lib/aws/dynamodb";
+import { makeLambdaClient } from "../lib/aws/lambda";
+import { makeSqsClient } from "../lib/aws/sqs";
+import { lambdaRoundTrigger } from "../lib/round/lambda-trigger";
+import { requestRound } from "../lib/round/poke";
 import { requireEnv } from "./env";
 
 type Event = APIGatewayProxyEvent;
 type Result = APIGatewayProxyResult;
 
 const logger = new Logger({ serviceName: "sous-api" });
-const aws = makeAwsClients();
+// Only the clients this function uses, each made on first use; the SDK's S3 package loads with
+// the first log query.
+const doc = once(() => makeDocumentClient(makeDynamoDbClient()));
+const sqs = once(() => makeSqsClient());
+const lambda = once(() => makeLambdaClient());
+const s3 = once(async () => (await import("../lib/aws/s3")).makeS3Client());
 let api: Api | undefined;
 let router: ((event: Event, context: Context) => Promise<Result>) | undefined;
 
 /** The API, built on first use from the environment the stack sets. */
 function currentApi(): Api {
   if (api) return api;
-  const store = { doc: aws.doc, tableName: requireEnv("TABLE_NAME") };
+  const store = { doc: doc(), tableName: requireEnv("TABLE_NAME") };
   const roundFunction = requireEnv("ROUND_FUNCTION_NAME");
   const bucket = process.env.LOG_BUCKET;
   api = makeApi({
     store,
-    sqs: aws.sqs,
+    sqs: sqs(),
     clock: Date.now,
     instanceName: process.env.INSTANCE_NODE_NAME ?? "instance",
-    poke: () => requestRound(store, lambdaRoundTrigger(aws.lambda, roundFunction)),
+    poke: () => requestRound(store, lambdaRoundTrigger(lambda(), roundFunction)),
     workerQueuePrefix: requireEnv("WORKER_QUEUE_PREFIX"),
     statusQueueUrl: requireEnv("STATUS_QUEUE_URL"),
-    ...(bucket ? { readLogs: s3LogReader({ s3: aws.s3, doc: aws.doc, tableName: store.tableName, bucket }) } : {}),
+    ...(bucket ? { readLogs: s3LogReader({ s3, doc: store.doc, tableName: store.tableName, bucket }) } : {}),
     ...(bucket
       ? {
           workerSetup: {

@@ -6,12 +6,14 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import type { Context } from "aws-lambda";
-import { makeAwsClients, makeRdsClient } from "../lib/aws";
-import { checkContainerTasks, stopContainerTasks } from "../lib/dispatch/ecs-tasks";
-import { launchContainerTasks, runTaskClient, type ContainerSetup } from "../lib/dispatch/run-task";
+import type { ECSClient } from "@aws-sdk/client-ecs";
+import { once } from "../lib/aws/config";
+import { makeDocumentClient, makeDynamoDbClient } from "../lib/aws/dynamodb";
+import { makeSqsClient } from "../lib/aws/sqs";
+import type { ContainerSetup } from "../lib/dispatch/run-task";
 import type { ContainerLauncher } from "../lib/round/container-dispatch";
 import { deploymentNodeSources } from "../lib/nodes/deployment-sources";
-import { lambdaRoundTrigger, requestRound } from "../lib/round/poke";
+import { requestRound } from "../lib/round/poke";
 import {
   BACKLOG_METRICS,
   BACKLOG_NAMESPACE,
@@ -20,7 +22,7 @@ import {
 } from "../lib/round/backlog-metrics";
 import { BISTRO_NODE_TIMINGS } from "../lib/round/node-refresh";
 import { runRounds, type RoundDeps, type RoundReport } from "../lib/round/run-round";
-import { sqsRoundWaker } from "../lib/round/wake";
+import { sqsRoundWaker } from "../lib/round/wake-sqs";
 import { requireEnv } from "./env";
 
 const logger = new Logger({ serviceName: ROUND_SERVICE_NAME });
@@ -37,22 +39,50 @@ export function publishBacklog(target: Metrics, report: RoundReport | undefined)
   target.addMetric(BACKLOG_METRICS.running, MetricUnit.Count, report.backlog.running);
   target.publishStoredMetrics();
 }
-const aws = makeAwsClients();
+// Every round uses DynamoDB and SQS. The other SDK packages load only when first needed, through
+// import(): S3 and RDS for those node sources, ECS for container jobs, Lambda for a retrigger.
+const doc = once(() => makeDocumentClient(makeDynamoDbClient()));
+const sqs = once(() => makeSqsClient());
+const s3 = once(async () => (await import("../lib/aws/s3")).makeS3Client());
+const rds = once(async () => (await import("../lib/aws/rds")).makeRdsClient());
+let ecs: ECSClient | undefined;
 // Container jobs (SOUS_CONTAINER_SETUP, set by the stack when it declares containerJobs).
 const containerSetup = process.env.SOUS_CONTAINER_SETUP
   ? (JSON.parse(process.env.SOUS_CONTAINER_SETUP) as ContainerSetup)
   : undefined;
-const ecs = runTaskClient();
+// ECS code and its client load on the first container call: most deployments never make one.
+const ecsClient = async () => {
+  const { runTaskClient } = await import("../lib/dispatch/run-task");
+  return (ecs ??= runTaskClient());
+};
 const containers: ContainerLauncher | undefined = containerSetup
   ? {
-      launch: (launches) => launchContainerTasks(ecs, containerSetup, launches),
-      stop: (stops) => stopContainerTasks(ecs, containerSetup, stops),
-      check: (attempts) => checkContainerTasks(ecs, containerSetup, attempts),
+      launch: async (launches) => {
+        const { launchContainerTasks } = await import("../lib/dispatch/run-task");
+        return launchContainerTasks(await ecsClient(), containerSetup, launches);
+      },
+      stop: async (stops) => {
+        const { stopContainerTasks } = await import("../lib/dispatch/ecs-tasks");
+        return stopContainerTasks(await ecsClient(), containerSetup, stops);
+      },
+      check: async (attempts) => {
+        const { checkContainerTasks } = await import("../lib/dispatch/ecs-tasks");
+        return checkContainerTasks(await ecsClient(), containerSetup, attempts);
+      },
     }
   : undefined;
+
+/** Asks for another round when this one runs out of time (rare: the Lambda package loads then). */
+const retrigger = once(async () => {
+  const [{ lambdaRoundTrigger }, { makeLambdaClient }] = await Promise.all([
+    import("../lib/round/lambda-trigger"),
+    import("../lib/aws/lambda"),
+  ]);
+  const lambda = makeLambdaClient();
+  return (functionName: string) => lambdaRoundTrigger(lambda, functionName);
+});
 // Kept across warm invocations: the parsed config is reused while its version is unchanged.
 const cache: Pick<RoundDeps, "cache" | "nodeCache" | "taskCache"> = {};
-let rds: ReturnType<typeof makeRdsClient> | undefined;
 
 /** A period from the environment (ms); the default when unset. */
 function periodMs(name: string, fallback: number): number {
@@ -65,16 +95,16 @@ export async function roundHandler(
   context: Pick<Context, "awsRequestId"> & Partial<Pick<Context, "getRemainingTimeInMillis" | "functionName">>,
 ) {
   const deps: RoundDeps = {
-    store: { doc: aws.doc, tableName: requireEnv("TABLE_NAME") },
-    sqs: aws.sqs,
+    store: { doc: doc(), tableName: requireEnv("TABLE_NAME") },
+    sqs: sqs(),
     clock: Date.now,
     rng: Math.random,
     owner: context.awsRequestId,
     instanceName: process.env.INSTANCE_NODE_NAME ?? "instance",
     nodeSources: deploymentNodeSources({
-      store: { doc: aws.doc, tableName: requireEnv("TABLE_NAME") },
-      s3: aws.s3,
-      rds: () => (rds ??= makeRdsClient()),
+      store: { doc: doc(), tableName: requireEnv("TABLE_NAME") },
+      s3,
+      rds,
     }),
     nodeTimings: {
       updateMs: periodMs("NODES_UPDATE_MS", BISTRO_NODE_TIMINGS.updateMs),
@@ -85,7 +115,7 @@ export async function roundHandler(
     },
     ...(containers ? { containers } : {}),
     // Timers (backoffs, orphan kills, add_time slots) wake a round through the status queue.
-    ...(process.env.STATUS_QUEUE_URL ? { waker: sqsRoundWaker(aws.sqs, process.env.STATUS_QUEUE_URL) } : {}),
+    ...(process.env.STATUS_QUEUE_URL ? { waker: sqsRoundWaker(sqs(), process.env.STATUS_QUEUE_URL) } : {}),
   };
   if (cache.cache) deps.cache = cache.cache;
   if (cache.nodeCache) deps.nodeCache = cache.nodeCache;
@@ -94,7 +124,7 @@ export async function roundHandler(
   const reports = await runRounds(deps, 10, {
     ...(context.getRemainingTimeInMillis ? { timeLeftMs: context.getRemainingTimeInMillis } : {}),
     ...(context.functionName
-      ? { retrigger: () => requestRound(store, lambdaRoundTrigger(aws.lambda, context.functionName ?? "")) }
+      ? { retrigger: async () => requestRound(store, (await retrigger())(context.functionName ?? "")) }
       : {}),
   });
   if (deps.cache) cache.cache = deps.cache;

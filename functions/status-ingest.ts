@@ -5,16 +5,21 @@ import middy from "@middy/core";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { makeAwsClients } from "../lib/aws";
+import { once } from "../lib/aws/config";
+import { makeDocumentClient, makeDynamoDbClient } from "../lib/aws/dynamodb";
+import { makeLambdaClient } from "../lib/aws/lambda";
 import { ingestStatuses } from "../lib/round/apply-statuses";
-import { lambdaRoundTrigger, requestRound } from "../lib/round/poke";
+import { lambdaRoundTrigger } from "../lib/round/lambda-trigger";
+import { requestRound } from "../lib/round/poke";
 import { requireEnv } from "./env";
 
 const logger = new Logger({ serviceName: "sous-status-ingest" });
-const aws = makeAwsClients();
+// Only the clients this function uses, each made on first use.
+const doc = once(() => makeDocumentClient(makeDynamoDbClient()));
+const lambda = once(() => makeLambdaClient());
 
 export async function statusHandler(event: SQSEvent): Promise<SQSBatchResponse> {
-  const store = { doc: aws.doc, tableName: requireEnv("TABLE_NAME") };
+  const store = { doc: doc(), tableName: requireEnv("TABLE_NAME") };
   const result = await ingestStatuses(
     {
       store,
@@ -22,7 +27,7 @@ export async function statusHandler(event: SQSEvent): Promise<SQSBatchResponse> 
       log: (entry) => {
         logger.warn("status", entry);
       },
-      poke: () => requestRound(store, lambdaRoundTrigger(aws.lambda, requireEnv("ROUND_FUNCTION_NAME"))),
+      poke: () => requestRound(store, lambdaRoundTrigger(lambda(), requireEnv("ROUND_FUNCTION_NAME"))),
     },
     event.Records.map((record) => ({ id: record.messageId, body: record.body })),
   );

@@ -27,15 +27,51 @@ export const NODE_TARGET = "node22";
 export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_22_X;
 
 /**
+ * Packages kept out of index.js and shipped beside it, minified, as `node_modules/<name>/index.js`
+ * in the function's asset: the code requires each on first use (re2js when a user pattern is
+ * first compiled), so a cold start neither reads nor parses it.
+ */
+export const ON_DEMAND_MODULES = ["re2js"] as const;
+
+/** esbuild options that write one on-demand package into a function's asset directory. */
+export function onDemandBuildOptions(name: (typeof ON_DEMAND_MODULES)[number], outputDir: string) {
+  return {
+    entryPoints: [require.resolve(name, { paths: [REPO_ROOT] })],
+    outfile: path.join(outputDir, "node_modules", name, "index.js"),
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: NODE_TARGET,
+    minify: true,
+    legalComments: "none",
+    logLevel: "warning",
+  } as const;
+}
+
+const shellQuote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
+
+/**
  * Local esbuild (the devDependency), never Docker. The SDK v3 ships in the Node 22 runtime, so it
- * stays out of the bundle. Source maps are enabled at run time by NODE_OPTIONS below.
+ * stays out of the bundle (not pinned to this project's SDK version: the runtime's own is newer
+ * and is what AWS patches; the code uses only long-stable commands, and bench:bundle measures
+ * cold starts against the SDK alone for that reason). Source maps are enabled at run time by
+ * NODE_OPTIONS below. The on-demand packages are built by a hook with the same esbuild.
  */
 export const LAMBDA_BUNDLING = {
   format: OutputFormat.CJS,
   target: NODE_TARGET,
   minify: true,
   sourceMap: true,
-  externalModules: ["@aws-sdk/*"],
+  externalModules: ["@aws-sdk/*", ...ON_DEMAND_MODULES],
+  commandHooks: {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_inputDir: string, outputDir: string) =>
+      ON_DEMAND_MODULES.map(
+        (name) =>
+          `node -e ${shellQuote(`require("esbuild").buildSync(${JSON.stringify(onDemandBuildOptions(name, outputDir))})`)}`,
+      ),
+  },
 } as const satisfies BundlingOptions;
 
 export interface SousFunctionProps {

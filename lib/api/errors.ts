@@ -3,8 +3,8 @@
 // failing dependency (e.g. a node source) -> 503, HTTP errors raised by middleware (middy's body
 // parser, the router) keep their status, and anything else is a 500 with a safe message (the
 // details go to the log, never to the caller).
-import { z } from "zod";
 import { capIssues } from "../config/issues";
+import type * as z from "../config/zod";
 import type { ConfigIssue } from "../model/config";
 import { ConflictError, ForbiddenError, NotFoundError } from "../store/errors";
 
@@ -106,7 +106,7 @@ export function publicMessage(error: unknown): string {
 }
 
 /** Parses `value` with a zod schema or throws a ValidationError naming every problem. */
-export function validate<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+export function validate<T>(schema: z.ZodMiniType<T>, value: unknown, what: string): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw new ValidationError(

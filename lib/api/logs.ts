@@ -2,7 +2,9 @@
 // (Bistro's task_logs semantics), and `s3LogReader`, which wires the S3 log reader of
 // lib/logs into that seam and turns its refusals into validation errors.
 import type { AttemptTokens } from "../dispatch/tokens";
-import { LogQueryError, readLogs as readS3Logs, type LogReaderDeps } from "../logs/reader";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { LogQueryError } from "../logs/query";
+import type { LogReaderDeps } from "../logs/reader";
 import { readAttemptTokens } from "../store/dispatch-key";
 import { MAX_LOG_QUERY_JOBS, MAX_LOG_QUERY_NODES, overLimit } from "../config/limits";
 import type { ConfigIssue } from "../model/config";
@@ -10,8 +12,14 @@ import type { ApiDeps, LogLinesQuery, ReadLogs } from "./deps";
 import { NotConfiguredError, ValidationError } from "./errors";
 import type { RouteInput } from "./http";
 
-/** `readLogs` over the S3 segments and DynamoDB index that workers write (lib/logs). */
-export function s3LogReader(deps: Omit<LogReaderDeps, "attemptTokens">): ReadLogs {
+/**
+ * `readLogs` over the S3 segments and DynamoDB index that workers write (lib/logs). The reader and
+ * the S3 client (`s3`, called on each query) load on the first query, so the API's cold start
+ * does not load the SDK's S3 package.
+ */
+export function s3LogReader(
+  deps: Omit<LogReaderDeps, "attemptTokens" | "s3"> & { s3: () => S3Client | Promise<S3Client> },
+): ReadLogs {
   // The dispatch key never changes once created: read it once per process, on the first query.
   let tokens: Promise<AttemptTokens> | undefined;
   const attemptTokens = () => {
@@ -23,7 +31,8 @@ export function s3LogReader(deps: Omit<LogReaderDeps, "attemptTokens">): ReadLog
   };
   return async (query) => {
     try {
-      return await readS3Logs({ ...deps, attemptTokens }, query);
+      const { readLogs } = await import("../logs/reader");
+      return await readLogs({ ...deps, s3: await deps.s3(), attemptTokens }, query);
     } catch (error) {
       if (error instanceof LogQueryError) throw new ValidationError(error.message);
       throw error;

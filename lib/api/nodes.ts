@@ -1,9 +1,9 @@
 // Nodes through the API: the current tree, paged (`GET /nodes`), and nodes pushed by callers
 // for one source (`PUT /nodes/{source}`, read back with `GET /nodes/{source}`), checked and
 // stored as a versioned node set that the `pushed` node source serves to rounds.
-import { z } from "zod";
 import { capIssues, isPlainObject } from "../config/issues";
 import { MAX_NODES, nodeNameProblem, overLimit, tagsProblem } from "../config/limits";
+import * as z from "../config/zod";
 import { INSTANCE_LEVEL } from "../model/config";
 import type { ConfigIssue } from "../model/config";
 import type { NodeSpec, NodeTree } from "../model/tree";
@@ -58,14 +58,17 @@ export async function listNodes(deps: ApiDeps, input: RouteInput) {
   return { levels: tree.levels, nodes, nextCursor: end < total ? encodeCursor({ offset: end }) : null };
 }
 
-const pushedNodeSchema = z.strictObject({
-  name: z.string().min(1),
-  level: z.string().min(1),
-  parent: z.string().min(1),
-  enabled: z.boolean().optional(),
-  tags: z.array(z.string()).optional(),
-});
-const pushSchema = z.strictObject({ nodes: z.array(pushedNodeSchema) });
+// Built on first use (z.lazy): building schemas costs cold-start time.
+const pushedNodeSchema = z.lazy(() =>
+  z.strictObject({
+    name: z.string().check(z.minLength(1)),
+    level: z.string().check(z.minLength(1)),
+    parent: z.string().check(z.minLength(1)),
+    enabled: z.optional(z.boolean()),
+    tags: z.optional(z.array(z.string())),
+  }),
+);
+const pushSchema = z.lazy(() => z.strictObject({ nodes: z.array(pushedNodeSchema) }));
 
 /**
  * Checks a push as far as it can alone: names valid and not the instance's, levels configured

@@ -2,7 +2,7 @@
 // in-process control plane answers (the same code, lib/worker/control-plane.ts), so a worker's
 // HTTP client is a thin shell around these routes. Plus a listing with each worker's health.
 // Registration inputs have documented limits (docs/api.md), each refused with a 400 naming it.
-import { z } from "zod";
+import * as z from "../config/zod";
 import { MAX_SECRET_LENGTH } from "../dispatch/tokens";
 import { BISTRO_WORKER_TIMINGS, workerState } from "../scheduler/worker-health";
 import { listWorkers } from "../store/workers";
@@ -28,44 +28,64 @@ export const WORKER_LIMITS = {
 } as const;
 
 const L = WORKER_LIMITS;
-const resourcesSchema = z
-  .record(
-    z.string(),
+// Built on first use (z.lazy), as the schemas below: building schemas costs cold-start time.
+const resourcesSchema = z.lazy(() =>
+  z._default(
     z
-      .number()
-      .int("a resource amount is a whole number")
-      .nonnegative("a resource amount may not be negative")
-      .max(L.resourceAmount, `a resource amount is at most ${L.resourceAmount}`),
-  )
-  .refine((map) => Object.keys(map).length <= L.resources, `at most ${L.resources} resources`)
-  .refine(
-    (map) => Object.keys(map).every((name) => name.length >= 1 && name.length <= L.resourceNameLength),
-    `a resource name has 1 to ${L.resourceNameLength} characters`,
-  )
-  .default({});
+      .record(
+        z.string(),
+        z
+          .number()
+          .check(
+            z.int("a resource amount is a whole number"),
+            z.nonnegative("a resource amount may not be negative"),
+            z.maximum(L.resourceAmount, `a resource amount is at most ${L.resourceAmount}`),
+          ),
+      )
+      .check(
+        z.refine((map) => Object.keys(map).length <= L.resources, `at most ${L.resources} resources`),
+        z.refine(
+          (map) => Object.keys(map).every((name) => name.length >= 1 && name.length <= L.resourceNameLength),
+          `a resource name has 1 to ${L.resourceNameLength} characters`,
+        ),
+      ),
+    {},
+  ),
+);
 
-const registrationSchema = z.strictObject({
-  id: z.string().min(1).max(L.idLength, `at most ${L.idLength} characters`),
-  hostname: z.string().min(1).max(L.hostnameLength, `at most ${L.hostnameLength} characters`),
-  instanceId: z.string().min(1).max(L.instanceIdLength, `at most ${L.instanceIdLength} characters`),
-  resources: resourcesSchema,
-  heartbeatPeriodSec: z.number().positive().max(3600, "at most 3600 seconds"),
-  /** The machine as the worker measured it; at most 64 GPU names of 200 characters. */
-  machine: z
-    .strictObject({
-      cpuCores: z.number().int().min(0).max(100_000),
-      memoryMB: z.number().int().min(0).max(1_000_000_000),
-      gpus: z.array(z.string().max(200)).max(64),
-    })
-    .optional(),
-});
+/** A string of 1 to `max` characters; past `max` the message names the limit. */
+const boundedString = (max: number) => z.string().check(z.minLength(1), z.maxLength(max, `at most ${max} characters`));
 
-const heartbeatSchema = z.strictObject({
-  instanceId: z.string().min(1).max(L.instanceIdLength, `at most ${L.instanceIdLength} characters`),
-  secret: z.string().min(1).max(MAX_SECRET_LENGTH, `at most ${MAX_SECRET_LENGTH} characters`),
-  running: z.array(z.string().min(1).max(MAX_ATTEMPT_ID_CHARS)).max(MAX_LISTED_ATTEMPTS).optional(),
-  sentAtMs: z.number().int().nonnegative().optional(),
-});
+const registrationSchema = z.lazy(() =>
+  z.strictObject({
+    id: boundedString(L.idLength),
+    hostname: boundedString(L.hostnameLength),
+    instanceId: boundedString(L.instanceIdLength),
+    resources: resourcesSchema,
+    heartbeatPeriodSec: z.number().check(z.positive(), z.maximum(3600, "at most 3600 seconds")),
+    /** The machine as the worker measured it; at most 64 GPU names of 200 characters. */
+    machine: z.optional(
+      z.strictObject({
+        cpuCores: z.int().check(z.minimum(0), z.maximum(100_000)),
+        memoryMB: z.int().check(z.minimum(0), z.maximum(1_000_000_000)),
+        gpus: z.array(z.string().check(z.maxLength(200))).check(z.maxLength(64)),
+      }),
+    ),
+  }),
+);
+
+const heartbeatSchema = z.lazy(() =>
+  z.strictObject({
+    instanceId: boundedString(L.instanceIdLength),
+    secret: boundedString(MAX_SECRET_LENGTH),
+    running: z.optional(
+      z
+        .array(z.string().check(z.minLength(1), z.maxLength(MAX_ATTEMPT_ID_CHARS)))
+        .check(z.maxLength(MAX_LISTED_ATTEMPTS)),
+    ),
+    sentAtMs: z.optional(z.int().check(z.nonnegative())),
+  }),
+);
 
 function controlPlane(deps: ApiDeps): InProcessControlPlane {
   return new InProcessControlPlane({

@@ -16,7 +16,6 @@ import { copyBackoff, copyTaskSubprocess, DEFAULT_PRIORITY } from "./defaults";
 import { withDependencyCycleErrors } from "./dependencies";
 import { parseFilter } from "./filters";
 import { capIssues, childPath, IssueSink, isPlainObject, mergeIssues, oneOf, putEntry } from "./issues";
-import { z } from "zod";
 import {
   BOOL,
   check,
@@ -30,6 +29,7 @@ import {
   STRING,
   type Rule,
 } from "./read";
+import * as z from "./zod";
 
 export const JOB_PREFIX = "bistro_job->";
 
@@ -37,7 +37,7 @@ export const JOB_PREFIX = "bistro_job->";
 export const MAX_ATTEMPT_DURATION_SECONDS = 30 * 86_400;
 /** AWS Batch's `attemptDurationSeconds`, as a Bistro-style job key: whole seconds, 1 to 30 days. */
 const ATTEMPT_DURATION_SECONDS: Rule<number> = {
-  schema: z.int().min(1).max(MAX_ATTEMPT_DURATION_SECONDS),
+  schema: z.int().check(z.minimum(1), z.maximum(MAX_ATTEMPT_DURATION_SECONDS)),
   expected: `whole seconds from 1 to ${MAX_ATTEMPT_DURATION_SECONDS}`,
 };
 

@@ -65,9 +65,14 @@ export const LIMITS = {
 
 export type LimitName = keyof typeof LIMITS;
 
-/** `1,234,567`: how limits read in messages. */
+/**
+ * `1,234,567`: how limits read in messages. Whole numbers are grouped by hand: the first
+ * `toLocaleString` loads ICU's locale data (tens of ms), and a message built at import would
+ * put that on every cold start.
+ */
 export function formatCount(value: number): string {
-  return value.toLocaleString("en-US");
+  if (!Number.isSafeInteger(value)) return value.toLocaleString("en-US");
+  return String(value).replace(/\B(?=(\d{3})+$)/g, ",");
 }
 
 /** "is N; the limit is L (NAME)" phrasing shared by every limit message. */

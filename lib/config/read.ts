@@ -2,31 +2,37 @@
 // checked on its own (zod rules for the leaf shapes), a bad field records an issue and keeps its
 // default, and every problem is reported, not just the first. Keys nobody asked for become
 // "unknown key, ignored" warnings instead of vanishing.
-import { z } from "zod";
+import * as z from "./zod";
 import { childPath, copyJson, describeValue, isPlainObject, oneOf, type IssueSink } from "./issues";
 
 /** A leaf shape: a zod schema and the words saying what it expects. */
 export interface Rule<T> {
-  readonly schema: z.ZodType<T>;
+  readonly schema: z.ZodMiniType<T>;
   readonly expected: string;
 }
 
-function rule<T>(schema: z.ZodType<T>, expected: string): Rule<T> {
+function rule<T>(schema: z.ZodMiniType<T>, expected: string): Rule<T> {
   return { schema, expected };
 }
 
 export const BOOL = rule(z.boolean(), "true or false");
 export const INT = rule(z.int(), "an integer");
-export const NON_NEGATIVE_INT = rule(z.int().min(0), "an integer >= 0");
-export const POSITIVE_INT = rule(z.int().min(1), "an integer >= 1");
+export const NON_NEGATIVE_INT = rule(z.int().check(z.minimum(0)), "an integer >= 0");
+export const POSITIVE_INT = rule(z.int().check(z.minimum(1)), "an integer >= 1");
 export const NUMBER = rule(z.number(), "a number");
 /** Far beyond any useful wait, and small enough that its milliseconds stay exact integers. */
 export const MAX_SECONDS = 1e12;
-export const SECONDS = rule(z.number().min(0).max(MAX_SECONDS), "a number of seconds from 0 to 1e12");
+export const SECONDS = rule(
+  z.number().check(z.minimum(0), z.maximum(MAX_SECONDS)),
+  "a number of seconds from 0 to 1e12",
+);
 export const STRING = rule(z.string(), "a string");
 /** Any JSON object, copied (see copyJson); z.record would drop a `__proto__` key. */
 export const OBJECT = rule(
-  z.custom<Record<string, unknown>>(isPlainObject).transform((value) => copyJson(value) as Record<string, unknown>),
+  z.pipe(
+    z.custom<Record<string, unknown>>(isPlainObject),
+    z.transform((value) => copyJson(value) as Record<string, unknown>),
+  ),
   "an object",
 );
 

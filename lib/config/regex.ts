@@ -3,7 +3,7 @@
 // `(a+)+$` cannot stall the API or a round the way a backtracking engine does. Search semantics
 // (a match anywhere in the text), as Bistro's boost::regex_search. docs/limits.md lists the
 // syntax RE2 refuses (back-references, look-around, possessive quantifiers).
-import { RE2JS } from "re2js";
+import type { RE2JS } from "re2js";
 import { MAX_REGEX_CHARS, overLimit } from "./limits";
 
 /** A compiled user pattern. */
@@ -21,6 +21,18 @@ export class UserRegexError extends Error {
 /** The engine behind every UserRegex (tests check it is the linear-time one). */
 export const USER_REGEX_ENGINE = "re2js";
 
+let engine: typeof RE2JS | undefined;
+
+/**
+ * re2js (about 150 KB minified) loads on the first compile, not at import: most configs have no
+ * pattern, and the Lambda functions ship it beside their bundle rather than in it (infra/lambda.ts).
+ */
+function re2(): typeof RE2JS {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a deliberate lazy load, see above
+  engine ??= (require("re2js") as typeof import("re2js")).RE2JS;
+  return engine;
+}
+
 /** Compiles a user pattern; throws UserRegexError naming the problem. */
 export function compileUserRegex(source: string): UserRegex {
   if (source.length > MAX_REGEX_CHARS) {
@@ -28,7 +40,7 @@ export function compileUserRegex(source: string): UserRegex {
   }
   let compiled: RE2JS;
   try {
-    compiled = RE2JS.compile(source);
+    compiled = re2().compile(source);
   } catch (error) {
     throw new UserRegexError(error instanceof Error ? error.message : String(error));
   }

@@ -24,7 +24,7 @@ import { createScriptSource } from "../nodes";
 import { ingestStatuses } from "../round/apply-statuses";
 import { requestRound, type RoundTrigger } from "../round/poke";
 import { runRounds, type RoundDeps, type RoundReport } from "../round/run-round";
-import { sqsRoundWaker } from "../round/wake";
+import { sqsRoundWaker } from "../round/wake-sqs";
 import type { WorkerTimings } from "../scheduler/worker-health";
 import type { StoreContext } from "../store/context";
 import { getCurrentConfigVersion, putConfig } from "../store/config-store";
@@ -165,7 +165,7 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
   let rds: ReturnType<typeof makeRdsClient> | undefined;
   const nodeSources = deploymentNodeSources({
     store,
-    s3: aws.s3,
+    s3: () => aws.s3,
     rds: () => (rds ??= makeRdsClient()),
     extra: [createScriptSource()],
   });
@@ -307,7 +307,7 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     statusQueueUrl,
     workerSetup,
     ...(options.workerTimings ? { workerTimings: options.workerTimings } : {}),
-    readLogs: s3LogReader({ s3: aws.s3, doc: aws.doc, tableName, bucket }),
+    readLogs: s3LogReader({ s3: () => aws.s3, doc: aws.doc, tableName, bucket }),
     log: (entry) => {
       onError("api", entry);
     },

@@ -13,10 +13,10 @@ import type { NodeSource, NodeSourceRegistry } from "./source";
 
 export interface DeploymentSourceOptions {
   store: StoreContext;
-  /** Enables `s3_prefixes`. */
-  s3?: S3Client;
-  /** Enables `rds`; called when an `rds` entry first refreshes. */
-  rds?: () => RDSClient;
+  /** Enables `s3_prefixes`; called when an `s3_prefixes` entry refreshes. */
+  s3?: () => S3Client | Promise<S3Client>;
+  /** Enables `rds`; called when an `rds` entry refreshes. */
+  rds?: () => RDSClient | Promise<RDSClient>;
   /** More sources. */
   extra?: readonly NodeSource[];
 }

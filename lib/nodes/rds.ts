@@ -7,14 +7,9 @@
 // database and running tasks there become orphans. With `"tags": true` each node carries
 // its AWS tags as "key=value" strings, for tag filters. Lists through the SDK's
 // DescribeDBClusters / DescribeDBInstances paginators, filtered by `engines` if given.
-import {
-  paginateDescribeDBClusters,
-  paginateDescribeDBInstances,
-  type Filter,
-  type RDSClient,
-  type Tag,
-} from "@aws-sdk/client-rds";
+import type { RDSClient } from "@aws-sdk/client-rds";
 import type { NodeSpec } from "../model/tree";
+import type { Listed } from "./rds-list";
 import { describePref, levelBelowParents, NodeSourceError, type NodeSource, type NodeSourceContext } from "./source";
 
 export const RDS_SOURCE = "rds";
@@ -66,45 +61,8 @@ function readPrefs(prefs: Readonly<Record<string, unknown>>): RdsPrefs {
   };
 }
 
-const tagStrings = (list: readonly Tag[] | undefined): string[] =>
-  (list ?? []).map((tag) => `${tag.Key ?? ""}=${tag.Value ?? ""}`).sort();
-
-interface Listed {
-  id: string;
-  status: string;
-  tags: string[];
-  cluster?: string;
-}
-
-async function listClusters(rds: RDSClient, filters: Filter[] | undefined): Promise<Listed[]> {
-  const out: Listed[] = [];
-  for await (const page of paginateDescribeDBClusters({ client: rds }, filters ? { Filters: filters } : {})) {
-    for (const cluster of page.DBClusters ?? []) {
-      if (!cluster.DBClusterIdentifier) continue;
-      out.push({ id: cluster.DBClusterIdentifier, status: cluster.Status ?? "", tags: tagStrings(cluster.TagList) });
-    }
-  }
-  return out;
-}
-
-async function listInstances(rds: RDSClient, filters: Filter[] | undefined): Promise<Listed[]> {
-  const out: Listed[] = [];
-  for await (const page of paginateDescribeDBInstances({ client: rds }, filters ? { Filters: filters } : {})) {
-    for (const instance of page.DBInstances ?? []) {
-      if (!instance.DBInstanceIdentifier) continue;
-      out.push({
-        id: instance.DBInstanceIdentifier,
-        status: instance.DBInstanceStatus ?? "",
-        tags: tagStrings(instance.TagList),
-        ...(instance.DBClusterIdentifier ? { cluster: instance.DBClusterIdentifier } : {}),
-      });
-    }
-  }
-  return out;
-}
-
 /** `rds` for the client's account and region; `client` is called on first use. */
-export function rdsSource(client: () => RDSClient): NodeSource {
+export function rdsSource(client: () => RDSClient | Promise<RDSClient>): NodeSource {
   return {
     name: RDS_SOURCE,
     async fetch(context: NodeSourceContext): Promise<NodeSpec[]> {
@@ -124,7 +82,9 @@ export function rdsSource(client: () => RDSClient): NodeSource {
         );
       }
       const filters = prefs.engines ? [{ Name: "engine", Values: prefs.engines }] : undefined;
-      const rds = client();
+      const rds = await client();
+      // The SDK's RDS package loads here, on the first refresh of an `rds` entry (bundles stay light).
+      const { listClusters, listInstances } = await import("./rds-list");
       const node = (item: Listed, levelName: string, above: string): NodeSpec => ({
         name: item.id,
         level: levelName,

@@ -4,7 +4,7 @@
 // `dataset/dt=2026-11-01/region=eu` under it. Listing uses ListObjectsV2's paginator with a
 // Delimiter, so only common prefixes come back, never the objects themselves. `{parent}` in
 // the prefix is replaced by each parent's name, so one bucket can be split by a level above.
-import { paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { NodeSpec } from "../model/tree";
 import { mapLimited } from "./script";
 import { describePref, levelBelowParents, NodeSourceError, type NodeSource, type NodeSourceContext } from "./source";
@@ -48,7 +48,7 @@ function readPrefs(prefs: Readonly<Record<string, unknown>>): S3Prefs {
   return { bucket, prefix, delimiter, depth, maxNodes };
 }
 
-export function s3PrefixesSource(s3: S3Client): NodeSource {
+export function s3PrefixesSource(client: () => S3Client | Promise<S3Client>): NodeSource {
   return {
     name: S3_PREFIXES_SOURCE,
     async fetch(context: NodeSourceContext): Promise<NodeSpec[]> {
@@ -61,23 +61,19 @@ export function s3PrefixesSource(s3: S3Client): NodeSource {
           `depth ${prefs.depth} needs ${prefs.depth} levels from "${level}" down; only ${levels.length} are configured`,
         );
       }
+      // The SDK's S3 package loads here, on the first refresh of an `s3_prefixes` entry.
+      const { commonPrefixes } = await import("./s3-list");
+      const s3 = await client();
       let made = 0;
       const list = async (prefix: string): Promise<string[]> => {
         const found: string[] = [];
-        const pages = paginateListObjectsV2(
-          { client: s3 },
-          { Bucket: prefs.bucket, Prefix: prefix, Delimiter: prefs.delimiter },
-        );
-        for await (const page of pages) {
-          for (const common of page.CommonPrefixes ?? []) {
-            if (common.Prefix === undefined) continue;
-            if (++made > prefs.maxNodes) {
-              throw new NodeSourceError(
-                `s3://${prefs.bucket}/${prefs.prefix} has more than max_nodes = ${prefs.maxNodes} prefixes`,
-              );
-            }
-            found.push(common.Prefix);
+        for await (const common of commonPrefixes(s3, prefs.bucket, prefix, prefs.delimiter)) {
+          if (++made > prefs.maxNodes) {
+            throw new NodeSourceError(
+              `s3://${prefs.bucket}/${prefs.prefix} has more than max_nodes = ${prefs.maxNodes} prefixes`,
+            );
           }
+          found.push(common);
         }
         return found;
       };

@@ -2,7 +2,7 @@
 // is set first, so a round that is running sees it before it releases the lease and runs
 // again; then a trigger starts a round in case none is running (Lambda async invoke on AWS,
 // an in-process call in `sous local`).
-import { InvokeCommand, type LambdaClient } from "@aws-sdk/client-lambda";
+// The Lambda trigger lives in lambda-trigger.ts, so a bundle loads the SDK's Lambda package only where it pokes.
 import type { StoreContext } from "../store/context";
 import { markRoundWanted } from "../store/lease";
 
@@ -15,17 +15,4 @@ export const POKE_EVENT = { source: "sous.poke" } as const;
 export async function requestRound(store: StoreContext, trigger: RoundTrigger): Promise<void> {
   await markRoundWanted(store);
   await trigger();
-}
-
-/** Triggers the round Lambda asynchronously; with reserved concurrency 1, extra invokes queue. */
-export function lambdaRoundTrigger(lambda: LambdaClient, functionName: string): RoundTrigger {
-  return async () => {
-    await lambda.send(
-      new InvokeCommand({
-        FunctionName: functionName,
-        InvocationType: "Event",
-        Payload: new TextEncoder().encode(JSON.stringify(POKE_EVENT)),
-      }),
-    );
-  };
 }

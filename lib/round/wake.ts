@@ -3,8 +3,8 @@
 // so nothing waits for the backstop tick. The wake-up is one SQS message with DelaySeconds on the
 // status queue, whose consumer (status ingestion, on AWS and in `sous local`) turns it into a poke.
 // The scheduled time is remembered on the lease item, so later rounds do not schedule it again; a
-// timer already past when the round ends asks for another round at once instead.
-import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+// timer already past when the round ends asks for another round at once instead. The SQS sender is
+// in wake-sqs.ts, so status ingestion, which only reads wake-ups, does not load the SDK's SQS package.
 import { nextDueTimer, type DueTimer, type TimerInputs } from "../scheduler/timers";
 import type { StoreContext } from "../store/context";
 import type { NodeRefreshMark } from "../store/scheduler-state";
@@ -21,16 +21,6 @@ export interface WakeMessage {
 
 /** Sends a wake-up that is delivered `delaySec` from now (for the moment `atMs`). */
 export type RoundWaker = (atMs: number, delaySec: number) => Promise<void>;
-
-/** The wake-up as a delayed message on the queue that status ingestion reads. */
-export function sqsRoundWaker(sqs: SQSClient, queueUrl: string): RoundWaker {
-  return async (atMs, delaySec) => {
-    const message: WakeMessage = { type: "wake", atMs };
-    await sqs.send(
-      new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(message), DelaySeconds: delaySec }),
-    );
-  };
-}
 
 /**
  * True for a well-formed wake-up body. Anyone who may send to the status queue (workers) can

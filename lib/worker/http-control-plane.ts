@@ -1,29 +1,30 @@
 // The worker's control plane over the Sous HTTP API (`POST /workers`, `POST /workers/{id}/heartbeat`,
 // docs/api.md): what `sous worker` uses on any host. The routes run `InProcessControlPlane`, so
 // this is a thin client; the transport (signing, base URL) is given by the caller.
-import { z } from "zod";
-
+import * as z from "../config/zod";
 import { ConflictError } from "../store/errors";
 import type { ControlPlane, Heartbeat, HeartbeatAnswer, RegistrationAnswer, WorkerRegistration } from "./control-plane";
 
 /** Sends one JSON POST; throws only when there is no answer at all. */
 export type JsonPost = (path: string, body: unknown) => Promise<{ status: number; body: unknown }>;
 
+const nonEmpty = z.string().check(z.minLength(1));
+
 const registrationAnswerSchema = z.object({
-  queueUrl: z.string().min(1),
-  statusQueueUrl: z.string().min(1),
+  queueUrl: nonEmpty,
+  statusQueueUrl: nonEmpty,
   timings: z.object({
     heartbeatPeriodSec: z.number(),
     heartbeatGraceSec: z.number(),
     loseUnhealthyAfterSec: z.number(),
     workerCheckIntervalSec: z.number(),
   }),
-  heartbeatSecret: z.string().min(1),
-  tableName: z.string().min(1).optional(),
-  logBucket: z.string().min(1).optional(),
-  logOwner: z.string().min(1).max(128).optional(),
-  region: z.string().min(1).optional(),
-  endpoints: z.object({ dynamodb: z.url().optional(), sqs: z.url().optional(), s3: z.url().optional() }).optional(),
+  heartbeatSecret: nonEmpty,
+  tableName: z.optional(nonEmpty),
+  logBucket: z.optional(nonEmpty),
+  logOwner: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  region: z.optional(nonEmpty),
+  endpoints: z.optional(z.object({ dynamodb: z.optional(z.url()), sqs: z.optional(z.url()), s3: z.optional(z.url()) })),
 });
 
 const heartbeatAnswerSchema = z.union([
@@ -47,7 +48,7 @@ function messageOf(answer: { status: number; body: unknown }): string {
   return typeof error?.message === "string" ? error.message : `HTTP ${answer.status}`;
 }
 
-function parseAnswer<T>(schema: z.ZodType<T>, answer: { status: number; body: unknown }, what: string): T {
+function parseAnswer<T>(schema: z.ZodMiniType<T>, answer: { status: number; body: unknown }, what: string): T {
   if (answer.status === 409) throw new ConflictError(messageOf(answer));
   if (answer.status >= 400) throw new ControlPlaneHttpError(answer.status, `${what}: ${messageOf(answer)}`);
   const parsed = schema.safeParse(answer.body);

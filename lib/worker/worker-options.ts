@@ -4,8 +4,7 @@
 // its `cause` is the schema's own report.
 import { randomUUID } from "node:crypto";
 import { hostname as osHostname } from "node:os";
-import { z } from "zod";
-
+import * as z from "../config/zod";
 import type { ResourceAmounts } from "../model/config";
 import { MAX_TASK_PIDS } from "./task-cgroups";
 
@@ -81,24 +80,25 @@ export const WORKER_OPTION_DEFAULTS = {
 /** Longest wait any duration option may ask for (a day): longer is a unit mistake, not a wish. */
 const MAX_DURATION_MS = 86_400_000;
 
-const durationMs = z.number().int().min(0).max(MAX_DURATION_MS);
+const durationMs = z.int().check(z.minimum(0), z.maximum(MAX_DURATION_MS));
+const nonEmpty = z.string().check(z.minLength(1));
 
 const schema = z.object({
-  id: z.string().min(1),
+  id: nonEmpty,
   command: z.string(),
-  dataDir: z.string().min(1),
-  resources: z.record(z.string(), z.number().int().min(0)),
-  hostname: z.string().min(1),
-  instanceId: z.string().min(1),
+  dataDir: nonEmpty,
+  resources: z.record(z.string(), z.int().check(z.minimum(0))),
+  hostname: nonEmpty,
+  instanceId: nonEmpty,
   // The API's registration limit.
-  heartbeatPeriodSec: z.number().positive().max(3600),
-  receiveWaitSec: z.number().int().min(0).max(20),
+  heartbeatPeriodSec: z.number().check(z.positive(), z.maximum(3600)),
+  receiveWaitSec: z.int().check(z.minimum(0), z.maximum(20)),
   endBatchWindowMs: durationMs,
   shutdownWaitMs: durationMs,
   killWaitMs: durationMs,
   endsDrainTimeoutMs: durationMs,
-  cgroupRoot: z.string().min(1).startsWith("/", "must be an absolute path").nullable(),
-  taskPidsMax: z.number().int().min(1).max(MAX_TASK_PIDS).optional(),
+  cgroupRoot: z.nullable(z.string().check(z.minLength(1), z.startsWith("/", "must be an absolute path"))),
+  taskPidsMax: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_TASK_PIDS))),
 });
 
 /** Fills in the defaults and validates the result; throws WorkerOptionsError naming each bad option. */

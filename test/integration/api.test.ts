@@ -625,7 +625,12 @@ describe("GET /logs", () => {
     const { readLogs: _readLogs, ...withoutLogs } = buildDeps();
     api = makeApi(withoutLogs);
     expect((await call("GET", "/logs")).statusCode).toBe(501);
-    const reader = s3LogReader({ s3: h.store.aws.s3, doc: h.store.doc, tableName: h.store.tableName, bucket: "none" });
+    const reader = s3LogReader({
+      s3: () => h.store.aws.s3,
+      doc: h.store.doc,
+      tableName: h.store.tableName,
+      bucket: "none",
+    });
     await expect(reader({ logType: "stdout", time: 1, lineId: "2" })).rejects.toThrow(ValidationError);
   });
 });

@@ -257,7 +257,7 @@ describe("script sources where no script runs (AWS)", () => {
   beforeEach(() => {
     h.deps.nodeSources = deploymentNodeSources({
       store: h.store,
-      s3: h.store.aws.s3,
+      s3: () => h.store.aws.s3,
       rds: () => new RDSClient({ region: "us-east-1" }),
     });
   });

@@ -10,7 +10,7 @@ import { emulatorClients, uniqueName } from "../helpers/aws";
 
 const aws = emulatorClients();
 const bucket = uniqueName("lake");
-const source = s3PrefixesSource(aws.s3);
+const source = s3PrefixesSource(() => aws.s3);
 
 /** The source's nodes as an array (sources may return any iterable). */
 const fetchAll = async (context: NodeSourceContext): Promise<NodeSpec[]> => [...(await source.fetch(context))];

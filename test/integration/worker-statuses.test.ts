@@ -112,7 +112,7 @@ it("records started, status received, killed and refused attempts, readable as t
   await waitFor(() => ends.length === 3);
   await worker.stop();
 
-  const readLogs = s3LogReader({ s3: aws.s3, doc: aws.doc, tableName, bucket });
+  const readLogs = s3LogReader({ s3: () => aws.s3, doc: aws.doc, tableName, bucket });
   const page = await readLogs({ logType: "statuses", jobs: ["statuses-job"], nodes: [], sort: "asc" });
   const byNode = (node: string) =>
     page.lines.filter(([, n]) => n === node).map(([, , , line]) => JSON.parse(line) as Record<string, unknown>);

@@ -4,11 +4,13 @@ import { parseConfig } from "../../lib/config";
 import { nodeContext } from "../helpers/node-context";
 import { filterRegex } from "../../lib/config/filters";
 import {
+  formatCount,
   jsonDepthExceeds,
   MAX_CONFIG_ENTRY_BYTES,
   MAX_JOB_NAME_BYTES,
   MAX_JOBS,
   MAX_JSON_DEPTH,
+  MAX_NODES,
   MAX_NODE_NAME_BYTES,
   MAX_REGEX_CHARS,
   MAX_REPORTED_ISSUES,
@@ -271,5 +273,13 @@ describe("task_logs lists", () => {
     expect(check({ jobs: names })).toThrow(/3,000; the limit is 1,000 \(MAX_LOG_QUERY_JOBS\)/);
     expect(check({ nodes: names })).toThrow(/MAX_LOG_QUERY_NODES/);
     expect(check({ jobs: names.slice(0, 1_000), nodes: names.slice(0, 1_000) })).not.toThrow();
+  });
+});
+
+describe("formatCount", () => {
+  it("groups digits as en-US does, without loading ICU for whole numbers", () => {
+    for (const value of [0, 7, 999, 1000, 12_345, -1_234_567, MAX_NODES, Number.MAX_SAFE_INTEGER, 1.5, 1234.5678]) {
+      expect(formatCount(value)).toBe(value.toLocaleString("en-US"));
+    }
   });
 });

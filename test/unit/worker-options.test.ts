@@ -1,6 +1,6 @@
 // The worker's options compiled in one step (lib/worker/worker-options.ts): defaults filled in,
 // every bad option named in one WorkerOptionsError whose cause is the schema's report.
-import { ZodError } from "zod";
+import * as z from "../../lib/config/zod";
 
 import { compileWorkerOptions, WORKER_OPTION_DEFAULTS, WorkerOptionsError } from "../../lib/worker/worker-options";
 
@@ -54,7 +54,7 @@ describe("compileWorkerOptions", () => {
     expect(thrown).toBeInstanceOf(RangeError);
     const error = thrown as WorkerOptionsError;
     expect(error.message).toContain(`${name}:`);
-    expect(error.cause).toBeInstanceOf(ZodError);
+    expect(error.cause).toBeInstanceOf(z.core.$ZodError);
   });
 
   it("names every bad option at once", () => {
