@@ -51,6 +51,7 @@ export async function runOnce(deps: OnceDeps, options: OnceOptions): Promise<{ e
   const { order } = options;
   const clock = deps.clock ?? Date.now;
   const { job, node, attempt } = order;
+  const tokened = { job, node, attempt, token: order.token };
   const handle = runTask({
     jobName: job,
     nodeName: node,
@@ -66,7 +67,7 @@ export async function runOnce(deps: OnceDeps, options: OnceOptions): Promise<{ e
       useCanaryPipe: true,
       parentDeathSignal: order.parentDeathSignal ?? 9,
     },
-    onOutputLine: (line) => deps.logs.append({ job, node, attempt, token: order.token, ...line }),
+    onOutput: (stream, lines, timeMs) => deps.logs.appendLines(tokened, stream, lines, timeMs),
     now: clock,
     ...(options.baseEnv ? { baseEnv: options.baseEnv } : {}),
   });
