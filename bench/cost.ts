@@ -6,15 +6,25 @@
 // status-ingestion batch (a receive that returned messages), one API call for the config.
 // Polling that costs by the hour rather than per task (workers' empty long polls, Lambda's
 // pollers on the status queue, the backstop schedule) is priced per day, together with the
-// idle rounds of a deployment holding 1M finished tasks: idle rounds are measured before and
-// after the run and their read units and duration extrapolated linearly in the finished tasks.
+// rounds of a deployment holding 1M finished tasks that nothing changes: a backstop tick a minute
+// that stops at the idle check, and the safety full round every 30 minutes. The bench runs those
+// rounds itself on a client of its own before and after the run, and extrapolates their read
+// units and duration linearly in the finished tasks. The worker flushes logs every 5 s, as
+// workers do unless told otherwise.
 // Not a gate: exits 0 whatever the figure (the README's bench section says why).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { makeAwsClients } from "../lib/aws";
 import { startLocalDeployment, type LocalDeployment } from "../lib/local/deployment";
-import type { RoundReport } from "../lib/round/run-round";
+import { deploymentNodeSources } from "../lib/nodes/deployment-sources";
+import { DEFAULT_MAX_IDLE_MS } from "../lib/round/idle-round";
+import { runRounds, type RoundDeps, type RoundReport } from "../lib/round/run-round";
+import { sqsRoundWaker } from "../lib/round/wake";
+import { bumpChangeSequence } from "../lib/store/change-sequence";
 import { getCurrentConfigVersion, putConfig } from "../lib/store/config-store";
+import type { StoreContext } from "../lib/store/context";
+import { meterRequests } from "../test/helpers/request-meter";
 import type { WorkerEvent } from "../lib/worker/daemon";
 import { meterClients, type Meter, type MeterCounts } from "./meter";
 
@@ -53,6 +63,8 @@ const BACKSTOP_ROUNDS_PER_DAY = 24 * 60;
 /** A worker's empty long polls on AWS (receiveWaitSec 20). */
 const WORKER_RECEIVES_PER_DAY = 3 * 60 * 24;
 const MILLION = 1e6;
+/** Workers flush task output every 5 s unless told otherwise (LogWriter's default); `sous local` uses 1 s. */
+const LOG_FLUSH_MS = 5_000;
 
 const argValue = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
@@ -108,28 +120,72 @@ function price(counts: MeterCounts, meter: Meter, lambda: { invocations: number;
   return lines;
 }
 
-/** A round's wall time on the emulators. */
-interface IdleRound {
+/** One round the bench ran itself: what it read and wrote, and whether it stopped at the idle check. */
+interface MeasuredRound {
   readUnits: number;
   writeUnits: number;
-  requests: number;
   durationMs: number;
+  idle: boolean;
 }
 
-/** One idle round (nothing changed), measured: the deployment is poked and its round metered. */
-async function idleRound(deployment: LocalDeployment, meter: Meter, reports: RoundReport[]): Promise<IdleRound> {
-  await sleep(300); // let ingestion and log flushes settle
-  const before = reports.length;
-  meter.reset();
-  await deployment.poke();
-  await until(() => reports.length > before, "an idle round", 60_000);
-  const counts = meter.counts();
-  const requests = meter.total("dynamodb");
+/**
+ * Runs rounds against the deployment's table on a client of its own, so the meter sees that
+ * round's requests and nothing else (the deployment's round loop, ingestion and workers keep their
+ * own clients). `idle` is the check a backstop tick makes when nothing changed; `full` is the
+ * safety round (ADR 0003) that re-reads everything every `DEFAULT_MAX_IDLE_MS`, forced here by a
+ * change-sequence bump. If the deployment's own loop consumes the bump first, the bench bumps again.
+ */
+function roundProbe(deployment: LocalDeployment) {
+  const aws = makeAwsClients({ endpoints: deployment.endpoints });
+  const meter = meterRequests(aws.doc);
+  const store: StoreContext = { ...deployment.store, doc: aws.doc };
+  let idle = false;
+  const deps: RoundDeps = {
+    store,
+    nodeSources: deploymentNodeSources({ store }),
+    sqs: aws.sqs,
+    clock: Date.now,
+    rng: Math.random,
+    owner: `bench-cost-${process.pid}`,
+    instanceName: deployment.instanceName,
+    waker: sqsRoundWaker(aws.sqs, deployment.statusQueueUrl),
+    log: (event) => {
+      if (event.event === "round-idle") idle = true;
+    },
+  };
+  const once = async (): Promise<MeasuredRound> => {
+    idle = false;
+    meter.reset();
+    const started = performance.now();
+    await runRounds(deps, 1);
+    return {
+      readUnits: meter.readUnits(),
+      writeUnits: meter.writeUnits(),
+      durationMs: performance.now() - started,
+      idle,
+    };
+  };
   return {
-    readUnits: counts.readUnits,
-    writeUnits: counts.writeUnits,
-    requests,
-    durationMs: reports.at(-1)?.durationMs ?? 0,
+    async idle(): Promise<MeasuredRound> {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const round = await once();
+        if (round.idle) return round;
+        await sleep(500); // something changed (a late end, a heartbeat list): let it settle
+      }
+      throw new Error("bench:cost: no idle round in 20 tries");
+    },
+    async full(): Promise<MeasuredRound> {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        await bumpChangeSequence(store);
+        const round = await once();
+        if (!round.idle && round.readUnits > 0) return round;
+        await sleep(500); // the deployment's loop ran first, or held the lease
+      }
+      throw new Error("bench:cost: no full round in 20 tries");
+    },
+    destroy: () => {
+      aws.destroy();
+    },
   };
 }
 
@@ -147,6 +203,7 @@ async function main(): Promise<void> {
     port: 0,
     config: configFor(tasks, false),
     workerResources: { concurrency: 1000 },
+    logFlushIntervalMs: LOG_FLUSH_MS,
     onRound: (report) => reports.push(report),
     onWorkerEvent: (_worker: string, event: WorkerEvent) => {
       if (event.type === "task_ended") ended++;
@@ -168,7 +225,9 @@ async function main(): Promise<void> {
           : undefined,
     );
     await until(() => reports.length > 0, "the first round", 60_000);
-    const idleBefore = await idleRound(deployment, meter, reports);
+    const probe = roundProbe(deployment);
+    const idleBefore = await probe.idle();
+    const fullBefore = await probe.full();
 
     // The run: one config write (the API's PUT /config) enables the job on N nodes.
     meter.reset();
@@ -190,7 +249,7 @@ async function main(): Promise<void> {
       "the rounds to record every end",
       120_000,
     );
-    await sleep(2_000); // the last log segments (flushed every second locally)
+    await sleep(LOG_FLUSH_MS + 1_000); // the last log segments
     const wallSec = (performance.now() - started) / 1000;
     const runCounts = meter.counts();
     const runRequests = new Map(runCounts.requests);
@@ -204,7 +263,9 @@ async function main(): Promise<void> {
       gbSeconds: roundSec * toAws * ROUND_GB + ingestBatches * INGEST_BATCH_SEC * INGEST_GB,
     };
     const lines = price(runCounts, meter, lambda, 1);
-    const idleAfter = await idleRound(deployment, meter, reports);
+    const idleAfter = await probe.idle();
+    const fullAfter = await probe.full();
+    probe.destroy();
 
     console.log(
       `${tasks} tasks end to end on the emulators in ${wallSec.toFixed(1)} s: ${rounds.length} rounds, ` +
@@ -232,27 +293,39 @@ async function main(): Promise<void> {
       );
     }
 
-    // Idle: fixed part plus a part per finished task, from the rounds before and after the run.
+    // Idle: a backstop tick a minute that stops at the idle check, and a safety full round every
+    // DEFAULT_MAX_IDLE_MS; each a fixed part plus a part per finished task, from the rounds
+    // measured before and after the run, extrapolated to 1M finished tasks.
     const perTask = (a: number, b: number) => Math.max(0, (b - a) / tasks);
     const at1M = (a: number, b: number) => a + perTask(a, b) * MILLION;
-    const idleRead = at1M(idleBefore.readUnits, idleAfter.readUnits);
-    const idleWrite = at1M(idleBefore.writeUnits, idleAfter.writeUnits);
-    const idleSec = (at1M(idleBefore.durationMs, idleAfter.durationMs) / 1000) * toAws;
-    const roundDollars =
-      idleRead * PRICES.dynamodbReadUnit +
-      idleWrite * PRICES.dynamodbWriteUnit +
-      PRICES.lambdaRequest +
-      PRICES.eventBridgeEvent +
-      idleSec * ROUND_GB * PRICES.lambdaGbSecondArm;
+    const roundDollars = (before: MeasuredRound, after: MeasuredRound) => {
+      const read = at1M(before.readUnits, after.readUnits);
+      const write = at1M(before.writeUnits, after.writeUnits);
+      const sec = (at1M(before.durationMs, after.durationMs) / 1000) * toAws;
+      const dollars =
+        read * PRICES.dynamodbReadUnit +
+        write * PRICES.dynamodbWriteUnit +
+        PRICES.lambdaRequest +
+        sec * ROUND_GB * PRICES.lambdaGbSecondArm;
+      return { read, write, sec, dollars };
+    };
+    const idle = roundDollars(idleBefore, idleAfter);
+    const full = roundDollars(fullBefore, fullAfter);
+    const safetyRoundsPerDay = (24 * 3_600_000) / DEFAULT_MAX_IDLE_MS;
     const pollingDollars = ESM_RECEIVES_PER_DAY * PRICES.sqsRequest;
-    const idlePerDay = BACKSTOP_ROUNDS_PER_DAY * roundDollars + pollingDollars;
+    const idlePerDay =
+      BACKSTOP_ROUNDS_PER_DAY * (idle.dollars + PRICES.eventBridgeEvent) +
+      safetyRoundsPerDay * full.dollars +
+      pollingDollars;
+    const units = (r: MeasuredRound) => `${r.readUnits.toFixed(1)} read / ${r.writeUnits.toFixed(1)} write units`;
     console.log(
-      `idle round: ${idleBefore.readUnits.toFixed(1)} read units, ${idleBefore.writeUnits.toFixed(1)} write units ` +
-        `with 0 finished tasks; ${idleAfter.readUnits.toFixed(1)} / ${idleAfter.writeUnits.toFixed(1)} with ${tasks}`,
+      `idle round: ${units(idleBefore)} with 0 finished tasks, ${units(idleAfter)} with ${tasks}; ` +
+        `safety full round: ${units(fullBefore)}, ${units(fullAfter)}`,
     );
     console.log(
-      `idle at 1M finished tasks: ${idleRead.toFixed(0)} read units and ${idleSec.toFixed(1)} s per round; ` +
-        `${BACKSTOP_ROUNDS_PER_DAY} backstop rounds and the status queue's pollers cost $${idlePerDay.toFixed(2)} per day`,
+      `idle at 1M finished tasks: ${idle.read.toFixed(0)} read units per idle round, ${full.read.toFixed(0)} per ` +
+        `safety round (${full.sec.toFixed(1)} s); ${BACKSTOP_ROUNDS_PER_DAY} backstop ticks, ${safetyRoundsPerDay} ` +
+        `safety rounds and the status queue's pollers cost $${idlePerDay.toFixed(2)} per day`,
     );
     console.log(
       `per worker: $${(WORKER_RECEIVES_PER_DAY * PRICES.sqsRequest).toFixed(4)} per day of empty long polls (20 s)`,

@@ -64,6 +64,8 @@ export interface LocalOptions {
   workerTimings?: WorkerTimings;
   /** Longest wait between two rounds when nothing pokes (Bistro's idle_wait bounds it too). */
   maxRoundIntervalMs?: number;
+  /** How often the local workers flush task output to S3 (default 1 s, for a quick demo; workers default to 5 s). */
+  logFlushIntervalMs?: number;
   /** Nodes refresh period and retry (--nodes-update-ms, --nodes-retry-ms); default Bistro's. */
   nodeTimings?: NodeRefreshTimings;
   /** Poll this config file and apply its edits as PUT /config does (--config with --config-update-ms). */
@@ -271,7 +273,7 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     mkdirSync(dataDir, { recursive: true });
     const logs = new LogWriter(
       { s3: aws.s3, doc: aws.doc, tableName, bucket, workerId: id },
-      { flushIntervalMs: 1000 },
+      { flushIntervalMs: options.logFlushIntervalMs ?? 1000 },
     );
     writers.push(logs);
     workers.push(

@@ -5,7 +5,7 @@ import { TransactWriteCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
 import type { StoreContext } from "./context";
 import { COUNTER_PK, counterKey, counterKindOf, usedAttribute, type CounterKind } from "./keys";
 import { leaseFence, type Lease } from "./lease";
-import type { TaskItem } from "./tasks";
+import type { TaskItem } from "./tasks/types";
 
 const USED_PREFIX = usedAttribute("");
 

@@ -7,7 +7,7 @@ import type { TaskStatus } from "../model/status";
 import { changeSequenceBump } from "./change-sequence";
 import type { StoreContext } from "./context";
 import { taskKey } from "./keys";
-import type { TaskItem, TaskState } from "./tasks";
+import type { TaskItem, TaskState } from "./tasks/types";
 
 /**
  * Replaces the status of a task that is not running, if the item is still at the version that

@@ -1,0 +1,76 @@
+// The round's commits before it plans, each fenced by the lease: counter repairs, lost-worker
+// marks and the ends of attempts that ended without their end reaching the round.
+import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import { counterDrift, repairCounters, usageOfRunningTasks, type CounterDrift } from "../store/counters";
+import { LeaseLostError } from "../store/errors";
+import type { Lease } from "../store/lease";
+import { applyFinishes } from "../store/tasks";
+import { markWorkerLost } from "../store/workers";
+import { applyFailOver, failOverFinishes } from "./fail-over";
+import type { RoundInputs } from "./round-load";
+import type { RoundDeps, RoundReport } from "./round-types";
+import type { WorkerTimings, workerSnapshot } from "./worker-health";
+
+/** What every step of one round shares. */
+export interface RoundContext {
+  deps: RoundDeps;
+  lease: Lease;
+  nowMs: number;
+  nowSec: number;
+  timings: WorkerTimings;
+  unknownGraceMs: number;
+  report: RoundReport;
+}
+
+/** Sets counters right when they disagree with the running tasks; a release racing the repair waits a round. */
+export async function repairDrift(round: RoundContext, inputs: RoundInputs): Promise<CounterDrift[]> {
+  const { deps, lease, report } = round;
+  const drift = counterDrift(inputs.counters, usageOfRunningTasks(inputs.items));
+  if (drift.length === 0) return drift;
+  deps.log?.({ event: "counter-drift", drift });
+  try {
+    await repairCounters(deps.store, lease, drift);
+    report.repairedCounters = drift.length;
+  } catch (error) {
+    // A release raced the repair: the next round looks again.
+    if (!(error instanceof TransactionCanceledException)) throw error;
+    if (error.CancellationReasons?.[0]?.Code === "ConditionalCheckFailed") throw new LeaseLostError("lease lost");
+  }
+  return drift;
+}
+
+/** Marks lost workers and commits the ends of attempts that ended unseen; returns how many were written. */
+export async function commitFailOver(
+  round: RoundContext,
+  inputs: RoundInputs,
+  snapshots: ReturnType<typeof workerSnapshot>[],
+): Promise<number> {
+  const { deps, lease, report, nowMs } = round;
+  const lostInstances = new Set<string>();
+  for (const [i, worker] of snapshots.entries()) {
+    const record = inputs.workerRecords[i];
+    if (!record || worker.state !== "must_die") continue;
+    if (record.lostAtMs === undefined && (await markWorkerLost(deps.store, record.id, record.instanceId, nowMs))) {
+      report.lostWorkers.push(record.id);
+    }
+    lostInstances.add(record.instanceId);
+  }
+  const { finishes, unknown } = failOverFinishes({
+    items: inputs.items,
+    workersById: new Map(inputs.workerRecords.map((w) => [w.id, w])),
+    lostInstances,
+    dispatchedThroughRound: inputs.state.dispatchedThroughRound,
+    lastResendAtMs: inputs.state.lastResendAtMs,
+    unknownGraceMs: round.unknownGraceMs,
+    nowSec: round.nowSec,
+  });
+  if (finishes.length === 0) return 0;
+  const { applied } = await applyFinishes(deps.store, finishes, lease);
+  deps.log?.({
+    event: "attempts-failed-over",
+    round: lease.round,
+    attempts: applied.map((f) => ({ job: f.job, node: f.node, attempt: f.attempt })),
+  });
+  report.unknownAttempts.push(...applyFailOver(inputs.items, applied, unknown));
+  return finishes.length;
+}

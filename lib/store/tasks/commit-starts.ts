@@ -1,0 +1,105 @@
+// Starting tasks (ADR 0002): per transaction, a fence on the lease epoch, the jobs-with-tasks
+// set, the change sequence, one update per touched counter with the batch's summed amounts,
+// and one conditional put or update per task.
+import { changeSequenceBump } from "../change-sequence";
+import type { StoreContext } from "../context";
+import { JOBS_WITH_TASKS_KEY, taskKey } from "../keys";
+import { leaseFence, type Lease } from "../lease";
+import { counterId, counterUpdates } from "./counter-updates";
+import { packBatches, transactWithDrops, type TransactItem } from "./transact";
+import type { StartCommitResult, StartWrite, StoredTask, TaskItem } from "./types";
+
+/** Marks a task running for one attempt; the last finished status stays (it is `prev_status`). */
+function startUpdate(ctx: StoreContext, start: StartWrite, round: number, nowMs: number): TransactItem {
+  const running: NonNullable<TaskItem["running"]> = {
+    attempt: start.attempt,
+    tokenHash: start.tokenHash,
+    worker: start.worker,
+    workerInstance: start.workerInstance,
+    startedAtMs: nowMs,
+    round,
+    charges: start.charges.map(({ level, name, resource, amount }) => ({ level, name, resource, amount })),
+    nextBackoff: start.nextBackoff,
+  };
+  if (start.expectedVersion === null) {
+    // No item yet: a plain conditional put (cheaper to evaluate than an update).
+    const item: StoredTask = {
+      ...taskKey(start.job, start.node),
+      job: start.job,
+      node: start.node,
+      state: "running",
+      version: 1,
+      running,
+    };
+    return { Put: { TableName: ctx.tableName, Item: item, ConditionExpression: "attribute_not_exists(pk)" } };
+  }
+  return {
+    Update: {
+      TableName: ctx.tableName,
+      Key: taskKey(start.job, start.node),
+      UpdateExpression: "SET #state = :running, #version = :next, #running = :attempt",
+      ConditionExpression: "#version = :version AND #state <> :running",
+      ExpressionAttributeNames: { "#state": "state", "#version": "version", "#running": "running" },
+      ExpressionAttributeValues: {
+        ":running": "running",
+        ":next": start.expectedVersion + 1,
+        ":attempt": running,
+        ":version": start.expectedVersion,
+      },
+    },
+  };
+}
+
+/**
+ * Commits task starts under `lease`. Throws LeaseLostError when fenced out (nothing of the
+ * failed batch is applied; earlier batches stand, and their tasks were validly started).
+ */
+export async function commitStarts(
+  ctx: StoreContext,
+  lease: Lease,
+  requested: readonly StartWrite[],
+  nowMs: number,
+): Promise<StartCommitResult> {
+  const result: StartCommitResult = { committed: [], rejected: [], refused: [], transactions: 0 };
+  let starts = requested;
+  const countersOf = (s: StartWrite) => new Set(s.charges.filter((c) => c.amount > 0).map(counterId));
+  // A counter's first use has no value to compare, so an amount over its limit is refused here.
+  const fits = (s: StartWrite) => s.charges.every((c) => c.amount <= c.limit);
+  for (const start of starts) if (!fits(start)) result.rejected.push({ start, reason: "a charge exceeds its limit" });
+  starts = starts.filter(fits);
+  // Reserved per transaction: the lease fence, the jobs-with-tasks set and the change sequence.
+  for (const batch of packBatches(starts, countersOf, 3)) {
+    const { applied, transactions } = await transactWithDrops(
+      ctx,
+      batch,
+      countersOf,
+      (units) => {
+        const charges = units.flatMap((u) => u.charges);
+        const limits = new Map(charges.map((c) => [`${counterId(c)}/${c.resource}`, c.limit]));
+        const counters = counterUpdates(ctx, charges, "take", limits);
+        return [
+          { item: leaseFence(ctx, lease), owner: { fence: true } },
+          {
+            item: {
+              Update: {
+                TableName: ctx.tableName,
+                Key: JOBS_WITH_TASKS_KEY,
+                UpdateExpression: "ADD #jobs :jobs",
+                ExpressionAttributeNames: { "#jobs": "jobs" },
+                ExpressionAttributeValues: { ":jobs": new Set(units.map((u) => u.job)) },
+              },
+            },
+            owner: { jobs: true },
+          },
+          { item: changeSequenceBump(ctx), owner: { sequence: true } },
+          ...counters.map(({ counter, item }) => ({ item, owner: { counter } })),
+          ...units.map((unit) => ({ item: startUpdate(ctx, unit, lease.round, nowMs), owner: { unit } })),
+        ];
+      },
+      (start, cause, reason) => (cause === "refused" ? result.refused : result.rejected).push({ start, reason }),
+    );
+    result.committed.push(...applied);
+    result.transactions += transactions;
+  }
+  return result;
+}
