@@ -5,17 +5,36 @@
 // design and costs: docs/logs.md.
 
 import { randomBytes } from "node:crypto";
-import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 
 import { batchWrite } from "../store/batch";
 import { segmentIndexRequests } from "./index-items";
 import { timeBytes, type LineSlices } from "./segment-rows";
 import { MAX_SEGMENT_SPAN_SEC, segmentObjectKey } from "./keys";
 import { LineIdGenerator, lineIdFromParts, SALT_BITS } from "./line-id";
-import { systemLogClock, validatedWriterOptions, type LogClock, type LogWriterOptions } from "./writer-options";
+import {
+  LogWriterClosedError,
+  systemLogClock,
+  truncationMarker,
+  validatedWriterOptions,
+  type LogClock,
+  type LogLineInput,
+  type LogWriterDeps,
+  type LogWriterOptions,
+  type LogWriterStats,
+} from "./writer-options";
 
-export { systemLogClock, type LogClock, type LogWriterOptions } from "./writer-options";
+export {
+  LogWriterClosedError,
+  systemLogClock,
+  TRUNCATION_MARKER_PREFIX,
+  truncationMarker,
+  type LogClock,
+  type LogLineInput,
+  type LogWriterDeps,
+  type LogWriterOptions,
+  type LogWriterStats,
+} from "./writer-options";
 import {
   isLogStream,
   LOG_STREAMS,
@@ -25,55 +44,6 @@ import {
   type TaskAttempt,
   type TokenedAttempt,
 } from "./segment";
-
-export interface LogWriterDeps {
-  s3: S3Client;
-  doc: DynamoDBDocumentClient;
-  tableName: string;
-  bucket: string;
-  /** The worker this writer belongs to. */
-  workerId: string;
-  /**
-   * The folder its segment objects go in: the worker's IAM user id on AWS (the registration answer
-   * names it; the worker policy allows no other folder). Default the worker id.
-   */
-  logOwner?: string | undefined;
-  clock?: LogClock;
-  /** Randomness for the line-id salt; default Math.random. Segment names always use crypto randomness. */
-  rng?: () => number;
-  /** Failures of segments that were dropped after all retries; default: printed to stderr. */
-  onError?: (error: unknown) => void;
-}
-
-export interface LogLineInput extends TokenedAttempt {
-  stream: LogStream;
-  /** One line, without its "\n". */
-  text: string;
-  timeMs: number;
-}
-
-export interface LogWriterStats {
-  /** Lines accepted into segments (including truncation markers). */
-  lines: number;
-  /** Lines not stored because their task stream was over its cap. */
-  droppedLines: number;
-  /** Task streams that hit the cap. */
-  truncatedStreams: number;
-  segmentsWritten: number;
-  s3Puts: number;
-  indexItems: number;
-  /** Segments given up after `maxWriteAttempts` tries, and their lines. */
-  segmentsDropped: number;
-  linesLost: number;
-  bufferedBytes: number;
-}
-
-export class LogWriterClosedError extends Error {
-  override readonly name = "LogWriterClosedError";
-}
-
-export const TRUNCATION_MARKER_PREFIX = "[sous] output truncated after ";
-export const truncationMarker = (bytes: number) => `${TRUNCATION_MARKER_PREFIX}${bytes} bytes`;
 
 interface TaskStreamState {
   bytes: number;
