@@ -103,14 +103,22 @@ async function run(dynamodb: DynamoDBClient, ctx: StoreContext, naive: boolean, 
   const unitsOf = (key: string) => transactionalWriteUnits(Math.max(size(running, key), size(finished, key)));
   const taskKeys = list.map((s) => `TASK#${s.job}|${s.node}`);
   const perTransaction = (keys: string[]) => keys.reduce((n, k) => n + unitsOf(k), 0);
-  // Start transaction: lease fence + jobs set + change sequence + counter + its tasks.
-  // Finish: change sequence + counter + its tasks.
+  // Each committed transaction logged one change entry (ADR 0003), written once.
+  const entryUnits = (map: Map<string, number>, before?: Map<string, number>) =>
+    [...map].reduce(
+      (n, [key, bytes]) => (key.startsWith("CHANGE|") && !before?.has(key) ? n + transactionalWriteUnits(bytes) : n),
+      0,
+    );
+  // Start transaction: lease fence + jobs set + change sequence + its entry + counter + its tasks.
+  // Finish: change sequence + its entry + counter + its tasks.
   const startUnits =
     startTransactions *
       perTransaction(["SCHEDULER|LEASE", "SCHEDULER|JOBS", "SCHEDULER|CHANGES", "COUNTER|node#scheduler"]) +
+    entryUnits(running) +
     taskKeys.reduce((n, k) => n + transactionalWriteUnits(size(running, k)), 0);
   const finishUnits =
     finishTransactions * perTransaction(["SCHEDULER|CHANGES", "COUNTER|node#scheduler"]) +
+    entryUnits(finished, running) +
     taskKeys.reduce((n, k) => n + unitsOf(k), 0);
   return { startMs, finishMs, startUnits, finishUnits, startRequests, finishRequests };
 }

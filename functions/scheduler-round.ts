@@ -7,12 +7,9 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import type { Context } from "aws-lambda";
 import { makeAwsClients, makeRdsClient } from "../lib/aws";
-import {
-  launchContainerTasks,
-  runTaskClient,
-  type ContainerLaunch,
-  type ContainerSetup,
-} from "../lib/dispatch/run-task";
+import { checkContainerTasks, stopContainerTasks } from "../lib/dispatch/ecs-tasks";
+import { launchContainerTasks, runTaskClient, type ContainerSetup } from "../lib/dispatch/run-task";
+import type { ContainerLauncher } from "../lib/round/container-dispatch";
 import { deploymentNodeSources } from "../lib/nodes/deployment-sources";
 import { lambdaRoundTrigger, requestRound } from "../lib/round/poke";
 import {
@@ -45,12 +42,16 @@ const aws = makeAwsClients();
 const containerSetup = process.env.SOUS_CONTAINER_SETUP
   ? (JSON.parse(process.env.SOUS_CONTAINER_SETUP) as ContainerSetup)
   : undefined;
-const containers = containerSetup
-  ? { launch: (launches: readonly ContainerLaunch[]) => launchContainerTasks(ecs, containerSetup, launches) }
-  : undefined;
 const ecs = runTaskClient();
+const containers: ContainerLauncher | undefined = containerSetup
+  ? {
+      launch: (launches) => launchContainerTasks(ecs, containerSetup, launches),
+      stop: (stops) => stopContainerTasks(ecs, containerSetup, stops),
+      check: (attempts) => checkContainerTasks(ecs, containerSetup, attempts),
+    }
+  : undefined;
 // Kept across warm invocations: the parsed config is reused while its version is unchanged.
-const cache: Pick<RoundDeps, "cache" | "nodeCache"> = {};
+const cache: Pick<RoundDeps, "cache" | "nodeCache" | "taskCache"> = {};
 let rds: ReturnType<typeof makeRdsClient> | undefined;
 
 /** A period from the environment (ms); the default when unset. */
@@ -88,6 +89,7 @@ export async function roundHandler(
   };
   if (cache.cache) deps.cache = cache.cache;
   if (cache.nodeCache) deps.nodeCache = cache.nodeCache;
+  if (cache.taskCache) deps.taskCache = cache.taskCache;
   const store = deps.store;
   const reports = await runRounds(deps, 10, {
     ...(context.getRemainingTimeInMillis ? { timeLeftMs: context.getRemainingTimeInMillis } : {}),
@@ -97,6 +99,7 @@ export async function roundHandler(
   });
   if (deps.cache) cache.cache = deps.cache;
   if (deps.nodeCache) cache.nodeCache = deps.nodeCache;
+  if (deps.taskCache) cache.taskCache = deps.taskCache;
   publishBacklog(metrics, reports.at(-1));
   return {
     rounds: reports.length,

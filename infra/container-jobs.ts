@@ -1,14 +1,16 @@
 // Container jobs' task definitions: one Fargate task definition per declared name, whose container
 // runs `sous worker --once` from the given image (built FROM the Sous worker image, with the
 // task's code). The round launches them with RunTask: it may run exactly these task definitions,
-// in the workers' cluster, and pass exactly their roles (docs/containers.md).
+// in the workers' cluster, and pass exactly their roles; it may stop only tasks it started (tagged
+// with their attempt) in that cluster, and list and describe tasks of that cluster only
+// (docs/containers.md).
 import { Stack } from "aws-cdk-lib";
 import * as ecs from "aws-cdk-lib/aws-ecs";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 
-import type { ContainerSetup } from "../lib/dispatch/run-task";
+import { ATTEMPT_TAG, type ContainerSetup } from "../lib/dispatch/run-task";
 import { acknowledge } from "./nag";
 
 export interface ContainerJobDefinition {
@@ -41,7 +43,7 @@ export class SousContainerJobs extends Construct {
   readonly taskDefinitions: Record<string, ecs.FargateTaskDefinition> = {};
   /** What the round needs to launch them (its SOUS_CONTAINER_SETUP). */
   readonly setup: ContainerSetup;
-  /** RunTask on these task definitions, PassRole on their roles. */
+  /** RunTask on these task definitions, PassRole on their roles, StopTask/ListTasks/DescribeTasks in the cluster. */
   readonly launchStatements: iam.PolicyStatement[];
 
   constructor(scope: Construct, id: string, props: SousContainerJobsProps) {
@@ -89,6 +91,8 @@ export class SousContainerJobs extends Construct {
       environment: props.environment,
     };
     const definitionArns = Object.values(this.taskDefinitions).map((d) => d.taskDefinitionArn);
+    const stack = Stack.of(this);
+    const clusterTasks = `arn:${stack.partition}:ecs:${stack.region}:${stack.account}:task/${props.cluster.clusterName}/*`;
     this.launchStatements = [
       new iam.PolicyStatement({
         sid: "RunContainerJobs",
@@ -101,6 +105,30 @@ export class SousContainerJobs extends Construct {
         actions: ["ecs:TagResource"],
         resources: [`arn:${Stack.of(this).partition}:ecs:${Stack.of(this).region}:${Stack.of(this).account}:task/*`],
         conditions: { StringEquals: { "ecs:CreateAction": "RunTask" } },
+      }),
+      new iam.PolicyStatement({
+        // Kills, orphans and maximum runtimes: only tasks RunTask tagged with their attempt, in this cluster.
+        sid: "StopContainerJobs",
+        actions: ["ecs:StopTask"],
+        resources: [clusterTasks],
+        conditions: {
+          ArnEquals: { "ecs:cluster": props.cluster.clusterArn },
+          Null: { [`aws:ResourceTag/${ATTEMPT_TAG}`]: "false" },
+        },
+      }),
+      new iam.PolicyStatement({
+        // Finding an attempt's task and what became of it (lost tasks): reads, in this cluster only.
+        sid: "DescribeContainerJobs",
+        actions: ["ecs:DescribeTasks"],
+        resources: [clusterTasks],
+        conditions: { ArnEquals: { "ecs:cluster": props.cluster.clusterArn } },
+      }),
+      new iam.PolicyStatement({
+        // ListTasks has no task-level resource: the cluster condition scopes it.
+        sid: "ListContainerJobs",
+        actions: ["ecs:ListTasks"],
+        resources: ["*"],
+        conditions: { ArnEquals: { "ecs:cluster": props.cluster.clusterArn } },
       }),
       new iam.PolicyStatement({
         sid: "PassContainerJobRoles",

@@ -408,6 +408,17 @@ export class SousScheduler extends Construct {
           "only as part of RunTask.",
         wildcardResourceFinding(this, `arn:${stack.partition}:ecs:${stack.region}:${stack.account}:task/*`),
       );
+      acknowledge(
+        this.roundFunction.role,
+        "Container tasks exist only at run time: StopTask and DescribeTasks are limited to the workers' cluster " +
+          "by resource and condition (StopTask also to tasks tagged with a Sous attempt); ListTasks has no " +
+          "resource-level permission and is limited by the cluster condition.",
+        wildcardResourceFinding(
+          this,
+          `arn:${stack.partition}:ecs:${stack.region}:${stack.account}:task/${workers.cluster.clusterName}/*`,
+        ),
+        "AwsSolutions-IAM5[Resource::*]",
+      );
     }
 
     this.monitoring = new SousMonitoring(this, "Monitoring", {

@@ -234,7 +234,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     const resourcesOf = tree.levels.map((level) => levelResources(view.config, level));
     const levels = new Map<string, [string, unknown][]>();
     for (let node = 0; node < tree.size; node++) {
-      const name = tree.names[node] ?? "";
+      const name = tree.names.at(node);
       if (names.size > 0 && !names.has(name)) continue;
       const levelIndex = tree.levelOf[node] ?? 0;
       const level = tree.levels[levelIndex] ?? "";
@@ -252,7 +252,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     const levels = new Map<string, string[]>();
     for (let node = 0; node < tree.size; node++) {
       const level = tree.levels[tree.levelOf[node] ?? 0] ?? "";
-      appendTo(levels, level, tree.names[node] ?? "");
+      appendTo(levels, level, tree.names.at(node));
     }
     return Object.fromEntries(levels);
   },

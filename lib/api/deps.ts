@@ -4,7 +4,7 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { LogLineRow, LogPage, LogQuery } from "../logs/reader";
 import type { NodeSourceRegistry } from "../nodes";
-import type { WorkerTimings } from "../round/worker-health";
+import type { WorkerTimings } from "../scheduler/worker-health";
 import type { StoreContext } from "../store/context";
 import type { WorkerSetup } from "../worker/control-plane";
 

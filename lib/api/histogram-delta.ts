@@ -78,7 +78,7 @@ function countLevel(tree: NodeTree, l: number, valueOf: (node: number) => number
     const n = (counts.get(value) ?? 0) + 1;
     counts.set(value, n);
     if (n === 1) names.set(value, []);
-    if (n <= MONITOR_SAMPLES) names.get(value)?.push(tree.names[node] ?? "");
+    if (n <= MONITOR_SAMPLES) names.get(value)?.push(tree.names.at(node));
   }
   if (counts.size === 0) return null;
   const codes = [...counts.keys()];
@@ -183,7 +183,7 @@ function jobLevelCounts(
     Object.fromEntries(
       firsts.map(({ value, positions }) => [
         histogramCode(value),
-        positions.map((at) => tree.names[nodes[at] ?? 0] ?? ""),
+        positions.map((at) => tree.names.at(nodes[at] ?? 0)),
       ]),
     ),
   ];

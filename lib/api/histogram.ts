@@ -67,9 +67,9 @@ export function taskNodeBits(
   job: Job,
   tasks: ReadonlyMap<string, HistogramTask>,
   nowSec: number,
-): { nodes: readonly number[]; bits: Int32Array } {
+): { nodes: Int32Array; bits: Int32Array } {
   const level = jobLevel(tree, job);
-  const nodes = level < 0 ? [] : (tree.byLevel[level] ?? []);
+  const nodes = (level < 0 ? undefined : tree.byLevel[level]) ?? new Int32Array(0);
   if (nodes.length === 0) return { nodes, bits: new Int32Array(0) };
   const byNode = levelBits(tree, placementOf(tree, job), tasks, nowSec);
   return { nodes, bits: Int32Array.from(nodes, (node) => byNode[node] ?? 0) };
@@ -164,7 +164,7 @@ function countLevels(tree: NodeTree, level: number, bits: Int32Array): JobHistog
         namesOf[value] = [];
       }
       const n = (countOf[value] = (countOf[value] ?? 0) + 1);
-      if (n <= MONITOR_SAMPLES) namesOf[value]?.push(tree.names[node] ?? "");
+      if (n <= MONITOR_SAMPLES) namesOf[value]?.push(tree.names.at(node));
     }
     if (seen.length === 0) continue;
     const levelName = tree.levels[l] ?? "";

@@ -19,9 +19,9 @@ import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from "./tasks";
 function nodeView(tree: NodeTree, node: number) {
   const parent = tree.parentOf[node] ?? -1;
   return {
-    name: tree.names[node] ?? "",
+    name: tree.names.at(node),
     level: tree.levels[tree.levelOf[node] ?? 0] ?? INSTANCE_LEVEL,
-    parent: parent >= 0 ? (tree.names[parent] ?? null) : null,
+    parent: parent >= 0 ? tree.names.at(parent) : null,
     enabled: tree.enabled[node] !== 0,
     tags: [...(tree.tags[node] ?? [])],
   };
@@ -41,7 +41,7 @@ export async function listNodes(deps: ApiDeps, input: RouteInput) {
   const limit = input.query.int("limit", { min: 1, max: MAX_PAGE_LIMIT }) ?? DEFAULT_PAGE_LIMIT;
   const cursor = input.query.get("cursor");
   const offset = cursor ? decodeCursor(cursor, isOffsetCursor).offset : 0;
-  let order: readonly number[] | undefined;
+  let order: ArrayLike<number> | undefined;
   if (level !== undefined && level !== "") {
     const index = tree.levels.indexOf(level);
     if (index < 0) {

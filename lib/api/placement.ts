@@ -93,7 +93,7 @@ function computeClasses(
     const filter = filters[l] ?? null;
     for (const node of tree.byLevel[l] ?? []) {
       if (tree.enabled[node] !== 1) classes[node] = DISABLED;
-      else if (filter && !passesNode(filter, jobName, tree.names[node] ?? "", tree.tags[node] ?? [])) {
+      else if (filter && !passesNode(filter, jobName, tree.names.at(node), tree.tags[node] ?? [])) {
         classes[node] = AVOIDED;
       } else classes[node] = node === 0 ? PLACED : (classes[tree.parentOf[node] ?? 0] ?? PLACED);
     }

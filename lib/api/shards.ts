@@ -78,7 +78,7 @@ export async function jobShards(deps: ApiDeps, name: string, input: RouteInput) 
   const cursor = input.query.get("cursor");
   const offset = cursor ? decodeCursor(cursor, isOffsetCursor).offset : 0;
 
-  const members = (tree.byLevel[level] ?? []).filter(
+  const members = Array.from(tree.byLevel[level] ?? []).filter(
     (node) => parent < 0 || ancestorAt(tree, node, parentLevel) === parent,
   );
   const end = Math.min(members.length, offset + limit);
@@ -106,10 +106,10 @@ export async function jobShards(deps: ApiDeps, name: string, input: RouteInput) 
     levels: tree.levels,
     level: tree.levels[level] ?? "",
     levelForTasks: job.levelForTasks,
-    parent: parent >= 0 ? (tree.names[parent] ?? null) : null,
+    parent: parent >= 0 ? tree.names.at(parent) : null,
     total: members.length,
     nodes: page.map((node, i): ShardGroup => ({
-      name: tree.names[node] ?? "",
+      name: tree.names.at(node),
       counts: Object.fromEntries(counts[i] ?? []),
       enabled: tree.enabled[node] !== 0,
     })),

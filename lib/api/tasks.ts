@@ -1,13 +1,15 @@
 // Tasks through the API: paged listings of task items (pending tasks have none and are not
 // listed), killing a running attempt (a kill order on its worker's queue, with the job's
-// kill_subprocess), and forgiving failures and backoffs with writes
+// kill_subprocess; for a container job's task, a request the round turns into ECS StopTask), and forgiving failures and backoffs with writes
 // conditional on the item version, so a task that starts meanwhile is left alone.
 import type { KillMessage } from "../dispatch/messages";
 import { sendBatched } from "../dispatch/sqs";
 import { readAttemptTokens } from "../store/dispatch-key";
 import type { Config, KillRequest } from "../model/config";
 import { isInBackoff, statusLabel, toStatusJson } from "../model/status";
-import { stateOfStatus } from "../round/task-state";
+import { CONTAINER_LAUNCHER_ID } from "../round/container-dispatch";
+import { stateOfStatus } from "../scheduler/task-state";
+import { requestContainerKill } from "../store/container-kills";
 import { forgive } from "../scheduler/status";
 import { ConflictError, NotFoundError } from "../store/errors";
 import { replaceIdleTaskStatus } from "../store/replace-task-status";
@@ -127,13 +129,27 @@ export async function killTask(deps: ApiDeps, config: Config | null, job: string
     if (!item) throw new NotFoundError(`Unknown running task ${job}, ${node}: it never started`);
     throw new ConflictError(`Unknown running task ${job}, ${node}: it is not running (state ${item.state})`);
   }
+  const request = jobConfig?.killSubprocess ?? config?.settings.killSubprocess ?? DEFAULT_KILL;
+  if (running.worker === CONTAINER_LAUNCHER_ID) {
+    // Only the round calls ECS: it stops the task (SIGTERM to `sous worker --once`, which kills the
+    // task the job's way and reports it killed) and deletes the request.
+    const reason = "killed through the API";
+    await requestContainerKill(deps.store, {
+      job,
+      node,
+      attempt: running.attempt,
+      reason,
+      requestedAtMs: deps.clock(),
+    });
+    await pokeQuietly(deps, "container kill");
+    return { job, node, attempt: running.attempt, worker: CONTAINER_LAUNCHER_ID, request };
+  }
   const worker = await getWorker(deps.store, running.worker);
   if (!worker) {
     throw new ConflictError(
       `Task ${job}, ${node} runs on worker ${running.worker}, which is no longer registered; the scheduler fails it over`,
     );
   }
-  const request = jobConfig?.killSubprocess ?? config?.settings.killSubprocess ?? DEFAULT_KILL;
   const message: KillMessage = {
     type: "kill",
     job,

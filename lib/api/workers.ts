@@ -4,7 +4,7 @@
 // Registration inputs have documented limits (docs/api.md), each refused with a 400 naming it.
 import { z } from "zod";
 import { MAX_SECRET_LENGTH } from "../dispatch/tokens";
-import { BISTRO_WORKER_TIMINGS, workerState } from "../round/worker-health";
+import { BISTRO_WORKER_TIMINGS, workerState } from "../scheduler/worker-health";
 import { listWorkers } from "../store/workers";
 import {
   InProcessControlPlane,

@@ -8,7 +8,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { parseConfig, formatIssue, idleReasons } from "../config";
 import { DEFAULT_CONFIG_UPDATE_MS } from "../local/config-file";
 import { startLocalDeployment, type LocalDeployment } from "../local/deployment";
-import { BISTRO_WORKER_TIMINGS } from "../round/worker-health";
+import { BISTRO_WORKER_TIMINGS } from "../scheduler/worker-health";
 import { BISTRO_NODE_TIMINGS } from "../round/node-refresh";
 import { getConfig } from "../store/config-store";
 import { readJobsWithTasks, readTasks } from "../store/tasks";

@@ -5,7 +5,7 @@
 // with identical overrides); calls go out a few at a time, and the SDK's adaptive retry mode
 // slows down and retries on throttling. docs/containers.md describes it.
 import { createHash } from "node:crypto";
-import { ECSClient, RunTaskCommand, type RunTaskCommandInput } from "@aws-sdk/client-ecs";
+import { ConflictException, ECSClient, RunTaskCommand, type RunTaskCommandInput } from "@aws-sdk/client-ecs";
 import type { ContainerSpec, Job, ResourceAmounts } from "../model/config";
 import type { StartMessage } from "./messages";
 
@@ -25,8 +25,31 @@ export interface ContainerSetup {
 export const START_ORDER_ENV = "SOUS_START_ORDER";
 /** RunTask's limit on the size of all overrides together. */
 export const MAX_OVERRIDES_CHARS = 8192;
+/** The tag RunTask puts on each task: its attempt (the round may stop only tasks carrying it). */
+export const ATTEMPT_TAG = "sous:attempt";
 /** RunTask calls in flight at once. */
 const CONCURRENCY = 5;
+
+/**
+ * RunTask's `startedBy` for an attempt (letters, digits, `-`, `_`, `/`; at most 128): attempt ids
+ * (`r<round>.<index>`) keep their letters and digits and map `.` to `/`, so distinct attempts never share one.
+ */
+export function startedByOf(attempt: string): string {
+  return `sous/${attempt.replace(/[^A-Za-z0-9_-]/g, "/")}`.slice(0, 128);
+}
+
+/** The attempt whose task carries this `startedBy`, or undefined for tasks Sous did not start. */
+export function attemptOfStartedBy(startedBy: string | undefined): string | undefined {
+  if (!startedBy?.startsWith("sous/")) return undefined;
+  return startedBy.slice("sous/".length).replace(/\//g, ".");
+}
+
+/** The family of a task definition ARN (`...:task-definition/FAMILY:REVISION`), for ListTasks. */
+export function familyOf(taskDefinitionArn: string): string {
+  const name = taskDefinitionArn.slice(taskDefinitionArn.lastIndexOf("/") + 1);
+  const colon = name.indexOf(":");
+  return colon < 0 ? name : name.slice(0, colon);
+}
 
 /** Task cpu units and memory MiB: the job's container sizes, else from its `cpu` and `ram_gb`/`memory_mb` resources. */
 export function containerSize(spec: ContainerSpec, resources: ResourceAmounts): { cpu?: number; memoryMiB?: number } {
@@ -91,7 +114,8 @@ export function runTaskInput(
       count: 1,
       // Per attempt (and cluster, since tokens are account-wide): a retried call starts no second task.
       clientToken: createHash("sha256").update(`${setup.cluster}\u0000${order.attempt}`).digest("hex").slice(0, 64),
-      startedBy: "sous",
+      // Per attempt: the round finds an attempt's task by it (ListTasks), and reads it back (DescribeTasks).
+      startedBy: startedByOf(order.attempt),
       networkConfiguration: {
         awsvpcConfiguration: {
           subnets: setup.subnets,
@@ -102,7 +126,7 @@ export function runTaskInput(
       overrides,
       tags: [
         { key: "sous:job", value: order.job.slice(0, 256) },
-        { key: "sous:attempt", value: order.attempt },
+        { key: ATTEMPT_TAG, value: order.attempt },
       ],
     },
   };
@@ -151,6 +175,12 @@ export async function launchContainerTasks(
         });
       }
     } catch (error) {
+      // The token was used already: an earlier call (a round that crashed before recording it)
+      // started this attempt's task. It is launched; no second task is started.
+      if (error instanceof ConflictException) {
+        result.launched.push({ attempt, taskArn: error.resourceIds?.[0] ?? "" });
+        return;
+      }
       result.failed.push({
         attempt,
         reason: `RunTask failed: ${error instanceof Error ? error.message : String(error)}`,

@@ -10,6 +10,7 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import { REAL_RETRY_ENV, retryRemaining, type RetryEnv, type RetryPolicy } from "../retry";
 
 const BATCH_LIMIT = 10;
 /** SendMessageBatch caps the whole request at 256 KiB. */
@@ -114,29 +115,42 @@ function batches(bodies: readonly string[]): string[][] {
   return out;
 }
 
-const SEND_ATTEMPTS = 5;
+/** Entries that fail on the server side are sent again, up to 5 calls per batch. */
+const SEND_RETRY: RetryPolicy = { attempts: 5, baseMs: 50, capMs: 1000 };
 
 /** Sends bodies to one queue in batches of 10; entries that fail on the server side are retried. */
-export async function sendBatched(sqs: SQSClient, queueUrl: string, bodies: readonly string[]): Promise<SendResult> {
+export async function sendBatched(
+  sqs: SQSClient,
+  queueUrl: string,
+  bodies: readonly string[],
+  env: RetryEnv = REAL_RETRY_ENV,
+): Promise<SendResult> {
   const result: SendResult = { requests: 0, failed: [] };
   for (const batch of batches(bodies)) {
-    let pending = batch.map((body, i) => ({ Id: String(i), MessageBody: body }));
-    for (let attempt = 1; pending.length > 0; attempt++) {
-      if (attempt > 1) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
-      result.requests++;
-      const response = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: pending }));
-      const retry: typeof pending = [];
-      for (const failure of response.Failed ?? []) {
-        const entry = pending.find((e) => e.Id === failure.Id);
-        if (!entry) continue;
-        if (failure.SenderFault || attempt >= SEND_ATTEMPTS) {
-          result.failed.push({ body: entry.MessageBody, error: failure.Message ?? failure.Code ?? "unknown error" });
-        } else {
-          retry.push(entry);
+    const lastError = new Map<string, string>();
+    const left = await retryRemaining(
+      batch.map((body, i) => ({ Id: String(i), MessageBody: body })),
+      async (pending) => {
+        result.requests++;
+        const response = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: [...pending] }));
+        const retry: (typeof pending)[number][] = [];
+        for (const failure of response.Failed ?? []) {
+          const entry = pending.find((e) => e.Id === failure.Id);
+          if (!entry) continue;
+          const error = failure.Message ?? failure.Code ?? "unknown error";
+          if (failure.SenderFault) {
+            result.failed.push({ body: entry.MessageBody, error });
+          } else {
+            lastError.set(entry.Id, error);
+            retry.push(entry);
+          }
         }
-      }
-      pending = retry;
-    }
+        return retry;
+      },
+      SEND_RETRY,
+      env,
+    );
+    for (const entry of left) result.failed.push({ body: entry.MessageBody, error: lastError.get(entry.Id) ?? "" });
   }
   return result;
 }

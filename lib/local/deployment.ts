@@ -25,7 +25,7 @@ import { ingestStatuses } from "../round/apply-statuses";
 import { requestRound, type RoundTrigger } from "../round/poke";
 import { runRounds, type RoundDeps, type RoundReport } from "../round/run-round";
 import { sqsRoundWaker } from "../round/wake";
-import type { WorkerTimings } from "../round/worker-health";
+import type { WorkerTimings } from "../scheduler/worker-health";
 import type { StoreContext } from "../store/context";
 import { getCurrentConfigVersion, putConfig } from "../store/config-store";
 import { ensureTable } from "../store/table";

@@ -1,7 +1,8 @@
 // A compact name -> node number index for large trees: open addressing over an Int32Array of
-// node numbers into the tree's own `names` array, so a million names cost 8 MB outside the JS
+// node numbers into the tree's own name column (NodeNames), so a million names cost 8 MB outside the JS
 // heap instead of a Map's ~30 MB of heap entries. It maps each name to its first node (the
 // first copy of a replicated name). Read-only to users: it implements ReadonlyMap.
+import type { NodeNames } from "./node-names";
 
 /** FNV-1a over UTF-16 code units. */
 export function hashName(name: string): number {
@@ -18,7 +19,7 @@ export class NameIndex implements ReadonlyMap<string, number> {
   private count = 0;
 
   /** `names`: the tree's names by node number; nodes are added with `addFirst`. */
-  constructor(private readonly names: readonly string[]) {
+  constructor(private readonly names: NodeNames) {
     this.slots = new Int32Array(16);
   }
 
@@ -32,7 +33,7 @@ export class NameIndex implements ReadonlyMap<string, number> {
     for (let at = hash & mask; ; at = (at + 1) & mask) {
       const slot = slots[at] as number;
       if (slot === 0) return undefined;
-      if (this.hashes[slot - 1] === hash && this.names[slot - 1] === name) return slot - 1;
+      if (this.hashes[slot - 1] === hash && this.names.equals(slot - 1, name)) return slot - 1;
     }
   }
 
@@ -44,9 +45,8 @@ export class NameIndex implements ReadonlyMap<string, number> {
    * Indexes node `node` (whose name has hash `hash`) unless its name is indexed already; returns
    * the node indexed under the name.
    */
-  addFirst(node: number, hash = hashName(this.names[node] as string)): number {
+  addFirst(node: number, hash = hashName(this.names.at(node))): number {
     if ((this.count + 1) * 2 > this.slots.length) this.grow();
-    const name = this.names[node] as string;
     const slots = this.slots;
     const mask = slots.length - 1;
     for (let at = hash & mask; ; at = (at + 1) & mask) {
@@ -62,7 +62,7 @@ export class NameIndex implements ReadonlyMap<string, number> {
         this.count++;
         return node;
       }
-      if (this.hashes[slot - 1] === hash && this.names[slot - 1] === name) return slot - 1;
+      if (this.hashes[slot - 1] === hash && this.names.compare(slot - 1, node) === 0) return slot - 1;
     }
   }
 
@@ -82,7 +82,7 @@ export class NameIndex implements ReadonlyMap<string, number> {
   *entries(): MapIterator<[string, number]> {
     // Node order, like a Map filled in node order.
     for (let node = 0; node < this.names.length; node++) {
-      const name = this.names[node] as string;
+      const name = this.names.at(node);
       if (this.get(name) === node) yield [name, node];
     }
   }

@@ -1,8 +1,12 @@
 // The node tree: the instance node, the configured data levels below it, each node with one
-// parent in the level above. Stored as parallel arrays indexed by node number so a round can
-// walk a million nodes without allocating; names map to numbers through `indexOf`.
+// parent in the level above. Stored as columns indexed by node number (typed arrays, and the
+// names as one byte column) so a round can walk a million nodes without allocating and the
+// tree holds almost nothing on the JS heap; names map to numbers through `indexOf`.
 import { INSTANCE_LEVEL } from "./config";
 import { hashName, NameIndex } from "./name-index";
+import { NodeNames } from "./node-names";
+
+export { NodeNames } from "./node-names";
 
 /** A node as node sources produce it. */
 export interface NodeSpec {
@@ -23,7 +27,8 @@ export interface NodeTree {
   /** `["instance", ...configured levels]` (the worker level is not part of the tree). */
   readonly levels: readonly string[];
   readonly size: number;
-  readonly names: readonly string[];
+  /** Node names by node number, read with `names.at(n)` (a string is made per read). */
+  readonly names: NodeNames;
   /** Level index of each node (0 = instance). */
   readonly levelOf: Int32Array;
   /** Parent node number, -1 for the instance node (node 0). */
@@ -33,7 +38,7 @@ export interface NodeTree {
   /** Sorted tags per node; sparse (absent = no tags), so read it as `tree.tags[n] ?? []`. */
   readonly tags: readonly (readonly string[])[];
   /** Node numbers of each level, in the order the sources produced them. */
-  readonly byLevel: readonly (readonly number[])[];
+  readonly byLevel: readonly Int32Array[];
   /** A name's node number (its first copy's, for a replicated name). */
   readonly indexOf: ReadonlyMap<string, number>;
   /**
@@ -64,13 +69,15 @@ export function buildNodeTree(levels: readonly string[], instanceName: string, s
 export class NodeTreeBuilder {
   readonly levels: readonly string[];
   private readonly levelNumbers: ReadonlyMap<string, number>;
-  private readonly names: string[];
+  private readonly names = new NodeNames();
   private levelOf = new Int32Array(1024);
   private parentOf = new Int32Array(1024);
   private enabled = new Uint8Array(1024).fill(1, 0, 1);
   /** Sparse: untagged nodes have no entry (readers default to no tags). */
   private readonly tags: (readonly string[])[] = [];
-  private readonly byLevel: number[][];
+  /** Node numbers per level, each column `levelCounts[level]` long (with room to grow). */
+  private readonly byLevel: Int32Array[];
+  private readonly levelCounts: number[];
   private readonly index: NameIndex;
   private readonly replicas = new Map<string, number[]>();
   private readonly pairRank = new Map<string, number>();
@@ -80,12 +87,12 @@ export class NodeTreeBuilder {
   constructor(levels: readonly string[], instanceName: string) {
     this.levels = [INSTANCE_LEVEL, ...levels];
     this.levelNumbers = new Map(this.levels.map((level, i) => [level, i]));
-    this.names = [instanceName];
+    this.names.push(instanceName);
     this.index = new NameIndex(this.names);
     this.index.addFirst(0);
     this.parentOf[0] = -1;
-    this.byLevel = this.levels.map(() => []);
-    this.byLevel[0]?.push(0);
+    this.byLevel = this.levels.map(() => new Int32Array(16));
+    this.levelCounts = this.levels.map((_, level) => (level === 0 ? 1 : 0));
   }
 
   /** Nodes added so far, the instance node included. */
@@ -96,7 +103,9 @@ export class NodeTreeBuilder {
   /** Names of the nodes added so far at a level (by name), in order; empty for an unknown level. */
   namesAt(level: string): string[] {
     const number = this.levelNumbers.get(level);
-    return number === undefined ? [] : (this.byLevel[number] ?? []).map((node) => this.names[node] as string);
+    if (number === undefined) return [];
+    const nodes = this.byLevel[number] as Int32Array;
+    return Array.from({ length: this.levelCounts[number] as number }, (_, i) => this.names.at(nodes[i] as number));
   }
 
   /** Adds one node; throws NodeTreeError when it does not fit the tree. Returns its node number. */
@@ -140,7 +149,7 @@ export class NodeTreeBuilder {
     this.parentOf[node] = parent;
     this.enabled[node] = spec.enabled === false ? 0 : 1;
     if (spec.tags && spec.tags.length > 0) this.tags[node] = [...spec.tags].sort();
-    this.byLevel[level]?.push(node);
+    this.pushAtLevel(level, node);
     if (first === undefined) {
       this.index.addFirst(node, hash);
     } else {
@@ -158,13 +167,25 @@ export class NodeTreeBuilder {
    */
   private becomesReplicated(name: string, first: number, second: number, level: number): void {
     this.replicas.set(name, [first, second]);
-    const below = this.byLevel[level + 1] ?? [];
-    for (let i = below.length - 1; i >= 0 && (below[i] as number) > first; i--) {
+    const below = this.byLevel[level + 1] ?? new Int32Array(0);
+    for (let i = (this.levelCounts[level + 1] ?? 0) - 1; i >= 0 && (below[i] as number) > first; i--) {
       const child = below[i] as number;
       if (this.parentOf[child] !== first) continue;
-      const pair = `${this.names[child] as string}\u0000${name}`;
+      const pair = `${this.names.at(child)}\u0000${name}`;
       this.pairRank.set(pair, (this.pairRank.get(pair) ?? 0) + 1);
     }
+  }
+
+  private pushAtLevel(level: number, node: number): void {
+    let nodes = this.byLevel[level] as Int32Array;
+    const count = this.levelCounts[level] as number;
+    if (count === nodes.length) {
+      const bigger = new Int32Array(nodes.length * 2);
+      bigger.set(nodes);
+      this.byLevel[level] = nodes = bigger;
+    }
+    nodes[count] = node;
+    this.levelCounts[level] = count + 1;
   }
 
   private growColumns(): void {
@@ -184,12 +205,12 @@ export class NodeTreeBuilder {
     return {
       levels: this.levels,
       size,
-      names: this.names,
+      names: this.names.trim(),
       levelOf: this.levelOf.slice(0, size),
       parentOf: this.parentOf.slice(0, size),
       enabled: this.enabled.slice(0, size),
       tags: this.tags,
-      byLevel: this.byLevel,
+      byLevel: this.byLevel.map((nodes, level) => nodes.slice(0, this.levelCounts[level])),
       indexOf: this.index,
       replicas: this.replicas,
     };
@@ -207,6 +228,6 @@ export function anyCopyEnabled(tree: NodeTree, name: string): boolean {
 /** Names from the instance down to the node (Bistro's `path_to_node`). */
 export function pathToNode(tree: NodeTree, node: number): string[] {
   const path: string[] = [];
-  for (let n = node; n >= 0; n = tree.parentOf[n] ?? -1) path.push(tree.names[n] ?? "");
+  for (let n = node; n >= 0; n = tree.parentOf[n] ?? -1) path.push(tree.names.at(n));
   return path.reverse();
 }

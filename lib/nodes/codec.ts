@@ -8,7 +8,7 @@
 // JSON document of columns) is still read.
 import { createHash, type Hash } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { buildNodeTree, type NodeSpec, type NodeTree } from "../model/tree";
+import { buildNodeTree, NodeNames, type NodeSpec, type NodeTree } from "../model/tree";
 
 export const NODE_SET_FORMAT = 2;
 const MAGIC = Buffer.from([0x53, 0x4e, 0x53, NODE_SET_FORMAT]); // "SNS" 2
@@ -26,6 +26,8 @@ export interface NodeRows {
   parentName(i: number): string;
   enabled(i: number): boolean;
   tags(i: number): readonly string[] | undefined;
+  /** The names as a byte column, name `i` at `names[i + offset]`: encoded without making strings. */
+  readonly nameColumn?: { readonly names: NodeNames; readonly offset: number };
 }
 
 export interface EncodedNodes {
@@ -88,9 +90,23 @@ class ByteWriter {
 
   /** A name front-coded against the previous one: shared byte count, then the rest. */
   frontCoded(name: string): void {
-    let current = this.scratch[1] as Buffer;
-    if (current.length < name.length * 3) current = this.scratch[1] = Buffer.allocUnsafe(name.length * 3);
-    const length = current.write(name);
+    this.frontCodedCurrent(this.current(name.length * 3).write(name));
+  }
+
+  /** `frontCoded` for a name given as its UTF-8 bytes. */
+  frontCodedBytes(source: Buffer, start: number, end: number): void {
+    this.frontCodedCurrent(source.copy(this.current(end - start), 0, start, end));
+  }
+
+  /** The scratch buffer the next name goes into, at least `bytes` long. */
+  private current(bytes: number): Buffer {
+    const current = this.scratch[1] as Buffer;
+    return current.length >= bytes ? current : (this.scratch[1] = Buffer.allocUnsafe(bytes));
+  }
+
+  /** Writes the name just put in the current scratch buffer (`length` bytes). */
+  private frontCodedCurrent(length: number): void {
+    const current = this.scratch[1] as Buffer;
     const previous = this.scratch[0] as Buffer;
     const limit = Math.min(length, this.previous);
     let shared = 0;
@@ -133,8 +149,14 @@ export function encodeRows(rows: NodeRows): EncodedNodes {
   const outside = new StringTable();
   out.bytes(MAGIC, 0, MAGIC.length);
   out.varint(rows.count);
+  const column = rows.nameColumn;
   for (let i = 0; i < rows.count; i++) {
-    out.frontCoded(rows.name(i));
+    if (column) {
+      const n = i + column.offset;
+      out.frontCodedBytes(column.names.buffer, column.names.start(n), column.names.end(n));
+    } else {
+      out.frontCoded(rows.name(i));
+    }
     levels.write(out, rows.level(i));
     const parentAt = rows.parentAt(i);
     if (parentAt >= 0) {
@@ -187,12 +209,13 @@ export function specRows(nodes: readonly NodeSpec[]): NodeRows {
 export function treeRows(tree: NodeTree): NodeRows {
   return {
     count: tree.size - 1,
-    name: (i) => tree.names[i + 1] as string,
+    name: (i) => tree.names.at(i + 1),
     level: (i) => tree.levels[tree.levelOf[i + 1] as number] as string,
     parentAt: (i) => (tree.parentOf[i + 1] as number) - 1,
-    parentName: (i) => tree.names[tree.parentOf[i + 1] as number] as string,
+    parentName: (i) => tree.names.at(tree.parentOf[i + 1] as number),
     enabled: (i) => tree.enabled[i + 1] === 1,
     tags: (i) => tree.tags[i + 1],
+    nameColumn: { names: tree.names, offset: 1 },
   };
 }
 
@@ -240,7 +263,10 @@ function* readFormat2(data: Buffer): Generator<NodeSpec> {
   const levels: string[] = [];
   const tags: string[] = [];
   const outside: string[] = [];
-  const names: string[] = [];
+  // Parents are named by distance: earlier names are kept as bytes, made strings when named.
+  const names = new NodeNames();
+  let parentAt = -1;
+  let parentName = "";
   let scratch = Buffer.allocUnsafe(4096);
   const count = varint();
   for (let i = 0; i < count; i++) {
@@ -254,10 +280,15 @@ function* readFormat2(data: Buffer): Generator<NodeSpec> {
     data.copy(scratch, shared, at, at + rest);
     at += rest;
     const name = scratch.toString("utf8", 0, shared + rest);
-    names.push(name);
+    names.pushBytes(scratch, 0, shared + rest);
     const level = tableRead(levels);
     const distance = varint();
-    const parent = distance > 0 ? (names[i - distance] ?? "") : tableRead(outside);
+    if (distance > i) throw new NodeSetFormatError(`Node ${i} of a node set names a parent before the set`);
+    if (distance > 0 && i - distance !== parentAt) {
+      parentAt = i - distance;
+      parentName = names.at(parentAt);
+    }
+    const parent = distance > 0 ? parentName : tableRead(outside);
     const flags = data[at++] ?? 0;
     const node: NodeSpec = { name, level, parent, enabled: (flags & DISABLED) === 0 };
     if (flags & TAGGED) {

@@ -77,9 +77,9 @@ export async function fetchNodeSpecs(
   return Array.from({ length: tree.size - 1 }, (_, i) => {
     const node = i + 1;
     const spec: NodeSpec = {
-      name: tree.names[node] as string,
+      name: tree.names.at(node),
       level: tree.levels[tree.levelOf[node] as number] as string,
-      parent: tree.names[tree.parentOf[node] as number] as string,
+      parent: tree.names.at(tree.parentOf[node] as number),
       enabled: tree.enabled[node] === 1,
     };
     const tags = tree.tags[node];
@@ -112,9 +112,14 @@ export function nextNodeChangeSec(
   return next;
 }
 
+/** In `u` mode a surrogate pair is one code point, so this matches only a lone half. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
 /** What the tree cannot check itself: the name's and tags' form and limits. */
 function specProblem(spec: NodeSpec): string | undefined {
   if (typeof spec.name !== "string" || spec.name === "") return "a node has an empty name";
+  // Names are kept and stored as UTF-8, which a lone surrogate has no form in.
+  if (LONE_SURROGATE.test(spec.name)) return `Node ${JSON.stringify(spec.name)} has a name that is not valid Unicode`;
   const nameProblem = nodeNameProblem(spec.name);
   if (nameProblem) return nameProblem;
   if (spec.tags !== undefined && !(Array.isArray(spec.tags) && spec.tags.every((tag) => typeof tag === "string"))) {

@@ -15,7 +15,7 @@ import { secretMatches } from "../dispatch/tokens";
 import type { StoreContext } from "../store/context";
 import { replaceIdleTaskStatus } from "../store/replace-task-status";
 import { applyFinishes, getTasks, type FinishWrite, type TaskItem } from "../store/tasks";
-import { stateOfStatus } from "./task-state";
+import { stateOfStatus } from "../scheduler/task-state";
 import { isWakeMessage } from "./wake";
 
 export interface StatusDeps {

@@ -3,20 +3,36 @@
 // on it are launched with ECS RunTask (lib/dispatch/run-task.ts) instead of sent to a worker
 // queue. A start that could not be launched ends at once as an error with backoff, so its
 // resources are released and it is retried like any failed task.
+import type { CheckedAttempt, ContainerStop, ContainerTaskState, StopResult } from "../dispatch/ecs-tasks";
 import type { ContainerLaunch, LaunchResult } from "../dispatch/run-task";
 import { WORKER_LEVEL, type ResourceAmounts, type Settings } from "../model/config";
 import { finishTask } from "../scheduler/backoff";
 import type { WorkerSnapshot } from "../scheduler/snapshot";
 import { errorBackoff } from "../scheduler/status";
 import type { StoreContext } from "../store/context";
-import { applyFinishes, type StartWrite } from "../store/tasks";
-import { stateOfStatus } from "./task-state";
+import type { BackoffStep } from "../model/status";
+import { applyFinishes, type CounterCharge } from "../store/tasks";
+import { stateOfStatus } from "../scheduler/task-state";
 
 /** The launcher's worker id (and instance and host): what container tasks record as their worker. */
 export const CONTAINER_LAUNCHER_ID = "sous-ecs-run-task";
 
+/** The round's port to ECS (lib/dispatch/run-task.ts, lib/dispatch/ecs-tasks.ts; fakes in tests). */
 export interface ContainerLauncher {
+  /** RunTask per start; never throws. */
   launch(launches: readonly ContainerLaunch[]): Promise<LaunchResult>;
+  /** StopTask per attempt with the reason; never throws. */
+  stop(stops: readonly ContainerStop[]): Promise<StopResult>;
+  /** What ECS says of these attempts' tasks (attempts it could not look up this time are left out). */
+  check(attempts: readonly CheckedAttempt[]): Promise<Map<string, ContainerTaskState>>;
+}
+
+/** What ending a start that could not be launched needs of its running item. */
+export interface LaunchedStart extends ContainerLaunch {
+  charges: readonly CounterCharge[];
+  nextBackoff: BackoffStep;
+  /** The running item's token hash (finishes are conditional on it). */
+  tokenHash?: string;
 }
 
 /** The launcher as the planner sees it: room for any amount of every worker-level resource. */
@@ -40,7 +56,7 @@ export async function launchContainerStarts(
     clock: () => number;
     log?: (e: Record<string, unknown>) => void;
   },
-  launches: readonly (ContainerLaunch & { write: StartWrite })[],
+  launches: readonly LaunchedStart[],
 ): Promise<number> {
   if (launches.length === 0) return 0;
   const result = await deps.containers.launch(launches);
@@ -53,19 +69,19 @@ export async function launchContainerStarts(
     if (!launch) return [];
     const status = finishTask({
       previous: undefined,
-      nextBackoff: launch.write.nextBackoff,
+      nextBackoff: launch.nextBackoff,
       reported: errorBackoff(`Container task not started: ${reason}`),
       nowSec,
     });
-    const { write } = launch;
     return [
       {
-        job: write.job,
-        node: write.node,
+        job: launch.order.job,
+        node: launch.order.node,
         attempt,
         status,
         state: stateOfStatus(status),
-        charges: write.charges.map(({ limit: _limit, ...charge }) => charge),
+        charges: launch.charges.map(({ level, name, resource, amount }) => ({ level, name, resource, amount })),
+        ...(launch.tokenHash === undefined ? {} : { tokenHash: launch.tokenHash }),
       },
     ];
   });

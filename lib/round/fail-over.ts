@@ -9,7 +9,7 @@ import { workerLost } from "../scheduler/status";
 import type { FinishWrite, TaskItem } from "../store/tasks";
 import type { WorkerRecord } from "../store/workers";
 import { unknownAttemptFinishes } from "./reconcile";
-import { stateOfStatus } from "./task-state";
+import { stateOfStatus } from "../scheduler/task-state";
 
 export interface FailOverInput {
   items: readonly TaskItem[];
@@ -86,10 +86,14 @@ export function applyFailOver(
       const worker = item.running?.worker ?? "";
       unknownAttempts.push({ job: item.job, node: item.node, attempt: finish.attempt, worker });
     }
+    // As the finish wrote the stored item (a warm state keeps these objects).
     delete item.running;
     item.status = finish.status;
     item.state = finish.state;
     item.version++;
+    item.lastAttempt = finish.attempt;
+    if (finish.tokenHash === undefined) delete item.lastTokenHash;
+    else item.lastTokenHash = finish.tokenHash;
   }
   return unknownAttempts;
 }

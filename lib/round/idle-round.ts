@@ -15,7 +15,7 @@ import type { StoreContext } from "../store/context";
 import { readSchedulerState, type QuietMark } from "../store/scheduler-state";
 import type { TaskItem } from "../store/tasks";
 import { listWorkers, type WorkerRecord } from "../store/workers";
-import { workerState, type WorkerTimings } from "./worker-health";
+import { workerState, type WorkerTimings } from "../scheduler/worker-health";
 
 /** A full round runs at least this often even when nothing seems to change (a safety net). */
 export const DEFAULT_MAX_IDLE_MS = 30 * 60_000;

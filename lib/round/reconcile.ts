@@ -8,7 +8,7 @@ import { finishTask } from "../scheduler/backoff";
 import { unknownToWorker } from "../scheduler/status";
 import type { FinishWrite, TaskItem } from "../store/tasks";
 import type { WorkerRecord } from "../store/workers";
-import { stateOfStatus } from "./task-state";
+import { stateOfStatus } from "../scheduler/task-state";
 
 export interface ReconcileInput {
   items: readonly TaskItem[];

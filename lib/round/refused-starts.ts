@@ -32,7 +32,11 @@ export function liveRefusals(refusals: readonly RefusedTask[], config: Config, t
     if (refusal.nodeLength <= REFUSED_NODE_PREFIX_CHARS) {
       node = tree.indexOf.has(refusal.nodePrefix) ? refusal.nodePrefix : undefined;
     } else {
-      node = tree.names.find((name) => refusalMatches(refusal, refusal.job, name));
+      for (const name of tree.names) {
+        if (!refusalMatches(refusal, refusal.job, name)) continue;
+        node = name;
+        break;
+      }
     }
     if (node !== undefined) live.push({ refusal, node });
   }

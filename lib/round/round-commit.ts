@@ -9,7 +9,7 @@ import { markWorkerLost } from "../store/workers";
 import { applyFailOver, failOverFinishes } from "./fail-over";
 import type { RoundInputs } from "./round-load";
 import type { RoundDeps, RoundReport } from "./round-types";
-import type { WorkerTimings, workerSnapshot } from "./worker-health";
+import type { WorkerTimings, workerSnapshot } from "../scheduler/worker-health";
 
 /** What every step of one round shares. */
 export interface RoundContext {

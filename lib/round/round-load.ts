@@ -1,5 +1,6 @@
 // The round's first step: everything it plans with, read from the store (config parsed and
-// cached per version, scheduler state, workers, counters, the dispatch key, every task item).
+// cached per version, scheduler state, workers, counters, the dispatch key, and the task items:
+// from the warm state and the change entries since, or read in full).
 import { parseConfig } from "../config";
 import type { Config } from "../model/config";
 import { readChangeSequence } from "../store/change-sequence";
@@ -8,9 +9,10 @@ import { readCounters, type CounterUsage } from "../store/counters";
 import type { AttemptTokens } from "../dispatch/tokens";
 import { readAttemptTokens } from "../store/dispatch-key";
 import { readSchedulerState, type SchedulerState } from "../store/scheduler-state";
-import { readJobsWithTasks, readTasks, type TaskItem } from "../store/tasks";
+import { readJobsWithTasks, type TaskItem } from "../store/tasks";
 import { listWorkers, type WorkerRecord } from "../store/workers";
 import type { RoundDeps } from "./round-types";
+import { loadTaskItems } from "./task-cache";
 
 export interface RoundInputs {
   /** The change sequence, read before any task item (a write landing after it bumps it again). */
@@ -55,6 +57,7 @@ export async function loadRound(deps: RoundDeps): Promise<RoundInputs | null> {
     readAttemptTokens(deps.store),
   ]);
   if (!config) return null;
-  const items = await readTasks(deps.store, [...new Set([...Object.keys(config.jobs), ...jobsWithTasks])]);
+  const jobs = [...new Set([...Object.keys(config.jobs), ...jobsWithTasks])];
+  const items = await loadTaskItems(deps.store, deps, sequence, jobs, deps.clock());
   return { sequence, config, state, workerRecords, counters, tokenOf, items };
 }

@@ -7,10 +7,9 @@ import { WORKER_LEVEL, type Config, type Job, type ResourceAmounts, type Setting
 import { taskId } from "../model/task";
 import { pathToNode, type NodeTree } from "../model/tree";
 import type { Plan } from "../scheduler/snapshot";
-import type { ContainerLaunch } from "../dispatch/run-task";
 import type { LimitedCharge, StartWrite, TaskItem } from "../store/tasks";
 import type { WorkerRecord } from "../store/workers";
-import { CONTAINER_LAUNCHER_ID } from "./container-dispatch";
+import { CONTAINER_LAUNCHER_ID, type LaunchedStart } from "./container-dispatch";
 import { addBody } from "./send-orders";
 import { buildStartMessage } from "./start-message";
 import { resourcesByNode } from "./task-records";
@@ -35,10 +34,16 @@ export interface ResendInput {
 
 /**
  * Start orders of rounds that committed starts but may not have sent them all (computed after
- * the fail-over, so nothing goes to a lost worker).
+ * the fail-over, so nothing goes to a lost worker). Container starts are launched again with the
+ * same RunTask (same token): one that was started already is not started twice.
  */
-export function resendOrders(input: ResendInput): { orders: Orders; count: number } {
+export function resendOrders(input: ResendInput): {
+  orders: Orders;
+  containerLaunches: LaunchedStart[];
+  count: number;
+} {
   const orders: Orders = new Map();
+  const containerLaunches: LaunchedStart[] = [];
   let count = 0;
   const settings = input.config.settings;
   for (const item of input.items) {
@@ -47,6 +52,32 @@ export function resendOrders(input: ResendInput): { orders: Orders; count: numbe
     const job: Job | undefined = input.config.jobs[item.job];
     const worker = input.workersById.get(running.worker);
     const node = input.tree.indexOf.get(item.node);
+    if (running.worker === CONTAINER_LAUNCHER_ID) {
+      if (!job || node === undefined) continue;
+      const order = buildStartMessage({
+        job,
+        node: item.node,
+        attempt: running.attempt,
+        token: input.tokenOf({ job: item.job, node: item.node, attempt: running.attempt }),
+        workerId: CONTAINER_LAUNCHER_ID,
+        workerInstance: CONTAINER_LAUNCHER_ID,
+        workerHost: CONTAINER_LAUNCHER_ID,
+        // As at the first launch (the commit time is the start time), so the RunTask is the same.
+        listDeadlineMs: running.startedAtMs + input.unknownGraceMs,
+        pathToNode: pathToNode(input.tree, node),
+        resourcesByNode: resourcesByNode(item),
+        previous: item.status,
+      });
+      containerLaunches.push({
+        order,
+        job,
+        charges: running.charges,
+        nextBackoff: running.nextBackoff,
+        ...(running.tokenHash === undefined ? {} : { tokenHash: running.tokenHash }),
+      });
+      count++;
+      continue;
+    }
     // Orphans are killed by the plan; a replaced instance's tasks are failed over.
     if (!job || !worker || node === undefined || worker.instanceId !== running.workerInstance) continue;
     addBody(
@@ -69,7 +100,7 @@ export function resendOrders(input: ResendInput): { orders: Orders; count: numbe
     );
     count++;
   }
-  return { orders, count };
+  return { orders, containerLaunches, count };
 }
 
 export interface StartWritesInput {
@@ -129,7 +160,7 @@ export interface StartOrdersInput {
 
 export interface StartOrders {
   orders: Orders;
-  containerLaunches: (ContainerLaunch & { write: StartWrite })[];
+  containerLaunches: LaunchedStart[];
   started: { job: string; node: string; attempt: string; worker: string }[];
 }
 
@@ -158,7 +189,10 @@ export function startOrders(input: StartOrdersInput): StartOrders {
       ...(worker ? { physicalResources: input.config.settings.physicalResources } : {}),
     });
     if (worker) addBody(result.orders, worker.queueUrl, order);
-    else result.containerLaunches.push({ order, job, write });
+    else {
+      const { charges, nextBackoff, tokenHash } = write;
+      result.containerLaunches.push({ order, job, charges, nextBackoff, tokenHash });
+    }
     result.started.push({ job: write.job, node: write.node, attempt: write.attempt, worker: write.worker });
   }
   return result;
@@ -173,6 +207,7 @@ export function addKillOrders(
 ): number {
   let killed = 0;
   for (const kill of plan.kills) {
+    if (kill.workerId === CONTAINER_LAUNCHER_ID) killed++; // stopped with ECS StopTask (container-upkeep.ts)
     const worker = workersById.get(kill.workerId);
     if (!worker) continue;
     addBody(orders, worker.queueUrl, {

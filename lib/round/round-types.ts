@@ -9,8 +9,9 @@ import type { DueTimer } from "../scheduler/timers";
 import type { StoreContext } from "../store/context";
 import type { ContainerLauncher } from "./container-dispatch";
 import type { NodeRefreshTimings, NodeTreeCache } from "./node-refresh";
+import type { TaskCache } from "./task-cache";
 import type { RoundWaker, WakeOutcome } from "./wake";
-import type { WorkerTimings } from "./worker-health";
+import type { WorkerTimings } from "../scheduler/worker-health";
 
 export interface RoundDeps {
   store: StoreContext;
@@ -41,12 +42,14 @@ export interface RoundDeps {
   send?: (queueUrl: string, bodies: string[]) => Promise<SendResult>;
   /** Called between planning and committing; tests use it to pause a round. */
   beforeCommit?: (plan: Plan) => Promise<void>;
+  /** Task items kept across rounds by a warm process (lib/round/task-cache.ts). */
+  taskCache?: TaskCache;
   /** Parsed-config cache kept across rounds by a warm process. */
   cache?: { version: number; config: Config };
   log?: (event: Record<string, unknown>) => void;
   /** Called after each round, as it ends. */
   onRound?: (report: RoundReport) => void;
-  /** Runs the tasks of jobs with a `container` key as ECS tasks; without it such jobs do not run. */
+  /** Runs (stops, checks) the tasks of jobs with a `container` key as ECS tasks; without it such jobs do not run. */
   containers?: ContainerLauncher;
   /** Sends the wake-up for the round's earliest timer (lib/round/wake.ts); without it only the backstop wakes rounds. */
   waker?: RoundWaker;

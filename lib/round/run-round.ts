@@ -13,7 +13,8 @@ import { LeaseLostError } from "../store/errors";
 import { acquireLease, clearRoundWanted, releaseLease, releaseLeaseUnlessWanted, type Lease } from "../store/lease";
 import { writeSchedulerState } from "../store/scheduler-state";
 import { commitStarts } from "../store/tasks";
-import { launchContainerStarts, launcherSnapshot } from "./container-dispatch";
+import { CONTAINER_LAUNCHER_ID, launchContainerStarts, launcherSnapshot } from "./container-dispatch";
+import { CONTAINER_CHECK_PERIOD_MS, containerUpkeep, type UpkeepResult } from "./container-upkeep";
 import { commitFailOver, repairDrift, type RoundContext } from "./round-commit";
 import { DEFAULT_MAX_IDLE_MS, idleUntil, quietTimers, workersDigest } from "./idle-round";
 import { BISTRO_NODE_TIMINGS, currentNodes } from "./node-refresh";
@@ -24,7 +25,7 @@ import { emptyRoundReport, type RoundDeps, type RoundReport } from "./round-type
 import { sendAll } from "./send-orders";
 import { toRecord } from "./task-records";
 import { wakeForTimers } from "./wake";
-import { BISTRO_WORKER_TIMINGS, workerSnapshot } from "./worker-health";
+import { BISTRO_WORKER_TIMINGS, workerSnapshot } from "../scheduler/worker-health";
 
 export { emptyRoundReport, type RoundDeps, type RoundReport } from "./round-types";
 
@@ -157,11 +158,24 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   report.started.push(...dispatch.started);
   report.killed = addKillOrders(dispatch.orders, plan, workersById, tokenOf);
   dispatchFailed += (await sendAll(deps, dispatch.orders)).failed;
+  let upkeep: UpkeepResult = { stopped: [], lost: [] };
   if (deps.containers) {
-    await launchContainerStarts(
-      { store: deps.store, containers: deps.containers, clock: deps.clock, ...(deps.log ? { log: deps.log } : {}) },
-      dispatch.containerLaunches,
-    );
+    const containerDeps = {
+      store: deps.store,
+      containers: deps.containers,
+      clock: deps.clock,
+      ...(deps.log ? { log: deps.log } : {}),
+    };
+    await launchContainerStarts(containerDeps, [...resend.containerLaunches, ...dispatch.containerLaunches]);
+    // Kills, maximum runtimes and tasks that stopped unseen (lib/round/container-upkeep.ts).
+    upkeep = await containerUpkeep(containerDeps, {
+      lease,
+      config,
+      items,
+      kills: plan.kills.filter((kill) => kill.workerId === CONTAINER_LAUNCHER_ID),
+      dispatchedThroughRound: state.dispatchedThroughRound,
+      graceMs: round.unknownGraceMs,
+    });
   }
   report.backlog = {
     runnablePending: Math.max(0, plan.stats.candidates - report.started.length),
@@ -179,6 +193,8 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
     failedOver +
     drift.length +
     dispatchFailed +
+    upkeep.stopped.length +
+    upkeep.lost.length +
     report.lostWorkers.length;
   const quiet =
     changed === 0 && !report.nodes?.changed && deps.cache
@@ -197,7 +213,10 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
             lastResendAtMs: state.lastResendAtMs,
             unknownAttemptGraceMs: round.unknownGraceMs,
             nodesDueMs: nodes.nextDueMs,
-            maxIdleMs: deps.maxIdleMs ?? DEFAULT_MAX_IDLE_MS,
+            // Running container tasks are looked at in ECS every check period (container-upkeep.ts).
+            maxIdleMs: items.some((item) => item.running?.worker === CONTAINER_LAUNCHER_ID)
+              ? Math.min(deps.maxIdleMs ?? DEFAULT_MAX_IDLE_MS, CONTAINER_CHECK_PERIOD_MS)
+              : (deps.maxIdleMs ?? DEFAULT_MAX_IDLE_MS),
           }),
         }
       : undefined;

@@ -16,21 +16,18 @@ const lexicographicOrders = new WeakMap<NodeTree, Map<number, Int32Array>>();
 
 /** The level's nodes in the configured `node_order`; `random` is a fresh shuffle each call. */
 export function levelOrder(tree: NodeTree, level: number, order: NodeOrder, rng: Rng): Int32Array {
-  const nodes = tree.byLevel[level] ?? [];
-  if (order === "original") return Int32Array.from(nodes);
-  if (order === "random") return shuffleInPlace(Int32Array.from(nodes), rng);
+  const nodes = tree.byLevel[level] ?? new Int32Array(0);
+  if (order === "original") return nodes.slice();
+  if (order === "random") return shuffleInPlace(nodes.slice(), rng);
   // Sorting a large level costs more than the rest of a round, and trees are immutable: memoize.
   let byLevel = lexicographicOrders.get(tree);
   if (!byLevel) lexicographicOrders.set(tree, (byLevel = new Map<number, Int32Array>()));
   let sorted = byLevel.get(level);
   if (!sorted) {
-    const names = tree.names;
-    const array = [...nodes].sort((a, b) => {
-      const x = names[a] ?? "";
-      const y = names[b] ?? "";
-      return x < y ? -1 : x > y ? 1 : 0;
-    });
-    byLevel.set(level, (sorted = Int32Array.from(array)));
+    // Each name is made a string once, not once per comparison.
+    const named = Array.from(nodes, (node) => ({ node, name: tree.names.at(node) }));
+    named.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    byLevel.set(level, (sorted = Int32Array.from(named, (entry) => entry.node)));
   }
   return sorted;
 }
@@ -52,14 +49,15 @@ export function rejectedOnPath(
 ): Uint8Array {
   const rejected = new Uint8Array(tree.size);
   const { parentOf, enabled, names, tags } = tree;
+  const none = new Int32Array(0);
   for (let level = 0; level <= maxLevel; level++) {
     const filter = filters[level] ?? null;
-    for (const node of tree.byLevel[level] ?? []) {
+    for (const node of tree.byLevel[level] ?? none) {
       const parent = parentOf[node] as number;
       const bad =
         (parent >= 0 && rejected[parent] === 1) ||
         enabled[node] !== 1 ||
-        (filter !== null && !passesNode(filter, jobName, names[node] ?? "", tags[node] ?? []));
+        (filter !== null && !passesNode(filter, jobName, names.at(node), tags[node] ?? []));
       if (bad) rejected[node] = 1;
     }
   }
@@ -73,7 +71,7 @@ export function rejectedOnPath(
  * into `scratch`; only that one-byte array is then read in the (random) level order.
  */
 export function collectCandidates(
-  levelNodes: readonly number[],
+  levelNodes: Int32Array,
   order: Int32Array,
   rejected: Uint8Array,
   codes: Uint8Array,

@@ -3,7 +3,7 @@
 // candidates, lets the configured policy try them against data-node and worker resources,
 // and returns the tasks to start and kill with the state to carry to the next round.
 import { WORKER_LEVEL, type Job } from "../model/config";
-import { pathToNode, type NodeTree } from "../model/tree";
+import { pathToNode, type NodeNames, type NodeTree } from "../model/tree";
 import { backoffAtStart } from "./backoff";
 import { collectCandidates, disabledOnPath, levelOrder, rejectedOnPath } from "./candidates";
 import { compileFilter, FilterError, isTrivialFilter, passesName, type CompiledFilter } from "./filters";
@@ -86,7 +86,7 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
     const rejected = setup.nodeFilters.every((f, level) => f === null || level > setup.level)
       ? (disabled ??= disabledOnPath(tree))
       : rejectedOnPath(tree, setup.level, setup.nodeFilters, name);
-    const levelNodes = tree.byLevel[setup.level] ?? [];
+    const levelNodes = tree.byLevel[setup.level] ?? new Int32Array(0);
     const found = collectCandidates(levelNodes, order, rejected, codes[slot] ?? none, dependencies, scratch);
     stats.candidatesEvaluated += order.length;
     stats.candidates += found.length;
@@ -103,9 +103,11 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
   const starts: TaskStart[] = [];
   // A replicated name is one task: once one copy starts, the job's other copies are skipped.
   const startedReplicas = new Set<string>();
+  // Names are made strings on demand: each host node's once per round, not once per try.
+  const hostNames = new NameMemo(tree.names);
   const replicaKey = (slot: number, node: number): string | null => {
     if (tree.replicas.size === 0) return null;
-    const name = tree.names[node] ?? "";
+    const name = tree.names.at(node);
     return tree.replicas.has(name) ? `${slot}\u0000${name}` : null;
   };
   const tryTask = (slot: number, node: number): TryResult => {
@@ -114,7 +116,7 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
     const replica = replicaKey(slot, node);
     if (replica !== null && startedReplicas.has(replica)) return "did_not_run";
     if (!book.fitsNodes(plan.need, node)) return "did_not_run";
-    const host = requiredHost(plan, tree.levelOf, tree.parentOf, tree.names, node);
+    const host = requiredHost(plan, tree.levelOf, tree.parentOf, hostNames, node);
     if (host === null && plan.workerMiss) {
       selector.skipKnownMiss();
       return "did_not_run";
@@ -125,7 +127,7 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
         if (host === null) plan.workerMiss = true;
         return "did_not_run";
       }
-      const message = `${selector.stopMessage(host)} to run ${plan.job.name}, ${tree.names[node] ?? ""}`;
+      const message = `${selector.stopMessage(host)} to run ${plan.job.name}, ${tree.names.at(node)}`;
       reasons.push({ job: plan.job.name, message });
       return "stop";
     }
@@ -195,19 +197,32 @@ function prepareJob(job: Job, levels: readonly string[], workers: readonly Worke
   }
 }
 
+/** Node names made strings once each (for the few nodes a round asks about again and again). */
+class NameMemo {
+  private readonly made = new Map<number, string>();
+
+  constructor(private readonly names: NodeNames) {}
+
+  at(node: number): string {
+    let name = this.made.get(node);
+    if (name === undefined) this.made.set(node, (name = this.names.at(node)));
+    return name;
+  }
+}
+
 /** `host_placement`, else the name of the task node's ancestor-or-self at `level_for_host_placement`. */
 function requiredHost(
   plan: JobPlan,
   levelOf: Int32Array,
   parentOf: Int32Array,
-  names: readonly string[],
+  names: NameMemo,
   node: number,
 ): string | null {
   const fixed = plan.job.hostPlacement;
   if (fixed !== null && fixed !== "") return fixed;
   if (plan.hostLevel < 0) return null;
   for (let n = node; n >= 0; n = parentOf[n] as number) {
-    if (levelOf[n] === plan.hostLevel) return names[n] ?? null;
+    if (levelOf[n] === plan.hostLevel) return names.at(n);
   }
   return null;
 }
@@ -227,7 +242,7 @@ function makeStart(
   for (const entry of usage) resourcesByNode[entry.node] = entry.resources;
   const start: TaskStart = {
     job: plan.job.name,
-    node: tree.names[node] ?? "",
+    node: tree.names.at(node),
     workerId: worker.id,
     workerHost: worker.hostname,
     usage,

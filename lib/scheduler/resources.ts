@@ -206,7 +206,7 @@ export class ResourceBook {
       const levelNames = this.levelNames[level] ?? [];
       if (levelNames.length === 0) continue;
       usage.push({
-        node: names[n] ?? "",
+        node: names.at(n),
         level: levels[level] ?? "",
         resources: this.amounts(levelNames, need, this.levelStart[level] ?? 0),
       });

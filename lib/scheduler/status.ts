@@ -58,6 +58,20 @@ export function wasNotRunning(): ReportedStatus {
 }
 
 /**
+ * A container job's ECS task stopped (or vanished) without its end arriving: an error with the
+ * attempt's backoff, naming ECS's reason; the real end, if it still comes, replaces it.
+ */
+export function containerLost(reason: string): ReportedStatus {
+  return {
+    bits: StatusValues.UNKNOWN_TO_WORKER,
+    data: {
+      worker_shard: "sous-ecs-run-task",
+      exception: `Container task stopped without reporting its end: ${reason}`,
+    },
+  };
+}
+
+/**
  * The attempt's worker is alive but does not list it: the attempt ended and its end was lost
  * (dead-lettered, say). An error with the attempt's backoff; the real end, if it comes, replaces it.
  */

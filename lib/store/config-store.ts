@@ -32,9 +32,18 @@ interface VersionRef {
  */
 const PART_BYTES = MAX_CONFIG_ENTRY_BYTES;
 /** Versions kept readable (the current one included). */
-const VERSIONS_KEPT = 5;
+export const VERSIONS_KEPT = 5;
 
-function splitDocument(document: Record<string, unknown>): string[] {
+/** The refusal of a write whose expected version is not the current one. */
+export function configConflict(expected: number | null, current: number | null): ConflictError {
+  return new ConflictError(
+    `The config changed while this one was being stored (expected version ${expected ?? "none"}, ` +
+      `current ${current ?? "none"}); read it again and retry.`,
+  );
+}
+
+/** The document cut into parts that each fit an item; RangeError for an entry too large for any. */
+export function splitDocument(document: Record<string, unknown>): string[] {
   const parts: string[] = [];
   let current: Record<string, unknown> = {};
   let currentBytes = 2;
@@ -116,11 +125,7 @@ export async function putConfig(
 ): Promise<number> {
   const history = await readHead(ctx);
   const current = history.at(-1)?.version ?? null;
-  const conflict = () =>
-    new ConflictError(
-      `The config changed while this one was being stored (expected version ${expectedVersion ?? "none"}, ` +
-        `current ${current ?? "none"}); read it again and retry.`,
-    );
+  const conflict = () => configConflict(expectedVersion, current);
   if (current !== expectedVersion) throw conflict();
   const version = (expectedVersion ?? 0) + 1;
   const writeId = randomUUID();

@@ -9,8 +9,10 @@
 //   SCHEDULER              LEASE                   the round lease with its fencing epoch
 //   SCHEDULER              STATE                   round cursor, orphan timers, dispatch mark
 //   SCHEDULER              JOBS                    every job that has task items
-//   SCHEDULER              CHANGES                 the change sequence, bumped by every task write (ADR 0003)
+//   SCHEDULER              CHANGES                 the change sequence, advanced by every task write (ADR 0003)
+//   CHANGE                 <sequence, 15 digits>   the tasks one advance wrote (expire after a day)
 //   SCHEDULER              DISPATCH_KEY            the key attempt tokens derive from (ADR 0004)
+//   CONTAINER_KILL         <attempt>               a kill asked of a container job's running task (lib/store/container-kills.ts)
 //   NODESET#<name>         HEAD                    current version of a stored node set (lib/store/node-sets.ts):
 //   NODESET#<name>         PART#<version>#<n>      the refreshed tree (`tree`), or one pushed source (`pushed:<source>`)
 //
@@ -42,7 +44,14 @@ export const SCHEDULER_STATE_KEY = { pk: "SCHEDULER", sk: "STATE" } as const;
 export const JOBS_WITH_TASKS_KEY = { pk: "SCHEDULER", sk: "JOBS" } as const;
 /** The change sequence: bumped in every transaction that writes task items (ADR 0003). */
 export const CHANGE_SEQUENCE_KEY = { pk: "SCHEDULER", sk: "CHANGES" } as const;
+/** Change entry `seq` (ADR 0003): zero-padded so entries sort by number. */
+export const CHANGE_ENTRY_PK = "CHANGE";
+export const changeEntrySk = (seq: number) => String(seq).padStart(15, "0");
+export const changeEntryKey = (seq: number) => ({ pk: CHANGE_ENTRY_PK, sk: changeEntrySk(seq) });
 /** The secret key attempt tokens are derived from; never readable by workers. */
 export const DISPATCH_KEY_KEY = { pk: "SCHEDULER", sk: "DISPATCH_KEY" } as const;
+
+export const CONTAINER_KILL_PK = "CONTAINER_KILL";
+export const containerKillKey = (attempt: string) => ({ pk: CONTAINER_KILL_PK, sk: attempt });
 
 export const nodeSetPk = (name: string) => `NODESET#${name}`;

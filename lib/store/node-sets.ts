@@ -14,6 +14,7 @@ import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
 import { decodeNodes, encodeNodes, type EncodedNodes } from "../nodes/codec";
 import type { NodeSpec } from "../model/tree";
+import { retryUntil, type RetryPolicy } from "../retry";
 import { batchWrite } from "./batch";
 import type { StoreContext } from "./context";
 import { ConflictError } from "./errors";
@@ -42,7 +43,7 @@ export interface NodeSetWrite {
 
 /** Each part stays well below DynamoDB's 400 KB item limit. */
 export const NODE_SET_PART_BYTES = 350_000;
-const READ_ATTEMPTS = 3;
+const READ_RETRY: RetryPolicy = { attempts: 3, baseMs: 20, capMs: 200 };
 const HEAD_SK = "HEAD";
 
 const headKey = (name: string) => ({ pk: nodeSetPk(name), sk: HEAD_SK });
@@ -51,6 +52,13 @@ const partKey = (name: string, version: number, n: number) => ({
   pk: nodeSetPk(name),
   sk: `${partPrefix(version)}${String(n).padStart(6, "0")}`,
 });
+
+/** The refusal of a write whose expected version is not the stored one. */
+export function nodeSetConflict(name: string, current: number | null, expected: number | null): ConflictError {
+  return new ConflictError(
+    `The nodes of ${name} are at version ${current ?? "none"}, not ${expected ?? "none"}; read them again and retry.`,
+  );
+}
 
 export async function readNodeSetHead(ctx: StoreContext, name: string): Promise<NodeSetHead | null> {
   const result = await ctx.doc.send(
@@ -79,9 +87,7 @@ export async function writeNodeSet(
   const current = await readNodeSetHead(ctx, name);
   if (current?.hash === encoded.hash) return { head: current, changed: false, bytesWritten: 0 };
   if (expectedVersion !== undefined && (current?.version ?? null) !== expectedVersion) {
-    throw new ConflictError(
-      `The nodes of ${name} are at version ${current?.version ?? "none"}, not ${expectedVersion ?? "none"}; read them again and retry.`,
-    );
+    throw nodeSetConflict(name, current?.version ?? null, expectedVersion);
   }
   const version = (current?.version ?? 0) + 1;
   const body = encoded.body;
@@ -147,9 +153,11 @@ export async function readNodeSetBody(
   ctx: StoreContext,
   name: string,
 ): Promise<{ head: NodeSetHead; body: Buffer } | null> {
-  for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+  let result: { head: NodeSetHead; body: Buffer } | null = null;
+  // A set replaced while we read it leaves parts missing: read the new one, after a short wait.
+  const consistent = await retryUntil(async () => {
     const head = await readNodeSetHead(ctx, name);
-    if (!head) return null;
+    if (!head) return true;
     const bodies: Uint8Array[] = [];
     const pages = paginateQuery(
       { client: ctx.doc },
@@ -161,8 +169,10 @@ export async function readNodeSetBody(
       },
     );
     for await (const page of pages) for (const item of page.Items ?? []) bodies.push(item.body as Uint8Array);
-    if (bodies.length !== head.parts) continue; // replaced while we read: read the new one
-    return { head, body: Buffer.concat(bodies) };
-  }
+    if (bodies.length !== head.parts) return false;
+    result = { head, body: Buffer.concat(bodies) };
+    return true;
+  }, READ_RETRY);
+  if (consistent) return result;
   throw new ConflictError(`The nodes of ${name} kept changing while being read; try again.`);
 }

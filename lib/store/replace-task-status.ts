@@ -1,13 +1,12 @@
 // Replacing the stored status of a task that is not running (a forgive, or a real status that
 // arrives after a worker-lost placeholder). One transaction: the conditional task update and
-// the change-sequence bump (ADR 0003), so a round can never miss the replacement.
+// the change sequence's advance and entry (ADR 0003), so a round can never miss the replacement.
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import { TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type { TaskStatus } from "../model/status";
-import { changeSequenceBump } from "./change-sequence";
+import { transactWithSequence } from "./change-sequence";
 import type { StoreContext } from "./context";
 import { taskKey } from "./keys";
-import type { TaskItem, TaskState } from "./tasks/types";
+import type { TaskChange, TaskItem, TaskState } from "./tasks/types";
 
 /**
  * Replaces the status of a task that is not running, if the item is still at the version that
@@ -42,18 +41,27 @@ export async function replaceIdleTaskStatus(
       ...(lastAttempt === undefined ? {} : { ":attempt": lastAttempt }),
     },
   };
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await ctx.doc.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, changeSequenceBump(ctx)] }));
-      return true;
-    } catch (error) {
-      if (!(error instanceof TransactionCanceledException)) throw error;
-      const [task, sequence] = error.CancellationReasons ?? [];
-      if (task?.Code === "ConditionalCheckFailed") return false;
-      // A conflict with another transaction on the same items (a finish, another bump): try again.
-      const conflict = [task?.Code, sequence?.Code].includes("TransactionConflict");
-      if (!conflict || attempt >= 8) throw error;
-      await new Promise((r) => setTimeout(r, Math.random() * 20 * 2 ** attempt));
-    }
+  const change: TaskChange = {
+    kind: "replace",
+    job: item.job,
+    node: item.node,
+    version: item.version + 1,
+    state,
+    status,
+  };
+  try {
+    // Conflicts and a sequence moved by another writer are retried inside.
+    await transactWithSequence(ctx, [change], Date.now(), [{ Update: update }]);
+    return true;
+  } catch (error) {
+    if (conditionFailed(error)) return false;
+    throw error;
   }
 }
+
+function cancellationCodes(error: unknown): (string | undefined)[] {
+  return error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []).map((r) => r.Code) : [];
+}
+
+/** The task item's own condition failed (it changed since it was read). */
+const conditionFailed = (error: unknown) => cancellationCodes(error)[0] === "ConditionalCheckFailed";

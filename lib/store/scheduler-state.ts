@@ -74,12 +74,12 @@ export async function readSchedulerState(ctx: StoreContext): Promise<SchedulerSt
   const result = await ctx.doc.send(
     new GetCommand({ TableName: ctx.tableName, Key: SCHEDULER_STATE_KEY, ConsistentRead: true }),
   );
-  const item = result.Item as Partial<SchedulerState> | undefined;
+  const { pk: _pk, sk: _sk, ...item } = (result.Item ?? {}) as Partial<SchedulerState> & { pk?: string; sk?: string };
   return {
     ...EMPTY_SCHEDULER_STATE,
     ...item,
-    workerCursors: item?.workerCursors ?? EMPTY_SCHEDULER_STATE.workerCursors,
-    refusedTasks: item?.refusedTasks ?? [],
+    workerCursors: item.workerCursors ?? EMPTY_SCHEDULER_STATE.workerCursors,
+    refusedTasks: item.refusedTasks ?? [],
   };
 }
 

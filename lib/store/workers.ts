@@ -4,34 +4,24 @@
 // live processes never share one id.
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand, UpdateCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
-import type { MachineResources, ResourceAmounts } from "../model/config";
+import type { RunningList, WorkerRecord } from "../model/worker";
 import type { StoreContext } from "./context";
 import { ConflictError, NotFoundError } from "./errors";
 import { WORKER_PK, workerKey } from "./keys";
 
-export interface WorkerRecord {
-  id: string;
-  hostname: string;
-  /** Unique per worker process start; a restart is a new instance. */
-  instanceId: string;
-  queueUrl: string;
-  /** Capacity the worker declared (`--resources`); config overrides apply on top. */
-  resources: ResourceAmounts;
-  /** The machine as the worker measured it (cores, memory, GPUs); `physical_resources` maps it. */
-  machine?: MachineResources | undefined;
-  heartbeatPeriodSec: number;
-  registeredAtMs: number;
-  heartbeatAtMs: number;
-  /** Set when the scheduler declared this instance lost; its tasks were failed over. */
-  lostAtMs?: number;
-  /** SHA-256 of the heartbeat secret the registration returned (absent on records older than it). */
-  secretHash?: string;
-  /** The registering caller's aws:userid (AWS); heartbeats must come from it too. */
-  principal?: string;
-  /** The attempts the last heartbeat listed (running, or ended with the end not yet sent). */
-  runningAttempts?: string[];
-  /** When that list was made (the earlier of the worker's send time and the receipt). */
-  runningListedAtMs?: number;
+export type { WorkerRecord };
+
+/** The refusal of a registration while a live instance holds the id. */
+export function workerIdHeld(id: string): ConflictError {
+  return new ConflictError(
+    `Worker id ${id} is held by a live worker instance; stop it, wait for it to be declared lost, ` +
+      `or start this one with another --id.`,
+  );
+}
+
+/** The refusal of a heartbeat from an instance that is not (or no longer) registered. */
+export function workerNotRegistered(id: string, instanceId: string): NotFoundError {
+  return new NotFoundError(`Worker ${id} instance ${instanceId} is not registered (replaced or declared lost).`);
 }
 
 function toRecord(item: Record<string, unknown>): WorkerRecord {
@@ -76,10 +66,7 @@ export async function registerWorker(
     return previous && previous.instanceId !== record.instanceId ? previous : undefined;
   } catch (error) {
     if (error instanceof ConditionalCheckFailedException) {
-      throw new ConflictError(
-        `Worker id ${record.id} is held by a live worker instance; stop it, wait for it to be declared lost, ` +
-          `or start this one with another --id.`,
-      );
+      throw workerIdHeld(record.id);
     }
     throw error;
   }
@@ -96,7 +83,7 @@ export async function recordHeartbeat(
   instanceId: string,
   secretHash: string,
   nowMs: number,
-  running?: { attempts: readonly string[]; listedAtMs: number },
+  running?: RunningList,
 ): Promise<WorkerRecord> {
   try {
     const result = await ctx.doc.send(
@@ -127,7 +114,7 @@ export async function recordHeartbeat(
     return toRecord(result.Attributes ?? {});
   } catch (error) {
     if (error instanceof ConditionalCheckFailedException) {
-      throw new NotFoundError(`Worker ${id} instance ${instanceId} is not registered (replaced or declared lost).`);
+      throw workerNotRegistered(id, instanceId);
     }
     throw error;
   }

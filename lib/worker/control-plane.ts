@@ -9,10 +9,12 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { createWorkerQueue, deleteWorkerQueue, restrictWorkerQueue } from "../dispatch/sqs";
 import { hashSecret, newSecret, secretMatches } from "../dispatch/tokens";
 import type { MachineResources, ResourceAmounts } from "../model/config";
-import { BISTRO_WORKER_TIMINGS, workerState, type WorkerTimings } from "../round/worker-health";
+import { BISTRO_WORKER_TIMINGS, workerState, type WorkerTimings } from "../scheduler/worker-health";
 import type { StoreContext } from "../store/context";
 import { ConflictError, ForbiddenError, NotFoundError } from "../store/errors";
-import { getWorker, markWorkerLost, recordHeartbeat, registerWorker, type WorkerRecord } from "../store/workers";
+import type { WorkerRecord } from "../model/worker";
+import { dynamoStorePorts } from "../store/dynamo-store";
+import type { WorkersPort } from "../store/ports";
 
 export interface WorkerRegistration {
   id: string;
@@ -103,6 +105,8 @@ export interface ControlPlane {
 
 export interface InProcessControlPlaneDeps {
   store: StoreContext;
+  /** Worker registrations. Default: those of `store` (lib/store/dynamo-store.ts); tests may pass the in-memory port. */
+  workers?: WorkersPort;
   sqs: SQSClient;
   /** Prefix of per-worker queue names (see `workerQueueName`). */
   queuePrefix: string;
@@ -128,18 +132,20 @@ function mustDieSilenceMs(record: Pick<WorkerRecord, "heartbeatPeriodSec">, timi
 
 export class InProcessControlPlane implements ControlPlane {
   private readonly timings: WorkerTimings;
+  private readonly workers: WorkersPort;
 
   constructor(private readonly deps: InProcessControlPlaneDeps) {
     this.timings = deps.timings ?? BISTRO_WORKER_TIMINGS;
+    this.workers = deps.workers ?? dynamoStorePorts(deps.store).workers;
   }
 
   async register(registration: WorkerRegistration, caller: Caller = {}): Promise<RegistrationAnswer> {
-    const { store, sqs, clock } = this.deps;
+    const { sqs, clock } = this.deps;
     const nowMs = clock();
     // The store replaces a previous instance only if it is gone: declared lost, or silent for as
     // long as `workerState` needs to call it must_die (judged with that instance's own period).
     // Checked first, so a refused registration creates nothing.
-    const previous = await getWorker(store, registration.id);
+    const previous = await this.workers.get(registration.id);
     const staleBeforeMs = previous ? nowMs - mustDieSilenceMs(previous, this.timings) : nowMs;
     const sameOwner = previous?.instanceId === registration.instanceId && previous.principal === caller.principal;
     if (previous && !sameOwner && previous.lostAtMs === undefined && previous.heartbeatAtMs >= staleBeforeMs) {
@@ -148,8 +154,7 @@ export class InProcessControlPlane implements ControlPlane {
     const queueUrl = await createWorkerQueue(sqs, this.deps.queuePrefix, registration.id);
     const heartbeatSecret = newSecret();
     try {
-      await registerWorker(
-        store,
+      await this.workers.register(
         {
           ...registration,
           queueUrl,
@@ -162,12 +167,12 @@ export class InProcessControlPlane implements ControlPlane {
       );
     } catch (error) {
       // A queue made for an id nobody holds now is this call's leftover: remove it.
-      if (!(await getWorker(store, registration.id))) {
+      if (!(await this.workers.get(registration.id))) {
         await deleteWorkerQueue(sqs, queueUrl).catch((cause: unknown) => {
           this.deps.log?.({ event: "worker-queue-leftover", queueUrl, error: String(cause) });
         });
       }
-      const holder = error instanceof ConflictError ? await getWorker(store, registration.id) : undefined;
+      const holder = error instanceof ConflictError ? await this.workers.get(registration.id) : undefined;
       throw holder ? this.held(registration.id, holder) : error;
     }
     if (this.deps.queuePolicies) await restrictWorkerQueue(sqs, queueUrl, caller.principal);
@@ -192,9 +197,9 @@ export class InProcessControlPlane implements ControlPlane {
   }
 
   async heartbeat(worker: Heartbeat, caller: Caller = {}): Promise<HeartbeatAnswer> {
-    const { store, clock } = this.deps;
+    const { clock } = this.deps;
     const nowMs = clock();
-    const record = await getWorker(store, worker.id);
+    const record = await this.workers.get(worker.id);
     if (record?.instanceId !== worker.instanceId) {
       return {
         ok: false,
@@ -215,7 +220,7 @@ export class InProcessControlPlane implements ControlPlane {
     // As in Bistro, an instance the scheduler may already call lost is not revived by a late
     // heartbeat: its tasks may be retried elsewhere, so it must die. Marking it makes that final.
     if (workerState(record, nowMs, this.timings) === "must_die") {
-      await markWorkerLost(store, worker.id, worker.instanceId, nowMs);
+      await this.workers.markLost(worker.id, worker.instanceId, nowMs);
       return { ok: false, reason: `Worker ${worker.id} instance ${worker.instanceId} was declared lost.` };
     }
     try {
@@ -225,7 +230,7 @@ export class InProcessControlPlane implements ControlPlane {
         worker.running === undefined
           ? undefined
           : { attempts: worker.running, listedAtMs: Math.min(nowMs, worker.sentAtMs ?? nowMs) };
-      await recordHeartbeat(store, worker.id, worker.instanceId, hashSecret(worker.secret), nowMs, running);
+      await this.workers.heartbeat(worker.id, worker.instanceId, hashSecret(worker.secret), nowMs, running);
       return { ok: true };
     } catch (error) {
       if (error instanceof NotFoundError) return { ok: false, reason: error.message };

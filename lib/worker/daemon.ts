@@ -90,7 +90,7 @@ interface RunningTask {
 }
 
 /** SIGTERM-to-SIGKILL wait for an attempt past its runtime limit: the job's own, else the worker's. */
-function timeoutKillWaitMs(message: StartMessage, workerKillWaitMs: number): number {
+export function timeoutKillWaitMs(message: StartMessage, workerKillWaitMs: number): number {
   return message.killRequest.method === "term_wait_kill" && message.killRequest.killWaitMs > 0
     ? message.killRequest.killWaitMs
     : workerKillWaitMs;

@@ -2,7 +2,7 @@
 // go without an acknowledged heartbeat before it kills its tasks and exits, chosen so that its tasks
 // are dead strictly before the scheduler may call it lost (`workerState` must_die) and retry them
 // elsewhere. Pure arithmetic, shared by the daemon and its tests.
-import { workerSuicideAfterSec, type WorkerTimings } from "../round/worker-health";
+import { workerSuicideAfterSec, type WorkerTimings } from "../scheduler/worker-health";
 
 export interface SelfDeadlines {
   /**

@@ -3,13 +3,19 @@
 // runs a task (`runTask`: argv, status pipe, task JSON, kill request, parent-death signal),
 // streams its output to the same S3 logs, sends its end to the same status queue, and exits.
 // SIGTERM (ECS StopTask, a scale-in) kills the task its job's way; the end then says killed.
+// The job's maximum runtime applies as on a worker (the end says timed out), and the `statuses`
+// log stream gets the attempt's lifecycle.
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { startMessageSchema, type StartMessage, type TaskEnd } from "../dispatch/messages";
 import { sendBatched } from "../dispatch/sqs";
 import type { KillRequest } from "../model/config";
-import type { LogSink } from "./daemon";
+import { timeoutKillWaitMs, type LogSink } from "./daemon";
 import { EndSender } from "./end-sender";
 import { runTask } from "./task-process";
+import { TaskStatusLog } from "./task-statuses";
+
+/** SIGTERM-to-SIGKILL wait past the maximum runtime when the job's kill request names none. */
+const DEFAULT_TIMEOUT_KILL_WAIT_MS = 5000;
 
 export interface OnceOptions {
   order: StartMessage;
@@ -30,6 +36,8 @@ export interface OnceDeps {
   clock?: () => number;
   /** Calls `kill` when the process is asked to stop; returns an unsubscribe. */
   onStop?: (kill: () => void) => () => void;
+  /** Told when writing a `statuses` line fails (the task goes on). */
+  onLogError?: (error: string) => void;
 }
 
 /** The start order from its JSON (the `SOUS_START_ORDER` variable), or an error naming what is wrong. */
@@ -52,6 +60,16 @@ export async function runOnce(deps: OnceDeps, options: OnceOptions): Promise<{ e
   const clock = deps.clock ?? Date.now;
   const { job, node, attempt } = order;
   const tokened = { job, node, attempt, token: order.token };
+  const statusLog = new TaskStatusLog(
+    deps.logs,
+    {
+      workerHost: options.workerId,
+      workerId: options.workerId,
+      workerInstance: order.workerInstance ?? options.workerId,
+    },
+    clock,
+    deps.onLogError ?? (() => undefined),
+  );
   const handle = runTask({
     jobName: job,
     nodeName: node,
@@ -68,15 +86,24 @@ export async function runOnce(deps: OnceDeps, options: OnceOptions): Promise<{ e
       parentDeathSignal: order.parentDeathSignal ?? 9,
     },
     onOutput: (stream, lines, timeMs) => deps.logs.appendLines(tokened, stream, lines, timeMs),
+    ...(order.maxRuntimeMs === undefined
+      ? {}
+      : {
+          maxRuntimeMs: order.maxRuntimeMs,
+          timeoutKillWaitMs: timeoutKillWaitMs(order, DEFAULT_TIMEOUT_KILL_WAIT_MS),
+        }),
     now: clock,
     ...(options.baseEnv ? { baseEnv: options.baseEnv } : {}),
   });
+  statusLog.write(order, { event: "running", command: order.command.length > 0 ? order.command : [options.command] });
   const killRequest: KillRequest = order.killRequest;
   const unsubscribe = deps.onStop?.(() => {
+    statusLog.write(order, { event: "killed", request: killRequest, reason: "the ECS task was asked to stop" });
     handle.kill(killRequest);
   });
   const result = await handle.result;
   unsubscribe?.();
+  statusLog.ended(order, result);
   deps.logs.endTask?.({ job, node, attempt });
   const end: TaskEnd = {
     job,
@@ -87,6 +114,7 @@ export async function runOnce(deps: OnceDeps, options: OnceOptions): Promise<{ e
     ...(result.rawStatus === undefined ? {} : { rawStatus: result.rawStatus }),
     killed: result.killed,
     ...(result.spawnError === undefined ? {} : { spawnError: result.spawnError }),
+    ...(result.timedOutAfterMs === undefined ? {} : { timedOutAfterMs: result.timedOutAfterMs }),
     exitCode: result.exitCode,
     signal: result.signal,
     endedAtMs: result.endedAtMs,

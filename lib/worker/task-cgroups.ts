@@ -7,6 +7,7 @@
 import { constants as fsConstants } from "node:fs";
 import { access, mkdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { retryOnError, retryUntil } from "../retry";
 
 /** What the scheduler asks of one task (the start order's `cgroup`). */
 export interface TaskLimits {
@@ -225,36 +226,39 @@ class OneTaskCgroup implements TaskCgroup {
       .filter((pid) => Number.isInteger(pid) && pid > 0);
   }
 
+  private async kill(members: readonly number[]): Promise<void> {
+    const killed = await this.fs.write(join(this.path, "cgroup.kill"), "1").then(
+      () => true,
+      () => false, // before Linux 5.14: signal each member
+    );
+    if (killed) return;
+    for (const pid of members) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
+
   async remove(pollMs: number): Promise<void> {
     // Descendants that left the task's process group (setsid) are still here: they go too.
-    let waitMs = Math.max(1, pollMs);
-    for (let members = await this.members(); members.length > 0; members = await this.members()) {
-      const killed = await this.fs.write(join(this.path, "cgroup.kill"), "1").then(
-        () => true,
-        () => false, // before Linux 5.14: signal each member
-      );
-      if (!killed) {
-        for (const pid of members) {
-          try {
-            process.kill(pid, "SIGKILL");
-          } catch {
-            // exited meanwhile
-          }
-        }
-      }
-      await new Promise((resolve) => setTimeout(resolve, waitMs));
-      waitMs = Math.min(1000, waitMs * 2);
-    }
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.fs.rmdir(this.path);
-        return;
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === "ENOENT") return;
-        if (code !== "EBUSY" || attempt >= REMOVE_ATTEMPTS) throw error;
-        await new Promise((resolve) => setTimeout(resolve, Math.max(1, pollMs)));
-      }
-    }
+    // Kill and look again (waits growing up to 1 s) until the cgroup is empty, however long it takes.
+    const pollBase = Math.max(1, pollMs);
+    await retryUntil(
+      async () => {
+        const members = await this.members();
+        if (members.length > 0) await this.kill(members);
+        return members.length === 0;
+      },
+      { attempts: Infinity, baseMs: pollBase, capMs: 1000 },
+    );
+    await retryOnError(
+      () => this.fs.rmdir(this.path),
+      (error) => (error as NodeJS.ErrnoException).code === "EBUSY",
+      { attempts: REMOVE_ATTEMPTS, baseMs: pollBase, capMs: 250 },
+    ).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    });
   }
 }

@@ -1,7 +1,7 @@
 // Everything the worker daemon decides, as structured events (its log), and how it exits.
 import type { TaskEnd } from "../dispatch/messages";
 import type { KillRequest } from "../model/config";
-import type { WorkerTimings } from "../round/worker-health";
+import type { WorkerTimings } from "../scheduler/worker-health";
 import type { LivenessEvent } from "./liveness";
 
 export type ExitReason =

@@ -73,6 +73,8 @@ describe("sous local with live node sources", () => {
     const killed: string[] = [];
     const configEvents: { version?: number; error?: string }[] = [];
     const reasons: string[] = [];
+    // Per round: whether it refreshed the nodes (and the set changed), and what it started.
+    const rounds: { refreshed: boolean; changed: boolean; started: string[] }[] = [];
     seen.state = () => ({ started, killed, configEvents, reasons: reasons.slice(-3) });
     const onWorkerEvent = (_worker: string, event: WorkerEvent) => {
       if (event.type === "task_started") started.push(`${event.job}/${event.node}`);
@@ -92,6 +94,11 @@ describe("sous local with live node sources", () => {
       configFile: { path: configFile, intervalMs: 200, initialText: JSON.stringify(config()) },
       onConfigFile: (event) => configEvents.push(event),
       onRound: (report) => {
+        rounds.push({
+          refreshed: report.nodes !== undefined,
+          changed: report.nodes?.changed ?? false,
+          started: report.started.map((start) => `${start.job}/${start.node}`),
+        });
         const text = report.reasons.map((r) => r.message).join("; ");
         if (text && text !== reasons.at(-1)) reasons.push(text);
       },
@@ -101,8 +108,17 @@ describe("sous local with live node sources", () => {
 
     // The script's nodes run; a new line becomes a task within a refresh.
     await until(() => (has(started, "scan/a") && has(started, "scan/b") ? true : undefined), "scan/a and scan/b");
+    const beforeC = rounds.length;
     writeFileSync(shardsFile, "a\nb\nc\n");
     await until(() => has(started, "scan/c"), "scan/c after the script printed c");
+    // Within one refresh: the last refresh up to the round that started scan/c is the one that
+    // changed the set (c's output stays, so any later refresh would have found it unchanged).
+    // A refresh may read the file mid-write, so not every changed refresh brought c. (The
+    // worker can report the start before the round that made it has reported.)
+    const startRound = () => rounds.slice(beforeC).findIndex((round) => round.started.includes("scan/c"));
+    const startedIn = await until(() => (startRound() >= 0 ? startRound() : undefined), "the round that started c");
+    const refreshes = rounds.slice(beforeC, beforeC + startedIn + 1).filter((round) => round.refreshed);
+    expect(refreshes.at(-1)?.changed).toBe(true);
 
     // b leaves the script's output: its running task is an orphan, killed at once (delay 0).
     writeFileSync(shardsFile, "a\nc\n");

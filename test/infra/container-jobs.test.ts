@@ -64,6 +64,50 @@ describe("container jobs", () => {
     expect(byId.TagContainerJobs).toMatchObject({ Condition: { StringEquals: { "ecs:CreateAction": "RunTask" } } });
   });
 
+  test("the round may stop only tagged Sous tasks of the workers' cluster, and list and describe that cluster's only", () => {
+    const byId = Object.fromEntries(
+      iamStatements(template).map((s): [string, Statement] => [s.statement.Sid ?? "", s.statement]),
+    );
+    const cluster = stack.scheduler.workers!.cluster;
+    const clusterCondition = { ArnEquals: { "ecs:cluster": stack.resolve(cluster.clusterArn) as unknown } };
+    const clusterTasks = stack.resolve(
+      `arn:${stack.partition}:ecs:${stack.region}:${stack.account}:task/${cluster.clusterName}/*`,
+    ) as unknown;
+    // Exactly these: one action each, the cluster's tasks only, the conditions kept.
+    expect(byId.StopContainerJobs).toEqual({
+      Sid: "StopContainerJobs",
+      Effect: "Allow",
+      Action: "ecs:StopTask",
+      Resource: clusterTasks,
+      Condition: { ...clusterCondition, Null: { "aws:ResourceTag/sous:attempt": "false" } },
+    });
+    expect(byId.DescribeContainerJobs).toEqual({
+      Sid: "DescribeContainerJobs",
+      Effect: "Allow",
+      Action: "ecs:DescribeTasks",
+      Resource: clusterTasks,
+      Condition: clusterCondition,
+    });
+    expect(byId.ListContainerJobs).toEqual({
+      Sid: "ListContainerJobs",
+      Effect: "Allow",
+      Action: "ecs:ListTasks",
+      Resource: "*",
+      Condition: clusterCondition,
+    });
+    // No other statement anywhere grants these actions (or ecs:*).
+    const granting = iamStatements(template).filter(({ statement }) =>
+      asList(statement.Action).some((a) =>
+        ["ecs:StopTask", "ecs:DescribeTasks", "ecs:ListTasks", "ecs:*", "*"].includes(a),
+      ),
+    );
+    expect(granting.map((g) => g.statement.Sid).sort()).toEqual([
+      "DescribeContainerJobs",
+      "ListContainerJobs",
+      "StopContainerJobs",
+    ]);
+  });
+
   test("the task role carries the worker policy (ends, log uploads); the round gets the setup", () => {
     template.hasResourceProperties("AWS::IAM::Role", {
       AssumeRolePolicyDocument: Match.objectLike({

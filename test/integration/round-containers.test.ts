@@ -7,6 +7,7 @@ import { CONTAINER_LAUNCHER_ID } from "../../lib/round/container-dispatch";
 import { readCounters } from "../../lib/store/counters";
 import { readJobTasks } from "../../lib/store/tasks";
 import { roundHarness } from "../helpers/round";
+import { fakeEcs } from "../helpers/fake-ecs";
 
 const config = {
   bistro_settings: {
@@ -24,6 +25,7 @@ describe("a round with container jobs", () => {
     const launched: ContainerLaunch[] = [];
     let refuse = new Set<string>();
     h.deps.containers = {
+      ...fakeEcs(),
       launch(launches): Promise<LaunchResult> {
         launched.push(...launches);
         const failed = launches

@@ -7,7 +7,7 @@ import { GetQueueUrlCommand, ListQueuesCommand } from "@aws-sdk/client-sqs";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 
 import { workerQueueName } from "../../lib/dispatch/sqs";
-import { BISTRO_WORKER_TIMINGS } from "../../lib/round/worker-health";
+import { BISTRO_WORKER_TIMINGS } from "../../lib/scheduler/worker-health";
 import { hashSecret } from "../../lib/dispatch/tokens";
 import { ConflictError, ForbiddenError } from "../../lib/store/errors";
 import { getWorker, markWorkerLost } from "../../lib/store/workers";

@@ -11,7 +11,7 @@ import { join } from "node:path";
 
 import { parseMessage, statusMessageSchema, type StartMessage, type TaskEnd } from "../../lib/dispatch/messages";
 import { createWorkerQueue, sendBatched } from "../../lib/dispatch/sqs";
-import { workerState, workerSuicideAfterSec, type WorkerTimings } from "../../lib/round/worker-health";
+import { workerState, workerSuicideAfterSec, type WorkerTimings } from "../../lib/scheduler/worker-health";
 import { getWorker, markWorkerLost } from "../../lib/store/workers";
 import type { LogStream, TokenedAttempt } from "../../lib/logs/segment";
 import { sliceTexts, type LineSlices } from "../../lib/logs/segment-rows";

@@ -13,7 +13,7 @@ import type { StartMessage, TaskEnd } from "../../lib/dispatch/messages";
 import type { AttemptTokens } from "../../lib/dispatch/tokens";
 import { LogWriter } from "../../lib/logs/writer";
 import { readAttemptTokens } from "../../lib/store/dispatch-key";
-import { BISTRO_WORKER_TIMINGS } from "../../lib/round/worker-health";
+import { BISTRO_WORKER_TIMINGS } from "../../lib/scheduler/worker-health";
 import { ensureTable } from "../../lib/store/table";
 import type { ControlPlane } from "../../lib/worker/control-plane";
 import { startWorker, type WorkerEvent } from "../../lib/worker/daemon";

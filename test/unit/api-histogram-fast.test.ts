@@ -32,16 +32,16 @@ function referenceHistogram(tree: NodeTree, job: Job, tasks: ReadonlyMap<string,
     for (let n = node; n >= 0; n = tree.parentOf[n] ?? -1) {
       if (tree.enabled[n] !== 1) return "disabled";
       const filter = filters[tree.levelOf[n] ?? 0] ?? null;
-      if (filter && !passesNode(filter, job.name, tree.names[n] ?? "", tree.tags[n] ?? [])) return "avoided";
+      if (filter && !passesNode(filter, job.name, tree.names.at(n), tree.tags[n] ?? [])) return "avoided";
     }
     return "yes";
   };
-  const nodes = tree.byLevel[level] ?? [];
+  const nodes = Array.from(tree.byLevel[level] ?? []);
   const own = nodes.map((node) => {
     const decision = shouldRun(node);
     const placement = decision === "avoided" ? StatusBits.AVOIDED : decision === "disabled" ? StatusBits.DISABLED : 0;
     let status: number = decision === "yes" ? StatusBits.UNSTARTED : 0;
-    const task = tasks.get(tree.names[node] ?? "");
+    const task = tasks.get(tree.names.at(node));
     if (task?.running) status = StatusBits.RUNNING;
     else if (task?.status) {
       status = isInBackoff(task.status, nowSec) ? task.status.bits : task.status.bits & ~StatusBits.USES_BACKOFF;
@@ -69,7 +69,7 @@ function referenceHistogram(tree: NodeTree, job: Job, tasks: ReadonlyMap<string,
       const levelSamples = samples.get(levelName)!;
       levelCounts.set(code, (levelCounts.get(code) ?? 0) + 1);
       const names = levelSamples.get(code) ?? [];
-      if (names.length < MONITOR_SAMPLES) names.push(tree.names[node] ?? "");
+      if (names.length < MONITOR_SAMPLES) names.push(tree.names.at(node));
       levelSamples.set(code, names);
     }
   }

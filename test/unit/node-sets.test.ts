@@ -86,7 +86,7 @@ describe("node set codec, format 2", () => {
     ]);
     const encoded = encodeRows(treeRows(tree));
     const back = decodeTree(levels, "i", encoded.body);
-    expect(back.names).toEqual(tree.names);
+    expect(back.names.toArray()).toEqual(tree.names.toArray());
     expect([...back.parentOf]).toEqual([...tree.parentOf]);
     expect(back.enabled).toEqual(tree.enabled);
     expect(back.tags[3]).toEqual(["a", "b"]);

@@ -139,7 +139,7 @@ describe("add_time (Bistro's TestAddTimeFetcher)", () => {
       180,
       builtinNodeSources(),
     );
-    expect(tree.names).toEqual([INSTANCE, "h1", "h2", "h1@120", "h1@180", "h2@120", "h2@180"]);
+    expect(tree.names.toArray()).toEqual([INSTANCE, "h1", "h2", "h1@120", "h1@180", "h2@120", "h2@180"]);
     expect(tree.tags[3]).toEqual(["min"]);
   });
 

@@ -52,7 +52,7 @@ describe("script source (Bistro's TestScriptFetcher)", () => {
       0,
       registry(),
     );
-    expect(tree.names).toEqual(["inst", "foo", "bar"]);
+    expect(tree.names.toArray()).toEqual(["inst", "foo", "bar"]);
     expect([tree.parentOf[1], tree.parentOf[2]]).toEqual([0, 0]);
   });
 
@@ -72,7 +72,7 @@ describe("script source (Bistro's TestScriptFetcher)", () => {
     for (const parent of ["node1", "node2"]) {
       const node = tree.indexOf.get(`${parent}:foo`) ?? -1;
       expect(tree.levels[tree.levelOf[node] ?? 0]).toBe("level2");
-      expect(tree.names[tree.parentOf[node] ?? 0]).toBe(parent);
+      expect(tree.names.at(tree.parentOf[node] ?? 0)).toBe(parent);
     }
   });
 });
@@ -169,13 +169,13 @@ describe("a failing script keeps the last good node set", () => {
       ["script", { parent_level: "host", script: good, timeout_sec: 0.5 }],
     );
     const first = await loadNodes(config, "inst", 100, nodes);
-    expect(first.names).toEqual(["inst", "h1", "h2", "h1-a", "h1-b", "h2-a", "h2-b"]);
+    expect(first.names.toArray()).toEqual(["inst", "h1", "h2", "h1-a", "h1-b", "h2-a", "h2-b"]);
     expect(nodes.problems()).toEqual([]);
 
     if (failure === "MISSING") rmSync(good);
     else write(failure);
     const second = await loadNodes(config, "inst", 200, nodes);
-    expect(second.names).toEqual(first.names);
+    expect(second.names.toArray()).toEqual(first.names.toArray());
     const problems = nodes.problems();
     expect(problems).toHaveLength(2);
     for (const problem of problems) {
@@ -186,7 +186,7 @@ describe("a failing script keeps the last good node set", () => {
 
     write('echo "$1-c"');
     const third = await loadNodes(config, "inst", 300, nodes);
-    expect(third.names).toEqual(["inst", "h1", "h2", "h1-c", "h2-c"]);
+    expect(third.names.toArray()).toEqual(["inst", "h1", "h2", "h1-c", "h2-c"]);
     expect(nodes.problems()).toEqual([]);
   });
 

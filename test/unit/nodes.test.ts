@@ -172,7 +172,7 @@ describe("loadNodes: one refresh, sources in order", () => {
   it("builds Bistro's simple tree from the simple fixture", async () => {
     const tree = await loadNodes(parseValid(bistroFixture("simple.json")).settings, "scheduler", 0);
     expect(tree.levels).toEqual(["instance", "level1", "level2"]);
-    expect(tree.byLevel.map((level) => level.map((n) => tree.names[n]))).toEqual([
+    expect(tree.byLevel.map((level) => Array.from(level, (n) => tree.names.at(n)))).toEqual([
       ["scheduler"],
       ["node1", "node2"],
       ["node11", "node12", "node21", "node22"],
@@ -183,7 +183,7 @@ describe("loadNodes: one refresh, sources in order", () => {
   it("builds 1 + 3 + 15 nodes for the db-hosts fixture, range_label reading manual's hosts", async () => {
     const tree = await loadNodes(parseValid(bistroFixture("db-hosts.json")).settings, "inst", 0);
     expect(tree.size).toBe(19);
-    expect(tree.byLevel[1]?.map((n) => tree.names[n])).toEqual([
+    expect(Array.from(tree.byLevel[1] ?? [], (n) => tree.names.at(n))).toEqual([
       "aardvark.example.com",
       "bobcat.example.com",
       "capybara.example.com",
@@ -196,12 +196,12 @@ describe("loadNodes: one refresh, sources in order", () => {
 
   it("ignores the legacy single-source form, as Bistro does: only the instance node", async () => {
     const legacy = await loadNodes(parseValid(bistroFixture("legacy-node-source.json")).settings, "i", 0);
-    expect(legacy.names).toEqual(["i"]);
+    expect(legacy.names.toArray()).toEqual(["i"]);
   });
 
   it("has only the instance node without sources", async () => {
     const tree = await loadNodes(settings(["a"]), "inst", 0);
-    expect(tree.names).toEqual(["inst"]);
+    expect(tree.names.toArray()).toEqual(["inst"]);
   });
 
   it('fails on an unknown source with "Invalid node source: X", naming the entry', async () => {
@@ -236,7 +236,7 @@ describe("loadNodes: one refresh, sources in order", () => {
       registry,
     );
     expect(seen).toEqual([{ now: 7300, earlier: ["h1", "h2"], count: 2 }]);
-    expect(tree.names).toEqual(["inst", "h1", "h2", "h1:7200", "h2:7200"]);
+    expect(tree.names.toArray()).toEqual(["inst", "h1", "h2", "h1:7200", "h2:7200"]);
     expect(tree.tags[3]).toEqual(["hourly"]);
   });
 
@@ -254,6 +254,7 @@ describe("loadNodes: one refresh, sources in order", () => {
       /Node inst is defined at levels 0 and 1; a name may repeat only within one level/,
     ],
     ["an empty name", [{ name: "", level: "a", parent: "inst" }], /a node has an empty name/],
+    ["a lone surrogate", [{ name: "db\ud800", level: "a", parent: "inst" }], /not valid Unicode/],
   ])("rejects a source producing %s", async (_what, produced, message) => {
     const registry = new NodeSourceRegistry([{ name: "bad", fetch: () => produced }]);
     await expect(fetchNodeSpecs(settings(["a", "b"], ["bad", {}]), "inst", 0, registry)).rejects.toThrow(message);

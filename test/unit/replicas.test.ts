@@ -19,7 +19,7 @@ describe("replicas in the node tree", () => {
       0,
       builtinNodeSources(),
     );
-    expect(tree.names).toEqual(["inst", "host1", "db", "host2", "db"]);
+    expect(tree.names.toArray()).toEqual(["inst", "host1", "db", "host2", "db"]);
     expect(tree.replicas.get("db")).toEqual([2, 4]);
     expect(tree.indexOf.get("db")).toBe(2);
     expect([pathToNode(tree, 2), pathToNode(tree, 4)]).toEqual([

@@ -3,7 +3,6 @@
 // by the SDK's adaptive mode, failures reported per attempt (never thrown).
 import { ECSClient, RunTaskCommand } from "@aws-sdk/client-ecs";
 import { mockClient } from "aws-sdk-client-mock";
-import type { StartMessage } from "../../lib/dispatch/messages";
 import {
   containerSize,
   launchContainerTasks,
@@ -13,6 +12,7 @@ import {
   type ContainerSetup,
 } from "../../lib/dispatch/run-task";
 import type { Job } from "../../lib/model/config";
+import { containerStartOrder } from "../helpers/fake-ecs";
 import { makeConfig } from "../helpers/model";
 
 const setup: ContainerSetup = {
@@ -35,21 +35,7 @@ function job(container: Job["container"], resources: Record<string, number> = {}
   return { ...base, resources, ...(container ? { container } : {}) };
 }
 
-function order(attempt: string, taskJson: Record<string, unknown> = { id: "j" }): StartMessage {
-  return {
-    type: "start",
-    job: "j",
-    node: `n-${attempt}`,
-    attempt,
-    token: `token-${attempt}-0123456789abcdef`,
-    workerInstance: "ecs",
-    command: [],
-    taskJson,
-    killRequest: { method: "term", killWaitMs: 0 },
-    pollMs: 10,
-    maxLogLinesPerPollInterval: 50,
-  };
-}
+const order = containerStartOrder;
 
 const ecs = mockClient(ECSClient);
 beforeEach(() => ecs.reset());

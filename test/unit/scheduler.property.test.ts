@@ -124,7 +124,7 @@ function buildScenario(g: fc.GeneratorValue): Scenario {
     const level = tree.levels.indexOf(job.levelForTasks);
     const seen = new Set<string>();
     for (const node of level < 0 ? [] : (tree.byLevel[level] ?? [])) {
-      const nodeName = tree.names[node]!;
+      const nodeName = tree.names.at(node);
       // A task is per name: one record for all copies of a replica.
       if (seen.has(nodeName)) continue;
       seen.add(nodeName);
@@ -193,7 +193,7 @@ class ReferenceAllocator {
   ) {
     for (let node = 0; node < tree.size; node++) {
       const specs = settings.resources[tree.levels[tree.levelOf[node]!]!] ?? {};
-      for (const [name, spec] of Object.entries(specs)) this.setLimit(tree.names[node]!, name, spec.limit);
+      for (const [name, spec] of Object.entries(specs)) this.setLimit(tree.names.at(node), name, spec.limit);
     }
     for (const worker of workers) {
       for (const [name, spec] of Object.entries(settings.resources[WORKER_LEVEL] ?? {})) {
@@ -213,7 +213,7 @@ class ReferenceAllocator {
     for (let n = node; n >= 0; n = this.tree.parentOf[n]!) {
       const level = this.tree.levels[this.tree.levelOf[n]!]!;
       const names = Object.keys(this.settings.resources[level] ?? {});
-      if (names.length > 0) usage.push({ node: this.tree.names[n]!, level, resources: amounts(job, names) });
+      if (names.length > 0) usage.push({ node: this.tree.names.at(n), level, resources: amounts(job, names) });
     }
     const workerNames = Object.keys(this.settings.resources[WORKER_LEVEL] ?? {});
     if (workerNames.length > 0) usage.push({ node: worker, level: WORKER_LEVEL, resources: amounts(job, workerNames) });
@@ -356,7 +356,7 @@ describe("planRound properties (fast-check)", () => {
           const job = config.jobs[start.job]!;
           const node = nodeOfPath(tree, start.pathToNode);
           for (let n = node; n >= 0; n = tree.parentOf[n]!) expect(tree.enabled[n]).toBe(1);
-          expect(tree.names[node]).toBe(start.node);
+          expect(tree.names.at(node)).toBe(start.node);
           expect(tree.levels[tree.levelOf[node]!]).toBe(job.levelForTasks);
           const worker = workers.find((w) => w.id === start.workerId)!;
           expect(worker.state).toBe("healthy");

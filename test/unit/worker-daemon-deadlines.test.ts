@@ -1,9 +1,9 @@
 // The worker's self-deadline (lib/worker/lost-safety.ts) against the scheduler's rule
-// (`workerState` in lib/round/worker-health.ts): a worker that gives up when it says it will has
+// (`workerState` in lib/scheduler/worker-health.ts): a worker that gives up when it says it will has
 // killed its tasks before any scheduler reading of its record can say must_die.
 import fc from "fast-check";
 
-import { BISTRO_WORKER_TIMINGS, workerState, workerSuicideAfterSec } from "../../lib/round/worker-health";
+import { BISTRO_WORKER_TIMINGS, workerState, workerSuicideAfterSec } from "../../lib/scheduler/worker-health";
 import type { WorkerRecord } from "../../lib/store/workers";
 import { selfDeadlines, UnsafeTimingsError } from "../../lib/worker/lost-safety";
 

@@ -1,7 +1,7 @@
 // Worker resources from the machine (lib/worker/machine-resources.ts) and `physical_resources`
-// (workerCapacity in lib/round/worker-health.ts): limits, then the measured machine mapped as
+// (workerCapacity in lib/scheduler/worker-health.ts): limits, then the measured machine mapped as
 // Bistro maps it, then the worker's declaration, then worker_resources_override.
-import { workerCapacity } from "../../lib/round/worker-health";
+import { workerCapacity } from "../../lib/scheduler/worker-health";
 import type { WorkerRecord } from "../../lib/store/workers";
 import { detectMachineResources, parseGpuNames } from "../../lib/worker/machine-resources";
 import { configDocument, parseValid } from "../helpers/config";

@@ -12,7 +12,7 @@ import type { StartMessage, TaskEnd } from "../../lib/dispatch/messages";
 import { StatusValues } from "../../lib/model/status";
 import { reportedStatusOf } from "../../lib/round/apply-statuses";
 import { buildStartMessage } from "../../lib/round/start-message";
-import { BISTRO_WORKER_TIMINGS } from "../../lib/round/worker-health";
+import { BISTRO_WORKER_TIMINGS } from "../../lib/scheduler/worker-health";
 import { IGNORED_SETTINGS_WARNINGS, startWorker, type LogLine } from "../../lib/worker/daemon";
 import { MemoryInbox } from "../../lib/worker/inbox";
 import { runTask } from "../../lib/worker/task-process";

@@ -1,13 +1,19 @@
 // Finishing tasks: each finish moves its task off `running` for the matching attempt (and
 // token) and releases its charges in the same transaction, so a duplicate or stale status
 // changes nothing.
-import { changeSequenceBump } from "../change-sequence";
+import { sequenceAdvance, sequenceCursor } from "../change-sequence";
 import type { StoreContext } from "../context";
 import { taskKey } from "../keys";
 import { leaseFence, type Lease } from "../lease";
 import { counterId, counterUpdates } from "./counter-updates";
 import { packBatches, transactWithDrops, type TransactItem } from "./transact";
-import type { FinishApplyResult, FinishWrite } from "./types";
+import type { FinishApplyResult, FinishWrite, TaskChange } from "./types";
+
+/** The change entry's record of a finish: it applies to the copy still running `attempt`. */
+function finishChange(finish: FinishWrite): TaskChange {
+  const { job, node, attempt, state, status, tokenHash } = finish;
+  return { kind: "finish", job, node, attempt, state, status, ...(tokenHash === undefined ? {} : { tokenHash }) };
+}
 
 function finishUpdate(ctx: StoreContext, finish: FinishWrite): TransactItem {
   const token = finish.tokenHash;
@@ -58,10 +64,13 @@ export async function applyFinishes(
 ): Promise<FinishApplyResult> {
   const result: FinishApplyResult = { applied: [], stale: [], refused: [], transactions: 0 };
   const countersOf = (f: FinishWrite) => new Set(f.charges.filter((c) => c.amount > 0).map(counterId));
-  // Room for the change-sequence bump, and the lease fence when a round ends attempts itself.
-  for (const batch of packBatches(finishes, countersOf, lease ? 2 : 1)) {
+  // Room for the sequence's advance and entry, and the lease fence when a round ends attempts itself.
+  const cursor = sequenceCursor(ctx);
+  const nowMs = Date.now();
+  for (const batch of packBatches(finishes, countersOf, lease ? 3 : 2)) {
     const { applied, transactions } = await transactWithDrops(
       ctx,
+      cursor,
       batch,
       countersOf,
       (units) => {
@@ -70,8 +79,10 @@ export async function applyFinishes(
           units.flatMap((u) => u.charges),
           "release",
         );
+        const [advance, entry] = sequenceAdvance(ctx, cursor, units.map(finishChange), nowMs);
         return [
-          { item: changeSequenceBump(ctx), owner: { sequence: true } as const },
+          { item: advance, owner: { sequence: true } as const },
+          { item: entry, owner: { entry: true } as const },
           ...(lease ? [{ item: leaseFence(ctx, lease), owner: { fence: true } as const }] : []),
           ...counters.map(({ counter, item }) => ({ item, owner: { counter } })),
           ...units.map((unit) => ({ item: finishUpdate(ctx, unit), owner: { unit } })),

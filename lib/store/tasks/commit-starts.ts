@@ -1,17 +1,17 @@
 // Starting tasks (ADR 0002): per transaction, a fence on the lease epoch, the jobs-with-tasks
-// set, the change sequence, one update per touched counter with the batch's summed amounts,
+// set, the change sequence's advance and entry (ADR 0003), one update per touched counter with the batch's summed amounts,
 // and one conditional put or update per task.
-import { changeSequenceBump } from "../change-sequence";
+import { sequenceAdvance, sequenceCursor } from "../change-sequence";
 import type { StoreContext } from "../context";
 import { JOBS_WITH_TASKS_KEY, taskKey } from "../keys";
 import { leaseFence, type Lease } from "../lease";
 import { counterId, counterUpdates } from "./counter-updates";
 import { packBatches, transactWithDrops, type TransactItem } from "./transact";
-import type { StartCommitResult, StartWrite, StoredTask, TaskItem } from "./types";
+import type { StartCommitResult, StartWrite, StoredTask, TaskChange, TaskItem } from "./types";
 
 /** Marks a task running for one attempt; the last finished status stays (it is `prev_status`). */
-function startUpdate(ctx: StoreContext, start: StartWrite, round: number, nowMs: number): TransactItem {
-  const running: NonNullable<TaskItem["running"]> = {
+function runningRecord(start: StartWrite, round: number, nowMs: number): NonNullable<TaskItem["running"]> {
+  return {
     attempt: start.attempt,
     tokenHash: start.tokenHash,
     worker: start.worker,
@@ -21,6 +21,16 @@ function startUpdate(ctx: StoreContext, start: StartWrite, round: number, nowMs:
     charges: start.charges.map(({ level, name, resource, amount }) => ({ level, name, resource, amount })),
     nextBackoff: start.nextBackoff,
   };
+}
+
+/** The change entry's record of a start: the version it writes and the running record. */
+function startChange(start: StartWrite, round: number, nowMs: number): TaskChange {
+  const version = start.expectedVersion === null ? 1 : start.expectedVersion + 1;
+  return { kind: "start", job: start.job, node: start.node, version, running: runningRecord(start, round, nowMs) };
+}
+
+function startUpdate(ctx: StoreContext, start: StartWrite, round: number, nowMs: number): TransactItem {
+  const running = runningRecord(start, round, nowMs);
   if (start.expectedVersion === null) {
     // No item yet: a plain conditional put (cheaper to evaluate than an update).
     const item: StoredTask = {
@@ -67,16 +77,20 @@ export async function commitStarts(
   const fits = (s: StartWrite) => s.charges.every((c) => c.amount <= c.limit);
   for (const start of starts) if (!fits(start)) result.rejected.push({ start, reason: "a charge exceeds its limit" });
   starts = starts.filter(fits);
-  // Reserved per transaction: the lease fence, the jobs-with-tasks set and the change sequence.
-  for (const batch of packBatches(starts, countersOf, 3)) {
+  // Reserved per transaction: the lease fence, the jobs-with-tasks set, the sequence and its entry.
+  const cursor = sequenceCursor(ctx);
+  for (const batch of packBatches(starts, countersOf, 4)) {
     const { applied, transactions } = await transactWithDrops(
       ctx,
+      cursor,
       batch,
       countersOf,
       (units) => {
         const charges = units.flatMap((u) => u.charges);
         const limits = new Map(charges.map((c) => [`${counterId(c)}/${c.resource}`, c.limit]));
         const counters = counterUpdates(ctx, charges, "take", limits);
+        const changes = units.map((unit) => startChange(unit, lease.round, nowMs));
+        const [advance, entry] = sequenceAdvance(ctx, cursor, changes, nowMs);
         return [
           { item: leaseFence(ctx, lease), owner: { fence: true } },
           {
@@ -91,7 +105,8 @@ export async function commitStarts(
             },
             owner: { jobs: true },
           },
-          { item: changeSequenceBump(ctx), owner: { sequence: true } },
+          { item: advance, owner: { sequence: true } },
+          { item: entry, owner: { entry: true } },
           ...counters.map(({ counter, item }) => ({ item, owner: { counter } })),
           ...units.map((unit) => ({ item: startUpdate(ctx, unit, lease.round, nowMs), owner: { unit } })),
         ];

@@ -7,6 +7,7 @@ export type {
   LimitedCharge,
   StartCommitResult,
   StartWrite,
+  TaskChange,
   TaskItem,
   TaskState,
 } from "./types";

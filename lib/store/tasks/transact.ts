@@ -4,6 +4,7 @@
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { TransactWriteCommand, type TransactWriteCommandInput } from "@aws-sdk/lib-dynamodb";
 import type { StoreContext } from "../context";
+import { sequenceAdvanced, sequenceConflict, type SequenceCursor } from "../change-sequence";
 import { LeaseLostError } from "../errors";
 
 export type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
@@ -40,7 +41,8 @@ export function isStoreValidationError(error: unknown): error is Error {
 }
 
 /** What each item of a transaction stands for, to read its cancellation reason. */
-export type ItemOwner<T> = { fence: true } | { jobs: true } | { sequence: true } | { counter: string } | { unit: T };
+export type ItemOwner<T> =
+  { fence: true } | { jobs: true } | { sequence: true } | { entry: true } | { counter: string } | { unit: T };
 
 /**
  * Runs `build(units)` as one transaction. On cancellation it reads the reasons: a failed
@@ -49,9 +51,12 @@ export type ItemOwner<T> = { fence: true } | { jobs: true } | { sequence: true }
  * A validation error refuses the whole request without naming an item: the batch is split in
  * halves until the units the store refuses on their own are found (dropped as "refused"),
  * so one bad unit costs about 2·log2(batch) extra transactions and never blocks the others.
+ * `build` advances the change sequence from `cursor` (lib/store/change-sequence.ts); when another
+ * writer advanced it first, the cursor moves on and the transaction is built again.
  */
 export async function transactWithDrops<T>(
   ctx: StoreContext,
+  cursor: SequenceCursor,
   batch: T[],
   countersOf: (unit: T) => Set<string>,
   build: (units: T[]) => { item: TransactItem; owner: ItemOwner<T> }[],
@@ -59,21 +64,25 @@ export async function transactWithDrops<T>(
 ): Promise<{ applied: T[]; transactions: number }> {
   let units = batch;
   let transactions = 0;
+  let moves = 0;
   for (let attempt = 0; units.length > 0; attempt++) {
     const parts = build(units);
     transactions++;
     try {
       await ctx.doc.send(new TransactWriteCommand({ TransactItems: parts.map((p) => p.item) }));
+      sequenceAdvanced(ctx, cursor);
       return { applied: units, transactions };
     } catch (error) {
       if (isStoreValidationError(error)) {
-        const done = await bisectRefusals(ctx, units, error.message, countersOf, build, onDrop);
+        const done = await bisectRefusals(ctx, cursor, units, error.message, countersOf, build, onDrop);
         return { applied: done.applied, transactions: transactions + done.transactions };
       }
       if (!(error instanceof TransactionCanceledException)) throw error;
       const reasons = error.CancellationReasons ?? [];
       const failed = reasons.flatMap((r, i) =>
-        r.Code && r.Code !== "None" ? [{ code: r.Code, owner: parts[i]?.owner, message: r.Message ?? r.Code }] : [],
+        r.Code && r.Code !== "None"
+          ? [{ code: r.Code, owner: parts[i]?.owner, message: r.Message ?? r.Code, old: r.Item }]
+          : [],
       );
       // Some stores name the refused items in the cancellation (DynamoDB Local does): drop exactly
       // those units; a refused item no unit owns (a counter's key) is found by splitting.
@@ -82,7 +91,7 @@ export async function transactWithDrops<T>(
         const owned = invalid.flatMap((f) => (f.owner && "unit" in f.owner ? [{ unit: f.owner.unit, ...f }] : []));
         if (owned.length < invalid.length) {
           const message = invalid.map((f) => f.message).join("; ");
-          const done = await bisectRefusals(ctx, units, message, countersOf, build, onDrop);
+          const done = await bisectRefusals(ctx, cursor, units, message, countersOf, build, onDrop);
           return { applied: done.applied, transactions: transactions + done.transactions };
         }
         for (const { unit, message } of owned) onDrop(unit, "refused", `the store refused it: ${message}`);
@@ -93,10 +102,16 @@ export async function transactWithDrops<T>(
       if (failed.some((f) => f.owner && "fence" in f.owner && f.code === "ConditionalCheckFailed")) {
         throw new LeaseLostError("The scheduler lease was taken over; this round commits nothing more.");
       }
-      const conditionFailures = failed.filter((f) => f.code === "ConditionalCheckFailed");
+      // Another writer advanced the sequence first: build again from where it is now.
+      const moved = failed.find((f) => f.owner && "sequence" in f.owner && f.code === "ConditionalCheckFailed");
+      if (moved) await sequenceConflict(ctx, cursor, moved.old);
+      const conditionFailures = failed.filter((f) => f !== moved && f.code === "ConditionalCheckFailed");
       if (conditionFailures.length === 0) {
-        if (!failed.every((f) => RETRYABLE.has(f.code)) || attempt >= 8) throw error;
-        await new Promise((r) => setTimeout(r, Math.random() * 20 * 2 ** attempt));
+        const others = failed.filter((f) => f !== moved);
+        if (moved && others.length === 0 && ++moves < 100) continue;
+        const conflicts = attempt - moves;
+        if (!others.every((f) => RETRYABLE.has(f.code)) || conflicts >= 8) throw error;
+        await new Promise((r) => setTimeout(r, Math.random() * 20 * 2 ** conflicts));
         continue;
       }
       const dropped = new Set<T>();
@@ -130,6 +145,7 @@ export async function transactWithDrops<T>(
 /** Splits a refused batch in halves and commits each, down to the single units the store refuses. */
 async function bisectRefusals<T>(
   ctx: StoreContext,
+  cursor: SequenceCursor,
   units: T[],
   message: string,
   countersOf: (unit: T) => Set<string>,
@@ -145,7 +161,7 @@ async function bisectRefusals<T>(
   const applied: T[] = [];
   let transactions = 0;
   for (const half of [units.slice(0, middle), units.slice(middle)]) {
-    const done = await transactWithDrops(ctx, half, countersOf, build, onDrop);
+    const done = await transactWithDrops(ctx, cursor, half, countersOf, build, onDrop);
     applied.push(...done.applied);
     transactions += done.transactions;
   }

@@ -1,6 +1,7 @@
 // What a task item is, in the round's terms and as stored (ADR 0002): a task item exists only
 // for a (job, node) that started, finished or backs off; pending tasks are implied.
 import type { BackoffStep, TaskStatus } from "../../model/status";
+import type { TaskState } from "../../model/task";
 
 /** Resources a task holds on one counter (a data node or a worker). */
 export interface CounterCharge {
@@ -16,8 +17,8 @@ export interface LimitedCharge extends CounterCharge {
   limit: number;
 }
 
-/** Coarse state for listings and filters; the status bits say the rest. */
-export type TaskState = "running" | "done" | "failed" | "backoff" | "incomplete" | "error";
+/** Coarse state for listings and filters (lib/model/task.ts); the status bits say the rest. */
+export type { TaskState };
 
 /** What is stored per (job, node). */
 export interface TaskItem {
@@ -122,3 +123,29 @@ export interface FinishApplyResult {
   refused: { finish: FinishWrite; reason: string }[];
   transactions: number;
 }
+
+/**
+ * A task's new state as a change entry records it (ADR 0003). Each kind applies to a held copy
+ * of the item exactly as the write did to the stored one, and only once: a start or put carries
+ * the version it wrote, a finish the attempt it ended (attempt ids never repeat).
+ */
+export type TaskChange =
+  | { kind: "start"; job: string; node: string; version: number; running: NonNullable<TaskItem["running"]> }
+  | {
+      kind: "finish";
+      job: string;
+      node: string;
+      attempt: string;
+      state: Exclude<TaskState, "running">;
+      status: TaskStatus;
+      tokenHash?: string;
+    }
+  | {
+      kind: "replace";
+      job: string;
+      node: string;
+      version: number;
+      state: Exclude<TaskState, "running">;
+      status: TaskStatus;
+    }
+  | { kind: "put"; item: TaskItem };

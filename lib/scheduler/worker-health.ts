@@ -4,8 +4,8 @@
 // silence. Workers apply the same timings to themselves and kill their tasks *before* the
 // scheduler may call them lost, so a lost worker's tasks can be retried without overlap.
 import type { MachineResources, ResourceAmounts, Settings } from "../model/config";
-import type { WorkerSnapshot, WorkerState } from "../scheduler/snapshot";
-import type { WorkerRecord } from "../store/workers";
+import type { WorkerRecord } from "../model/worker";
+import type { WorkerSnapshot, WorkerState } from "./snapshot";
 
 export interface WorkerTimings {
   /** How often workers send heartbeats (Bistro `--heartbeat_period_sec`, 15). */

@@ -1,7 +1,7 @@
 // The coarse state a task item is filed under, from its status bits (for listings and the
 // `state` filter of GET /tasks).
 import { StatusBits, type TaskStatus } from "../model/status";
-import type { TaskState } from "../store/tasks";
+import type { TaskState } from "../model/task";
 
 export function stateOfStatus(status: TaskStatus): Exclude<TaskState, "running"> {
   const bits = status.bits;

@@ -1,0 +1,64 @@
+// The DynamoDB adapter of the store ports (lib/store/ports.ts): each port method is the store
+// module's function on one table. The modules already turn condition failures into domain
+// errors; this adapter is where any left over is mapped, so no SDK exception crosses a port.
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import { bumpChangeSequence, readChangeSequence } from "./change-sequence";
+import { getConfig, getCurrentConfigVersion, listConfigVersions, putConfig } from "./config-store";
+import type { StoreContext } from "./context";
+import { LeaseLostError } from "./errors";
+import {
+  acquireLease,
+  clearRoundWanted,
+  markRoundWanted,
+  recordWake,
+  releaseLease,
+  releaseLeaseUnlessWanted,
+} from "./lease";
+import { readNodeSet, readNodeSetBody, readNodeSetHead, writeNodeSet } from "./node-sets";
+import type { StorePorts } from "./ports";
+import { readSchedulerState, writeSchedulerState } from "./scheduler-state";
+import { getWorker, listWorkers, markWorkerLost, recordHeartbeat, registerWorker } from "./workers";
+
+export function dynamoStorePorts(ctx: StoreContext): StorePorts {
+  return {
+    lease: {
+      acquire: (owner, nowMs, ttlMs, previous) => acquireLease(ctx, owner, nowMs, ttlMs, previous),
+      markRoundWanted: () => markRoundWanted(ctx),
+      clearRoundWanted: (lease) =>
+        clearRoundWanted(ctx, lease).catch((error: unknown) => {
+          throw error instanceof ConditionalCheckFailedException
+            ? new LeaseLostError("The scheduler lease was taken over; the wanted mark was not cleared.")
+            : error;
+        }),
+      releaseUnlessWanted: (lease) => releaseLeaseUnlessWanted(ctx, lease),
+      release: (lease) => releaseLease(ctx, lease),
+      recordWake: (lease, wakeAtMs) => recordWake(ctx, lease, wakeAtMs),
+    },
+    config: {
+      currentVersion: () => getCurrentConfigVersion(ctx),
+      listVersions: () => listConfigVersions(ctx),
+      get: (version) => getConfig(ctx, version),
+      put: (document, expectedVersion, nowMs) => putConfig(ctx, document, expectedVersion, nowMs),
+    },
+    workers: {
+      register: (record, staleBeforeMs) => registerWorker(ctx, record, staleBeforeMs),
+      heartbeat: (id, instanceId, secretHash, nowMs, running) =>
+        recordHeartbeat(ctx, id, instanceId, secretHash, nowMs, running),
+      markLost: (id, instanceId, nowMs) => markWorkerLost(ctx, id, instanceId, nowMs),
+      get: (id) => getWorker(ctx, id),
+      list: () => listWorkers(ctx),
+    },
+    nodeSets: {
+      readHead: (name) => readNodeSetHead(ctx, name),
+      write: (name, nodes, nowMs, expectedVersion) => writeNodeSet(ctx, name, nodes, nowMs, expectedVersion),
+      read: (name) => readNodeSet(ctx, name),
+      readBody: (name) => readNodeSetBody(ctx, name),
+    },
+    schedulerState: {
+      read: () => readSchedulerState(ctx),
+      write: (lease, state) => writeSchedulerState(ctx, lease, state),
+      readChangeSequence: () => readChangeSequence(ctx),
+      bumpChangeSequence: () => bumpChangeSequence(ctx),
+    },
+  };
+}
