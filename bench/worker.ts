@@ -2,14 +2,15 @@
 // as start orders in batches, as a round would. Prints the median and p95 time from an order
 // being sent to its task's process running, the S3 and SQS requests per task (goals: at most
 // 0.1 S3 PUT and at most 1 SQS request per task, from batching), and log throughput to S3 for
-// one task printing 64 MB (goal >= 20 MB/s), next to its baseline (the same output piped to
-// /dev/null, measured in the same run) and the worker's peak memory meanwhile.
+// one task printing 64 MB (goal >= 20 MB/s), next to its baselines measured in the same run (the
+// same output piped to /dev/null; the S3 emulator taking the same bytes as raw PUTs) and the
+// worker's peak memory meanwhile.
 //   npm run bench:worker [-- --tasks 1000] [-- --logs-only]
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateBucketCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, ReceiveMessageCommand, DeleteMessageBatchCommand } from "@aws-sdk/client-sqs";
 import type { InitializeMiddleware, MetadataBearer } from "@smithy/types";
 import { makeAwsClients, type AwsClients } from "../lib/aws";
@@ -168,6 +169,18 @@ async function main(): Promise<void> {
     const baselineStart = performance.now();
     spawnSync("/bin/bash", ["-c", `${LOUD_OUTPUT} > /dev/null`]);
     const baselineSeconds = (performance.now() - baselineStart) / 1000;
+    // The emulator's own ceiling: the same bytes PUT as 2 MiB objects, 4 at a time, with no worker.
+    const object = Buffer.alloc(2 * 1024 * 1024, "x");
+    const putStart = performance.now();
+    for (let sent = 0; sent < LOUD_MB / 2; sent += 4) {
+      await Promise.all(
+        [0, 1, 2, 3].map((i) =>
+          aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `raw-put/${sent + i}`, Body: object })),
+        ),
+      );
+    }
+    const putSeconds = (performance.now() - putStart) / 1000;
+    counts.clear();
     let peakRss = process.memoryUsage().rss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
     const t1 = performance.now();
@@ -185,6 +198,8 @@ async function main(): Promise<void> {
       `log throughput to S3: ${throughput.toFixed(1)} MB/s (goal >= 20; ${LOUD_MB} MB in ${loudSeconds.toFixed(1)} s, ` +
         `${get("S3Client.PutObjectCommand")} PUTs); baseline, the same output to /dev/null: ` +
         `${(LOUD_MB / baselineSeconds).toFixed(1)} MB/s (ratio ${(baselineSeconds / loudSeconds).toFixed(2)}); ` +
+        `S3 emulator alone, the same bytes as raw 2 MiB PUTs: ${(LOUD_MB / putSeconds).toFixed(1)} MB/s ` +
+        `(ratio ${(putSeconds / loudSeconds).toFixed(2)}); ` +
         `worker peak RSS ${(peakRss / 1024 / 1024).toFixed(0)} MB`,
     );
   } finally {

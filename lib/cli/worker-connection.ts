@@ -55,6 +55,7 @@ export class WorkerConnection implements ControlPlane {
 
   readonly logs: LogSink & { close(): Promise<void> } = {
     append: (line: LogLine) => this.logWriter().append(line),
+    appendLines: (task, stream, lines, timeMs) => this.logWriter().appendLines(task, stream, lines, timeMs),
     flush: () => this.writer?.flush() ?? Promise.resolve(),
     close: () => this.writer?.close() ?? Promise.resolve(),
     endTask: (task) => {

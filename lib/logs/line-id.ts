@@ -52,25 +52,46 @@ export function padLineId(id: bigint): string {
  * on to the next second (ids run slightly ahead of the clock rather than repeat).
  */
 export class LineIdGenerator {
-  private sec = -1;
+  private second = -1;
   private counter = 0;
+  private lastLow = 0;
   readonly salt: number;
 
   constructor(salt: number) {
     this.salt = salt & SALT_MASK;
   }
 
-  next(timeMs: number): bigint {
+  /** The time part of the id last made. */
+  get sec(): number {
+    return this.second;
+  }
+
+  /** The low 32 bits of the id last made (a non-negative number). */
+  get low(): number {
+    return this.lastLow;
+  }
+
+  /** Makes the next id and keeps it as `sec` and `low`: no bigint per line on the hot path. */
+  advance(timeMs: number): void {
     const sec = Math.max(0, Math.floor(timeMs / 1000));
-    if (sec > this.sec) {
-      this.sec = sec;
+    if (sec > this.second) {
+      this.second = sec;
       this.counter = 0;
     } else if (this.counter >= COUNTER_LIMIT) {
-      this.sec += 1;
+      this.second += 1;
       this.counter = 0;
     }
-    const low = (this.counter << SALT_BITS) | this.salt;
+    this.lastLow = ((this.counter << SALT_BITS) | this.salt) >>> 0;
     this.counter += 1;
-    return (BigInt(this.sec) << 32n) | BigInt(low >>> 0);
   }
+
+  next(timeMs: number): bigint {
+    this.advance(timeMs);
+    return lineIdFromParts(this.second, this.lastLow);
+  }
+}
+
+/** The id whose time part is `sec` and whose low 32 bits are `low`. */
+export function lineIdFromParts(sec: number, low: number): bigint {
+  return (BigInt(sec) << 32n) | BigInt(low);
 }

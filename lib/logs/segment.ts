@@ -7,7 +7,8 @@
 // job one contiguous range within it, and each task one group: a reader fetches exactly the range
 // it needs with a ranged GET, and every range starts at a header.
 
-import { formatLineId, parseLineId } from "./line-id";
+import { lineIdFromParts, parseLineId } from "./line-id";
+import { RowChunks, timeBytes } from "./segment-rows";
 
 export const LOG_STREAMS = ["stdout", "stderr", "statuses"] as const;
 export type LogStream = (typeof LOG_STREAMS)[number];
@@ -69,19 +70,16 @@ interface Group {
   task: TokenedAttempt;
   stream: LogStream;
   header: string;
-  /** The group's rows, encoded as they come into chunks of at least CHUNK_BYTES. */
-  chunks: Buffer[];
-  /** Bytes used in the last chunk. */
-  used: number;
+  rows: RowChunks;
   lines: number;
   bytes: number;
   firstId: bigint;
-  lastId: bigint;
+  /** The last id as its two halves (a bigint only when the segment is built). */
+  lastSec: number;
+  lastLow: number;
 }
 
 const NEWLINE = "\n";
-/** Rows are encoded straight into buffers of up to this size (no string per segment to build and copy). */
-const CHUNK_BYTES = 64 * 1024;
 
 function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -99,48 +97,35 @@ function compareGroups(a: Group, b: Group): number {
 /** Widens `ranges[stream]` by the group at `offset` (groups of one range are added in byte order). */
 function extend(ranges: StreamRanges, group: Group, offset: number): void {
   const range = ranges[group.stream];
+  const lastId = lineIdFromParts(group.lastSec, group.lastLow);
   if (range === undefined) {
-    ranges[group.stream] = {
-      offset,
-      length: group.bytes,
-      firstId: group.firstId,
-      lastId: group.lastId,
-      lines: group.lines,
-    };
+    ranges[group.stream] = { offset, length: group.bytes, firstId: group.firstId, lastId, lines: group.lines };
     return;
   }
   range.length = offset + group.bytes - range.offset;
   if (group.firstId < range.firstId) range.firstId = group.firstId;
-  if (group.lastId > range.lastId) range.lastId = group.lastId;
+  if (lastId > range.lastId) range.lastId = lastId;
   range.lines += group.lines;
 }
 
-/** Encodes `row` at the end of the group's last chunk (a new one when it does not fit); returns its bytes. */
-function appendRow(group: Group, row: string): number {
-  let chunk = group.chunks[group.chunks.length - 1];
-  // A UTF-8 character takes at most 3 bytes per UTF-16 unit: room for that always fits.
-  if (chunk === undefined || chunk.length - group.used < row.length * 3) {
-    // Small groups (a short task's few lines) stay small: chunks start at 256 bytes and double.
-    const size = Math.max(row.length * 3, Math.min(CHUNK_BYTES, chunk === undefined ? 256 : chunk.length * 2));
-    if (chunk !== undefined) group.chunks[group.chunks.length - 1] = chunk.subarray(0, group.used);
-    chunk = Buffer.allocUnsafe(size);
-    group.chunks.push(chunk);
-    group.used = 0;
-  }
-  const bytes = chunk.write(row, group.used, "utf8");
-  group.used += bytes;
-  return bytes;
-}
+const isAfter = (sec: number, low: number, otherSec: number, otherLow: number) =>
+  sec > otherSec || (sec === otherSec && low > otherLow);
 
-/** Collects lines in memory and lays them out as one segment; its size counts the encoded bytes. */
+/**
+ * Collects lines in memory and lays them out as one segment; its size counts the encoded bytes.
+ * Ids come as their two 32-bit halves (`sec`, `low`); the lines of one task stream must come in
+ * increasing id order.
+ */
 export class SegmentBuilder {
   private readonly groups = new Map<string, Group>();
   /** The group of the last line: consecutive lines of one task stream skip the map. */
   private lastGroup: Group | undefined;
   private size = 0;
   private count = 0;
-  private first: bigint | undefined;
-  private last: bigint | undefined;
+  private firstSecond = -1;
+  private firstLow = 0;
+  private lastSecond = -1;
+  private lastLow = 0;
 
   /** Encoded bytes so far. */
   get bytes(): number {
@@ -149,63 +134,96 @@ export class SegmentBuilder {
   get lines(): number {
     return this.count;
   }
-  /** The smallest id added, if any. */
-  get firstId(): bigint | undefined {
-    return this.first;
+  /** The time part of the smallest id added, if any. */
+  get firstSec(): number | undefined {
+    return this.count === 0 ? undefined : this.firstSecond;
   }
 
-  /** Adds one line (ids of one task and stream must arrive in increasing order); returns the bytes it added. */
+  /** Adds one line given as a string; returns the bytes it added. */
   add(task: TokenedAttempt, stream: LogStream, id: bigint, timeMs: number, text: string): number {
-    let group = this.lastGroup;
-    let added = 0;
+    const sec = Number(id >> 32n);
+    const low = Number(id & 0xffffffffn);
+    const group = this.group(task, stream, sec, low);
+    return this.added(group, sec, low, group.rows.appendText(sec, low, timeBytes(timeMs), text));
+  }
+
+  /**
+   * Adds line `data[start, end)` given as bytes (`time` from `timeBytes`); returns the bytes it
+   * added. Stores what `add` would store for the decoded text.
+   */
+  addBytes(
+    task: TokenedAttempt,
+    stream: LogStream,
+    sec: number,
+    low: number,
+    time: Buffer,
+    data: Buffer,
+    start: number,
+    end: number,
+  ): number {
+    const group = this.group(task, stream, sec, low);
+    return this.added(group, sec, low, group.rows.appendBytes(sec, low, time, data, start, end));
+  }
+
+  /** The group of this task stream; a new one (its header counted in `size`) for the first line. */
+  private group(task: TokenedAttempt, stream: LogStream, sec: number, low: number): Group {
+    const last = this.lastGroup;
     if (
-      group === undefined ||
-      group.stream !== stream ||
-      group.task.job !== task.job ||
-      group.task.node !== task.node ||
-      group.task.attempt !== task.attempt
+      last !== undefined &&
+      last.stream === stream &&
+      last.task.job === task.job &&
+      last.task.node === task.node &&
+      last.task.attempt === task.attempt
     ) {
-      const key = JSON.stringify([stream, task.job, task.node, task.attempt]);
-      group = this.groups.get(key);
-      if (group === undefined) {
-        const header =
-          JSON.stringify({ job: task.job, node: task.node, attempt: task.attempt, stream, tok: task.token }) + NEWLINE;
-        const headerBytes = Buffer.byteLength(header);
-        const copy = { job: task.job, node: task.node, attempt: task.attempt, token: task.token };
-        group = {
-          task: copy,
-          stream,
-          header,
-          chunks: [],
-          used: 0,
-          lines: 0,
-          bytes: headerBytes,
-          firstId: id,
-          lastId: id,
-        };
-        this.groups.set(key, group);
-        added += headerBytes;
-      }
-      this.lastGroup = group;
+      return last;
     }
-    // The same bytes as JSON.stringify([formatLineId(id), timeMs, text]), built without an array.
-    const row = `["${formatLineId(id)}",${JSON.stringify(timeMs)},${JSON.stringify(text)}]\n`;
-    const rowBytes = appendRow(group, row);
+    const key = JSON.stringify([stream, task.job, task.node, task.attempt]);
+    let group = this.groups.get(key);
+    if (group === undefined) {
+      const header =
+        JSON.stringify({ job: task.job, node: task.node, attempt: task.attempt, stream, tok: task.token }) + NEWLINE;
+      const headerBytes = Buffer.byteLength(header);
+      const copy = { job: task.job, node: task.node, attempt: task.attempt, token: task.token };
+      group = {
+        task: copy,
+        stream,
+        header,
+        rows: new RowChunks(),
+        lines: 0,
+        bytes: headerBytes,
+        firstId: lineIdFromParts(sec, low),
+        lastSec: sec,
+        lastLow: low,
+      };
+      this.groups.set(key, group);
+      this.size += headerBytes;
+    }
+    this.lastGroup = group;
+    return group;
+  }
+
+  private added(group: Group, sec: number, low: number, rowBytes: number): number {
     group.lines += 1;
     group.bytes += rowBytes;
-    if (id < group.firstId) group.firstId = id;
-    if (id > group.lastId) group.lastId = id;
-    if (this.first === undefined || id < this.first) this.first = id;
-    if (this.last === undefined || id > this.last) this.last = id;
-    added += rowBytes;
-    this.size += added;
+    group.lastSec = sec;
+    group.lastLow = low;
+    if (this.count === 0 || isAfter(this.firstSecond, this.firstLow, sec, low)) {
+      this.firstSecond = sec;
+      this.firstLow = low;
+    }
+    if (this.count === 0 || isAfter(sec, low, this.lastSecond, this.lastLow)) {
+      this.lastSecond = sec;
+      this.lastLow = low;
+    }
+    this.size += rowBytes;
     this.count += 1;
-    return added;
+    // A new group's header was counted in `size` already; callers count it with this row.
+    return rowBytes + (group.lines === 1 ? Buffer.byteLength(group.header) : 0);
   }
 
   /** The object body and the byte ranges the index records. Throws if nothing was added. */
   build(): BuiltSegment {
-    if (this.first === undefined || this.last === undefined) throw new Error("Cannot build an empty segment");
+    if (this.count === 0) throw new Error("Cannot build an empty segment");
     const groups = [...this.groups.values()].sort(compareGroups);
     const sections: StreamRanges = {};
     const jobs = new Map<string, StreamRanges>();
@@ -222,17 +240,15 @@ export class SegmentBuilder {
       const taskEntry = tasks.get(taskKey) ?? { task, ranges: {} };
       tasks.set(taskKey, taskEntry);
       extend(taskEntry.ranges, group, offset);
-      parts.push(Buffer.from(group.header, "utf8"));
-      const last = group.chunks.length - 1;
-      group.chunks.forEach((chunk, i) => parts.push(i === last ? chunk.subarray(0, group.used) : chunk));
+      parts.push(Buffer.from(group.header, "utf8"), ...group.rows.buffers());
       offset += group.bytes;
     }
     const body = Buffer.concat(parts);
     if (body.length !== offset) throw new Error(`Segment size mismatch: ${body.length} != ${offset}`);
     return {
       body,
-      firstId: this.first,
-      lastId: this.last,
+      firstId: lineIdFromParts(this.firstSecond, this.firstLow),
+      lastId: lineIdFromParts(this.lastSecond, this.lastLow),
       lines: this.count,
       sections,
       jobs: [...jobs].map(([job, ranges]) => ({ job, ranges })),

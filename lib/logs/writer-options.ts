@@ -1,5 +1,10 @@
-// The log writer's options, their defaults and validation, and its injectable clock.
+// The log writer's interface types (dependencies, lines, stats, errors), its options with their
+// defaults and validation, and its injectable clock. The writer itself: ./writer.ts.
 
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+
+import type { LogStream, TokenedAttempt } from "./segment";
 import { DEFAULT_LOG_KEY_PREFIX, DEFAULT_LOG_RETENTION_DAYS, MAX_SEGMENT_SPAN_SEC } from "./keys";
 
 /** Time and timers, injectable so tests drive time-based flushes without sleeping. */
@@ -71,3 +76,52 @@ export function validatedWriterOptions(options: LogWriterOptions): Required<LogW
   if (o.maxBufferBytes < o.segmentBytes) throw new RangeError("LogWriter option maxBufferBytes must be ≥ segmentBytes");
   return o;
 }
+
+export interface LogWriterDeps {
+  s3: S3Client;
+  doc: DynamoDBDocumentClient;
+  tableName: string;
+  bucket: string;
+  /** The worker this writer belongs to. */
+  workerId: string;
+  /**
+   * The folder its segment objects go in: the worker's IAM user id on AWS (the registration answer
+   * names it; the worker policy allows no other folder). Default the worker id.
+   */
+  logOwner?: string | undefined;
+  clock?: LogClock;
+  /** Randomness for the line-id salt; default Math.random. Segment names always use crypto randomness. */
+  rng?: () => number;
+  /** Failures of segments that were dropped after all retries; default: printed to stderr. */
+  onError?: (error: unknown) => void;
+}
+
+export interface LogLineInput extends TokenedAttempt {
+  stream: LogStream;
+  /** One line, without its "\n". */
+  text: string;
+  timeMs: number;
+}
+
+export interface LogWriterStats {
+  /** Lines accepted into segments (including truncation markers). */
+  lines: number;
+  /** Lines not stored because their task stream was over its cap. */
+  droppedLines: number;
+  /** Task streams that hit the cap. */
+  truncatedStreams: number;
+  segmentsWritten: number;
+  s3Puts: number;
+  indexItems: number;
+  /** Segments given up after `maxWriteAttempts` tries, and their lines. */
+  segmentsDropped: number;
+  linesLost: number;
+  bufferedBytes: number;
+}
+
+export class LogWriterClosedError extends Error {
+  override readonly name = "LogWriterClosedError";
+}
+
+export const TRUNCATION_MARKER_PREFIX = "[sous] output truncated after ";
+export const truncationMarker = (bytes: number) => `${TRUNCATION_MARKER_PREFIX}${bytes} bytes`;

@@ -5,16 +5,36 @@
 // design and costs: docs/logs.md.
 
 import { randomBytes } from "node:crypto";
-import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 
 import { batchWrite } from "../store/batch";
 import { segmentIndexRequests } from "./index-items";
+import { timeBytes, type LineSlices } from "./segment-rows";
 import { MAX_SEGMENT_SPAN_SEC, segmentObjectKey } from "./keys";
-import { LineIdGenerator, lineIdTimeSec, SALT_BITS } from "./line-id";
-import { systemLogClock, validatedWriterOptions, type LogClock, type LogWriterOptions } from "./writer-options";
+import { LineIdGenerator, lineIdFromParts, SALT_BITS } from "./line-id";
+import {
+  LogWriterClosedError,
+  systemLogClock,
+  truncationMarker,
+  validatedWriterOptions,
+  type LogClock,
+  type LogLineInput,
+  type LogWriterDeps,
+  type LogWriterOptions,
+  type LogWriterStats,
+} from "./writer-options";
 
-export { systemLogClock, type LogClock, type LogWriterOptions } from "./writer-options";
+export {
+  LogWriterClosedError,
+  systemLogClock,
+  TRUNCATION_MARKER_PREFIX,
+  truncationMarker,
+  type LogClock,
+  type LogLineInput,
+  type LogWriterDeps,
+  type LogWriterOptions,
+  type LogWriterStats,
+} from "./writer-options";
 import {
   isLogStream,
   LOG_STREAMS,
@@ -24,55 +44,6 @@ import {
   type TaskAttempt,
   type TokenedAttempt,
 } from "./segment";
-
-export interface LogWriterDeps {
-  s3: S3Client;
-  doc: DynamoDBDocumentClient;
-  tableName: string;
-  bucket: string;
-  /** The worker this writer belongs to. */
-  workerId: string;
-  /**
-   * The folder its segment objects go in: the worker's IAM user id on AWS (the registration answer
-   * names it; the worker policy allows no other folder). Default the worker id.
-   */
-  logOwner?: string | undefined;
-  clock?: LogClock;
-  /** Randomness for the line-id salt; default Math.random. Segment names always use crypto randomness. */
-  rng?: () => number;
-  /** Failures of segments that were dropped after all retries; default: printed to stderr. */
-  onError?: (error: unknown) => void;
-}
-
-export interface LogLineInput extends TokenedAttempt {
-  stream: LogStream;
-  /** One line, without its "\n". */
-  text: string;
-  timeMs: number;
-}
-
-export interface LogWriterStats {
-  /** Lines accepted into segments (including truncation markers). */
-  lines: number;
-  /** Lines not stored because their task stream was over its cap. */
-  droppedLines: number;
-  /** Task streams that hit the cap. */
-  truncatedStreams: number;
-  segmentsWritten: number;
-  s3Puts: number;
-  indexItems: number;
-  /** Segments given up after `maxWriteAttempts` tries, and their lines. */
-  segmentsDropped: number;
-  linesLost: number;
-  bufferedBytes: number;
-}
-
-export class LogWriterClosedError extends Error {
-  override readonly name = "LogWriterClosedError";
-}
-
-export const TRUNCATION_MARKER_PREFIX = "[sous] output truncated after ";
-export const truncationMarker = (bytes: number) => `${TRUNCATION_MARKER_PREFIX}${bytes} bytes`;
 
 interface TaskStreamState {
   bytes: number;
@@ -153,7 +124,39 @@ export class LogWriter {
     const text = this.capped(line);
     if (text !== undefined) this.add(line, text);
     // Nothing to wait for while there is room: no promise per line on the fast path.
-    return this.buffered < this.options.maxBufferBytes ? undefined : this.room();
+    return this.sealIfFull();
+  }
+
+  /**
+   * Takes the lines of one read of a task's output, as bytes, all read at `timeMs`: what `append`
+   * does for each, without a string per line. The caps count bytes as read. The whole read is
+   * taken, so the buffer may pass its bound by one read per task stream; then the returned promise
+   * waits for room, as `append`'s does.
+   */
+  appendLines(task: TokenedAttempt, stream: LogStream, lines: LineSlices, timeMs: number): Promise<void> | undefined {
+    if (this.closed) return Promise.reject(new LogWriterClosedError("LogWriter is closed"));
+    if (!isLogStream(stream)) return Promise.reject(new TypeError(`Unknown log stream: ${String(stream)}`));
+    const state = this.taskStreamState(task, stream);
+    state.lastLineMs = this.clock.now();
+    const { data, bounds } = lines;
+    const time = timeBytes(timeMs);
+    for (let i = 0; i < bounds.length; i += 2) {
+      const start = bounds[i] ?? 0;
+      const end = bounds[i + 1] ?? 0;
+      if (state.truncated) {
+        this.counts.droppedLines += (bounds.length - i) / 2;
+        break;
+      }
+      if (state.bytes + end - start > this.options.maxTaskStreamBytes) {
+        this.truncate(state, task, stream, timeMs);
+        continue;
+      }
+      state.bytes += end - start;
+      this.ids.advance(timeMs);
+      this.sealIfTooLong();
+      this.added(this.open.addBytes(task, stream, this.ids.sec, this.ids.low, time, data, start, end));
+    }
+    return this.sealIfFull();
   }
 
   /** Writes everything appended so far; resolves when those segments are written (or dropped). */
@@ -185,7 +188,7 @@ export class LogWriter {
 
   /** The text to store for this line: itself, the truncation marker, or nothing. */
   private capped(line: LogLineInput): string | undefined {
-    const state = this.taskStreamState(line);
+    const state = this.taskStreamState(line, line.stream);
     state.lastLineMs = this.clock.now();
     if (state.truncated) {
       this.counts.droppedLines += 1;
@@ -193,44 +196,71 @@ export class LogWriter {
     }
     const bytes = Buffer.byteLength(line.text);
     if (state.bytes + bytes > this.options.maxTaskStreamBytes) {
-      state.truncated = true;
-      this.counts.droppedLines += 1;
-      this.counts.truncatedStreams += 1;
+      this.markTruncated(state);
       return truncationMarker(state.bytes);
     }
     state.bytes += bytes;
     return line.text;
   }
 
-  /** The byte count of the line's task stream; consecutive lines of one stream skip the map. */
-  private taskStreamState(line: LogLineInput): TaskStreamState {
+  /** The line that would pass the cap is dropped, and the stream is closed to further lines. */
+  private markTruncated(state: TaskStreamState): void {
+    state.truncated = true;
+    this.counts.droppedLines += 1;
+    this.counts.truncatedStreams += 1;
+  }
+
+  /** `appendLines`' cap: the marker line goes in place of the line that passed it. */
+  private truncate(state: TaskStreamState, task: TokenedAttempt, stream: LogStream, timeMs: number): void {
+    this.markTruncated(state);
+    const marker = truncationMarker(state.bytes);
+    this.added(this.open.add(task, stream, this.nextId(timeMs), timeMs, marker));
+  }
+
+  /** The byte count of a task stream; consecutive lines of one stream skip the map. */
+  private taskStreamState(task: TaskAttempt, stream: LogStream): TaskStreamState {
     const last = this.lastStream;
     if (
       last !== undefined &&
-      last.stream === line.stream &&
-      last.job === line.job &&
-      last.node === line.node &&
-      last.attempt === line.attempt &&
+      last.stream === stream &&
+      last.job === task.job &&
+      last.node === task.node &&
+      last.attempt === task.attempt &&
       this.taskStreams.get(last.key) === last.state
     ) {
       return last.state;
     }
-    const key = taskStreamKey(line, line.stream);
+    const key = taskStreamKey(task, stream);
     let state = this.taskStreams.get(key);
     if (state === undefined) {
       state = { bytes: 0, truncated: false, lastLineMs: 0 };
       this.taskStreams.set(key, state);
     }
-    this.lastStream = { job: line.job, node: line.node, attempt: line.attempt, stream: line.stream, key, state };
+    this.lastStream = { job: task.job, node: task.node, attempt: task.attempt, stream, key, state };
     return state;
   }
 
   private add(line: LogLineInput, text: string): void {
-    const id = this.ids.next(line.timeMs);
-    const first = this.open.firstId;
-    // Keeps every segment within MAX_SEGMENT_SPAN_SEC even when timers run late; readers rely on it.
-    if (first !== undefined && lineIdTimeSec(id) - lineIdTimeSec(first) >= MAX_SEGMENT_SPAN_SEC) this.seal();
-    this.buffered += this.open.add(line, line.stream, id, line.timeMs, text);
+    const id = this.nextId(line.timeMs);
+    this.added(this.open.add(line, line.stream, id, line.timeMs, text));
+  }
+
+  /** The next line id; seals the open segment first if the id would make it span too long. */
+  private nextId(timeMs: number): bigint {
+    this.ids.advance(timeMs);
+    this.sealIfTooLong();
+    return lineIdFromParts(this.ids.sec, this.ids.low);
+  }
+
+  /** Keeps every segment within MAX_SEGMENT_SPAN_SEC even when timers run late; readers rely on it. */
+  private sealIfTooLong(): void {
+    const first = this.open.firstSec;
+    if (first !== undefined && this.ids.sec - first >= MAX_SEGMENT_SPAN_SEC) this.seal();
+  }
+
+  /** Counts a line the open segment took (`bytes` encoded) and seals the segment when it is due. */
+  private added(bytes: number): void {
+    this.buffered += bytes;
     this.counts.lines += 1;
     if (this.open.lines === 1) {
       this.openTimer = this.clock.setTimeout(() => {
@@ -238,7 +268,14 @@ export class LogWriter {
         this.seal();
       }, this.options.flushIntervalMs);
     }
-    if (this.open.bytes >= this.options.segmentBytes || this.buffered >= this.options.maxBufferBytes) this.seal();
+    if (this.open.bytes >= this.options.segmentBytes) this.seal();
+  }
+
+  /** Past the buffer bound, the open segment goes too: waiting callers need written segments to free room. */
+  private sealIfFull(): Promise<void> | undefined {
+    if (this.buffered < this.options.maxBufferBytes) return undefined;
+    this.seal();
+    return this.room();
   }
 
   private room(): Promise<void> {

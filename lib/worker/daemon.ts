@@ -415,6 +415,7 @@ class WorkerDaemon {
     const { job, node, attempt } = message;
     const { options } = this;
     const logs = this.deps.logs;
+    const tokened = { job, node, attempt, token: message.token };
     const handle = runTask({
       jobName: job,
       nodeName: node,
@@ -430,7 +431,7 @@ class WorkerDaemon {
         useCanaryPipe: message.useCanaryPipe ?? true,
         parentDeathSignal: message.parentDeathSignal ?? DEFAULT_PARENT_DEATH_SIGNAL,
       },
-      onOutputLine: (line) => logs.append({ job, node, attempt, token: message.token, ...line }),
+      onOutput: (stream, lines, timeMs) => logs.appendLines(tokened, stream, lines, timeMs),
       ...(message.cgroup === undefined ? {} : { cgroup: () => this.cgroups.create(attempt, message.cgroup ?? {}) }),
       ...(message.maxRuntimeMs === undefined
         ? {}

@@ -1,6 +1,7 @@
 // What the worker daemon needs from a log store: the S3 log writer (lib/logs/writer.ts) in
 // production, a memory sink in tests, a discarding one when no store is configured.
-import type { LogStream } from "../logs/segment";
+import type { LogStream, TokenedAttempt } from "../logs/segment";
+import type { LineSlices } from "../logs/segment-rows";
 
 /** One output line of one attempt, as the log writer (lib/logs) takes it. */
 export interface LogLine {
@@ -21,6 +22,8 @@ export interface LogLine {
  */
 export interface LogSink {
   append(line: LogLine): Promise<void> | undefined;
+  /** The lines of one read of a task's stdout or stderr, as bytes; answers as `append` does. */
+  appendLines(task: TokenedAttempt, stream: LogStream, lines: LineSlices, timeMs: number): Promise<void> | undefined;
   flush(): Promise<void>;
   close(): Promise<void>;
   /** Told when an attempt has ended, so per-task bookkeeping can go (the S3 writer has it). */

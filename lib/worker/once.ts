@@ -59,6 +59,7 @@ export async function runOnce(deps: OnceDeps, options: OnceOptions): Promise<{ e
   const { order } = options;
   const clock = deps.clock ?? Date.now;
   const { job, node, attempt } = order;
+  const tokened = { job, node, attempt, token: order.token };
   const statusLog = new TaskStatusLog(
     deps.logs,
     {
@@ -84,7 +85,7 @@ export async function runOnce(deps: OnceDeps, options: OnceOptions): Promise<{ e
       useCanaryPipe: true,
       parentDeathSignal: order.parentDeathSignal ?? 9,
     },
-    onOutputLine: (line) => deps.logs.append({ job, node, attempt, token: order.token, ...line }),
+    onOutput: (stream, lines, timeMs) => deps.logs.appendLines(tokened, stream, lines, timeMs),
     ...(order.maxRuntimeMs === undefined
       ? {}
       : {

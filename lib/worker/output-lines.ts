@@ -3,6 +3,8 @@
 
 import type { Readable } from "node:stream";
 
+import type { LineSlices } from "../logs/segment-rows";
+
 /** Bistro caps a log line at 65000 bytes (to protect its log store); longer lines arrive as several chunks. */
 export const MAX_LINE_BYTES = 65000;
 
@@ -25,64 +27,74 @@ function cutPoint(data: Buffer, start: number, maxBytes: number): number {
   return cut === start || isContinuationByte(data[cut]) ? limit : cut;
 }
 
+const NO_BYTES = Buffer.alloc(0);
+
 /** Splits a byte stream into lines without their "\n"; a line longer than `maxBytes` becomes several chunks. */
 export class LineSplitter {
-  private carry: Buffer = Buffer.alloc(0);
+  private carry: Buffer = NO_BYTES;
 
   constructor(private readonly maxBytes: number = MAX_LINE_BYTES) {}
 
-  /** The lines completed by `chunk`. What is left (always at most `maxBytes`) waits for more input. */
-  push(chunk: Buffer): Buffer[] {
+  /**
+   * The lines completed by `chunk`, as slices of one buffer (no object per line). What is left
+   * (always at most `maxBytes`) waits for more input.
+   */
+  push(chunk: Buffer): LineSlices {
     const data = this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]);
-    const lines: Buffer[] = [];
+    const bounds: number[] = [];
     let start = 0;
     for (;;) {
       const newline = data.indexOf(NEWLINE, start);
       const end = newline === -1 ? data.length : newline;
       if (end - start > this.maxBytes) {
         const cut = cutPoint(data, start, this.maxBytes);
-        lines.push(data.subarray(start, cut));
+        bounds.push(start, cut);
         start = cut;
         continue;
       }
       if (newline === -1) break;
-      lines.push(data.subarray(start, newline));
+      bounds.push(start, newline);
       start = newline + 1;
     }
     // Copy, so that a small rest does not keep a whole 64 KB read buffer alive.
-    this.carry = Buffer.from(data.subarray(start));
-    return lines;
+    this.carry = start === data.length ? NO_BYTES : Buffer.from(data.subarray(start));
+    return { data, bounds };
   }
 
   /** The unterminated last line at end of input, if any. */
-  end(): Buffer | undefined {
+  end(): LineSlices | undefined {
     const rest = this.carry;
-    this.carry = Buffer.alloc(0);
-    return rest.length > 0 ? rest : undefined;
+    this.carry = NO_BYTES;
+    return rest.length > 0 ? { data: rest, bounds: [0, rest.length] } : undefined;
   }
 }
 
+/** Line `i` of `lines` alone (for consumers that take lines one at a time). */
+export function oneLine(lines: LineSlices, i: number): LineSlices {
+  return { data: lines.data, bounds: [lines.bounds[2 * i] ?? 0, lines.bounds[2 * i + 1] ?? 0] };
+}
+
 /**
- * Reads `stream` to its end and hands every line to `onLine`; when `onLine` returns a promise, the
- * next line waits for it. While it waits, the stream's buffer fills up to its high-water mark and
- * Node stops reading the pipe, so the task blocks on a full pipe instead of the worker buffering
- * its output. A consumer with room returns nothing, and a whole read is handled without yielding.
- * Rejects if the stream fails or `onLine` throws.
+ * Reads `stream` to its end and hands its lines to `onLines`, all the lines of one read at once;
+ * when `onLines` returns a promise, the next read waits for it. While it waits, the stream's buffer
+ * fills up to its high-water mark and Node stops reading the pipe, so the task blocks on a full pipe
+ * instead of the worker buffering its output. A consumer with room returns nothing, and the stream
+ * is read without yielding per line. Rejects if the stream fails or `onLines` throws.
  */
-export async function forEachLine(
+export async function forEachLines(
   stream: Readable,
-  onLine: (line: Buffer) => void | Promise<void>,
+  onLines: (lines: LineSlices) => void | Promise<void>,
   maxLineBytes: number = MAX_LINE_BYTES,
 ): Promise<void> {
   const splitter = new LineSplitter(maxLineBytes);
   for await (const chunk of stream as AsyncIterable<Buffer>) {
-    for (const line of splitter.push(chunk)) {
-      const pending = onLine(line);
-      if (pending) await pending;
-    }
+    const lines = splitter.push(chunk);
+    if (lines.bounds.length === 0) continue;
+    const pending = onLines(lines);
+    if (pending) await pending;
   }
   const rest = splitter.end();
-  if (rest !== undefined) await onLine(rest);
+  if (rest !== undefined) await onLines(rest);
 }
 
 /**

@@ -11,7 +11,8 @@ import type { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 
 import type { KillRequest, TaskSubprocessOptions } from "../model/config";
-import { forEachLine, LineQuota } from "./output-lines";
+import type { LineSlices } from "../logs/segment-rows";
+import { forEachLines, LineQuota, oneLine } from "./output-lines";
 import { executableProblem, parentDeathPrefix } from "./parent-death";
 import { killProcessGroup, signalProcessGroup } from "./process-group";
 import { closeQuietly, openStatusPipe, readStatusPipe, STATUS_PIPE_PATH } from "./status-pipe";
@@ -19,16 +20,12 @@ import type { TaskCgroup } from "./task-cgroups";
 
 export type OutputStreamName = "stdout" | "stderr";
 
-/** One line of task output, without its "\n" (or one ≤ 65000-byte chunk of a longer line). */
-export interface TaskOutputLine {
-  stream: OutputStreamName;
-  text: string;
-  /** `now()` when the worker read the line. */
-  timeMs: number;
-}
-
-/** Receives output lines. While its promise is pending, that pipe is not read (backpressure); none: go on. */
-export type TaskOutputSink = (line: TaskOutputLine) => void | Promise<void>;
+/**
+ * Receives the lines of one read of a pipe, as bytes, each without its "\n" (a line over 65000
+ * bytes comes as several), read at `timeMs` (`now()`). While its promise is pending, that pipe is
+ * not read (backpressure); none: go on.
+ */
+export type TaskOutputSink = (stream: OutputStreamName, lines: LineSlices, timeMs: number) => void | Promise<void>;
 
 export interface RunTaskOptions {
   jobName: string;
@@ -47,7 +44,7 @@ export interface RunTaskOptions {
   /** The job's `task_subprocess` settings that apply here (cgroups come through `cgroup`). */
   subprocess: Pick<TaskSubprocessOptions, "pollMs" | "maxLogLinesPerPollInterval" | "useCanaryPipe"> &
     Partial<Pick<TaskSubprocessOptions, "parentDeathSignal">>;
-  onOutputLine: TaskOutputSink;
+  onOutput: TaskOutputSink;
   /**
    * The job's maximum runtime: past it the task gets SIGTERM, then SIGKILL after `timeoutKillWaitMs`
    * (at once when that is 0), and its result says `timedOutAfterMs`.
@@ -412,10 +409,10 @@ class TaskRun {
 
     const forwardLines = async (stream: Readable | null, name: OutputStreamName): Promise<void> => {
       if (stream === null) return;
-      const deliver = (line: Buffer): void | Promise<void> => {
+      const deliver = (lines: LineSlices): void | Promise<void> => {
         try {
-          const pending = options.onOutputLine({ stream: name, text: line.toString("utf8"), timeMs: this.now() });
-          // A sink with room answers at once: no promise per line on the fast path.
+          const pending = options.onOutput(name, lines, this.now());
+          // A sink with room answers at once: no promise per read on the fast path.
           if (pending) {
             return pending.catch((error: unknown) => {
               noteError("Output sink failed", error);
@@ -425,14 +422,19 @@ class TaskRun {
           noteError("Output sink failed", error);
         }
       };
-      const forward = (line: Buffer): void | Promise<void> => {
-        // After a sink failure the pipe is still drained (a full pipe would block the task), unthrottled.
-        if (outputError !== undefined) return;
-        if (!quota.enabled) return deliver(line);
-        return quota.take().then(() => deliver(line));
+      const forward = async (lines: LineSlices): Promise<void> => {
+        for (let i = 0; i < lines.bounds.length / 2; i++) {
+          // After a sink failure the pipe is still drained (a full pipe would block the task), unthrottled.
+          if (outputError !== undefined) return;
+          await quota.take();
+          await deliver(oneLine(lines, i));
+        }
       };
       try {
-        await forEachLine(stream, forward);
+        // Without a quota, a whole read goes to the sink at once.
+        await forEachLines(stream, (lines) =>
+          outputError !== undefined ? undefined : quota.enabled ? forward(lines) : deliver(lines),
+        );
       } catch (error) {
         noteError(`Reading ${name} failed`, error);
         stream.destroy();
@@ -443,8 +445,13 @@ class TaskRun {
     // read without quota or backpressure (no disk I/O, as in Bistro).
     let rawStatus: string | undefined;
     const statusStream = readStatusPipe(statusReadFd);
-    const readStatus = forEachLine(statusStream, (line) => {
-      if (line.length > 0) rawStatus = line.toString("utf8");
+    const readStatus = forEachLines(statusStream, ({ data, bounds }) => {
+      for (let i = bounds.length - 2; i >= 0; i -= 2) {
+        if ((bounds[i + 1] ?? 0) > (bounds[i] ?? 0)) {
+          rawStatus = data.toString("utf8", bounds[i], bounds[i + 1]);
+          return;
+        }
+      }
     }).catch((error: unknown) => {
       noteError("Reading the status pipe failed", error);
       statusStream.destroy();

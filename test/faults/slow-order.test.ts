@@ -20,6 +20,7 @@ const TASK = join(__dirname, "..", "fixtures", "tasks", "demo_bistro_task.sh");
 const GRACE_MS = 3000;
 const discard: LogSink = {
   append: () => Promise.resolve(),
+  appendLines: () => undefined,
   flush: () => Promise.resolve(),
   close: () => Promise.resolve(),
 };

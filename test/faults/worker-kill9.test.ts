@@ -17,6 +17,7 @@ import { roundHarness } from "../helpers/round";
 const TASK = join(__dirname, "..", "fixtures", "tasks", "pid-and-sleep.sh");
 const discard: LogSink = {
   append: () => Promise.resolve(),
+  appendLines: () => undefined,
   flush: () => Promise.resolve(),
   close: () => Promise.resolve(),
 };

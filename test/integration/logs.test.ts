@@ -15,6 +15,7 @@ import {
   type LogReaderDeps,
 } from "../../lib/logs/reader";
 import type { LogStream } from "../../lib/logs/segment";
+import { LineSplitter } from "../../lib/worker/output-lines";
 import {
   LogWriter,
   LogWriterClosedError,
@@ -368,6 +369,40 @@ describe("LogWriter + readLogs", () => {
     expect(w.stats()).toMatchObject({ droppedLines: 10, truncatedStreams: 1 });
     expect((await readAll({ logType: "stderr", jobs: ["j"], nodes: ["n"] })).rows).toHaveLength(20);
     expect((await readAll({ logType: "stdout", jobs: ["j"], nodes: ["other"] })).rows).toHaveLength(20);
+  });
+
+  test("a pipe read given as bytes (appendLines) reads back as its decoded lines; the cap cuts inside the read", async () => {
+    const cap = 100;
+    const w = writer("w1", { maxTaskStreamBytes: cap });
+    const task = { job: "j", node: "n", attempt: "a" };
+    const raw = [
+      Buffer.from("plain"),
+      Buffer.from('quote " backslash \\ tab \t bell \u0007'),
+      Buffer.from("ünïcödé ✓ 😀"),
+      Buffer.concat([Buffer.from("bad "), Buffer.from([0xff, 0xc3]), Buffer.from(" bytes")]),
+      Buffer.alloc(0),
+      ...Array.from({ length: 20 }, (_, i) => Buffer.from(`line ${i}`)),
+    ];
+    const read = new LineSplitter().push(Buffer.concat(raw.flatMap((line) => [line, Buffer.from("\n")])));
+    expect(read.bounds).toHaveLength(raw.length * 2);
+    await w.appendLines({ ...task, token: TEST_TOKENS(task) }, "stdout", read, clock.now());
+    await w.flush();
+
+    // What the cap keeps: whole lines while their bytes fit, then the marker.
+    const expected: string[] = [];
+    let bytes = 0;
+    for (const line of raw) {
+      if (bytes + line.length > cap) {
+        expected.push(truncationMarker(bytes));
+        break;
+      }
+      bytes += line.length;
+      expected.push(line.toString("utf8"));
+    }
+    expect(expected.length).toBeLessThan(raw.length); // the cap did cut
+    const rows = (await readAll({ logType: "stdout", jobs: ["j"], nodes: ["n"], sort: "asc" })).rows;
+    expect(texts(rows)).toEqual(expected);
+    expect(w.stats()).toMatchObject({ droppedLines: raw.length - expected.length + 1, truncatedStreams: 1 });
   });
 
   test("1,000 short tasks cost at most 0.1 S3 PUT and 2 index writes per task", async () => {

@@ -13,6 +13,8 @@ import { parseMessage, statusMessageSchema, type StartMessage, type TaskEnd } fr
 import { createWorkerQueue, sendBatched } from "../../lib/dispatch/sqs";
 import { workerState, workerSuicideAfterSec, type WorkerTimings } from "../../lib/scheduler/worker-health";
 import { getWorker, markWorkerLost } from "../../lib/store/workers";
+import type { LogStream, TokenedAttempt } from "../../lib/logs/segment";
+import { sliceTexts, type LineSlices } from "../../lib/logs/segment-rows";
 import { InProcessControlPlane, type ControlPlane } from "../../lib/worker/control-plane";
 import {
   startWorker,
@@ -76,6 +78,9 @@ class MemoryLogSink implements LogSink {
   append(line: LogLine): Promise<void> {
     this.lines.push(line);
     return Promise.resolve();
+  }
+  appendLines(task: TokenedAttempt, stream: LogStream, lines: LineSlices, timeMs: number): undefined {
+    for (const text of sliceTexts(lines)) this.lines.push({ ...task, stream, text, timeMs });
   }
   flush(): Promise<void> {
     this.flushes++;

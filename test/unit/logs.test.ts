@@ -7,6 +7,7 @@ import {
   formatLineId,
   LineIdGenerator,
   lineIdFromTime,
+  lineIdFromParts,
   lineIdTimeSec,
   MAX_LINE_ID,
   padLineId,
@@ -15,6 +16,7 @@ import {
 } from "../../lib/logs/line-id";
 import { LogQueryError, parseLogQuery } from "../../lib/logs/reader";
 import { LOG_STREAMS, parseSegmentText, SegmentBuilder, type LogStream } from "../../lib/logs/segment";
+import { timeBytes } from "../../lib/logs/segment-rows";
 
 const T0_MS = Date.UTC(2026, 10, 23, 12, 0, 0);
 
@@ -214,6 +216,49 @@ describe("segments", () => {
           }
         }
       }),
+    );
+  });
+
+  test("lines given as bytes are stored exactly as their decoded text would be (property)", () => {
+    // Bytes that exercise every path: JSON escapes, quotes, valid and invalid UTF-8, long runs.
+    const byteArb = fc.oneof(
+      fc.integer({ min: 0, max: 255 }),
+      fc.constantFrom(0x22, 0x5c, 0x09, 0x00, 0x1f, 0x7f, 0x78),
+      fc.constantFrom(0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80, 0xed, 0xa0),
+    );
+    const textArb = fc.oneof(
+      { arbitrary: fc.array(byteArb, { maxLength: 40 }).map((bytes) => Buffer.from(bytes)), weight: 5 },
+      { arbitrary: fc.string({ unit: "binary", maxLength: 40 }).map((text) => Buffer.from(text, "utf8")), weight: 5 },
+      // Longer than a chunk of the builder, so rows span chunks.
+      { arbitrary: fc.integer({ min: 100, max: 70_000 }).map((n) => Buffer.alloc(n, "é\t\u0001")), weight: 1 },
+    );
+    const idArb = fc.record({
+      sec: fc.oneof(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.constant(T0_MS / 1000)),
+      low: fc.oneof(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.constantFrom(0, 2 ** 32 - 1)),
+    });
+    const lineArb = fc.record({ text: textArb, id: idArb, stream: fc.constantFrom<LogStream>(...LOG_STREAMS) });
+    fc.assert(
+      fc.property(fc.array(lineArb, { minLength: 1, maxLength: 30 }), fc.double({ noNaN: true }), (lines, timeMs) => {
+        const task = { job: "j", node: "n", attempt: "a", token: "t" };
+        const asText = new SegmentBuilder();
+        const asBytes = new SegmentBuilder();
+        // Several lines in one buffer, as a read of a pipe gives them.
+        const data = Buffer.concat(lines.flatMap(({ text }) => [Buffer.from("\n"), text]));
+        let offset = 0;
+        for (const { text, id, stream } of lines) {
+          const start = offset + 1;
+          offset = start + text.length;
+          const lineId = lineIdFromParts(id.sec, id.low);
+          const textBytes = asText.add(task, stream, lineId, timeMs, text.toString("utf8"));
+          const rawBytes = asBytes.addBytes(task, stream, id.sec, id.low, timeBytes(timeMs), data, start, offset);
+          expect(rawBytes).toBe(textBytes);
+        }
+        const expected = asText.build();
+        const built = asBytes.build();
+        expect(built.body.equals(expected.body)).toBe(true);
+        expect({ ...built, body: undefined }).toEqual({ ...expected, body: undefined });
+      }),
+      { numRuns: 200 },
     );
   });
 });

@@ -161,7 +161,7 @@ describe("a delegated cgroup", () => {
       workerId: "w",
       dataDir: dir,
       subprocess: { pollMs: 10, maxLogLinesPerPollInterval: 0, useCanaryPipe: true },
-      onOutputLine: () => undefined,
+      onOutput: () => undefined,
       cgroup: async () => {
         const cgroup = (await cgroups.create("r3-0", { memoryMB: 64 }))!;
         procsFile = cgroup.procsFile;
@@ -192,7 +192,7 @@ describe("a delegated cgroup", () => {
       workerId: "w",
       dataDir: dir,
       subprocess: { pollMs: 10, maxLogLinesPerPollInterval: 0, useCanaryPipe: true },
-      onOutputLine: () => undefined,
+      onOutput: () => undefined,
       cgroup: () => Promise.reject(new Error("EACCES")),
     }).result;
     expect(result.pid).toBeNull();

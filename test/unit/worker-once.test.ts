@@ -11,6 +11,7 @@ import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import type { StartMessage, TaskEnd } from "../../lib/dispatch/messages";
 import { reportedStatusOf } from "../../lib/round/apply-statuses";
+import { sliceTexts } from "../../lib/logs/segment-rows";
 import type { LogLine, LogSink } from "../../lib/worker/log-sink";
 import { parseStartOrder, runOnce } from "../../lib/worker/once";
 import { StatusValues } from "../../lib/model/status";
@@ -37,6 +38,10 @@ function memoryLogs(): LogSink & { lines: LogLine[] } {
     lines,
     append: (line) => {
       lines.push(line);
+      return undefined;
+    },
+    appendLines: (task, stream, read, timeMs) => {
+      for (const text of sliceTexts(read)) lines.push({ ...task, stream, text, timeMs });
       return undefined;
     },
     flush: () => Promise.resolve(),

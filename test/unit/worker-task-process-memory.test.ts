@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { sliceTexts } from "../../lib/logs/segment-rows";
 import { runTask } from "../../lib/worker/task-process";
 
 jest.setTimeout(180_000); // bounds a hang only; the shared machine may be slow
@@ -52,16 +53,18 @@ it("streams ~100 MB of stdout through a slow sink with bounded memory, losing no
     dataDir,
     baseEnv: { ...process.env, FIXTURE_LINES: String(LINE_COUNT), FIXTURE_WIDTH: String(LINE_WIDTH) },
     subprocess: { pollMs: 10, maxLogLinesPerPollInterval: 0, useCanaryPipe: true },
-    onOutputLine: (line) => {
-      lines += 1;
-      bytes += line.text.length + 1;
-      if (line.stream !== "stdout" || line.text.length !== LINE_WIDTH) wrongLines += 1;
-      if (lines % 512 === 0) {
-        const now = process.memoryUsage();
-        peakRss = Math.max(peakRss, now.rss);
-        peakHeap = Math.max(peakHeap, now.heapUsed);
+    onOutput: (stream, read) => {
+      for (const text of sliceTexts(read)) {
+        lines += 1;
+        bytes += text.length + 1;
+        if (stream !== "stdout" || text.length !== LINE_WIDTH) wrongLines += 1;
+        if (lines % 512 === 0) {
+          const now = process.memoryUsage();
+          peakRss = Math.max(peakRss, now.rss);
+          peakHeap = Math.max(peakHeap, now.heapUsed);
+        }
+        waiting.push(text);
       }
-      waiting.push(line.text);
       shipping ??= setTimeout(ship, 1);
       return waiting.length < 50 ? undefined : new Promise<void>((resolve) => roomWaiters.push(resolve));
     },

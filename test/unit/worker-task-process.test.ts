@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { sliceTexts } from "../../lib/logs/segment-rows";
 import { LineQuota, LineSplitter, MAX_LINE_BYTES } from "../../lib/worker/output-lines";
 import { STATUS_PIPE_PATH } from "../../lib/worker/status-pipe";
 import {
@@ -15,7 +16,6 @@ import {
   WORKER_CREDENTIAL_VARIABLES,
   type RunTaskOptions,
   type TaskHandle,
-  type TaskOutputLine,
   type TaskResult,
 } from "../../lib/worker/task-process";
 
@@ -47,6 +47,13 @@ function isRunning(pid: number): boolean {
   }
 }
 
+/** One line as the sink got it: its read's stream and time. */
+interface TaskOutputLine {
+  stream: "stdout" | "stderr";
+  text: string;
+  timeMs: number;
+}
+
 interface StartedTask {
   handle: TaskHandle;
   lines: TaskOutputLine[];
@@ -69,9 +76,11 @@ function startTask(overrides: Partial<RunTaskOptions> = {}): StartedTask {
     workerId: "worker-1",
     dataDir,
     subprocess: { pollMs: 10, maxLogLinesPerPollInterval: 0, useCanaryPipe: true },
-    onOutputLine: (line) => {
-      lines.push(line);
-      for (const waiter of waiters) if (waiter.text === line.text) waiter.resolve();
+    onOutput: (stream, read, timeMs) => {
+      for (const text of sliceTexts(read)) {
+        lines.push({ stream, text, timeMs });
+        for (const waiter of waiters) if (waiter.text === text) waiter.resolve();
+      }
     },
     ...overrides,
   });
@@ -150,9 +159,9 @@ describe("task command line, environment and working directory", () => {
 describe("LineSplitter", () => {
   const split = (chunks: string[], max = MAX_LINE_BYTES) => {
     const splitter = new LineSplitter(max);
-    const out = chunks.flatMap((chunk) => splitter.push(Buffer.from(chunk)).map(String));
+    const out = chunks.flatMap((chunk) => sliceTexts(splitter.push(Buffer.from(chunk))));
     const rest = splitter.end();
-    return rest === undefined ? out : [...out, String(rest)];
+    return rest === undefined ? out : [...out, ...sliceTexts(rest)];
   };
 
   it("splits at newlines across chunks, keeps empty lines and \\r, flushes an unterminated end", () => {
@@ -180,7 +189,8 @@ describe("LineSplitter", () => {
           let offset = 0;
           for (let i = 0; offset < input.length; i++) {
             const size = cuts[i % cuts.length] ?? 1;
-            out.push(...splitter.push(input.subarray(offset, offset + size)));
+            const { data, bounds } = splitter.push(input.subarray(offset, offset + size));
+            for (let j = 0; j < bounds.length; j += 2) out.push(data.subarray(bounds[j], bounds[j + 1]));
             offset += size;
           }
           expect(splitter.end()).toBeUndefined();
@@ -356,7 +366,7 @@ describe("runTask: output", () => {
     const { result } = await runScript("many-lines.sh", {
       // More than a pipe buffer holds, so a worker that stopped reading would hang the task.
       baseEnv: { ...process.env, FIXTURE_LINES: "20000", FIXTURE_WIDTH: "100" },
-      onOutputLine: () => {
+      onOutput: () => {
         calls += 1;
         return Promise.reject(new Error("S3 is down"));
       },
@@ -382,9 +392,11 @@ describe("runTask: process group and kills", () => {
     const alive: boolean[] = [];
     const task = startTask({
       workerCommand: fixture("fork-children.sh"),
-      onOutputLine: (line) => {
+      onOutput: (_stream, read) => {
         // The task cannot end while this sink is running, so the children are still there.
-        if (line.text.startsWith("child ")) alive.push(isRunning(Number(line.text.slice("child ".length))));
+        for (const text of sliceTexts(read)) {
+          if (text.startsWith("child ")) alive.push(isRunning(Number(text.slice("child ".length))));
+        }
       },
     });
     await task.handle.result;

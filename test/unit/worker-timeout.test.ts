@@ -81,7 +81,7 @@ describe("the worker enforces it", () => {
       workerId: "w",
       dataDir,
       subprocess: { pollMs: 10, maxLogLinesPerPollInterval: 0, useCanaryPipe: true },
-      onOutputLine: () => undefined,
+      onOutput: () => undefined,
       maxRuntimeMs: 300,
       timeoutKillWaitMs: 50,
     }).result;
@@ -99,7 +99,7 @@ describe("the worker enforces it", () => {
       workerId: "w",
       dataDir,
       subprocess: { pollMs: 10, maxLogLinesPerPollInterval: 0, useCanaryPipe: true },
-      onOutputLine: () => undefined,
+      onOutput: () => undefined,
       maxRuntimeMs: 60_000,
     }).result;
     expect(result.rawStatus).toBe("done");
@@ -128,6 +128,7 @@ describe("the worker enforces it", () => {
             lines.push(line);
             return Promise.resolve();
           },
+          appendLines: () => undefined,
           flush: () => Promise.resolve(),
           close: () => Promise.resolve(),
         },
