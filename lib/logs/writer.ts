@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 
-import { batchWrite } from "../store/batch";
+import { batchWrite, type WriteRequest } from "../store/batch";
 import { segmentIndexRequests } from "./index-items";
 import { timeBytes, type LineSlices } from "./segment-rows";
 import { MAX_SEGMENT_SPAN_SEC, segmentObjectKey } from "./keys";
@@ -53,7 +53,9 @@ interface TaskStreamState {
 
 interface SealedSegment {
   name: string;
-  built: BuiltSegment;
+  /** Dropped once the PUT is done, so a pending index write does not hold the body. */
+  built: BuiltSegment | undefined;
+  lines: number;
   /** Bytes this segment holds of the buffer bound. */
   bufferedBytes: number;
   /** Its bytes no longer count against the bound (written, or given up). */
@@ -76,6 +78,8 @@ export class LogWriter {
   private sequence = 0;
   private readonly queue: SealedSegment[] = [];
   private uploading = 0;
+  /** Index writes in flight: they run after their PUT, outside the upload slots. */
+  private indexing = 0;
   private buffered = 0;
   private readonly roomWaiters: (() => void)[] = [];
   private readonly idleWaiters: (() => void)[] = [];
@@ -173,8 +177,16 @@ export class LogWriter {
 
   /** Resolves once no sealed segment is waiting or being written; the open segment is left alone. */
   uploadsSettled(): Promise<void> {
-    if (this.uploading === 0 && this.queue.length === 0) return Promise.resolve();
+    if (this.idle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private idle(): boolean {
+    return this.uploading === 0 && this.indexing === 0 && this.queue.length === 0;
+  }
+
+  private wakeIdleWaiters(): void {
+    if (this.idle()) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   /** Forgets a finished task's byte counts (otherwise they go after `taskIdleForgetMs`). */
@@ -293,7 +305,7 @@ export class LogWriter {
     const built = this.open.build();
     this.open = new SegmentBuilder();
     const name = `${this.segmentNamePrefix}-${(this.sequence++).toString(36).padStart(5, "0")}`;
-    this.queue.push({ name, built, bufferedBytes, released: false });
+    this.queue.push({ name, built, lines: built.lines, bufferedBytes, released: false });
     this.forgetIdleTasks();
     this.pump();
   }
@@ -303,14 +315,7 @@ export class LogWriter {
       const segment = this.queue.shift();
       if (segment === undefined) break;
       this.uploading += 1;
-      void this.upload(segment).finally(() => {
-        this.uploading -= 1;
-        this.release(segment);
-        this.pump();
-        if (this.uploading === 0 && this.queue.length === 0) {
-          for (const resolve of this.idleWaiters.splice(0)) resolve();
-        }
-      });
+      void this.upload(segment);
     }
   }
 
@@ -325,36 +330,64 @@ export class LogWriter {
   }
 
   /**
-   * PUT first, index second: an index item never names an object that was not written. The body's
-   * buffer is freed once the PUT succeeded, so a slow index write does not hold up task output.
+   * PUT first, index second: an index item never names an object that was not written. Once the PUT
+   * is done the segment gives up its upload slot and its share of the buffer, and its body is
+   * dropped, so the index write (small, and slower on some days) never holds up task output.
    */
   private async upload(segment: SealedSegment): Promise<void> {
     const key = segmentObjectKey(this.options.keyPrefix, this.deps.logOwner ?? this.deps.workerId, segment.name);
+    let requests: WriteRequest[] | undefined;
     try {
-      await this.withRetries(async () => {
-        await this.deps.s3.send(
-          new PutObjectCommand({
-            Bucket: this.deps.bucket,
-            Key: key,
-            Body: segment.built.body,
-            ContentType: "application/x-ndjson",
-          }),
-        );
-        this.counts.s3Puts += 1;
-      });
-      this.release(segment);
-      const requests = segmentIndexRequests(key, segment.name, segment.built, this.options.retentionDays);
-      await this.withRetries(() => batchWrite({ doc: this.deps.doc, tableName: this.deps.tableName }, requests));
-      this.counts.indexItems += requests.length;
-      this.counts.segmentsWritten += 1;
+      requests = await this.putSegment(key, segment);
     } catch (error) {
-      this.counts.segmentsDropped += 1;
-      this.counts.linesLost += segment.built.lines;
+      this.dropped(segment, error);
+    } finally {
+      segment.built = undefined;
+      this.uploading -= 1;
+      this.release(segment);
+      this.pump();
+    }
+    if (requests !== undefined) {
+      this.indexing += 1;
       try {
-        this.onError(error);
-      } catch {
-        // A failing reporter must not stall the upload pipeline.
+        const written = requests;
+        await this.withRetries(() => batchWrite({ doc: this.deps.doc, tableName: this.deps.tableName }, written));
+        this.counts.indexItems += requests.length;
+        this.counts.segmentsWritten += 1;
+      } catch (error) {
+        this.dropped(segment, error);
+      } finally {
+        this.indexing -= 1;
       }
+    }
+    this.wakeIdleWaiters();
+  }
+
+  /** The PUT, with retries; returns the segment's index requests. No closure here outlives it. */
+  private async putSegment(key: string, segment: SealedSegment): Promise<WriteRequest[]> {
+    const built = segment.built;
+    if (built === undefined) throw new Error(`Segment ${segment.name} was uploaded twice`);
+    await this.withRetries(async () => {
+      await this.deps.s3.send(
+        new PutObjectCommand({
+          Bucket: this.deps.bucket,
+          Key: key,
+          Body: built.body,
+          ContentType: "application/x-ndjson",
+        }),
+      );
+      this.counts.s3Puts += 1;
+    });
+    return segmentIndexRequests(key, segment.name, built, this.options.retentionDays);
+  }
+
+  private dropped(segment: SealedSegment, error: unknown): void {
+    this.counts.segmentsDropped += 1;
+    this.counts.linesLost += segment.lines;
+    try {
+      this.onError(error);
+    } catch {
+      // A failing reporter must not stall the upload pipeline.
     }
   }
 

@@ -7,7 +7,6 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import type { Plugin } from "esbuild";
 
 const APP_DIR = join(__dirname, "app");
 /** Where the packaged CLI (dist/sous.js) finds the prebuilt bundle; absent in a checkout. */
@@ -40,21 +39,6 @@ const PAGE = `<!doctype html>
 </html>
 `;
 
-/**
- * zod's `z` namespace re-exports every message locale (about half of its size), and a namespace
- * object defeats tree shaking. The config parser never reads `z.locales` (English messages come
- * with the schemas), so the page gets an empty locale list instead.
- */
-const dropZodLocales: Plugin = {
-  name: "drop-zod-locales",
-  setup(builder) {
-    builder.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
-      args.importer.includes("/node_modules/zod/") ? { path: "zod-locales", namespace: "sous-empty" } : undefined,
-    );
-    builder.onLoad({ filter: /.*/, namespace: "sous-empty" }, () => ({ contents: "export {};", loader: "js" }));
-  },
-};
-
 let cached: Promise<UiBundle> | undefined;
 
 /** The bundle, built once per process. */
@@ -84,7 +68,6 @@ export function buildUiBundle(): Promise<UiBundle> {
       legalComments: "none",
       logLevel: "silent",
       define: { "process.env.NODE_ENV": '"production"' },
-      plugins: [dropZodLocales],
     });
     const scripts = new Map(result.outputFiles.map((file) => [basename(file.path), file.text]));
     return withPage(scripts, await readFile(join(APP_DIR, "style.css"), "utf8"));
