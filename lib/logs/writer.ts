@@ -1,16 +1,14 @@
 // The log writer of one worker process: it numbers task output lines, caps each task's output,
-// batches the lines of many tasks into segment objects (S3 bills per PUT), writes the segment's
-// index items (one BatchWriteItem per 25), and pushes back on callers when its buffer is full.
-// Options: ./writer-options.ts; format and keys: ./segment.ts, ./keys.ts, ./index-items.ts;
-// design and costs: docs/logs.md.
+// batches the lines of many tasks into segment objects (S3 bills per PUT), and seals them for
+// ./segment-uploads.ts, which writes them and their index items and bounds the buffer (callers
+// wait on it when full). Options: ./writer-options.ts; format and keys: ./segment.ts, ./keys.ts,
+// ./index-items.ts; design and costs: docs/logs.md.
 
 import { randomBytes } from "node:crypto";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
 
-import { batchWrite, type WriteRequest } from "../store/batch";
-import { segmentIndexRequests } from "./index-items";
+import { SegmentUploads } from "./segment-uploads";
 import { timeBytes, type LineSlices } from "./segment-rows";
-import { MAX_SEGMENT_SPAN_SEC, segmentObjectKey } from "./keys";
+import { MAX_SEGMENT_SPAN_SEC } from "./keys";
 import { LineIdGenerator, lineIdFromParts, SALT_BITS } from "./line-id";
 import {
   LogWriterClosedError,
@@ -39,7 +37,6 @@ import {
   isLogStream,
   LOG_STREAMS,
   SegmentBuilder,
-  type BuiltSegment,
   type LogStream,
   type TaskAttempt,
   type TokenedAttempt,
@@ -49,17 +46,6 @@ interface TaskStreamState {
   bytes: number;
   truncated: boolean;
   lastLineMs: number;
-}
-
-interface SealedSegment {
-  name: string;
-  /** Dropped once the PUT is done, so a pending index write does not hold the body. */
-  built: BuiltSegment | undefined;
-  lines: number;
-  /** Bytes this segment holds of the buffer bound. */
-  bufferedBytes: number;
-  /** Its bytes no longer count against the bound (written, or given up). */
-  released: boolean;
 }
 
 const taskStreamKey = (task: TaskAttempt, stream: LogStream) =>
@@ -76,25 +62,14 @@ export class LogWriter {
   private open = new SegmentBuilder();
   private openTimer: unknown;
   private sequence = 0;
-  private readonly queue: SealedSegment[] = [];
-  private uploading = 0;
-  /** Index writes in flight: they run after their PUT, outside the upload slots. */
-  private indexing = 0;
-  private buffered = 0;
-  private readonly roomWaiters: (() => void)[] = [];
-  private readonly idleWaiters: (() => void)[] = [];
+  private readonly uploads: SegmentUploads;
   private readonly taskStreams = new Map<string, TaskStreamState>();
   private lastStream: (TaskAttempt & { stream: LogStream; key: string; state: TaskStreamState }) | undefined;
   private closed = false;
-  private readonly counts: Omit<LogWriterStats, "bufferedBytes"> = {
+  private readonly counts: Pick<LogWriterStats, "lines" | "droppedLines" | "truncatedStreams"> = {
     lines: 0,
     droppedLines: 0,
     truncatedStreams: 0,
-    segmentsWritten: 0,
-    s3Puts: 0,
-    indexItems: 0,
-    segmentsDropped: 0,
-    linesLost: 0,
   };
 
   constructor(
@@ -115,6 +90,7 @@ export class LogWriter {
       ((error: unknown) => {
         console.error("[sous] task log segment lost:", error);
       });
+    this.uploads = new SegmentUploads(deps, this.options, this.clock, this.onError);
   }
 
   /**
@@ -177,16 +153,7 @@ export class LogWriter {
 
   /** Resolves once no sealed segment is waiting or being written; the open segment is left alone. */
   uploadsSettled(): Promise<void> {
-    if (this.idle()) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
-  private idle(): boolean {
-    return this.uploading === 0 && this.indexing === 0 && this.queue.length === 0;
-  }
-
-  private wakeIdleWaiters(): void {
-    if (this.idle()) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    return this.uploads.settled();
   }
 
   /** Forgets a finished task's byte counts (otherwise they go after `taskIdleForgetMs`). */
@@ -195,7 +162,7 @@ export class LogWriter {
   }
 
   stats(): LogWriterStats {
-    return { ...this.counts, bufferedBytes: this.buffered };
+    return { ...this.counts, ...this.uploads.counts, bufferedBytes: this.uploads.bufferedBytes };
   }
 
   /** The text to store for this line: itself, the truncation marker, or nothing. */
@@ -272,7 +239,7 @@ export class LogWriter {
 
   /** Counts a line the open segment took (`bytes` encoded) and seals the segment when it is due. */
   private added(bytes: number): void {
-    this.buffered += bytes;
+    this.uploads.add(bytes);
     this.counts.lines += 1;
     if (this.open.lines === 1) {
       this.openTimer = this.clock.setTimeout(() => {
@@ -285,14 +252,9 @@ export class LogWriter {
 
   /** Past the buffer bound, the open segment goes too: waiting callers need written segments to free room. */
   private sealIfFull(): Promise<void> | undefined {
-    if (this.buffered < this.options.maxBufferBytes) return undefined;
+    if (!this.uploads.full()) return undefined;
     this.seal();
-    return this.room();
-  }
-
-  private room(): Promise<void> {
-    if (this.buffered < this.options.maxBufferBytes) return Promise.resolve();
-    return new Promise((resolve) => this.roomWaiters.push(resolve));
+    return this.uploads.room();
   }
 
   private seal(): void {
@@ -305,103 +267,8 @@ export class LogWriter {
     const built = this.open.build();
     this.open = new SegmentBuilder();
     const name = `${this.segmentNamePrefix}-${(this.sequence++).toString(36).padStart(5, "0")}`;
-    this.queue.push({ name, built, lines: built.lines, bufferedBytes, released: false });
+    this.uploads.enqueue(name, built, bufferedBytes);
     this.forgetIdleTasks();
-    this.pump();
-  }
-
-  private pump(): void {
-    while (this.uploading < this.options.maxConcurrentUploads) {
-      const segment = this.queue.shift();
-      if (segment === undefined) break;
-      this.uploading += 1;
-      void this.upload(segment);
-    }
-  }
-
-  /** Frees the segment's share of the buffer (once): its body is no longer needed. */
-  private release(segment: SealedSegment): void {
-    if (segment.released) return;
-    segment.released = true;
-    this.buffered -= segment.bufferedBytes;
-    if (this.buffered < this.options.maxBufferBytes) {
-      for (const resolve of this.roomWaiters.splice(0)) resolve();
-    }
-  }
-
-  /**
-   * PUT first, index second: an index item never names an object that was not written. Once the PUT
-   * is done the segment gives up its upload slot and its share of the buffer, and its body is
-   * dropped, so the index write (small, and slower on some days) never holds up task output.
-   */
-  private async upload(segment: SealedSegment): Promise<void> {
-    const key = segmentObjectKey(this.options.keyPrefix, this.deps.logOwner ?? this.deps.workerId, segment.name);
-    let requests: WriteRequest[] | undefined;
-    try {
-      requests = await this.putSegment(key, segment);
-    } catch (error) {
-      this.dropped(segment, error);
-    } finally {
-      segment.built = undefined;
-      this.uploading -= 1;
-      this.release(segment);
-      this.pump();
-    }
-    if (requests !== undefined) {
-      this.indexing += 1;
-      try {
-        const written = requests;
-        await this.withRetries(() => batchWrite({ doc: this.deps.doc, tableName: this.deps.tableName }, written));
-        this.counts.indexItems += requests.length;
-        this.counts.segmentsWritten += 1;
-      } catch (error) {
-        this.dropped(segment, error);
-      } finally {
-        this.indexing -= 1;
-      }
-    }
-    this.wakeIdleWaiters();
-  }
-
-  /** The PUT, with retries; returns the segment's index requests. No closure here outlives it. */
-  private async putSegment(key: string, segment: SealedSegment): Promise<WriteRequest[]> {
-    const built = segment.built;
-    if (built === undefined) throw new Error(`Segment ${segment.name} was uploaded twice`);
-    await this.withRetries(async () => {
-      await this.deps.s3.send(
-        new PutObjectCommand({
-          Bucket: this.deps.bucket,
-          Key: key,
-          Body: built.body,
-          ContentType: "application/x-ndjson",
-        }),
-      );
-      this.counts.s3Puts += 1;
-    });
-    return segmentIndexRequests(key, segment.name, built, this.options.retentionDays);
-  }
-
-  private dropped(segment: SealedSegment, error: unknown): void {
-    this.counts.segmentsDropped += 1;
-    this.counts.linesLost += segment.lines;
-    try {
-      this.onError(error);
-    } catch {
-      // A failing reporter must not stall the upload pipeline.
-    }
-  }
-
-  private async withRetries(write: () => Promise<void>): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await write();
-        return;
-      } catch (error) {
-        if (attempt >= this.options.maxWriteAttempts) throw error;
-        const delayMs = Math.min(5000, 200 * 2 ** (attempt - 1));
-        await new Promise<void>((resolve) => this.clock.setTimeout(resolve, delayMs));
-      }
-    }
   }
 
   private forgetIdleTasks(): void {
