@@ -6,6 +6,7 @@ import { TransactWriteCommand, type TransactWriteCommandInput } from "@aws-sdk/l
 import type { StoreContext } from "../context";
 import { sequenceAdvanced, sequenceConflict, type SequenceCursor } from "../change-sequence";
 import { LeaseLostError } from "../errors";
+import { pauseBeforeRetry, TRANSACTION_CONFLICT_RETRY } from "../../retry";
 
 export type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
 
@@ -111,7 +112,7 @@ export async function transactWithDrops<T>(
         if (moved && others.length === 0 && ++moves < 100) continue;
         const conflicts = attempt - moves;
         if (!others.every((f) => RETRYABLE.has(f.code)) || conflicts >= 8) throw error;
-        await new Promise((r) => setTimeout(r, Math.random() * 20 * 2 ** conflicts));
+        await pauseBeforeRetry(conflicts + 1, TRANSACTION_CONFLICT_RETRY);
         continue;
       }
       const dropped = new Set<T>();
