@@ -10,6 +10,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, TransactWriteCommand, paginateQuery, type TransactWriteCommandInput } from "@aws-sdk/lib-dynamodb";
 import { LOG_TTL_ATTRIBUTE } from "../logs/keys";
+import { pauseBeforeRetry, TRANSACTION_CONFLICT_RETRY } from "../retry";
 import type { StoreContext } from "./context";
 import { CHANGE_ENTRY_PK, CHANGE_SEQUENCE_KEY, changeEntryKey, changeEntrySk } from "./keys";
 import type { TaskChange } from "./tasks/types";
@@ -131,7 +132,7 @@ export async function transactWithSequence(
         .some((r) => r.Code && !["None", "TransactionConflict"].includes(r.Code));
       if (refused) throw error;
       if (reasons.some((r) => r.Code === "TransactionConflict")) {
-        await new Promise((r) => setTimeout(r, Math.random() * 20 * 2 ** Math.min(attempt, 6)));
+        await pauseBeforeRetry(Math.min(attempt + 1, 7), TRANSACTION_CONFLICT_RETRY);
       } else if (!moved) throw error;
     }
   }
