@@ -75,17 +75,10 @@ export interface StartCommitResult {
   transactions: number;
 }
 
-export interface StoredTask {
+/** A task item as the table holds it: the item and its keys. */
+export interface StoredTask extends TaskItem {
   pk: string;
   sk: string;
-  job: string;
-  node: string;
-  state: TaskState;
-  version: number;
-  status?: TaskStatus;
-  lastAttempt?: string;
-  lastTokenHash?: string;
-  running?: TaskItem["running"];
 }
 
 export function toTaskItem(item: Record<string, unknown>): TaskItem {
