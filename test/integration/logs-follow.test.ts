@@ -8,41 +8,18 @@ import type { AwsClients } from "../../lib/aws";
 import { attemptTokens } from "../../lib/dispatch/tokens";
 import { FollowCursor } from "../../lib/logs/follow";
 import { readLogs, type LogReaderDeps } from "../../lib/logs/reader";
-import { LogWriter, type LogClock } from "../../lib/logs/writer";
+import { LogWriter } from "../../lib/logs/writer";
 import { ensureTable } from "../../lib/store/table";
 import { emulatorClients, uniqueName } from "../helpers/aws";
+import { FakeClock } from "../helpers/fake-clock";
 
 const TOKENS = attemptTokens(Buffer.alloc(32, 3));
 const T0_MS = Date.UTC(2026, 11, 2, 8, 0, 0);
 
-/** A clock the test moves; timers fire as it passes them. */
-class StepClock implements LogClock {
-  private timers: { at: number; callback: () => void; id: number }[] = [];
-  private nextId = 0;
-  constructor(public nowMs: number) {}
-  now(): number {
-    return this.nowMs;
-  }
-  setTimeout(callback: () => void, ms: number): unknown {
-    const id = this.nextId++;
-    this.timers.push({ at: this.nowMs + ms, callback, id });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers = this.timers.filter((t) => t.id !== handle);
-  }
-  advance(ms: number): void {
-    this.nowMs += ms;
-    const due = this.timers.filter((t) => t.at <= this.nowMs);
-    this.timers = this.timers.filter((t) => t.at > this.nowMs);
-    for (const timer of due) timer.callback();
-  }
-}
-
 let aws: AwsClients;
 let bucket: string;
 let tableName: string;
-let clock: StepClock;
+let clock: FakeClock;
 /** PUTs of keys containing one of these wait for their release. */
 const held = new Map<string, Promise<void>>();
 /** Index writes (BatchWriteItem) sent and not yet answered. */
@@ -55,7 +32,7 @@ beforeEach(async () => {
   tableName = uniqueName("sous-follow");
   await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
   await ensureTable(aws.dynamodb, tableName);
-  clock = new StepClock(T0_MS);
+  clock = new FakeClock(T0_MS);
   held.clear();
   aws.s3.middlewareStack.add(
     (next, context) => async (args) => {
