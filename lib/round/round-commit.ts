@@ -84,9 +84,12 @@ export async function commitFailOver(
 function endedAttempts(items: readonly TaskItem[], applied: readonly FinishWrite[]): EndedAttempt[] {
   if (applied.length === 0) return [];
   const byAttempt = new Map(applied.map((f) => [f.attempt, f]));
-  return items.flatMap((item) => {
+  const ended: EndedAttempt[] = [];
+  for (const item of items) {
     const finish = item.running && byAttempt.get(item.running.attempt);
-    if (!finish || finish.job !== item.job || finish.node !== item.node) return [];
-    return endedAttempt(item, finish.status) ?? [];
-  });
+    if (!finish || finish.job !== item.job || finish.node !== item.node) continue;
+    const attempt = endedAttempt(item, finish.status);
+    if (attempt) ended.push(attempt);
+  }
+  return ended;
 }
