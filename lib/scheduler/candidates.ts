@@ -32,9 +32,13 @@ export function levelOrder(tree: NodeTree, level: number, order: NodeOrder, rng:
   return sorted;
 }
 
-/** 1 for every node that is disabled or has a disabled ancestor. */
+const disabledByTree = new WeakMap<NodeTree, Uint8Array>();
+
+/** 1 for every node that is disabled or has a disabled ancestor (memoized: trees are immutable; read only). */
 export function disabledOnPath(tree: NodeTree): Uint8Array {
-  return rejectedOnPath(tree, tree.levels.length - 1, [], "");
+  let disabled = disabledByTree.get(tree);
+  if (!disabled) disabledByTree.set(tree, (disabled = rejectedOnPath(tree, tree.levels.length - 1, [], "")));
+  return disabled;
 }
 
 /**
@@ -65,36 +69,72 @@ export function rejectedOnPath(
 }
 
 /**
- * The job's candidates in level order: nodes neither rejected nor blocked whose every
- * dependency is done on the same node (state codes as `indexTasks` makes them). This is the hot
- * loop of a round: the checks run in node-number order, which reads the arrays sequentially,
- * into `scratch`; only that one-byte array is then read in the (random) level order.
+ * One job's candidates: the nodes of its level, in the level's order, that are neither rejected
+ * nor blocked and whose every dependency is done on the same node (state codes as `indexTasks`
+ * makes them). Policies take them from the end of that order. They are counted up front in one
+ * sequential pass (the policies and the backlog need the count), but found lazily, so a round
+ * pays for the candidates it tries, not for a list of all of them: at a million nodes per job,
+ * most rounds try few or none. Nothing the checks read changes during the policy phase, so the
+ * nodes taken are exactly the list an eager pass would have built, in the same order.
  */
-export function collectCandidates(
+export class CandidateList {
+  /** Candidates not taken yet. */
+  length: number;
+  private cursor: number;
+
+  constructor(
+    readonly slot: number,
+    readonly priority: number,
+    private readonly order: Int32Array,
+    private readonly rejected: Uint8Array,
+    private readonly codes: Uint8Array,
+    private readonly dependencies: readonly Uint8Array[],
+    levelNodes: Int32Array,
+  ) {
+    this.length = countCandidates(levelNodes, rejected, codes, dependencies);
+    this.cursor = order.length;
+  }
+
+  /** The next candidate from the end of the order; call only while `length > 0`. */
+  take(): number {
+    const { order, rejected, codes, dependencies } = this;
+    const depCount = dependencies.length;
+    outer: while (this.cursor > 0) {
+      const node = order[--this.cursor] as number;
+      if (rejected[node] !== 0 || codes[node] !== ELIGIBLE) continue;
+      for (let d = 0; d < depCount; d++) {
+        if ((dependencies[d] as Uint8Array)[node] !== DONE) continue outer;
+      }
+      this.length--;
+      return node;
+    }
+    throw new Error("CandidateList.take past the last candidate");
+  }
+}
+
+/** How many of `levelNodes` pass the candidate checks: the hot loop of a round (sequential reads only). */
+function countCandidates(
   levelNodes: Int32Array,
-  order: Int32Array,
   rejected: Uint8Array,
   codes: Uint8Array,
   dependencies: readonly Uint8Array[],
-  scratch: Uint8Array,
-): { nodes: Int32Array; length: number } {
+): number {
   const depCount = dependencies.length;
-  let length = 0;
+  let count = 0;
+  if (depCount === 0) {
+    for (let k = 0; k < levelNodes.length; k++) {
+      const node = levelNodes[k] as number;
+      if (rejected[node] === 0 && codes[node] === ELIGIBLE) count++;
+    }
+    return count;
+  }
   outer: for (let k = 0; k < levelNodes.length; k++) {
     const node = levelNodes[k] as number;
-    scratch[node] = 0;
     if (rejected[node] !== 0 || codes[node] !== ELIGIBLE) continue;
     for (let d = 0; d < depCount; d++) {
       if ((dependencies[d] as Uint8Array)[node] !== DONE) continue outer;
     }
-    scratch[node] = 1;
-    length++;
+    count++;
   }
-  const nodes = new Int32Array(length);
-  let next = 0;
-  for (let k = 0; next < length; k++) {
-    const node = order[k] as number;
-    if (scratch[node] === 1) nodes[next++] = node;
-  }
-  return { nodes, length };
+  return count;
 }

@@ -5,7 +5,7 @@
 import { WORKER_LEVEL, type Job } from "../model/config";
 import { pathToNode, type NodeNames, type NodeTree } from "../model/tree";
 import { backoffAtStart } from "./backoff";
-import { collectCandidates, disabledOnPath, levelOrder, rejectedOnPath } from "./candidates";
+import { CandidateList, disabledOnPath, levelOrder, rejectedOnPath } from "./candidates";
 import { compileFilter, FilterError, isTrivialFilter, passesName, type CompiledFilter } from "./filters";
 import { processOrphans } from "./orphans";
 import { runPolicy, type JobCandidates } from "./policies";
@@ -46,7 +46,7 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
   // Bistro shuffles the whole job map each round, then skips the jobs that cannot run.
   const jobNames = shuffleInPlace(Object.keys(config.jobs).sort(), rng);
   const slotOf = new Map(jobNames.map((name, slot) => [name, slot]));
-  const { codes, eligibleRecords, running: runningIndices } = indexTasks(tasks, slotOf, tree, nowSec);
+  const { codes, eligibleRecords, running: runningIndices } = indexTasks(tasks, slotOf, tree, nowSec, snapshot.done);
   const running = runningIndices.map((i) => tasks[i] as TaskRecord);
   stats.running = running.length;
 
@@ -58,7 +58,6 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
   book.chargeRunning(running, selector.indexOf);
 
   const none = new Uint8Array(tree.size);
-  const scratch = new Uint8Array(tree.size);
   const orders = new Map<number, Int32Array>();
   let disabled: Uint8Array | null = null;
 
@@ -87,10 +86,10 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
       ? (disabled ??= disabledOnPath(tree))
       : rejectedOnPath(tree, setup.level, setup.nodeFilters, name);
     const levelNodes = tree.byLevel[setup.level] ?? new Int32Array(0);
-    const found = collectCandidates(levelNodes, order, rejected, codes[slot] ?? none, dependencies, scratch);
+    const found = new CandidateList(slot, job.priority, order, rejected, codes[slot] ?? none, dependencies, levelNodes);
     stats.candidatesEvaluated += order.length;
     stats.candidates += found.length;
-    candidates.push({ slot, priority: job.priority, ...found });
+    candidates.push(found);
     jobPlans[slot] = {
       job,
       need: book.needOf(job),
