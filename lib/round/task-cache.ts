@@ -72,7 +72,7 @@ export function applyChange(items: Map<string, TaskItem>, change: TaskChange): v
 }
 
 /** Applies one logged change to a warm state, keeping each item in the part that holds its kind. */
-function applyToCache(cache: TaskCache, change: TaskChange): void {
+export function applyToCache(cache: TaskCache, change: TaskChange): void {
   const { job, node } = changeKey(change);
   const id = taskId(job, node);
   const live = cache.items.get(id);
