@@ -89,7 +89,7 @@ export class CandidateList {
     private readonly rejected: Uint8Array,
     private readonly codes: Uint8Array,
     private readonly dependencies: readonly Uint8Array[],
-    levelNodes: Int32Array,
+    private readonly levelNodes: Int32Array,
   ) {
     this.length = countCandidates(levelNodes, rejected, codes, dependencies);
     this.cursor = order.length;
@@ -109,6 +109,36 @@ export class CandidateList {
       return node;
     }
     throw new Error("CandidateList.take past the last candidate");
+  }
+
+  /** Drops the candidates not taken yet. */
+  discard(): void {
+    this.length = 0;
+    this.cursor = 0;
+  }
+
+  /**
+   * Takes every candidate left and returns how many of them pass `test`. The count does not
+   * depend on order, so it is made in sequential passes: all candidates, less those taken before.
+   */
+  countRest(test: (node: number) => boolean): number {
+    let count = 0;
+    for (let k = 0; k < this.levelNodes.length; k++) {
+      const node = this.levelNodes[k] as number;
+      if (this.passes(node) && test(node)) count++;
+    }
+    for (let k = this.cursor; k < this.order.length; k++) {
+      const node = this.order[k] as number;
+      if (this.passes(node) && test(node)) count--;
+    }
+    this.discard();
+    return count;
+  }
+
+  private passes(node: number): boolean {
+    if (this.rejected[node] !== 0 || this.codes[node] !== ELIGIBLE) return false;
+    for (const dependency of this.dependencies) if (dependency[node] !== DONE) return false;
+    return true;
   }
 }
 

@@ -414,6 +414,18 @@ describe("planRound properties (fast-check)", () => {
   });
 });
 
+describe("planRound's fast path for a job the workers have no room for (fast-check)", () => {
+  it("plans exactly what trying its remaining candidates one by one plans", () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        const slow = planRound(s.snapshot, NOW, seededRng(s.seed), { settleMisses: false });
+        expect(planOf(s)).toEqual(slow);
+      }),
+      RUNS,
+    );
+  });
+});
+
 /** The candidate list as the planner built it before candidates were found lazily: every one, eagerly. */
 function eagerCandidates(
   order: Int32Array,

@@ -145,7 +145,12 @@ describe("the warm state's compact done tasks", () => {
 
   it("gives a done task to the walked items when a round must see it whole", () => {
     const cache = taskCacheOf([doneItem("h1"), doneItem("h2")], 7, 0);
-    expect(promoteDone(cache, [{ job: "j", node: "h2" }, { job: "j", node: "h3" }])).toEqual([doneItem("h2")]);
+    expect(
+      promoteDone(cache, [
+        { job: "j", node: "h2" },
+        { job: "j", node: "h3" },
+      ]),
+    ).toEqual([doneItem("h2")]);
     expect(cache.done.has("j", "h2")).toBe(false);
     expect(cache.items.get(taskId("j", "h2"))).toEqual(doneItem("h2"));
   });
