@@ -71,42 +71,44 @@ export function rejectedOnPath(
 /**
  * One job's candidates: the nodes of its level, in the level's order, that are neither rejected
  * nor blocked and whose every dependency is done on the same node (state codes as `indexTasks`
- * makes them). Policies take them from the end of that order. They are counted up front in one
- * sequential pass (the policies and the backlog need the count), but found lazily, so a round
- * pays for the candidates it tries, not for a list of all of them: at a million nodes per job,
- * most rounds try few or none. Nothing the checks read changes during the policy phase, so the
- * nodes taken are exactly the list an eager pass would have built, in the same order.
+ * makes them). Policies take them from the end of that order. One sequential pass over the
+ * level's nodes (the hot loop of a round) counts them and marks them in a byte per node; they
+ * are then found lazily in the order, one byte read each, so a round pays for the order walk of
+ * the candidates it tries, not of all of them: at a million nodes per job, most rounds try few.
+ * Nothing the checks read changes during the policy phase, so the nodes taken are exactly the
+ * list an eager pass would have built, in the same order.
  */
 export class CandidateList {
   /** Candidates not taken yet. */
   length: number;
   private cursor: number;
+  /** 1 for each candidate node. */
+  private readonly mask: Uint8Array;
 
   constructor(
     readonly slot: number,
     readonly priority: number,
     private readonly order: Int32Array,
-    private readonly rejected: Uint8Array,
-    private readonly codes: Uint8Array,
-    private readonly dependencies: readonly Uint8Array[],
+    rejected: Uint8Array,
+    codes: Uint8Array,
+    dependencies: readonly Uint8Array[],
     private readonly levelNodes: Int32Array,
+    treeSize: number,
   ) {
-    this.length = countCandidates(levelNodes, rejected, codes, dependencies);
+    this.mask = new Uint8Array(treeSize);
+    this.length = markCandidates(levelNodes, rejected, codes, dependencies, this.mask);
     this.cursor = order.length;
   }
 
   /** The next candidate from the end of the order; call only while `length > 0`. */
   take(): number {
-    const { order, rejected, codes, dependencies } = this;
-    const depCount = dependencies.length;
-    outer: while (this.cursor > 0) {
+    const { order, mask } = this;
+    while (this.cursor > 0) {
       const node = order[--this.cursor] as number;
-      if (rejected[node] !== 0 || codes[node] !== ELIGIBLE) continue;
-      for (let d = 0; d < depCount; d++) {
-        if ((dependencies[d] as Uint8Array)[node] !== DONE) continue outer;
+      if (mask[node] === 1) {
+        this.length--;
+        return node;
       }
-      this.length--;
-      return node;
     }
     throw new Error("CandidateList.take past the last candidate");
   }
@@ -122,39 +124,38 @@ export class CandidateList {
    * depend on order, so it is made in sequential passes: all candidates, less those taken before.
    */
   countRest(test: (node: number) => boolean): number {
+    const { levelNodes, order, mask } = this;
     let count = 0;
-    for (let k = 0; k < this.levelNodes.length; k++) {
-      const node = this.levelNodes[k] as number;
-      if (this.passes(node) && test(node)) count++;
+    for (let k = 0; k < levelNodes.length; k++) {
+      const node = levelNodes[k] as number;
+      if (mask[node] === 1 && test(node)) count++;
     }
-    for (let k = this.cursor; k < this.order.length; k++) {
-      const node = this.order[k] as number;
-      if (this.passes(node) && test(node)) count--;
+    for (let k = this.cursor; k < order.length; k++) {
+      const node = order[k] as number;
+      if (mask[node] === 1 && test(node)) count--;
     }
     this.discard();
     return count;
   }
-
-  private passes(node: number): boolean {
-    if (this.rejected[node] !== 0 || this.codes[node] !== ELIGIBLE) return false;
-    for (const dependency of this.dependencies) if (dependency[node] !== DONE) return false;
-    return true;
-  }
 }
 
-/** How many of `levelNodes` pass the candidate checks: the hot loop of a round (sequential reads only). */
-function countCandidates(
+/** Marks in `mask` (all 0) which of `levelNodes` pass the candidate checks; returns how many. */
+function markCandidates(
   levelNodes: Int32Array,
   rejected: Uint8Array,
   codes: Uint8Array,
   dependencies: readonly Uint8Array[],
+  mask: Uint8Array,
 ): number {
   const depCount = dependencies.length;
   let count = 0;
   if (depCount === 0) {
     for (let k = 0; k < levelNodes.length; k++) {
       const node = levelNodes[k] as number;
-      if (rejected[node] === 0 && codes[node] === ELIGIBLE) count++;
+      if (rejected[node] === 0 && codes[node] === ELIGIBLE) {
+        mask[node] = 1;
+        count++;
+      }
     }
     return count;
   }
@@ -164,6 +165,7 @@ function countCandidates(
     for (let d = 0; d < depCount; d++) {
       if ((dependencies[d] as Uint8Array)[node] !== DONE) continue outer;
     }
+    mask[node] = 1;
     count++;
   }
   return count;

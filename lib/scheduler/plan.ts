@@ -98,7 +98,8 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng, opt
       ? (disabled ??= disabledOnPath(tree))
       : rejectedOnPath(tree, setup.level, setup.nodeFilters, name);
     const levelNodes = tree.byLevel[setup.level] ?? new Int32Array(0);
-    const found = new CandidateList(slot, job.priority, order, rejected, codes[slot] ?? none, dependencies, levelNodes);
+    const jobCodes = codes[slot] ?? none;
+    const found = new CandidateList(slot, job.priority, order, rejected, jobCodes, dependencies, levelNodes, tree.size);
     stats.candidatesEvaluated += order.length;
     stats.candidates += found.length;
     candidates.push(found);

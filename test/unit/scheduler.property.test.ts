@@ -457,12 +457,12 @@ describe("CandidateList (fast-check)", () => {
             seed: fc.integer(),
           }),
         ),
-        ({ levelNodes, rejected, codes, dependencies, seed }) => {
+        ({ size, levelNodes, rejected, codes, dependencies, seed }) => {
           const nodes = Int32Array.from(levelNodes);
           const order = nodes.slice();
           const rng = seededRng(seed);
           order.sort(() => rng() - 0.5);
-          const list = new CandidateList(0, 1, order, rejected, codes, dependencies, nodes);
+          const list = new CandidateList(0, 1, order, rejected, codes, dependencies, nodes, size);
           const expected = eagerCandidates(order, rejected, codes, dependencies);
           expect(list.length).toBe(expected.length);
           const taken: number[] = [];
