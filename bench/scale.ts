@@ -11,7 +11,6 @@
 //   npm run bench:scale [-- --nodes 1000000 --jobs 10 --finished 1000000 --changed 100000 --parallel 32]
 import { randomUUID } from "node:crypto";
 import { loadavg } from "node:os";
-import { GCProfiler } from "node:v8";
 import { makeAwsClients } from "../lib/aws";
 import { startEmulators } from "../lib/local/emulators";
 import { runRounds, type RoundDeps } from "../lib/round/run-round";
@@ -20,6 +19,7 @@ import { putConfig } from "../lib/store/config-store";
 import type { StoreContext } from "../lib/store/context";
 import { ensureTable } from "../lib/store/table";
 import { meterRequests } from "../test/helpers/request-meter";
+import { watchPeakMemory, type PeakMemory } from "./peak-memory";
 import { seedFinishedTasks } from "../test/helpers/seed-tasks";
 
 const arg = (name: string, fallback: number) => {
@@ -84,27 +84,15 @@ async function seed(ctx: StoreContext, offset: number, count: number, nowSec: nu
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
-/** Peak JS heap and memory outside it (typed arrays, Buffers) while `work` runs: sampled, and before each GC. */
-async function peakMemory<T>(work: () => Promise<T>): Promise<{ result: T; heap: number; outside: number }> {
-  let heap = 0;
-  let outside = 0;
-  const sample = () => {
-    const now = process.memoryUsage();
-    heap = Math.max(heap, now.heapUsed);
-    outside = Math.max(outside, now.external);
-  };
-  const collections = new GCProfiler();
-  collections.start();
-  const timer = setInterval(sample, 10);
+/** Peak JS heap and memory outside it (typed arrays, Buffers) while `work` runs. */
+async function peakMemory<T>(work: () => Promise<T>): Promise<{ result: T } & PeakMemory> {
+  const watch = watchPeakMemory();
   try {
-    return { result: await work(), heap, outside };
-  } finally {
-    clearInterval(timer);
-    sample();
-    for (const { beforeGC } of collections.stop().statistics) {
-      heap = Math.max(heap, beforeGC.heapStatistics.usedHeapSize);
-      outside = Math.max(outside, beforeGC.heapStatistics.externalMemory);
-    }
+    const result = await work();
+    return { result, ...watch.stop() };
+  } catch (error) {
+    watch.stop();
+    throw error;
   }
 }
 
