@@ -23,21 +23,35 @@ export function isCompactDone(item: TaskItem): boolean {
 }
 
 const INITIAL_SLOTS = 64;
+const HASH_BYTES = 32;
+/** Attempt ids as rounds make them (`r<round>.<index>`, lib/round/round-orders.ts), stored as two numbers. */
+const ROUND_ATTEMPT = /^r([1-9]\d{0,8}|0)\.([1-9]\d{0,8}|0)$/;
 
-/** One job's done tasks: a slot per task, free slots reused. */
+/**
+ * One job's done tasks: a slot per task, free slots reused. Numbers live in typed columns; the
+ * attempt id and token hash too when they have the usual shapes (a round's attempt id, a SHA-256
+ * in base64url), so a million tasks are a million node-name strings and little else to the GC.
+ */
 class JobDone {
+  /** Node name -> slot. */
   readonly slotOf = new Map<string, number>();
-  private nodes: (string | undefined)[] = [];
   private version = new Int32Array(INITIAL_SLOTS);
   private bits = new Int32Array(INITIAL_SLOTS);
   private timeSec = new Float64Array(INITIAL_SLOTS);
   private backoffSec = new Float64Array(INITIAL_SLOTS);
-  private lastAttempt: (string | undefined)[] = [];
-  private lastTokenHash: (string | undefined)[] = [];
+  /** `r<round>.<index>`: round and index; round -1: see `otherAttempts` (absent there: none). */
+  private attemptRound = new Int32Array(INITIAL_SLOTS);
+  private attemptIndex = new Int32Array(INITIAL_SLOTS);
+  private hashes = new Uint8Array(INITIAL_SLOTS * HASH_BYTES);
+  /** 1: the hash is in `hashes`; 0: see `otherHashes` (absent there: none). */
+  private hasHash = new Uint8Array(INITIAL_SLOTS);
+  private readonly otherAttempts = new Map<number, string>();
+  private readonly otherHashes = new Map<number, string>();
   private readonly free: number[] = [];
+  private slots = 0;
   /** One byte per node of `tree`: TASK_DONE where this job is done (the tree's first copy of a name). */
-  codes: Uint8Array | null = null;
-  tree: NodeTree | null = null;
+  private codes: Uint8Array | null = null;
+  private tree: NodeTree | null = null;
 
   constructor(readonly job: string) {}
 
@@ -48,40 +62,38 @@ class JobDone {
   add(item: TaskItem): void {
     let slot = this.slotOf.get(item.node);
     if (slot === undefined) {
-      slot = this.free.pop() ?? this.nodes.length;
+      slot = this.free.pop() ?? this.slots++;
       if (slot >= this.version.length) this.grow(slot + 1);
       this.slotOf.set(item.node, slot);
       this.mark(item.node, TASK_DONE);
     }
     const status = item.status as TaskStatus;
-    this.nodes[slot] = item.node;
     this.version[slot] = item.version;
     this.bits[slot] = status.bits;
     this.timeSec[slot] = status.timeSec;
     this.backoffSec[slot] = status.backoffSec;
-    this.lastAttempt[slot] = item.lastAttempt;
-    this.lastTokenHash[slot] = item.lastTokenHash;
+    this.setAttempt(slot, item.lastAttempt);
+    this.setHash(slot, item.lastTokenHash);
   }
 
   /** The held task as a task item, or undefined. */
   get(node: string): TaskItem | undefined {
     const slot = this.slotOf.get(node);
-    return slot === undefined ? undefined : this.item(slot);
+    return slot === undefined ? undefined : this.item(node, slot);
   }
 
   delete(node: string): void {
     const slot = this.slotOf.get(node);
     if (slot === undefined) return;
     this.slotOf.delete(node);
-    this.nodes[slot] = undefined;
-    this.lastAttempt[slot] = undefined;
-    this.lastTokenHash[slot] = undefined;
+    this.otherAttempts.delete(slot);
+    this.otherHashes.delete(slot);
     this.free.push(slot);
     this.mark(node, 0);
   }
 
   *items(): Generator<TaskItem> {
-    for (const slot of this.slotOf.values()) yield this.item(slot);
+    for (const [node, slot] of this.slotOf) yield this.item(node, slot);
   }
 
   /** The done codes over `tree`, rebuilt when the tree is a new one. */
@@ -100,12 +112,48 @@ class JobDone {
     if (index !== undefined) this.codes[index] = code;
   }
 
-  private item(slot: number): TaskItem {
-    const lastAttempt = this.lastAttempt[slot];
-    const lastTokenHash = this.lastTokenHash[slot];
+  private setAttempt(slot: number, attempt: string | undefined): void {
+    this.otherAttempts.delete(slot);
+    const match = attempt === undefined ? null : ROUND_ATTEMPT.exec(attempt);
+    if (match) {
+      this.attemptRound[slot] = Number(match[1]);
+      this.attemptIndex[slot] = Number(match[2]);
+      return;
+    }
+    this.attemptRound[slot] = -1;
+    if (attempt !== undefined) this.otherAttempts.set(slot, attempt);
+  }
+
+  private attempt(slot: number): string | undefined {
+    const round = this.attemptRound[slot] as number;
+    return round < 0 ? this.otherAttempts.get(slot) : `r${round}.${this.attemptIndex[slot]}`;
+  }
+
+  private setHash(slot: number, hash: string | undefined): void {
+    this.otherHashes.delete(slot);
+    this.hasHash[slot] = 0;
+    if (hash === undefined) return;
+    const bytes = Buffer.from(hash, "base64url");
+    if (bytes.length === HASH_BYTES && bytes.toString("base64url") === hash) {
+      this.hashes.set(bytes, slot * HASH_BYTES);
+      this.hasHash[slot] = 1;
+    } else {
+      this.otherHashes.set(slot, hash);
+    }
+  }
+
+  private hash(slot: number): string | undefined {
+    if (this.hasHash[slot] !== 1) return this.otherHashes.get(slot);
+    const start = slot * HASH_BYTES;
+    return Buffer.from(this.hashes.buffer, this.hashes.byteOffset + start, HASH_BYTES).toString("base64url");
+  }
+
+  private item(node: string, slot: number): TaskItem {
+    const lastAttempt = this.attempt(slot);
+    const lastTokenHash = this.hash(slot);
     return {
       job: this.job,
-      node: this.nodes[slot] as string,
+      node,
       state: "done",
       version: this.version[slot] as number,
       status: {
@@ -120,7 +168,7 @@ class JobDone {
 
   private grow(min: number): void {
     const size = Math.max(min, this.version.length * 2);
-    const grown = <T extends Int32Array | Float64Array>(from: T, to: T): T => {
+    const grown = <T extends Int32Array | Float64Array | Uint8Array>(from: T, to: T): T => {
       to.set(from);
       return to;
     };
@@ -128,6 +176,10 @@ class JobDone {
     this.bits = grown(this.bits, new Int32Array(size));
     this.timeSec = grown(this.timeSec, new Float64Array(size));
     this.backoffSec = grown(this.backoffSec, new Float64Array(size));
+    this.attemptRound = grown(this.attemptRound, new Int32Array(size));
+    this.attemptIndex = grown(this.attemptIndex, new Int32Array(size));
+    this.hashes = grown(this.hashes, new Uint8Array(size * HASH_BYTES));
+    this.hasHash = grown(this.hasHash, new Uint8Array(size));
   }
 }
 

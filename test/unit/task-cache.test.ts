@@ -1,5 +1,6 @@
 // Change entries applied to a warm state (ADR 0003 step 2): each change does what its write did to
 // the stored item, once; applying a change again, or one the held item already contains, is a no-op.
+import { hashSecret } from "../../lib/dispatch/tokens";
 import { StatusValues } from "../../lib/model/status";
 import { taskId } from "../../lib/model/task";
 import { applyChange, applyToCache, promoteDone, taskCacheOf, type TaskCache } from "../../lib/round/task-cache";
@@ -141,6 +142,23 @@ describe("the warm state's compact done tasks", () => {
     // A new tree (a node refresh) rebuilds the codes from the names.
     const moved = makeTree(["host"], { h2: [], h9: [] });
     expect([...(cache.done.codesFor(moved).get("j") ?? [])][moved.indexOf.get("h2")!]).toBe(TASK_DONE);
+  });
+
+  it("gives back attempt ids and token hashes of any shape exactly", () => {
+    const shaped = [
+      { lastAttempt: "r12.3", lastTokenHash: hashSecret("token") },
+      { lastAttempt: "r01.2", lastTokenHash: `${hashSecret("token")}=` },
+      { lastAttempt: "r1.2.3", lastTokenHash: "short" },
+      { lastAttempt: "r4294967296.0" },
+      {},
+    ];
+    const items = shaped.map((fields, i): TaskItem => {
+      const { lastAttempt: _a, lastTokenHash: _h, ...base } = doneItem(`h${i}`);
+      return { ...base, ...fields };
+    });
+    const cache = taskCacheOf(items, 7, 0);
+    expect(cache.done.size).toBe(items.length);
+    expect(all(cache)).toEqual(items);
   });
 
   it("gives a done task to the walked items when a round must see it whole", () => {
