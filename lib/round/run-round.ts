@@ -114,13 +114,8 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   // Plan (pure). Tasks the store refused earlier plan with the error recorded for them.
   const refusals = liveRefusals(state.refusedTasks, config, tree);
   // A refusal applies to its task's record: a done task it names is walked whole this round.
-  if (deps.taskCache)
-    items.push(
-      ...promoteDone(
-        deps.taskCache,
-        refusals.map(({ refusal, node }) => ({ job: refusal.job, node })),
-      ),
-    );
+  const refused = refusals.map(({ refusal, node }) => ({ job: refusal.job, node }));
+  if (deps.taskCache) items.push(...promoteDone(deps.taskCache, refused));
   const records: TaskRecord[] = withRefusals(items.map(toRecord), refusals);
   const snapshot: RoundSnapshot = {
     config,
