@@ -2,7 +2,7 @@
 // nodes of its level it may start on now: not running, done, failed or backing off (per the
 // task index); no disabled node on the path to the instance; every level's filter passed;
 // dependencies done.
-import type { NodeOrder } from "../model/config";
+import type { Job, NodeOrder } from "../model/config";
 import type { NodeTree } from "../model/tree";
 import { passesNode, type CompiledFilter } from "./filters";
 import { shuffleInPlace, type Rng } from "./random";
@@ -39,6 +39,26 @@ export function disabledOnPath(tree: NodeTree): Uint8Array {
   let disabled = disabledByTree.get(tree);
   if (!disabled) disabledByTree.set(tree, (disabled = rejectedOnPath(tree, tree.levels.length - 1, [], "")));
   return disabled;
+}
+
+const rejectedByJob = new WeakMap<NodeTree, WeakMap<Job, Uint8Array>>();
+
+/**
+ * `rejectedOnPath` for a job's own filters, memoized per tree and job object: a warm process
+ * keeps both while the node set and config version stand, and a million nodes' filter checks
+ * (regexes, hashes) then run once, not every round. Read only.
+ */
+export function rejectedForJob(
+  tree: NodeTree,
+  job: Job,
+  maxLevel: number,
+  filters: readonly (CompiledFilter | null)[],
+): Uint8Array {
+  let byJob = rejectedByJob.get(tree);
+  if (!byJob) rejectedByJob.set(tree, (byJob = new WeakMap()));
+  let rejected = byJob.get(job);
+  if (!rejected) byJob.set(job, (rejected = rejectedOnPath(tree, maxLevel, filters, job.name)));
+  return rejected;
 }
 
 /**

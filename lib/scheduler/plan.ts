@@ -5,7 +5,7 @@
 import { WORKER_LEVEL, type Job } from "../model/config";
 import { pathToNode, type NodeNames, type NodeTree } from "../model/tree";
 import { backoffAtStart } from "./backoff";
-import { CandidateList, disabledOnPath, levelOrder, rejectedOnPath } from "./candidates";
+import { CandidateList, disabledOnPath, levelOrder, rejectedForJob } from "./candidates";
 import { compileFilter, FilterError, isTrivialFilter, passesName, type CompiledFilter } from "./filters";
 import { processOrphans } from "./orphans";
 import { runPolicy, type JobCandidates } from "./policies";
@@ -96,7 +96,7 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng, opt
     if (!order) orders.set(setup.level, (order = levelOrder(tree, setup.level, settings.nodeOrder, rng)));
     const rejected = setup.nodeFilters.every((f, level) => f === null || level > setup.level)
       ? (disabled ??= disabledOnPath(tree))
-      : rejectedOnPath(tree, setup.level, setup.nodeFilters, name);
+      : rejectedForJob(tree, job, setup.level, setup.nodeFilters);
     const levelNodes = tree.byLevel[setup.level] ?? new Int32Array(0);
     const jobCodes = codes[slot] ?? none;
     const found = new CandidateList(slot, job.priority, order, rejected, jobCodes, dependencies, levelNodes, tree.size);
