@@ -3,6 +3,7 @@
 // take JSON; Bistro's `POST /` gets the raw body, so a body that is not JSON still gets Bistro's
 // one-string answer), CORS preflights, and lib/api's error mapping as the one error handler.
 // Thin: builds deps from the environment once per container.
+import "./stack-traces"; // first: maps stack traces to the sources, read on first use
 import middy, { type MiddlewareObj } from "@middy/core";
 import httpRouterHandler, { type Route } from "@middy/http-router";
 import { Logger } from "@aws-lambda-powertools/logger";

@@ -1,6 +1,7 @@
 // Lambda entry point of the scheduling round: triggered by the EventBridge schedule (the
 // backstop) and by pokes (async invokes). Reserved concurrency 1 keeps invocations in line;
 // the lease makes a second one harmless anyway. Thin: wires clients and env into runRounds.
+import "./stack-traces"; // first: maps stack traces to the sources, read on first use
 import middy from "@middy/core";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";

@@ -1,6 +1,7 @@
 // Lambda entry point of status ingestion: SQS batches from the status queue, handed to the one
 // ingestion path (lib/round/apply-statuses `ingestStatuses`, which checks, applies and pokes);
 // malformed messages and refused releases become partial batch failures (retried, then dead-lettered).
+import "./stack-traces"; // first: maps stack traces to the sources, read on first use
 import middy from "@middy/core";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";

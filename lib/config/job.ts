@@ -26,6 +26,7 @@ import {
   ObjectReader,
   POSITIVE_INT,
   readStringArray,
+  rule,
   STRING,
   type Rule,
 } from "./read";
@@ -36,10 +37,10 @@ export const JOB_PREFIX = "bistro_job->";
 /** The longest `attempt_duration_seconds`: 30 days. */
 export const MAX_ATTEMPT_DURATION_SECONDS = 30 * 86_400;
 /** AWS Batch's `attemptDurationSeconds`, as a Bistro-style job key: whole seconds, 1 to 30 days. */
-const ATTEMPT_DURATION_SECONDS: Rule<number> = {
-  schema: z.int().check(z.minimum(1), z.maximum(MAX_ATTEMPT_DURATION_SECONDS)),
-  expected: `whole seconds from 1 to ${MAX_ATTEMPT_DURATION_SECONDS}`,
-};
+const ATTEMPT_DURATION_SECONDS: Rule<number> = rule(
+  () => z.int().check(z.minimum(1), z.maximum(MAX_ATTEMPT_DURATION_SECONDS)),
+  `whole seconds from 1 to ${MAX_ATTEMPT_DURATION_SECONDS}`,
+);
 
 export interface JobParseResult {
   job: Job;

@@ -11,33 +11,45 @@ export interface Rule<T> {
   readonly expected: string;
 }
 
-function rule<T>(schema: z.ZodMiniType<T>, expected: string): Rule<T> {
-  return { schema, expected };
+/**
+ * A rule whose schema is built on first use, not at import: building zod schemas is most of the
+ * work these modules would do when a Lambda bundle is required (docs/adr/0003), and many rules
+ * are never used by a given function.
+ */
+export function rule<T>(build: () => z.ZodMiniType<T>, expected: string): Rule<T> {
+  let schema: z.ZodMiniType<T> | undefined;
+  return {
+    get schema() {
+      return (schema ??= build());
+    },
+    expected,
+  };
 }
 
-export const BOOL = rule(z.boolean(), "true or false");
-export const INT = rule(z.int(), "an integer");
-export const NON_NEGATIVE_INT = rule(z.int().check(z.minimum(0)), "an integer >= 0");
-export const POSITIVE_INT = rule(z.int().check(z.minimum(1)), "an integer >= 1");
-export const NUMBER = rule(z.number(), "a number");
+export const BOOL = rule(() => z.boolean(), "true or false");
+export const INT = rule(() => z.int(), "an integer");
+export const NON_NEGATIVE_INT = rule(() => z.int().check(z.minimum(0)), "an integer >= 0");
+export const POSITIVE_INT = rule(() => z.int().check(z.minimum(1)), "an integer >= 1");
+export const NUMBER = rule(() => z.number(), "a number");
 /** Far beyond any useful wait, and small enough that its milliseconds stay exact integers. */
 export const MAX_SECONDS = 1e12;
 export const SECONDS = rule(
-  z.number().check(z.minimum(0), z.maximum(MAX_SECONDS)),
+  () => z.number().check(z.minimum(0), z.maximum(MAX_SECONDS)),
   "a number of seconds from 0 to 1e12",
 );
-export const STRING = rule(z.string(), "a string");
+export const STRING = rule(() => z.string(), "a string");
 /** Any JSON object, copied (see copyJson); z.record would drop a `__proto__` key. */
 export const OBJECT = rule(
-  z.pipe(
-    z.custom<Record<string, unknown>>(isPlainObject),
-    z.transform((value) => copyJson(value) as Record<string, unknown>),
-  ),
+  () =>
+    z.pipe(
+      z.custom<Record<string, unknown>>(isPlainObject),
+      z.transform((value) => copyJson(value) as Record<string, unknown>),
+    ),
   "an object",
 );
 
 export function enumRule<T extends string>(values: readonly [T, ...T[]]): Rule<T> {
-  return rule(z.enum(values), `one of ${oneOf(values)}`);
+  return rule(() => z.enum(values), `one of ${oneOf(values)}`);
 }
 
 /** The value if it fits `r`; otherwise records "expected ..., found ..." and returns undefined. */

@@ -10,27 +10,30 @@ export const MAX_TASK_MEMORY_MB = 1_073_741_824;
 /** Largest per-task CPU weight in cores (cpu.weight 10000 = 100 cores; more is clamped anyway). */
 export const MAX_TASK_CPU_CORES = 100_000;
 
+// The parts below are functions, called while a schema is built: nothing is built at import.
+
 /** A required identifier (job, node, attempt, worker). */
-const nonEmpty = z.string().check(z.minLength(1));
+const nonEmpty = () => z.string().check(z.minLength(1));
 
 /** The attempt's token (docs/adr/0004): only the worker holding the order knows it. */
-const attemptToken = z.string().check(z.minLength(1), z.maxLength(MAX_SECRET_LENGTH));
+const attemptToken = () => z.string().check(z.minLength(1), z.maxLength(MAX_SECRET_LENGTH));
 
-const killRequest = z.object({
-  method: z.enum(["term", "term_wait_kill", "kill"]),
-  killWaitMs: z.int().check(z.nonnegative()),
-});
+const killRequest = () =>
+  z.object({
+    method: z.enum(["term", "term_wait_kill", "kill"]),
+    killWaitMs: z.int().check(z.nonnegative()),
+  });
 
 /** Start one attempt: everything the worker needs to run Bistro's task protocol. */
 export const startMessageSchema = z.lazy(() =>
   z.object({
     type: z.literal("start"),
-    job: nonEmpty,
-    node: nonEmpty,
-    attempt: nonEmpty,
-    token: attemptToken,
+    job: nonEmpty(),
+    node: nonEmpty(),
+    attempt: nonEmpty(),
+    token: attemptToken(),
     /** The worker instance the order is for; another instance of the same worker id refuses it. */
-    workerInstance: z.optional(nonEmpty),
+    workerInstance: z.optional(nonEmpty()),
     /**
      * Heartbeat lists made at or after this time (ms) must name the attempt while the worker holds
      * it: the scheduler ends an attempt such a list leaves out. So a worker that already sent such a
@@ -42,7 +45,7 @@ export const startMessageSchema = z.lazy(() =>
     /** The task JSON (argv[3]): id, config, prev_status, path_to_node, resources_by_node, worker_node... */
     taskJson: z.record(z.string(), z.unknown()),
     /** How to kill this task when asked, and on worker shutdown. */
-    killRequest,
+    killRequest: killRequest(),
     /** Bistro task_subprocess options that the worker honours (poll_ms, log line quota). */
     pollMs: z.int().check(z.positive()),
     maxLogLinesPerPollInterval: z.int(),
@@ -72,11 +75,11 @@ export type StartMessage = z.infer<typeof startMessageSchema>;
 export const killMessageSchema = z.lazy(() =>
   z.object({
     type: z.literal("kill"),
-    job: nonEmpty,
-    node: nonEmpty,
-    attempt: nonEmpty,
-    token: attemptToken,
-    request: killRequest,
+    job: nonEmpty(),
+    node: nonEmpty(),
+    attempt: nonEmpty(),
+    token: attemptToken(),
+    request: killRequest(),
     reason: z.string(),
   }),
 );
@@ -88,12 +91,12 @@ export type WorkerMessage = z.infer<typeof workerMessageSchema>;
 /** How one attempt ended, as the worker saw it; the status line is interpreted centrally. */
 export const taskEndSchema = z.lazy(() =>
   z.object({
-    job: nonEmpty,
-    node: nonEmpty,
-    attempt: nonEmpty,
-    worker: nonEmpty,
+    job: nonEmpty(),
+    node: nonEmpty(),
+    attempt: nonEmpty(),
+    worker: nonEmpty(),
     /** The token of the start or kill order; an end without the right one is refused at ingest. */
-    token: z.optional(attemptToken),
+    token: z.optional(attemptToken()),
     /** The last line the task wrote to its status file, if any. */
     rawStatus: z.optional(z.string()),
     /** True when the worker signalled the task (a kill order, shutdown). */

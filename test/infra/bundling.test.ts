@@ -1,7 +1,9 @@
 // One synth that really bundles (local esbuild, no Docker): each function's asset is a minified
 // CJS bundle under 250 KB (bench:bundle's goal) with a source map, leaves the AWS SDK to the
 // runtime, loads in Node with its `handler` exported and only the SDK packages it always needs,
-// and carries re2js beside the bundle for its first pattern.
+// builds no zod schema and reads no source map while it loads (both wait for first use: the
+// cold-start goal of docs/adr/0003), maps its first stack trace to the sources, and carries re2js
+// beside the bundle for its first pattern.
 import { execFileSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import * as path from "node:path";
@@ -75,4 +77,57 @@ test.each(names)("%s: loads in Node, exports handler, and requires the SDK from 
   expect(result.handler).toBe("function");
   // Exactly these: no other SDK client, and no re2js, until first used.
   expect(result.sdk).toEqual(SDK_AT_LOAD[name]);
+});
+
+/** An entry point of each function that fails, inside the bundle, when TABLE_NAME is not set. */
+const FAILING_CALL: Record<(typeof names)[number], string> = {
+  roundFunction: `m.roundHandler({}, { awsRequestId: "probe" })`,
+  ingestFunction: `m.statusHandler({ Records: [] })`,
+  apiFunction: `m.apiHandler({}, {})`,
+};
+
+test.each(names)("%s: builds no schema and reads no map at require; maps its first stack trace", (name) => {
+  const bundle = path.join(bundleDirectory(name), "index.js");
+  // zod calls `__zod_globalConfig.postProcessor` on every schema it builds (its hook for
+  // zod/compile); z.lazy wrappers are empty shells, their schema is built on first parse.
+  const script = `
+    const built = [];
+    globalThis.__zod_globalConfig = { postProcessor: (schema) => { if (schema._zod.def.type !== "lazy") built.push(schema._zod.def.type); } };
+    const fs = require("node:fs");
+    const readFileSync = fs.readFileSync;
+    const maps = [];
+    fs.readFileSync = function (file, ...rest) {
+      if (String(file).endsWith(".map")) maps.push(String(file));
+      return readFileSync.call(this, file, ...rest);
+    };
+    const m = require(${JSON.stringify(bundle)});
+    const atRequire = { built: [...built], maps: [...maps] };
+    // The hook is live in this zod version: a schema built now is seen.
+    require("zod/mini").string();
+    ${FAILING_CALL[name]}.then(
+      () => console.log(JSON.stringify({ error: "no error" })),
+      (error) => console.log(JSON.stringify({ atRequire, hookSeen: built.length > atRequire.built.length, stack: error.stack, maps })),
+    );`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_PATH: path.join(REPO_ROOT, "node_modules"),
+    AWS_REGION: "us-east-1",
+  };
+  delete env.TABLE_NAME;
+  delete env.NODE_OPTIONS;
+  const output = execFileSync(process.execPath, ["-e", script], { env, encoding: "utf8" });
+  const result = JSON.parse(output.trim().split("\n").at(-1) ?? "{}") as {
+    atRequire: { built: string[]; maps: string[] };
+    hookSeen: boolean;
+    stack: string;
+    maps: string[];
+  };
+  expect(result.atRequire).toEqual({ built: [], maps: [] });
+  expect(result.hookSeen).toBe(true);
+  // The first trace read the map once and names the TypeScript source of the throw.
+  expect(result.maps).toEqual([`${bundle}.map`]);
+  expect(result.stack.split("\n").slice(0, 2)).toEqual([
+    "Error: Environment variable TABLE_NAME is not set; the stack sets it for every Sous function.",
+    expect.stringMatching(/^ {4}at requireEnv \(functions\/env\.ts:\d+:\d+\)$/) as unknown,
+  ]);
 });

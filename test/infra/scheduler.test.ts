@@ -129,8 +129,10 @@ describe("functions", () => {
         TracingConfig: { Mode: "Active" },
         LoggingConfig: { LogGroup: { Ref: expect.any(String) as unknown } },
       });
+      // No --enable-source-maps: it reads the map and scans the bundle at every cold start;
+      // functions/stack-traces.ts maps traces on first use instead.
       expect((fn.Properties?.Environment as { Variables: Record<string, string> }).Variables.NODE_OPTIONS).toBe(
-        "--enable-source-maps",
+        undefined,
       );
     }
   });
@@ -149,7 +151,6 @@ describe("functions", () => {
         "LOG_BUCKET",
         "NODES_RETRY_MS",
         "NODES_UPDATE_MS",
-        "NODE_OPTIONS",
         "SOUS_DEPLOYMENT",
         "STATUS_QUEUE_URL",
         "TABLE_NAME",
