@@ -159,7 +159,7 @@ describe("task command line, environment and working directory", () => {
 describe("LineSplitter", () => {
   const split = (chunks: string[], max = MAX_LINE_BYTES) => {
     const splitter = new LineSplitter(max);
-    const out = chunks.flatMap((chunk) => sliceTexts(splitter.push(Buffer.from(chunk))));
+    const out = chunks.flatMap((chunk) => splitter.push(Buffer.from(chunk)).flatMap(sliceTexts));
     const rest = splitter.end();
     return rest === undefined ? out : [...out, ...sliceTexts(rest)];
   };
@@ -189,8 +189,9 @@ describe("LineSplitter", () => {
           let offset = 0;
           for (let i = 0; offset < input.length; i++) {
             const size = cuts[i % cuts.length] ?? 1;
-            const { data, bounds } = splitter.push(input.subarray(offset, offset + size));
-            for (let j = 0; j < bounds.length; j += 2) out.push(data.subarray(bounds[j], bounds[j + 1]));
+            for (const { data, bounds } of splitter.push(input.subarray(offset, offset + size))) {
+              for (let j = 0; j < bounds.length; j += 2) out.push(data.subarray(bounds[j], bounds[j + 1]));
+            }
             offset += size;
           }
           expect(splitter.end()).toBeUndefined();
