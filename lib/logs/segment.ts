@@ -239,13 +239,15 @@ export class SegmentBuilder {
   }
 
   /** The object body and the byte ranges the index records. Throws if nothing was added. */
-  build(): BuiltSegment {
+  build(allocate: (length: number) => Buffer = (length) => Buffer.allocUnsafe(length)): BuiltSegment {
     if (this.count === 0) throw new Error("Cannot build an empty segment");
+    // The body is written straight into memory from `allocate` (the writer reuses written bodies').
+    const body = allocate(this.size);
+    let written = 0;
     const groups = [...this.groups.values()].sort(compareGroups);
     const sections: StreamRanges = {};
     const jobs = new Map<string, StreamRanges>();
     const tasks = new Map<string, { task: TaskAttempt; ranges: StreamRanges }>();
-    const parts: Buffer[] = [];
     let offset = 0;
     for (const group of groups) {
       extend(sections, group, offset);
@@ -257,11 +259,13 @@ export class SegmentBuilder {
       const taskEntry = tasks.get(taskKey) ?? { task, ranges: {} };
       tasks.set(taskKey, taskEntry);
       extend(taskEntry.ranges, group, offset);
-      parts.push(Buffer.from(group.header, "utf8"), ...group.rows.buffers());
+      written += body.write(group.header, written, "utf8");
+      for (const rows of group.rows.buffers()) written += rows.copy(body, written);
       offset += group.bytes;
     }
-    const body = Buffer.concat(parts);
-    if (body.length !== offset) throw new Error(`Segment size mismatch: ${body.length} != ${offset}`);
+    if (written !== offset || offset !== body.length) {
+      throw new Error(`Segment size mismatch: ${written} written, ${offset} counted, ${body.length} allocated`);
+    }
     return {
       body,
       firstId: lineIdFromParts(this.firstSecond, this.firstLow),

@@ -73,6 +73,7 @@ export class LogWriter {
   private readonly taskStreams = new Map<string, TaskStreamState>();
   private lastStream: (TaskAttempt & { stream: LogStream; key: string; state: TaskStreamState }) | undefined;
   private closed = false;
+  private lastTime: { ms: number; bytes: Buffer } = { ms: NaN, bytes: Buffer.alloc(0) };
   private readonly counts: Pick<LogWriterStats, "lines" | "droppedLines" | "truncatedStreams"> = {
     lines: 0,
     droppedLines: 0,
@@ -152,7 +153,7 @@ export class LogWriter {
       // One run per second of ids (a read rarely spans two: only past 2^20 lines in one second).
       const taken = this.ids.advanceRun(timeMs, fit - i);
       this.sealIfTooLong();
-      time ??= timeBytes(timeMs);
+      time ??= this.timeBytes(timeMs);
       const end = i + taken;
       state.bytes = taken === fit - i ? bytes : state.bytes + textBytes(bounds, i, end);
       const added = this.open.addRun(task, stream, this.ids.sec, this.ids.low, ID_STEP, time, lines, i, end);
@@ -160,6 +161,12 @@ export class LogWriter {
       i = end;
     }
     return this.sealIfFull();
+  }
+
+  /** `timeBytes(timeMs)`, kept for the next read: reads come faster than the clock ticks. */
+  private timeBytes(timeMs: number): Buffer {
+    if (timeMs !== this.lastTime.ms) this.lastTime = { ms: timeMs, bytes: timeBytes(timeMs) };
+    return this.lastTime.bytes;
   }
 
   /** Writes everything appended so far; resolves when those segments are written (or dropped). */
@@ -287,7 +294,7 @@ export class LogWriter {
     }
     if (this.open.lines === 0) return;
     const bufferedBytes = this.open.bytes;
-    const built = this.open.build();
+    const built = this.open.build((length) => this.uploads.bodies.take(length));
     this.open = new SegmentBuilder();
     const name = `${this.segmentNamePrefix}-${(this.sequence++).toString(36).padStart(5, "0")}`;
     this.uploads.enqueue(name, built, bufferedBytes);

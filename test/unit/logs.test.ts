@@ -281,65 +281,69 @@ describe("segments", () => {
       stream: fc.constantFrom<LogStream>(...LOG_STREAMS),
     });
     fc.assert(
-      fc.property(fc.array(readArb, { minLength: 1, maxLength: 8 }), fc.double({ noNaN: true }), (reads, timeMs) => {
-        const task = { job: "j", node: "n", attempt: "a", token: "t" };
-        const asText = new SegmentBuilder();
-        const asBytes = new SegmentBuilder();
-        const textIds = new LineIdGenerator(7);
-        const byteIds = new LineIdGenerator(7);
-        const nowMs = T0_MS + 1500;
-        for (const { lines: texts, unterminated, stream } of reads) {
-          const parts = texts.map((text) => (typeof text === "string" ? Buffer.from(text) : text));
-          const data = Buffer.concat(
-            parts.flatMap((part, i) => (unterminated && i === parts.length - 1 ? [part] : [part, Buffer.from("\n")])),
-          );
-          const bounds: number[] = [];
-          let offset = 0;
-          for (const part of parts) {
-            bounds.push(offset, offset + part.length);
-            offset += part.length + 1;
+      fc.property(
+        fc.array(readArb, { minLength: 1, maxLength: 8 }),
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        (reads, timeMs) => {
+          const task = { job: "j", node: "n", attempt: "a", token: "t" };
+          const asText = new SegmentBuilder();
+          const asBytes = new SegmentBuilder();
+          const textIds = new LineIdGenerator(7);
+          const byteIds = new LineIdGenerator(7);
+          const nowMs = T0_MS + 1500;
+          for (const { lines: texts, unterminated, stream } of reads) {
+            const parts = texts.map((text) => (typeof text === "string" ? Buffer.from(text) : text));
+            const data = Buffer.concat(
+              parts.flatMap((part, i) => (unterminated && i === parts.length - 1 ? [part] : [part, Buffer.from("\n")])),
+            );
+            const bounds: number[] = [];
+            let offset = 0;
+            for (const part of parts) {
+              bounds.push(offset, offset + part.length);
+              offset += part.length + 1;
+            }
+            let textBytes = 0;
+            for (const part of parts)
+              textBytes += asText.add(task, stream, textIds.next(nowMs), timeMs, part.toString("utf8"));
+            const taken = byteIds.advanceRun(nowMs, parts.length);
+            expect(taken).toBe(parts.length);
+            const step = 1 << SALT_BITS;
+            const runBytes = asBytes.addRun(
+              task,
+              stream,
+              byteIds.sec,
+              byteIds.low,
+              step,
+              timeBytes(timeMs),
+              { data, bounds },
+              0,
+              parts.length,
+            );
+            expect(runBytes).toBeGreaterThan(0);
+            expect(textBytes).toBeGreaterThan(0);
           }
-          let textBytes = 0;
-          for (const part of parts)
-            textBytes += asText.add(task, stream, textIds.next(nowMs), timeMs, part.toString("utf8"));
-          const taken = byteIds.advanceRun(nowMs, parts.length);
-          expect(taken).toBe(parts.length);
-          const step = 1 << SALT_BITS;
-          const runBytes = asBytes.addRun(
-            task,
-            stream,
-            byteIds.sec,
-            byteIds.low,
-            step,
-            timeBytes(timeMs),
-            { data, bounds },
-            0,
-            parts.length,
-          );
-          expect(runBytes).toBeGreaterThan(0);
-          expect(textBytes).toBeGreaterThan(0);
-        }
-        const expected = asText.build();
-        const built = asBytes.build();
-        expect(built.body.length).toBe(asBytes.bytes);
-        const parse = (body: Buffer) => parseSegmentText(body.toString("utf8"));
-        expect(parse(built.body)).toEqual(parse(expected.body));
-        const { body: _b, sections, jobs, tasks, ...rest } = built;
-        const { body: _e, sections: eSections, jobs: eJobs, tasks: eTasks, ...eRest } = expected;
-        expect(rest).toEqual(eRest);
-        // Same ids and line counts per range (offsets differ: runs are smaller).
-        const idsOf = (ranges: StreamRanges) =>
-          Object.fromEntries(Object.entries(ranges).map(([stream, r]) => [stream, [r.firstId, r.lastId, r.lines]]));
-        expect(idsOf(sections)).toEqual(idsOf(eSections));
-        expect(jobs.map((j) => idsOf(j.ranges))).toEqual(eJobs.map((j) => idsOf(j.ranges)));
-        expect(tasks.map((t) => idsOf(t.ranges))).toEqual(eTasks.map((t) => idsOf(t.ranges)));
-        for (const { ranges } of tasks) {
-          for (const range of Object.values(ranges)) {
-            const lines = parse(built.body.subarray(range.offset, range.offset + range.length));
-            expect(lines).toHaveLength(range.lines);
+          const expected = asText.build();
+          const built = asBytes.build();
+          expect(built.body.length).toBe(asBytes.bytes);
+          const parse = (body: Buffer) => parseSegmentText(body.toString("utf8"));
+          expect(parse(built.body)).toEqual(parse(expected.body));
+          const { body: _b, sections, jobs, tasks, ...rest } = built;
+          const { body: _e, sections: eSections, jobs: eJobs, tasks: eTasks, ...eRest } = expected;
+          expect(rest).toEqual(eRest);
+          // Same ids and line counts per range (offsets differ: runs are smaller).
+          const idsOf = (ranges: StreamRanges) =>
+            Object.fromEntries(Object.entries(ranges).map(([stream, r]) => [stream, [r.firstId, r.lastId, r.lines]]));
+          expect(idsOf(sections)).toEqual(idsOf(eSections));
+          expect(jobs.map((j) => idsOf(j.ranges))).toEqual(eJobs.map((j) => idsOf(j.ranges)));
+          expect(tasks.map((t) => idsOf(t.ranges))).toEqual(eTasks.map((t) => idsOf(t.ranges)));
+          for (const { ranges } of tasks) {
+            for (const range of Object.values(ranges)) {
+              const lines = parse(built.body.subarray(range.offset, range.offset + range.length));
+              expect(lines).toHaveLength(range.lines);
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 200 },
     );
   });
