@@ -1,4 +1,4 @@
-// lib/worker/task-process.ts and its helpers: Bistro's task protocol run against real bash tasks
+// lib/worker/task-process.ts and its helpers (task-launch.ts, task-output.ts, output-lines.ts): Bistro's task protocol run against real bash tasks
 // (test/fixtures/tasks/*.sh); no AWS. Nothing here asserts on how long anything took.
 import fc from "fast-check";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -8,16 +8,8 @@ import { join } from "node:path";
 import { sliceTexts } from "../../lib/logs/segment-rows";
 import { LineQuota, LineSplitter, MAX_LINE_BYTES } from "../../lib/worker/output-lines";
 import { STATUS_PIPE_PATH } from "../../lib/worker/status-pipe";
-import {
-  jobWorkingDir,
-  runTask,
-  taskArgv,
-  taskEnv,
-  WORKER_CREDENTIAL_VARIABLES,
-  type RunTaskOptions,
-  type TaskHandle,
-  type TaskResult,
-} from "../../lib/worker/task-process";
+import { jobWorkingDir, taskArgv, taskEnv, WORKER_CREDENTIAL_VARIABLES } from "../../lib/worker/task-launch";
+import { runTask, type RunTaskOptions, type TaskHandle, type TaskResult } from "../../lib/worker/task-process";
 
 jest.setTimeout(60_000); // the machine is shared; these only bound a hang
 
