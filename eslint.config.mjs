@@ -39,9 +39,9 @@ const BROWSER = [
   },
   {
     regex:
-      "^(\\.\\./)+(aws|store|dispatch|logs|worker|local|cli|round|nodes|ui/server|ui/bundle|api(?!/(histogram-codes|error-answer)$))(/|$)",
+      "^(\\.\\./)+(aws|store|dispatch|logs(?!/(follow|line-id)$)|worker|local|cli|round|nodes|ui/server|ui/bundle|api(?!/(histogram-codes|error-answer)$))(/|$)",
     message:
-      "lib/ui/app may import only pure code (lib/model, lib/config, lib/api/histogram-codes and error-answer) besides its own.",
+      "lib/ui/app may import only pure code (lib/model, lib/config, lib/api/histogram-codes and error-answer, lib/logs/follow and line-id) besides its own.",
   },
 ];
 

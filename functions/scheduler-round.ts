@@ -21,6 +21,7 @@ import {
   ROUND_SERVICE_NAME,
 } from "../lib/round/backlog-metrics";
 import { BISTRO_NODE_TIMINGS } from "../lib/round/node-refresh";
+import { roundStatusLog } from "../lib/round/round-status-log";
 import { runRounds, type RoundDeps, type RoundReport } from "../lib/round/run-round";
 import { sqsRoundWaker } from "../lib/round/wake-sqs";
 import { requireEnv } from "./env";
@@ -114,6 +115,20 @@ export async function roundHandler(
       logger.info("scheduler", event);
     },
     ...(containers ? { containers } : {}),
+    // Attempts a round ends unseen (lost workers, stopped containers) get their `statuses` line.
+    ...(process.env.LOG_BUCKET
+      ? {
+          statusLog: roundStatusLog({
+            s3,
+            doc: doc(),
+            tableName: requireEnv("TABLE_NAME"),
+            bucket: process.env.LOG_BUCKET,
+            onError: (error) => {
+              logger.error("round status log", { error: error instanceof Error ? error.message : String(error) });
+            },
+          }),
+        }
+      : {}),
     // Timers (backoffs, orphan kills, add_time slots) wake a round through the status queue.
     ...(process.env.STATUS_QUEUE_URL ? { waker: sqsRoundWaker(sqs(), process.env.STATUS_QUEUE_URL) } : {}),
   };

@@ -15,7 +15,12 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 
 import { DEPLOYMENT_DIMENSION, ROUND_SERVICE_NAME } from "../lib/round/backlog-metrics";
-import { DEFAULT_LOG_KEY_PREFIX, DEFAULT_LOG_RETENTION_DAYS, LOG_TTL_ATTRIBUTE } from "../lib/logs/keys";
+import {
+  DEFAULT_LOG_KEY_PREFIX,
+  DEFAULT_LOG_RETENTION_DAYS,
+  LOG_TTL_ATTRIBUTE,
+  SCHEDULER_LOG_OWNER,
+} from "../lib/logs/keys";
 import { TABLE_KEY_SCHEMA } from "../lib/store/table";
 import { SousApi, type SousApiAuthorization } from "./api";
 import { SousFunction } from "./lambda";
@@ -274,6 +279,22 @@ export class SousScheduler extends Construct {
       new iam.PolicyStatement({ sid: "WakeUps", actions: ["sqs:SendMessage"], resources: [this.statusQueue.queueArn] }),
     );
     round.addEnvironment("STATUS_QUEUE_URL", this.statusQueue.queueUrl);
+    // The `statuses` lines of attempts the round ends unseen: its own folder of the log prefix
+    // only (no worker identity can have that name); index items go through the table grant.
+    const schedulerLogObjects = this.logBucket.arnForObjects(`${DEFAULT_LOG_KEY_PREFIX}${SCHEDULER_LOG_OWNER}/*`);
+    this.roundFunction.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: "SchedulerStatusLines",
+        actions: ["s3:PutObject"],
+        resources: [schedulerLogObjects],
+      }),
+    );
+    round.addEnvironment("LOG_BUCKET", this.logBucket.bucketName);
+    acknowledge(
+      this.roundFunction.role,
+      "The round writes its status-line segments, named at run time, in its own folder of the task-logs prefix; PutObject only.",
+      wildcardResourceFinding(this, schedulerLogObjects),
+    );
     const runtimeQueues =
       "Per-worker queues are created at run time by worker registration; the `<prefix>-w-` name prefix is the " +
       "narrowest bound that exists at deploy time.";

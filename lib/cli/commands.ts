@@ -6,6 +6,7 @@ import type { getConfigView, listJobs, replaceConfig } from "../api/config";
 import type { listNodes } from "../api/nodes";
 import type { forgiveJobs, forgiveTask, killTask, listTasks } from "../api/tasks";
 import type { getLogs } from "../api/logs";
+import { FollowCursor } from "../logs/follow";
 import type { listWorkersRoute } from "../api/workers";
 import { ApiHttpError, segment, type ApiClient } from "./client";
 import { diffConfigs, formatDiff } from "../config/diff";
@@ -232,17 +233,16 @@ export async function logsCommand(ctx: CommandContext, job: string, node: string
     if (options.json) ctx.io.out(JSON.stringify(line));
     else ctx.io.out(line.line.endsWith("\n") ? line.line.slice(0, -1) : line.line);
   };
-  // Line ids are inclusive bounds: the next poll starts one past the last line shown.
-  let from: string | undefined;
+  // Each poll re-reads a trailing window, so a line that became readable after newer ones is
+  // still shown, and skips the lines it showed before (lib/logs/follow.ts).
+  const position = new FollowCursor();
   const readToEnd = async () => {
-    let cursor = from;
+    let cursor = position.start();
     for (;;) {
       const page = await ctx.client.request<Answer<typeof getLogs>>("GET", "/logs", {
         query: { job, node, type, sort: "asc", cursor },
       });
-      for (const line of page.lines) print(line);
-      const last = page.lines.at(-1);
-      if (last) from = (BigInt(last.lineId) + 1n).toString();
+      for (const line of position.fresh(page.lines)) print(line);
       if (page.nextCursor === null) return;
       cursor = page.nextCursor;
     }

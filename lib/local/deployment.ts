@@ -24,6 +24,7 @@ import { createScriptSource } from "../nodes";
 import { ingestStatuses } from "../round/apply-statuses";
 import { requestRound, type RoundTrigger } from "../round/poke";
 import { runRounds, type RoundDeps, type RoundReport } from "../round/run-round";
+import { roundStatusLog } from "../round/round-status-log";
 import { sqsRoundWaker } from "../round/wake-sqs";
 import type { WorkerTimings } from "../scheduler/worker-health";
 import type { StoreContext } from "../store/context";
@@ -182,6 +183,16 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     ...(options.workerTimings ? { timings: options.workerTimings } : {}),
     // Timers wake rounds the way they do on AWS: a delayed message on the status queue.
     waker: sqsRoundWaker(aws.sqs, statusQueueUrl),
+    // Attempts the round ends unseen get their `statuses` line, as on AWS.
+    statusLog: roundStatusLog({
+      s3: () => aws.s3,
+      doc: aws.doc,
+      tableName,
+      bucket,
+      onError: (error) => {
+        onError("round status log", error);
+      },
+    }),
   };
   const maxInterval = options.maxRoundIntervalMs ?? 5000;
   background.push(

@@ -24,6 +24,14 @@ export const DEFAULT_LOG_RETENTION_DAYS = 30;
 export const DEFAULT_LOG_KEY_PREFIX = "task-logs/";
 
 /**
+ * The scheduler round's folder under the log prefix (its `statuses` lines of attempts it ended).
+ * On AWS workers may write only their IAM user id's folder (`AIDA…`, `AROA…:session`), which
+ * never starts with `_`. Off AWS a worker's folder is its worker id; segment names are random
+ * there too, so no segment is overwritten.
+ */
+export const SCHEDULER_LOG_OWNER = "_scheduler";
+
+/**
  * No segment holds lines further apart than this (the writer seals a segment before it would), so
  * a reader looking for lines from id B on needs index entries whose first id is ≥ B minus this.
  */

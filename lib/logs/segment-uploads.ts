@@ -20,6 +20,10 @@ interface SealedSegment {
   lines: number;
   /** Bytes this segment holds of the buffer bound. */
   bufferedBytes: number;
+  /** Settles once the segment sealed before this one is indexed (or dropped). */
+  turn: Promise<void>;
+  /** Marks this segment indexed or dropped: the next one may index. */
+  done: () => void;
 }
 
 export type UploadCounts = Pick<
@@ -39,6 +43,8 @@ export class SegmentUploads {
   /** Index writes in flight: they run after their PUT, outside the upload slots. */
   private indexing = 0;
   private buffered = 0;
+  /** Settles once the last segment enqueued is indexed or dropped. */
+  private lastDone: Promise<void> = Promise.resolve();
   private readonly roomWaiters: (() => void)[] = [];
   private readonly idleWaiters: (() => void)[] = [];
   private readonly retryEnv: RetryEnv;
@@ -88,7 +94,10 @@ export class SegmentUploads {
 
   /** Queues a sealed segment (holding `bufferedBytes` of the bound) and starts what may start. */
   enqueue(name: string, built: BuiltSegment, bufferedBytes: number): void {
-    this.queue.push({ name, built, lines: built.lines, bufferedBytes });
+    let done = () => {};
+    const turn = this.lastDone;
+    this.lastDone = new Promise<void>((resolve) => (done = resolve));
+    this.queue.push({ name, built, lines: built.lines, bufferedBytes, turn, done });
     this.pump();
   }
 
@@ -113,7 +122,9 @@ export class SegmentUploads {
 
   /**
    * PUT, then index. Once the PUT is done the segment gives up its upload slot and its share of the
-   * buffer, and its body is dropped, so the index write never holds up task output.
+   * buffer, and its body is dropped, so the index write never holds up task output. PUTs run
+   * concurrently, but index writes go in sealing order: a writer's lines become readable in id
+   * order, so a reader's cursor never passes a line of this writer that is still on its way.
    */
   private async upload(segment: SealedSegment): Promise<void> {
     const key = segmentObjectKey(this.options.keyPrefix, this.deps.logOwner ?? this.deps.workerId, segment.name);
@@ -130,18 +141,20 @@ export class SegmentUploads {
       if (!this.full()) for (const resolve of this.roomWaiters.splice(0)) resolve();
       this.pump();
     }
-    if (requests !== undefined) {
-      const written = requests;
-      this.indexing += 1;
-      try {
+    this.indexing += 1;
+    try {
+      await segment.turn;
+      if (requests !== undefined) {
+        const written = requests;
         await this.withRetries(() => batchWrite({ doc: this.deps.doc, tableName: this.deps.tableName }, written));
         this.counts.indexItems += written.length;
         this.counts.segmentsWritten += 1;
-      } catch (error) {
-        this.dropped(segment, error);
-      } finally {
-        this.indexing -= 1;
       }
+    } catch (error) {
+      this.dropped(segment, error);
+    } finally {
+      this.indexing -= 1;
+      segment.done();
     }
     if (this.idle()) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }

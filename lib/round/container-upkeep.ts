@@ -4,7 +4,8 @@
 // whose container did not stop it itself is stopped; and tasks that stopped without their end
 // reaching the status queue (out of memory, capacity reclaimed, an image that cannot be pulled)
 // are found with a periodic, batched look at ECS and ended like an attempt whose worker lost it,
-// with ECS's stoppedReason in the status. docs/containers.md describes it.
+// with ECS's stoppedReason in the status and in the attempt's `statuses` log stream (written by
+// the round: ./round-status-log.ts). docs/containers.md describes it.
 import { taskId } from "../model/task";
 import type { Config } from "../model/config";
 import type { ReportedStatus } from "../model/status";
@@ -18,6 +19,7 @@ import type { Lease } from "../store/lease";
 import { applyFinishes, type FinishWrite, type TaskItem } from "../store/tasks";
 import { CONTAINER_LAUNCHER_ID, type ContainerLauncher } from "./container-dispatch";
 import { stateOfStatus } from "../scheduler/task-state";
+import { endedAttempt, type EndedAttempt } from "./round-status-log";
 
 /** ECS is asked about running container attempts at most this often per process. */
 export const CONTAINER_CHECK_PERIOD_MS = 60_000;
@@ -55,7 +57,7 @@ export interface UpkeepInput {
 export interface UpkeepResult {
   stopped: { attempt: string; reason: string }[];
   /** Attempts ended because their task stopped (or vanished) without their end. */
-  lost: { job: string; node: string; attempt: string; reason: string }[];
+  lost: EndedAttempt[];
 }
 
 /** The status an attempt gets when its task stopped without its end (null: leave it for now). */
@@ -146,7 +148,7 @@ export async function containerUpkeep(
     return result;
   }
   const finishes: FinishWrite[] = [];
-  const reasons = new Map<string, string>();
+  const ended = new Map<string, EndedAttempt>();
   for (const { item, attempt } of candidates) {
     const state = states.get(attempt);
     const reported = state ? endOfStoppedTask(state, nowMs) : null;
@@ -163,17 +165,15 @@ export async function containerUpkeep(
       // Kept as the item's last token: the attempt's real end, if it still comes, replaces a lost mark.
       ...(held.tokenHash === undefined ? {} : { tokenHash: held.tokenHash }),
     });
-    const exception = reported.data?.exception;
-    reasons.set(taskId(item.job, item.node), typeof exception === "string" ? exception : "");
+    const lost = endedAttempt(item, reported);
+    if (lost) ended.set(taskId(item.job, item.node), lost);
   }
   if (finishes.length === 0) return result;
   const { applied } = await applyFinishes(deps.store, finishes, input.lease);
-  result.lost = applied.map((f) => ({
-    job: f.job,
-    node: f.node,
-    attempt: f.attempt,
-    reason: reasons.get(taskId(f.job, f.node)) ?? "",
-  }));
-  deps.log?.({ event: "container-tasks-lost", attempts: result.lost });
+  result.lost = applied.flatMap((f) => ended.get(taskId(f.job, f.node)) ?? []);
+  deps.log?.({
+    event: "container-tasks-lost",
+    attempts: result.lost.map(({ job, node, attempt, reason }) => ({ job, node, attempt, reason })),
+  });
   return result;
 }

@@ -4,10 +4,11 @@ import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { counterDrift, repairCounters, usageOfRunningTasks, type CounterDrift } from "../store/counters";
 import { LeaseLostError } from "../store/errors";
 import type { Lease } from "../store/lease";
-import { applyFinishes } from "../store/tasks";
+import { applyFinishes, type FinishWrite, type TaskItem } from "../store/tasks";
 import { markWorkerLost } from "../store/workers";
 import { applyFailOver, failOverFinishes } from "./fail-over";
 import type { RoundInputs } from "./round-load";
+import { endedAttempt, type EndedAttempt } from "./round-status-log";
 import type { RoundDeps, RoundReport } from "./round-types";
 import type { WorkerTimings, workerSnapshot } from "../scheduler/worker-health";
 
@@ -39,12 +40,15 @@ export async function repairDrift(round: RoundContext, inputs: RoundInputs): Pro
   return drift;
 }
 
-/** Marks lost workers and commits the ends of attempts that ended unseen; returns how many were written. */
+/**
+ * Marks lost workers and commits the ends of attempts that ended unseen; returns how many were
+ * written and the attempts that were ended (for their `statuses` lines).
+ */
 export async function commitFailOver(
   round: RoundContext,
   inputs: RoundInputs,
   snapshots: ReturnType<typeof workerSnapshot>[],
-): Promise<number> {
+): Promise<{ written: number; ended: EndedAttempt[] }> {
   const { deps, lease, report, nowMs } = round;
   const lostInstances = new Set<string>();
   for (const [i, worker] of snapshots.entries()) {
@@ -64,13 +68,28 @@ export async function commitFailOver(
     unknownGraceMs: round.unknownGraceMs,
     nowSec: round.nowSec,
   });
-  if (finishes.length === 0) return 0;
+  if (finishes.length === 0) return { written: 0, ended: [] };
   const { applied } = await applyFinishes(deps.store, finishes, lease);
+  const ended = endedAttempts(inputs.items, applied);
   deps.log?.({
     event: "attempts-failed-over",
     round: lease.round,
     attempts: applied.map((f) => ({ job: f.job, node: f.node, attempt: f.attempt })),
   });
   report.unknownAttempts.push(...applyFailOver(inputs.items, applied, unknown));
-  return finishes.length;
+  return { written: finishes.length, ended };
+}
+
+/** The attempts `applied` ended, read from the items before the ends are applied to them. */
+function endedAttempts(items: readonly TaskItem[], applied: readonly FinishWrite[]): EndedAttempt[] {
+  if (applied.length === 0) return [];
+  const byAttempt = new Map(applied.map((f) => [f.attempt, f]));
+  const ended: EndedAttempt[] = [];
+  for (const item of items) {
+    const finish = item.running && byAttempt.get(item.running.attempt);
+    if (!finish || finish.job !== item.job || finish.node !== item.node) continue;
+    const attempt = endedAttempt(item, finish.status);
+    if (attempt) ended.push(attempt);
+  }
+  return ended;
 }

@@ -9,6 +9,7 @@ import type { DueTimer } from "../scheduler/timers";
 import type { StoreContext } from "../store/context";
 import type { ContainerLauncher } from "./container-dispatch";
 import type { NodeRefreshTimings, NodeTreeCache } from "./node-refresh";
+import type { RoundStatusLog } from "./round-status-log";
 import type { TaskCache } from "./task-cache";
 import type { RoundWaker, WakeOutcome } from "./wake";
 import type { WorkerTimings } from "../scheduler/worker-health";
@@ -51,6 +52,8 @@ export interface RoundDeps {
   onRound?: (report: RoundReport) => void;
   /** Runs (stops, checks) the tasks of jobs with a `container` key as ECS tasks; without it such jobs do not run. */
   containers?: ContainerLauncher;
+  /** Writes the `statuses` lines of attempts the round ended unseen; without it they are only in the task's status. */
+  statusLog?: RoundStatusLog;
   /** Sends the wake-up for the round's earliest timer (lib/round/wake.ts); without it only the backstop wakes rounds. */
   waker?: RoundWaker;
 }

@@ -95,7 +95,8 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
   // so nothing goes to a lost worker).
   const snapshots = workerRecords.map((record) => workerSnapshot(record, nowMs, settings, timings));
   const launcher = deps.containers ? [launcherSnapshot(settings)] : [];
-  const failedOver = await commitFailOver(round, inputs, snapshots);
+  const failOver = await commitFailOver(round, inputs, snapshots);
+  const failedOver = failOver.written;
   const resentAtMs = deps.clock();
   const resend = resendOrders({
     items,
@@ -177,6 +178,8 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
       graceMs: round.unknownGraceMs,
     });
   }
+  // The attempts this round ended unseen get their `statuses` line (lib/round/round-status-log.ts).
+  await deps.statusLog?.([...failOver.ended, ...upkeep.lost], inputs.tokenOf);
   report.backlog = {
     runnablePending: Math.max(0, plan.stats.candidates - report.started.length),
     running: plan.stats.running + report.started.length,

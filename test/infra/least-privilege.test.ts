@@ -4,7 +4,7 @@
 import { Stack } from "aws-cdk-lib";
 
 import { workerQueuePolicy } from "../../lib/dispatch/sqs";
-import { DEFAULT_LOG_KEY_PREFIX } from "../../lib/logs/keys";
+import { DEFAULT_LOG_KEY_PREFIX, SCHEDULER_LOG_OWNER } from "../../lib/logs/keys";
 import { asList, iamStatements, resourcesOfType, synthSous, type Statement } from "./synth";
 
 const { stack, template } = synthSous();
@@ -127,6 +127,21 @@ describe("function roles", () => {
       resolve({ "Fn::GetAtt": [stack.getLogicalId(scheduler.statusQueue.node.defaultChild as never), "Arn"] }),
     );
     expect(statement.Condition).toBeUndefined();
+  });
+
+  test("the round writes log segments in its own folder only: PutObject on task-logs/_scheduler/*", () => {
+    const statement = bySid(roleStatements(scheduler.roundFunction.role), "SchedulerStatusLines");
+    expect(statement.Action).toBe("s3:PutObject");
+    expect(asList(statement.Resource)).toHaveLength(1);
+    // Exactly `<bucket>/task-logs/_scheduler/*`: never a worker's folder, never the whole prefix.
+    expect(resolve(statement.Resource)).toMatch(
+      new RegExp(`"/${DEFAULT_LOG_KEY_PREFIX}${SCHEDULER_LOG_OWNER}/\\*"\\]\\]\\}$`),
+    );
+    expect(statement.Condition).toBeUndefined();
+    const s3Actions = roleStatements(scheduler.roundFunction.role)
+      .flatMap((s) => asList(s.Action))
+      .filter((a) => a.startsWith("s3:"));
+    expect(s3Actions).toEqual(["s3:PutObject"]);
   });
 
   test("no statement anywhere allows every action or every resource of a service", () => {

@@ -146,6 +146,7 @@ describe("functions", () => {
       [
         "AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED",
         "INSTANCE_NODE_NAME",
+        "LOG_BUCKET",
         "NODES_RETRY_MS",
         "NODES_UPDATE_MS",
         "NODE_OPTIONS",

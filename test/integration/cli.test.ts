@@ -312,6 +312,12 @@ describe("sous CLI against a local deployment", () => {
       return task;
     });
     const node = running.node;
+    // "running" is the scheduler's word once the start order is out; on a loaded machine the
+    // process may not have printed yet, and a kill then ends it with no line at all.
+    await until("the sleeper's first line in its log", async () => {
+      const run = await sous(["logs", "sleeper", node]);
+      return run.out.includes(`sleeping on ${node}`) ? true : undefined;
+    });
     const kill = await sous(["kill", "sleeper", node]);
     expect(kill.code).toBe(0);
     expect(kill.out[0]).toMatch(new RegExp(`^Kill order sent: sleeper ${node} attempt \\S+ on worker local-1 `));

@@ -20,7 +20,6 @@ import {
   LogWriter,
   LogWriterClosedError,
   truncationMarker,
-  type LogClock,
   type LogLineInput,
   type LogWriterDeps,
   type LogWriterOptions,
@@ -28,36 +27,8 @@ import {
 import { ensureTable } from "../../lib/store/table";
 import { attemptTokens } from "../../lib/dispatch/tokens";
 import { emulatorClients, uniqueName } from "../helpers/aws";
+import { FakeClock } from "../helpers/fake-clock";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
-
-/** Timers that run only when the test advances time. */
-class FakeClock implements LogClock {
-  private timers: { at: number; callback: () => void; id: number }[] = [];
-  private nextId = 0;
-  constructor(public nowMs: number) {}
-  now(): number {
-    return this.nowMs;
-  }
-  setTimeout(callback: () => void, ms: number): unknown {
-    const id = this.nextId++;
-    this.timers.push({ at: this.nowMs + ms, callback, id });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers = this.timers.filter((t) => t.id !== handle);
-  }
-  advance(ms: number): void {
-    const target = this.nowMs + ms;
-    for (;;) {
-      const due = this.timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at)[0];
-      if (due === undefined) break;
-      this.timers = this.timers.filter((t) => t !== due);
-      this.nowMs = Math.max(this.nowMs, due.at);
-      due.callback();
-    }
-    this.nowMs = target;
-  }
-}
 
 /** Counts (and can hold back) the S3 commands one client sends. */
 function instrument(s3: S3Client) {

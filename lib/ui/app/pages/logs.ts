@@ -1,11 +1,13 @@
 // Task logs: stdout, stderr or statuses, filtered by job, node, time and regex, paged with the
 // API's cursors (Bistro's line ids), newest or oldest first, and a follow mode that keeps
-// appending new lines (polling from one past the last line shown, as `sous logs --follow` does).
+// appending new lines (polling a trailing window and skipping lines already shown, as `sous logs
+// --follow` does: lib/logs/follow.ts).
 import { useEffect, useRef, useState } from "preact/hooks";
 import { get } from "../client";
 import { ErrorBox } from "../components";
 import { html, type View } from "../html";
 import { href } from "../route";
+import { FollowCursor } from "../../../logs/follow";
 
 interface LogLine {
   job: string;
@@ -88,40 +90,39 @@ export function LogsPage({ params }: { params: URLSearchParams }): View {
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(undefined);
   const key = params.toString();
-  const lastId = useRef<string | undefined>(undefined);
+  const position = useRef(new FollowCursor());
 
   useEffect(() => {
     setDraft(filtersFrom(params));
     setLines([]);
     setCursor(null);
     setError(undefined);
-    lastId.current = undefined;
+    position.current = new FollowCursor();
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const first = async () => {
       try {
         const page = await get<Page>("/logs", query(filters, undefined, follow ? "asc" : filters.sort));
         if (stopped) return;
-        setLines(page.lines);
+        setLines(follow ? position.current.fresh(page.lines) : page.lines);
         setCursor(page.nextCursor);
-        const last = page.lines.at(-1);
-        if (last) lastId.current = (BigInt(last.lineId) + 1n).toString();
         if (follow) timer = setTimeout(() => void poll(), 1000);
       } catch (e) {
         if (!stopped) setError(e);
       }
     };
-    // Follow: read on from one past the last line shown, oldest first, and append.
+    // Follow: read on, oldest first, from a trailing window before the newest line shown (a line
+    // can become readable after newer ones), appending only lines not shown yet.
     const poll = async () => {
       try {
+        let from = position.current.start();
         for (;;) {
-          const page = await get<Page>("/logs", query(filters, lastId.current, "asc"));
+          const page = await get<Page>("/logs", query(filters, from, "asc"));
           if (stopped) return;
-          if (page.lines.length > 0) {
-            setLines((old) => [...old, ...page.lines].slice(-MAX_FOLLOWED_LINES));
-            lastId.current = (BigInt(page.lines.at(-1)?.lineId ?? "0") + 1n).toString();
-          }
-          if (page.nextCursor === null || page.lines.length === 0) break;
+          const fresh = position.current.fresh(page.lines);
+          if (fresh.length > 0) setLines((old) => [...old, ...fresh].slice(-MAX_FOLLOWED_LINES));
+          if (page.nextCursor === null) break;
+          from = page.nextCursor;
         }
         setError(undefined);
       } catch (e) {
