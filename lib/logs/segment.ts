@@ -295,6 +295,8 @@ export function parseSegmentText(text: string): StoredLine[] {
   const lines: StoredLine[] = [];
   let header: (TaskAttempt & { token?: string; stream: LogStream }) | undefined;
   const rows = text.split(NEWLINE);
+  // Rows that ended in a newline: a run's lines must be among them.
+  const complete = text.endsWith(NEWLINE) ? rows.length - 1 : rows.length;
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     if (row === undefined || row === "") continue;
@@ -333,7 +335,7 @@ export function parseSegmentText(text: string): StoredLine[] {
       !Number.isSafeInteger(step) ||
       (third as number) < 1 ||
       (step as number) < 1 ||
-      i + (third as number) >= rows.length
+      i + (third as number) >= complete
     ) {
       throw new SegmentFormatError(`Segment line ${i + 1} is not a valid log line or run`);
     }

@@ -350,8 +350,8 @@ describe("segments", () => {
 
   test("a run that claims more lines than the range holds is a format error", () => {
     const header = '{"job":"j","node":"n","attempt":"a","stream":"stdout","tok":"t"}\n';
-    expect(parseSegmentText(`${header}["4294967296",5,2,4096]\nonly one\n`)).toHaveLength(2); // "only one" and ""
-    expect(() => parseSegmentText(`${header}["4294967296",5,3,4096]\nonly one\n`)).toThrow(SegmentFormatError);
+    expect(parseSegmentText(`${header}["4294967296",5,2,4096]\nonly one\n\n`)).toHaveLength(2); // "only one" and ""
+    expect(() => parseSegmentText(`${header}["4294967296",5,2,4096]\nonly one\n`)).toThrow(SegmentFormatError);
     expect(() => parseSegmentText(`${header}["4294967296",5,0,4096]\n`)).toThrow(SegmentFormatError);
     expect(() => parseSegmentText(`${header}["4294967296",5,1,0]\nx\n`)).toThrow(SegmentFormatError);
     expect(parseSegmentText(`${header}["4294967296",5,2,4096]\n{"job":"x"}\n\n`).map((l) => [l.id, l.text])).toEqual([
