@@ -7,13 +7,13 @@
 // the largest size seen just before a collection (V8's GC profiler reports each one) or at the
 // end; a timer alone could not see inside the synchronous stretches of a refresh. Goals: <= 10 s and <= 64 MB heap for the changed refresh. Exits 1 if an unchanged refresh
 // writes anything.
-import { GCProfiler } from "node:v8";
 import { makeAwsClients } from "../lib/aws";
 import { startEmulators } from "../lib/local/emulators";
 import type { Settings } from "../lib/model/config";
 import { builtinNodeSources } from "../lib/nodes";
 import { currentNodes, type NodeRefreshDeps } from "../lib/round/node-refresh";
 import { ensureTable } from "../lib/store/table";
+import { watchPeakMemory } from "./peak-memory";
 
 const HOSTS = 1000;
 const DBS_PER_HOST = 999; // 1,000 hosts + 999,000 dbs = 1,000,000 nodes
@@ -47,25 +47,11 @@ interface Measured<T> {
 async function measured<T>(work: () => Promise<T>): Promise<Measured<T>> {
   gc?.();
   const base = process.memoryUsage();
-  let peakHeap = base.heapUsed;
-  let peakBuffers = base.external;
-  const sample = () => {
-    const now = process.memoryUsage();
-    peakHeap = Math.max(peakHeap, now.heapUsed);
-    peakBuffers = Math.max(peakBuffers, now.external);
-  };
-  const collections = new GCProfiler();
-  collections.start();
-  const timer = setInterval(sample, 10);
+  const watch = watchPeakMemory({ heap: base.heapUsed, outside: base.external });
   const started = performance.now();
   const result = await work();
   const sec = (performance.now() - started) / 1000;
-  clearInterval(timer);
-  sample();
-  for (const { beforeGC } of collections.stop().statistics) {
-    peakHeap = Math.max(peakHeap, beforeGC.heapStatistics.usedHeapSize);
-    peakBuffers = Math.max(peakBuffers, beforeGC.heapStatistics.externalMemory);
-  }
+  const { heap: peakHeap, outside: peakBuffers } = watch.stop();
   gc?.();
   const held = process.memoryUsage();
   return {

@@ -6,8 +6,11 @@
 //   - an idle round (nothing changed, no timer due) at 10k and at F finished tasks;
 //   - a cold start (a fresh process, no caches) loading that state: one full round;
 //   - a warm round after 1% of the N x J tasks changed (finished) since the last round.
-//   npm run bench:scale [-- --nodes 1000000 --jobs 10 --finished 1000000 --changed 100000]
+// The peak JS heap is taken over the rounds: sampled every 10 ms and read before every garbage
+// collection (V8's GC profiler), so it is the true peak, not a sample after the round.
+//   npm run bench:scale [-- --nodes 1000000 --jobs 10 --finished 1000000 --changed 100000 --parallel 32]
 import { randomUUID } from "node:crypto";
+import { loadavg } from "node:os";
 import { makeAwsClients } from "../lib/aws";
 import { startEmulators } from "../lib/local/emulators";
 import { runRounds, type RoundDeps } from "../lib/round/run-round";
@@ -16,6 +19,7 @@ import { putConfig } from "../lib/store/config-store";
 import type { StoreContext } from "../lib/store/context";
 import { ensureTable } from "../lib/store/table";
 import { meterRequests } from "../test/helpers/request-meter";
+import { watchPeakMemory, type PeakMemory } from "./peak-memory";
 import { seedFinishedTasks } from "../test/helpers/seed-tasks";
 
 const arg = (name: string, fallback: number) => {
@@ -28,6 +32,8 @@ const FINISHED = arg("finished", 1_000_000);
 const SMALL = Math.min(10_000, FINISHED);
 /** Tasks changed (finished) before the last round: 1% of the (job, node) pairs unless told. */
 const CHANGED = arg("changed", Math.round((NODES * JOBS) / 100));
+/** Batch writers at a time while seeding (DynamoDB Local takes ~32 well on 2 cores). */
+const PARALLEL = arg("parallel", 32);
 // Hosts and databases together make NODES (1,000 hosts x 999 databases for 1M: the node limit).
 const HOSTS = Math.max(1, Math.round(Math.sqrt(NODES)));
 const DBS = Math.max(1, Math.floor((NODES - HOSTS) / HOSTS));
@@ -72,11 +78,26 @@ function pairs(offset: number, count: number): Map<string, string[]> {
 
 async function seed(ctx: StoreContext, offset: number, count: number, nowSec: number): Promise<number> {
   const t = performance.now();
-  for (const [job, nodes] of pairs(offset, count)) await seedFinishedTasks(ctx, job, nodes, nowSec);
+  for (const [job, nodes] of pairs(offset, count)) await seedFinishedTasks(ctx, job, nodes, nowSec, PARALLEL);
   return (performance.now() - t) / 1000;
 }
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+
+/** Peak JS heap and memory outside it (typed arrays, Buffers) while `work` runs. */
+async function peakMemory<T>(work: () => Promise<T>): Promise<{ result: T } & PeakMemory> {
+  const watch = watchPeakMemory();
+  try {
+    const result = await work();
+    return { result, ...watch.stop() };
+  } catch (error) {
+    watch.stop();
+    throw error;
+  }
+}
+
+/** `uptime`'s one-minute load average, printed next to each figure (a shared machine skews them). */
+const load = () => `load ${(loadavg()[0] ?? 0).toFixed(1)}`;
 
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -98,6 +119,7 @@ async function main(): Promise<void> {
     });
     const warm = deps();
     let peakHeap = 0;
+    let peakOutside = 0;
     const round = async (d: RoundDeps, label: string) => {
       meter.reset();
       const seen = { idle: false };
@@ -105,11 +127,13 @@ async function main(): Promise<void> {
         if (event.event === "round-idle") seen.idle = true;
       };
       const t = performance.now();
-      const reports = await runRounds(d, 1);
+      const measured = await peakMemory(() => runRounds(d, 1));
+      const reports = measured.result;
+      const wallSec = (performance.now() - t) / 1000;
       const problem = reports[0]?.reasons.find((r) => r.message.startsWith("Nodes could not"));
       if (problem) throw new Error(problem.message);
-      const wallSec = (performance.now() - t) / 1000;
-      peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+      peakHeap = Math.max(peakHeap, measured.heap);
+      peakOutside = Math.max(peakOutside, measured.outside);
       const idle = seen.idle;
       const row = {
         wallSec,
@@ -120,7 +144,8 @@ async function main(): Promise<void> {
       };
       console.log(
         `${label.padEnd(44)} ${idle ? "idle" : reports.length === 1 ? "full" : "none"}  ${wallSec.toFixed(2).padStart(7)} s  ` +
-          `${row.reads} reads ${row.readUnits.toFixed(1)} read units  ${row.writes} writes  heap ${mb(process.memoryUsage().heapUsed)}`,
+          `${row.reads} reads ${row.readUnits.toFixed(1)} read units  ${row.writes} writes  ` +
+          `peak heap ${mb(measured.heap)}  ${load()}`,
       );
       return row;
     };
@@ -129,13 +154,17 @@ async function main(): Promise<void> {
     await round(warm, "first round (nodes refresh)");
     await round(warm, "quiet round");
 
-    console.log(`seeding ${SMALL} finished tasks: ${(await seed(ctx, 0, SMALL, nowMs / 1000)).toFixed(1)} s`);
+    console.log(
+      `seeding ${SMALL} finished tasks: ${(await seed(ctx, 0, SMALL, nowMs / 1000)).toFixed(1)} s, ${load()}`,
+    );
     await round(warm, `full round, ${SMALL} finished`);
     nowMs += 1000;
     const small = await round(warm, `idle round, ${SMALL} finished`);
 
     const rest = FINISHED - SMALL;
-    console.log(`seeding ${rest} more finished tasks: ${(await seed(ctx, SMALL, rest, nowMs / 1000)).toFixed(1)} s`);
+    console.log(
+      `seeding ${rest} more finished tasks: ${(await seed(ctx, SMALL, rest, nowMs / 1000)).toFixed(1)} s, ${load()}`,
+    );
     await round(warm, `full round, ${FINISHED} finished`);
     nowMs += 1000;
     const large = await round(warm, `idle round, ${FINISHED} finished`);
@@ -147,11 +176,16 @@ async function main(): Promise<void> {
         `${cold.wallSec.toFixed(1)} s wall, ${cold.readUnits.toFixed(0)} read units (${cold.idle ? "idle" : "full round"})`,
     );
 
-    console.log(`seeding ${CHANGED} changed tasks: ${(await seed(ctx, FINISHED, CHANGED, nowMs / 1000)).toFixed(1)} s`);
+    console.log(
+      `seeding ${CHANGED} changed tasks: ${(await seed(ctx, FINISHED, CHANGED, nowMs / 1000)).toFixed(1)} s, ${load()}`,
+    );
     nowMs += 1000;
     const percent = `${+((CHANGED / (NODES * JOBS)) * 100).toPrecision(2)}%`;
     const busy = await round(warm, `warm round, ${percent} changed`);
-    console.log(`peak heap after a round: ${mb(peakHeap)} (goal <= 1024 MB)`);
+    console.log(
+      `peak JS heap during the rounds: ${mb(peakHeap)} (goal <= 1024 MB); ` +
+        `outside the heap (typed arrays, Buffers): ${mb(peakOutside)}`,
+    );
     const ratio = large.readUnits / small.readUnits;
     console.log(
       `scale: idle-round read units at ${FINISHED >= 1_000_000 ? `${FINISHED / 1_000_000}M` : FINISHED} vs 10k finished tasks: ratio ${ratio.toFixed(2)} (goal <= 1.5)`,

@@ -73,8 +73,15 @@ export function nextRefusals(
   nowSec: number,
 ): RefusedTask[] {
   const started = new Set(committed.map((s) => taskId(s.job, s.node)));
-  const statusOf = new Map(records.map((record) => [taskId(record.job, record.node), record.status]));
   const replaced = new Set(refused.map(({ start }) => taskId(start.job, start.node)));
+  // Only the refused starts' records are looked up: build no id for the others.
+  const statusOf = new Map<string, TaskRecord["status"]>();
+  if (replaced.size > 0) {
+    for (const record of records) {
+      const id = taskId(record.job, record.node);
+      if (replaced.has(id)) statusOf.set(id, record.status);
+    }
+  }
   const kept = live
     .filter(({ refusal, node }) => !started.has(taskId(refusal.job, node)) && !replaced.has(taskId(refusal.job, node)))
     .map(({ refusal }) => refusal);

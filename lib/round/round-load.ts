@@ -12,7 +12,8 @@ import { readSchedulerState, type SchedulerState } from "../store/scheduler-stat
 import { readJobsWithTasks, type TaskItem } from "../store/tasks";
 import { listWorkers, type WorkerRecord } from "../store/workers";
 import type { RoundDeps } from "./round-types";
-import { loadTaskItems } from "./task-cache";
+import type { DoneTasks } from "./done-tasks";
+import { loadTaskState } from "./task-cache";
 
 export interface RoundInputs {
   /** The change sequence, read before any task item (a write landing after it bumps it again). */
@@ -22,7 +23,9 @@ export interface RoundInputs {
   workerRecords: WorkerRecord[];
   counters: CounterUsage;
   tokenOf: AttemptTokens;
+  /** Every task item except the done ones that are not running (those are in `done`). */
   items: TaskItem[];
+  done: DoneTasks;
 }
 
 /** The current config, parsed once per version (kept in `deps.cache`); null when none is stored. */
@@ -58,6 +61,6 @@ export async function loadRound(deps: RoundDeps): Promise<RoundInputs | null> {
   ]);
   if (!config) return null;
   const jobs = [...new Set([...Object.keys(config.jobs), ...jobsWithTasks])];
-  const items = await loadTaskItems(deps.store, deps, sequence, jobs, deps.clock());
-  return { sequence, config, state, workerRecords, counters, tokenOf, items };
+  const { items, done } = await loadTaskState(deps.store, deps, sequence, jobs, deps.clock());
+  return { sequence, config, state, workerRecords, counters, tokenOf, items, done };
 }

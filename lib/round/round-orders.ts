@@ -116,7 +116,7 @@ export interface StartWritesInput {
 
 /** The conditional writes of the plan's starts, each with the limits it was planned against. */
 export function startWrites(input: StartWritesInput): StartWrite[] {
-  const versions = new Map(input.items.map((item) => [taskId(item.job, item.node), item.version]));
+  const versions = versionsOf(input.items, input.plan.starts);
   return input.plan.starts.map((start, index) => {
     const attempt = attemptId(input.round, index);
     return {
@@ -162,6 +162,22 @@ export interface StartOrders {
   orders: Orders;
   containerLaunches: LaunchedStart[];
   started: { job: string; node: string; attempt: string; worker: string }[];
+}
+
+/** The versions of the items of `tasks`, by task id (a pass over the items that makes no string). */
+function versionsOf(items: readonly TaskItem[], tasks: readonly { job: string; node: string }[]): Map<string, number> {
+  const versions = new Map<string, number>();
+  if (tasks.length === 0) return versions;
+  const nodesOf = new Map<string, Set<string>>();
+  for (const { job, node } of tasks) {
+    let nodes = nodesOf.get(job);
+    if (!nodes) nodesOf.set(job, (nodes = new Set()));
+    nodes.add(node);
+  }
+  for (const item of items) {
+    if (nodesOf.get(item.job)?.has(item.node)) versions.set(taskId(item.job, item.node), item.version);
+  }
+  return versions;
 }
 
 /** Start orders (and container launches) for the starts that committed. */

@@ -23,6 +23,7 @@ import { loadRound } from "./round-load";
 import { addKillOrders, resendOrders, startOrders, startWrites } from "./round-orders";
 import { emptyRoundReport, type RoundDeps, type RoundReport } from "./round-types";
 import { sendAll } from "./send-orders";
+import { promoteDone } from "./task-cache";
 import { toRecord } from "./task-records";
 import { wakeForTimers } from "./wake";
 import { BISTRO_WORKER_TIMINGS, workerSnapshot } from "../scheduler/worker-health";
@@ -113,11 +114,15 @@ export async function runRound(deps: RoundDeps, lease: Lease): Promise<RoundRepo
 
   // Plan (pure). Tasks the store refused earlier plan with the error recorded for them.
   const refusals = liveRefusals(state.refusedTasks, config, tree);
+  // A refusal applies to its task's record: a done task it names is walked whole this round.
+  const refused = refusals.map(({ refusal, node }) => ({ job: refusal.job, node }));
+  if (deps.taskCache) items.push(...promoteDone(deps.taskCache, refused));
   const records: TaskRecord[] = withRefusals(items.map(toRecord), refusals);
   const snapshot: RoundSnapshot = {
     config,
     tree,
     tasks: records,
+    done: inputs.done.codesFor(tree),
     workers: [...snapshots.filter((w) => w.state !== "must_die"), ...launcher],
     orphanTimers: state.orphanTimers,
     workerCursors: state.workerCursors,

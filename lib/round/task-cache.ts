@@ -2,66 +2,147 @@
 // process across rounds. The next round reads only the change entries logged since and applies
 // them, instead of every task item. Applying is idempotent (a change already contained in the
 // held item is skipped), so a full read that overlaps entries it then applies stays exact.
+// Done tasks that are not running are held compactly (lib/round/done-tasks.ts): a round walks
+// only the other items, and learns the done ones as per-job bytes over the node tree.
 import { taskId } from "../model/task";
 import { CHANGE_ENTRY_TTL_SEC, readChangeEntries } from "../store/change-sequence";
 import type { StoreContext } from "../store/context";
 import { readTasks, type TaskChange, type TaskItem } from "../store/tasks";
+import { DoneTasks, isCompactDone } from "./done-tasks";
 
 export interface TaskCache {
   /** The sequence the items are exact for. */
   sequence: number;
+  /** The items not held in `done`, by task id. */
   items: Map<string, TaskItem>;
+  /** Done tasks that are not running, held compactly. */
+  done: DoneTasks;
   /** When the sequence was read: entries after it were all written since, and live a day. */
   readAtMs: number;
+}
+
+/** The round's view of the task items: the ones it walks, and the done ones as per-job bytes. */
+export interface TaskState {
+  /** Every item not held in `done` (the warm state's own objects: a round may update them in place). */
+  items: TaskItem[];
+  done: DoneTasks;
 }
 
 /** A warm state older than this reloads in full (the entries it needs may have expired). */
 export const TASK_CACHE_MAX_AGE_MS = (CHANGE_ENTRY_TTL_SEC * 1000) / 2;
 
-/** Applies one logged change to the held items, exactly as its write changed the stored item. */
-export function applyChange(items: Map<string, TaskItem>, change: TaskChange): void {
-  if (change.kind === "put") {
-    const id = taskId(change.item.job, change.item.node);
-    const held = items.get(id);
-    if (!held || held.version < change.item.version) items.set(id, { ...change.item });
-    return;
-  }
-  const id = taskId(change.job, change.node);
-  const held = items.get(id);
+/** The held item after one logged change, exactly as its write changed the stored item; undefined: no change. */
+export function changedItem(held: TaskItem | undefined, change: TaskChange): TaskItem | undefined {
   switch (change.kind) {
+    case "put":
+      return !held || held.version < change.item.version ? { ...change.item } : undefined;
     case "start": {
-      if (held && held.version >= change.version) return;
+      if (held && held.version >= change.version) return undefined;
       const base: TaskItem = held ?? { job: change.job, node: change.node, state: "running", version: 0 };
-      items.set(id, { ...base, state: "running", version: change.version, running: change.running });
-      return;
+      return { ...base, state: "running", version: change.version, running: change.running };
     }
     case "finish": {
       // Attempt ids never repeat: a held item no longer running this attempt already has the end.
-      if (!held || held.running?.attempt !== change.attempt) return;
+      if (!held || held.running?.attempt !== change.attempt) return undefined;
       const { running: _ended, lastTokenHash: _previous, ...rest } = held;
-      items.set(id, {
+      return {
         ...rest,
         state: change.state,
         status: change.status,
         version: held.version + 1,
         lastAttempt: change.attempt,
         ...(change.tokenHash === undefined ? {} : { lastTokenHash: change.tokenHash }),
-      });
-      return;
+      };
     }
-    case "replace": {
-      if (!held || held.version >= change.version) return;
-      items.set(id, { ...held, state: change.state, status: change.status, version: change.version });
-      return;
-    }
+    case "replace":
+      if (!held || held.version >= change.version) return undefined;
+      return { ...held, state: change.state, status: change.status, version: change.version };
   }
 }
 
+const changeKey = (change: TaskChange) =>
+  change.kind === "put" ? { job: change.item.job, node: change.item.node } : { job: change.job, node: change.node };
+
+/** Applies one logged change to held items (all of them in `items`). */
+export function applyChange(items: Map<string, TaskItem>, change: TaskChange): void {
+  const { job, node } = changeKey(change);
+  const id = taskId(job, node);
+  const next = changedItem(items.get(id), change);
+  if (next) items.set(id, next);
+}
+
+/** Applies one logged change to a warm state, keeping each item in the part that holds its kind. */
+export function applyToCache(cache: TaskCache, change: TaskChange): void {
+  const { job, node } = changeKey(change);
+  const id = taskId(job, node);
+  const live = cache.items.get(id);
+  const next = changedItem(live ?? cache.done.get(job, node), change);
+  if (!next) return;
+  hold(cache, id, next, live !== undefined);
+}
+
+function hold(cache: TaskCache, id: string, item: TaskItem, wasLive: boolean): void {
+  if (isCompactDone(item)) {
+    if (wasLive) cache.items.delete(id);
+    cache.done.add(item);
+  } else {
+    if (!wasLive) cache.done.delete(item.job, item.node);
+    cache.items.set(id, item);
+  }
+}
+
+/** A warm state holding `items`, exact for `sequence`. */
+export function taskCacheOf(items: Iterable<TaskItem>, sequence: number, readAtMs: number): TaskCache {
+  const cache: TaskCache = { sequence, items: new Map(), done: new DoneTasks(), readAtMs };
+  for (const item of items) hold(cache, taskId(item.job, item.node), item, false);
+  return cache;
+}
+
 /**
- * The task items as of `sequence` (read before this call, before any task item): from the warm
- * state plus the entries since when it is complete and young enough, else by reading every item
- * of `jobs` (which then becomes the warm state).
+ * Moves the named done tasks into the walked items (a round that must see one whole, such as a
+ * refused start's task) and returns them.
  */
+export function promoteDone(cache: TaskCache, tasks: Iterable<{ job: string; node: string }>): TaskItem[] {
+  const promoted: TaskItem[] = [];
+  for (const { job, node } of tasks) {
+    const item = cache.done.get(job, node);
+    if (!item) continue;
+    cache.done.delete(job, node);
+    cache.items.set(taskId(job, node), item);
+    promoted.push(item);
+  }
+  return promoted;
+}
+
+/**
+ * The task state as of `sequence` (read before this call, before any task item): from the warm
+ * state plus the entries since when it is complete and young enough, else by reading every item
+ * of `jobs` (which then becomes the warm state, in `holder.taskCache`).
+ */
+export async function loadTaskState(
+  store: StoreContext,
+  holder: { taskCache?: TaskCache; log?: (event: Record<string, unknown>) => void },
+  sequence: number,
+  jobs: readonly string[],
+  nowMs: number,
+): Promise<TaskState> {
+  const cache = holder.taskCache;
+  if (cache && cache.sequence <= sequence && nowMs - cache.readAtMs < TASK_CACHE_MAX_AGE_MS) {
+    const entries = await readChangeEntries(store, cache.sequence, sequence);
+    if (entries.length === sequence - cache.sequence) {
+      for (const entry of entries) for (const change of entry.changes) applyToCache(cache, change);
+      cache.sequence = sequence;
+      cache.readAtMs = nowMs;
+      return { items: [...cache.items.values()], done: cache.done };
+    }
+    holder.log?.({ event: "task-cache-reload", reason: "change entries missing", from: cache.sequence, to: sequence });
+  }
+  const loaded = taskCacheOf(await readTasks(store, jobs), sequence, nowMs);
+  holder.taskCache = loaded;
+  return { items: [...loaded.items.values()], done: loaded.done };
+}
+
+/** Every task item as of `sequence`, done ones included (see `loadTaskState`). */
 export async function loadTaskItems(
   store: StoreContext,
   holder: { taskCache?: TaskCache; log?: (event: Record<string, unknown>) => void },
@@ -69,22 +150,6 @@ export async function loadTaskItems(
   jobs: readonly string[],
   nowMs: number,
 ): Promise<TaskItem[]> {
-  const cache = holder.taskCache;
-  if (cache && cache.sequence <= sequence && nowMs - cache.readAtMs < TASK_CACHE_MAX_AGE_MS) {
-    const entries = await readChangeEntries(store, cache.sequence, sequence);
-    if (entries.length === sequence - cache.sequence) {
-      for (const entry of entries) for (const change of entry.changes) applyChange(cache.items, change);
-      cache.sequence = sequence;
-      cache.readAtMs = nowMs;
-      return [...cache.items.values()];
-    }
-    holder.log?.({ event: "task-cache-reload", reason: "change entries missing", from: cache.sequence, to: sequence });
-  }
-  const items = await readTasks(store, jobs);
-  holder.taskCache = {
-    sequence,
-    items: new Map(items.map((item) => [taskId(item.job, item.node), item])),
-    readAtMs: nowMs,
-  };
-  return items;
+  const state = await loadTaskState(store, holder, sequence, jobs, nowMs);
+  return [...state.items, ...state.done.items()];
 }

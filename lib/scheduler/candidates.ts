@@ -2,7 +2,7 @@
 // nodes of its level it may start on now: not running, done, failed or backing off (per the
 // task index); no disabled node on the path to the instance; every level's filter passed;
 // dependencies done.
-import type { NodeOrder } from "../model/config";
+import type { Job, NodeOrder } from "../model/config";
 import type { NodeTree } from "../model/tree";
 import { passesNode, type CompiledFilter } from "./filters";
 import { shuffleInPlace, type Rng } from "./random";
@@ -32,9 +32,33 @@ export function levelOrder(tree: NodeTree, level: number, order: NodeOrder, rng:
   return sorted;
 }
 
-/** 1 for every node that is disabled or has a disabled ancestor. */
+const disabledByTree = new WeakMap<NodeTree, Uint8Array>();
+
+/** 1 for every node that is disabled or has a disabled ancestor (memoized: trees are immutable; read only). */
 export function disabledOnPath(tree: NodeTree): Uint8Array {
-  return rejectedOnPath(tree, tree.levels.length - 1, [], "");
+  let disabled = disabledByTree.get(tree);
+  if (!disabled) disabledByTree.set(tree, (disabled = rejectedOnPath(tree, tree.levels.length - 1, [], "")));
+  return disabled;
+}
+
+const rejectedByJob = new WeakMap<NodeTree, WeakMap<Job, Uint8Array>>();
+
+/**
+ * `rejectedOnPath` for a job's own filters, memoized per tree and job object: a warm process
+ * keeps both while the node set and config version stand, and a million nodes' filter checks
+ * (regexes, hashes) then run once, not every round. Read only.
+ */
+export function rejectedForJob(
+  tree: NodeTree,
+  job: Job,
+  maxLevel: number,
+  filters: readonly (CompiledFilter | null)[],
+): Uint8Array {
+  let byJob = rejectedByJob.get(tree);
+  if (!byJob) rejectedByJob.set(tree, (byJob = new WeakMap()));
+  let rejected = byJob.get(job);
+  if (!rejected) byJob.set(job, (rejected = rejectedOnPath(tree, maxLevel, filters, job.name)));
+  return rejected;
 }
 
 /**
@@ -65,36 +89,104 @@ export function rejectedOnPath(
 }
 
 /**
- * The job's candidates in level order: nodes neither rejected nor blocked whose every
- * dependency is done on the same node (state codes as `indexTasks` makes them). This is the hot
- * loop of a round: the checks run in node-number order, which reads the arrays sequentially,
- * into `scratch`; only that one-byte array is then read in the (random) level order.
+ * One job's candidates: the nodes of its level, in the level's order, that are neither rejected
+ * nor blocked and whose every dependency is done on the same node (state codes as `indexTasks`
+ * makes them). Policies take them from the end of that order. One sequential pass over the
+ * level's nodes (the hot loop of a round) counts them and marks them in a byte per node; they
+ * are then found lazily in the order, one byte read each, so a round pays for the order walk of
+ * the candidates it tries, not of all of them: at a million nodes per job, most rounds try few.
+ * Nothing the checks read changes during the policy phase, so the nodes taken are exactly the
+ * list an eager pass would have built, in the same order.
  */
-export function collectCandidates(
+export class CandidateList {
+  /** Candidates not taken yet. */
+  length: number;
+  private cursor: number;
+  /** 1 for each candidate node. */
+  private readonly mask: Uint8Array;
+
+  constructor(
+    readonly slot: number,
+    readonly priority: number,
+    private readonly order: Int32Array,
+    rejected: Uint8Array,
+    codes: Uint8Array,
+    dependencies: readonly Uint8Array[],
+    private readonly levelNodes: Int32Array,
+    treeSize: number,
+  ) {
+    this.mask = new Uint8Array(treeSize);
+    this.length = markCandidates(levelNodes, rejected, codes, dependencies, this.mask);
+    this.cursor = order.length;
+  }
+
+  /** The next candidate from the end of the order; call only while `length > 0`. */
+  take(): number {
+    const { order, mask } = this;
+    while (this.cursor > 0) {
+      const node = order[--this.cursor] as number;
+      if (mask[node] === 1) {
+        this.length--;
+        return node;
+      }
+    }
+    throw new Error("CandidateList.take past the last candidate");
+  }
+
+  /** Drops the candidates not taken yet. */
+  discard(): void {
+    this.length = 0;
+    this.cursor = 0;
+  }
+
+  /**
+   * Takes every candidate left and returns how many of them pass `test`. The count does not
+   * depend on order, so it is made in sequential passes: all candidates, less those taken before.
+   */
+  countRest(test: (node: number) => boolean): number {
+    const { levelNodes, order, mask } = this;
+    let count = 0;
+    for (let k = 0; k < levelNodes.length; k++) {
+      const node = levelNodes[k] as number;
+      if (mask[node] === 1 && test(node)) count++;
+    }
+    for (let k = this.cursor; k < order.length; k++) {
+      const node = order[k] as number;
+      if (mask[node] === 1 && test(node)) count--;
+    }
+    this.discard();
+    return count;
+  }
+}
+
+/** Marks in `mask` (all 0) which of `levelNodes` pass the candidate checks; returns how many. */
+function markCandidates(
   levelNodes: Int32Array,
-  order: Int32Array,
   rejected: Uint8Array,
   codes: Uint8Array,
   dependencies: readonly Uint8Array[],
-  scratch: Uint8Array,
-): { nodes: Int32Array; length: number } {
+  mask: Uint8Array,
+): number {
   const depCount = dependencies.length;
-  let length = 0;
+  let count = 0;
+  if (depCount === 0) {
+    for (let k = 0; k < levelNodes.length; k++) {
+      const node = levelNodes[k] as number;
+      if (rejected[node] === 0 && codes[node] === ELIGIBLE) {
+        mask[node] = 1;
+        count++;
+      }
+    }
+    return count;
+  }
   outer: for (let k = 0; k < levelNodes.length; k++) {
     const node = levelNodes[k] as number;
-    scratch[node] = 0;
     if (rejected[node] !== 0 || codes[node] !== ELIGIBLE) continue;
     for (let d = 0; d < depCount; d++) {
       if ((dependencies[d] as Uint8Array)[node] !== DONE) continue outer;
     }
-    scratch[node] = 1;
-    length++;
+    mask[node] = 1;
+    count++;
   }
-  const nodes = new Int32Array(length);
-  let next = 0;
-  for (let k = 0; next < length; k++) {
-    const node = order[k] as number;
-    if (scratch[node] === 1) nodes[next++] = node;
-  }
-  return { nodes, length };
+  return count;
 }

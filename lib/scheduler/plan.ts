@@ -5,7 +5,7 @@
 import { WORKER_LEVEL, type Job } from "../model/config";
 import { pathToNode, type NodeNames, type NodeTree } from "../model/tree";
 import { backoffAtStart } from "./backoff";
-import { collectCandidates, disabledOnPath, levelOrder, rejectedOnPath } from "./candidates";
+import { CandidateList, disabledOnPath, levelOrder, rejectedForJob } from "./candidates";
 import { compileFilter, FilterError, isTrivialFilter, passesName, type CompiledFilter } from "./filters";
 import { processOrphans } from "./orphans";
 import { runPolicy, type JobCandidates } from "./policies";
@@ -25,9 +25,21 @@ interface JobPlan {
   hostLevel: number;
   /** Set once the all-workers pool had no room: it cannot get room later in the round. */
   workerMiss: boolean;
+  /** No host placement of any kind: every candidate asks the all-workers pool. */
+  anyHost: boolean;
+  candidates: CandidateList;
 }
 
-export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Plan {
+export interface PlanOptions {
+  /**
+   * Settle a job's remaining candidates at once when the all-workers pool has no room for it
+   * (default true; false tries them one by one, for tests that compare the two).
+   */
+  settleMisses?: boolean;
+}
+
+export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng, options: PlanOptions = {}): Plan {
+  const settleMisses = options.settleMisses ?? true;
   const { config, tree, tasks } = snapshot;
   const settings = config.settings;
   const stats = { candidatesEvaluated: 0, candidates: 0, tried: 0, running: 0 };
@@ -46,7 +58,7 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
   // Bistro shuffles the whole job map each round, then skips the jobs that cannot run.
   const jobNames = shuffleInPlace(Object.keys(config.jobs).sort(), rng);
   const slotOf = new Map(jobNames.map((name, slot) => [name, slot]));
-  const { codes, eligibleRecords, running: runningIndices } = indexTasks(tasks, slotOf, tree, nowSec);
+  const { codes, eligibleRecords, running: runningIndices } = indexTasks(tasks, slotOf, tree, nowSec, snapshot.done);
   const running = runningIndices.map((i) => tasks[i] as TaskRecord);
   stats.running = running.length;
 
@@ -58,7 +70,6 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
   book.chargeRunning(running, selector.indexOf);
 
   const none = new Uint8Array(tree.size);
-  const scratch = new Uint8Array(tree.size);
   const orders = new Map<number, Int32Array>();
   let disabled: Uint8Array | null = null;
 
@@ -85,18 +96,21 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
     if (!order) orders.set(setup.level, (order = levelOrder(tree, setup.level, settings.nodeOrder, rng)));
     const rejected = setup.nodeFilters.every((f, level) => f === null || level > setup.level)
       ? (disabled ??= disabledOnPath(tree))
-      : rejectedOnPath(tree, setup.level, setup.nodeFilters, name);
+      : rejectedForJob(tree, job, setup.level, setup.nodeFilters);
     const levelNodes = tree.byLevel[setup.level] ?? new Int32Array(0);
-    const found = collectCandidates(levelNodes, order, rejected, codes[slot] ?? none, dependencies, scratch);
+    const jobCodes = codes[slot] ?? none;
+    const found = new CandidateList(slot, job.priority, order, rejected, jobCodes, dependencies, levelNodes, tree.size);
     stats.candidatesEvaluated += order.length;
     stats.candidates += found.length;
-    candidates.push({ slot, priority: job.priority, ...found });
+    candidates.push(found);
     jobPlans[slot] = {
       job,
       need: book.needOf(job),
       acceptsWorkers: setup.acceptsWorkers,
       hostLevel: setup.hostLevel,
       workerMiss: false,
+      anyHost: (job.hostPlacement === null || job.hostPlacement === "") && setup.hostLevel < 0,
+      candidates: found,
     };
   });
 
@@ -125,6 +139,7 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
     if (choice.result !== "ran") {
       if (choice.result === "did_not_run") {
         if (host === null) plan.workerMiss = true;
+        if (plan.anyHost && settleMisses) missTheRest(plan);
         return "did_not_run";
       }
       const message = `${selector.stopMessage(host)} to run ${plan.job.name}, ${tree.names.at(node)}`;
@@ -136,6 +151,31 @@ export function planRound(snapshot: RoundSnapshot, nowSec: number, rng: Rng): Pl
     const record = tasks[eligibleRecords[slot]?.get(node) ?? -1];
     starts.push(makeStart(book, plan, node, workers[choice.worker] as WorkerSnapshot, tree, record));
     return "ran";
+  };
+  // A job whose every candidate asks the all-workers pool, which had no room for it, gets none for
+  // the rest of the round; and every policy tries a job's candidates back to back until one runs.
+  // So its remaining candidates are settled here at once, with the effects trying each one would
+  // have: each counts as tried, and each that passes the replica and node checks moves the
+  // roundrobin cursor by one (the busiest selector has no cursor: nothing to check).
+  const missTheRest = (plan: JobPlan): void => {
+    const list = plan.candidates;
+    stats.tried += list.length;
+    if (!selector.hasCursor) {
+      list.discard();
+      return;
+    }
+    if (tree.replicas.size === 0) {
+      selector.skipKnownMiss(list.countRest((node) => book.fitsNodes(plan.need, node)));
+      return;
+    }
+    let moves = 0;
+    while (list.length > 0) {
+      const node = list.take();
+      const replica = replicaKey(list.slot, node);
+      if (replica !== null && startedReplicas.has(replica)) continue;
+      if (book.fitsNodes(plan.need, node)) moves++;
+    }
+    selector.skipKnownMiss(moves);
   };
   runPolicy(settings.scheduler, candidates, tryTask, rng);
 

@@ -4,13 +4,15 @@ import type { SchedulerPolicyName } from "../model/config";
 import { pickWeighted, type Rng } from "./random";
 import type { TryResult } from "./workers";
 
-/** One job's candidates for the round: node numbers, the live ones being `nodes[0..length)`. */
+/** One job's candidates for the round, taken one by one (lib/scheduler/candidates.ts). */
 export interface JobCandidates {
   /** The job's number in the round (passed back to `tryTask`). */
-  slot: number;
-  priority: number;
-  nodes: Int32Array;
-  length: number;
+  readonly slot: number;
+  readonly priority: number;
+  /** Candidates not taken yet. */
+  readonly length: number;
+  /** Takes the next candidate (one less left); only while `length > 0`. */
+  take(): number;
 }
 
 export type TryTask = (slot: number, node: number) => TryResult;
@@ -38,8 +40,7 @@ export function runPolicy(policy: SchedulerPolicyName, jobs: JobCandidates[], tr
 /** Pops the job's candidates until one starts or the list ends; null means the round must stop. */
 function startOne(job: JobCandidates, tryTask: TryTask): boolean | null {
   while (job.length > 0) {
-    job.length -= 1;
-    const result = tryTask(job.slot, job.nodes[job.length] as number);
+    const result = tryTask(job.slot, job.take());
     if (result === "ran") return true;
     if (result === "stop") return null;
   }
@@ -70,8 +71,7 @@ function eachJobFully(jobs: JobCandidates[], tryTask: TryTask): number {
   let started = 0;
   for (const job of jobs) {
     while (job.length > 0) {
-      job.length -= 1;
-      const result = tryTask(job.slot, job.nodes[job.length] as number);
+      const result = tryTask(job.slot, job.take());
       if (result === "ran") started++;
       else if (result === "stop") return started;
     }

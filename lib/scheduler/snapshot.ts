@@ -69,6 +69,12 @@ export interface RoundSnapshot {
   config: Config;
   tree: NodeTree;
   tasks: TaskRecord[];
+  /**
+   * Done tasks given apart from `tasks` (a warm state holds most tasks this way): per job name,
+   * one byte per node of `tree`, TASK_DONE (lib/scheduler/task-index.ts) where the job is done on
+   * that node, else 0. A pair is in `tasks` or here, not both. Read only.
+   */
+  done?: ReadonlyMap<string, Uint8Array>;
   workers: WorkerSnapshot[];
   orphanTimers: OrphanTimer[];
   workerCursors: WorkerCursors;

@@ -47,12 +47,22 @@ export function indexTasks(
   slotOf: ReadonlyMap<string, number>,
   tree: NodeTree,
   nowSec: number,
+  done?: ReadonlyMap<string, Uint8Array>,
 ): TaskIndex {
   const nodeOf = tree.indexOf;
   const nodes = new Int32Array(tasks.length);
   for (let i = 0; i < tasks.length; i++) nodes[i] = nodeOf.get((tasks[i] as TaskRecord).node) ?? -1;
 
   const index: TaskIndex = { codes: [], eligibleRecords: [], running: [] };
+  // Done tasks given as codes start each job's column (a copy: replicas and records write to it).
+  if (done) {
+    for (const [job, slot] of slotOf) {
+      const doneCodes = done.get(job);
+      if (!doneCodes) continue;
+      if (doneCodes.length !== tree.size) throw new Error(`Done codes of job ${job} are not over this tree`);
+      index.codes[slot] = doneCodes.slice();
+    }
+  }
   // Stores list a job's records together, so the job is looked up once per run of them.
   let lastJob: string | null = null;
   let slot: number | undefined;

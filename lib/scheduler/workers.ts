@@ -86,11 +86,16 @@ export class WorkerSelector {
   /**
    * Records that a job already failed to find a worker in the all-workers pool: since free
    * worker resources only shrink during a round, it would fail again. Moves the cursor exactly
-   * as the full walk would have (by one), so the outcome matches Bistro's.
+   * as the full walk would have (by one per miss), so the outcome matches Bistro's.
    */
-  skipKnownMiss(): void {
+  skipKnownMiss(times = 1): void {
     const size = this.all.members.length;
-    if (!this.busiest && size > 0) this.all.cursor = (this.all.cursor + 1) % size;
+    if (!this.busiest && size > 0) this.all.cursor = (this.all.cursor + (times % size)) % size;
+  }
+
+  /** Whether misses move a cursor (roundrobin does; busiest has none). */
+  get hasCursor(): boolean {
+    return !this.busiest;
   }
 
   private pickRoundRobin(pool: Pool, book: ResourceBook, need: Float64Array, accepts: Uint8Array | null): WorkerChoice {

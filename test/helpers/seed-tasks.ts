@@ -26,7 +26,8 @@ export async function seedFinishedTasks(
     state: "done",
     version: 2,
     status: { bits: StatusValues.DONE, timeSec: nowSec, backoffSec: 0 },
-    lastAttempt: `seed.${i}`,
+    // Shaped like a round's attempt ids (round 0 never runs), as the commit protocol leaves them.
+    lastAttempt: `r0.${i}`,
   }));
   const requests: WriteRequest[] = items.map((item) => ({
     PutRequest: { Item: { ...taskKey(job, item.node), ...item } },

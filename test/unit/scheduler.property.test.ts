@@ -5,7 +5,9 @@ import fc from "fast-check";
 import { WORKER_LEVEL, jobCanRun, type Config, type Job, type Settings } from "../../lib/model/config";
 import { StatusBits, StatusValues, isInBackoff, type TaskStatus } from "../../lib/model/status";
 import { buildNodeTree, pathToNode, type NodeSpec, type NodeTree } from "../../lib/model/tree";
+import { CandidateList } from "../../lib/scheduler/candidates";
 import { planRound } from "../../lib/scheduler/plan";
+import { TASK_DONE, TASK_ELIGIBLE } from "../../lib/scheduler/task-index";
 import type { NodeUsage, Plan, RoundSnapshot, TaskRecord, WorkerSnapshot } from "../../lib/scheduler/snapshot";
 import { makeJob, makeSettings, seededRng, type JobInput } from "../helpers/model";
 
@@ -384,6 +386,90 @@ describe("planRound properties (fast-check)", () => {
         expect(planOf(s)).toEqual(first);
         expect({ tasks: s.snapshot.tasks, workers: s.snapshot.workers, config: s.snapshot.config }).toEqual(before);
       }),
+      RUNS,
+    );
+  });
+
+  it("plans exactly the same when done tasks are given as per-job codes instead of records", () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        const { tree, tasks } = s.snapshot;
+        const done = new Map<string, Uint8Array>();
+        const rest: TaskRecord[] = [];
+        for (const task of tasks) {
+          const node = tree.indexOf.get(task.node);
+          if (task.running || !task.status || (task.status.bits & StatusBits.DONE) === 0 || node === undefined) {
+            rest.push(task);
+            continue;
+          }
+          let codes = done.get(task.job);
+          if (!codes) done.set(task.job, (codes = new Uint8Array(tree.size)));
+          codes[node] = TASK_DONE;
+        }
+        const split = planRound({ ...s.snapshot, tasks: rest, done }, NOW, seededRng(s.seed));
+        expect(split).toEqual(planOf(s));
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe("planRound's fast path for a job the workers have no room for (fast-check)", () => {
+  it("plans exactly what trying its remaining candidates one by one plans", () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        const slow = planRound(s.snapshot, NOW, seededRng(s.seed), { settleMisses: false });
+        expect(planOf(s)).toEqual(slow);
+      }),
+      RUNS,
+    );
+  });
+});
+
+/** The candidate list as the planner built it before candidates were found lazily: every one, eagerly. */
+function eagerCandidates(
+  order: Int32Array,
+  rejected: Uint8Array,
+  codes: Uint8Array,
+  dependencies: readonly Uint8Array[],
+): number[] {
+  return [...order].filter(
+    (node) =>
+      rejected[node] === 0 &&
+      codes[node] === TASK_ELIGIBLE &&
+      dependencies.every((dependency) => dependency[node] === TASK_DONE),
+  );
+}
+
+describe("CandidateList (fast-check)", () => {
+  it("counts, then takes from the end exactly the candidates an eager pass lists", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 60 }).chain((size) =>
+          fc.record({
+            size: fc.constant(size),
+            levelNodes: fc.uniqueArray(fc.integer({ min: 0, max: size - 1 }), { maxLength: size }),
+            rejected: fc.uint8Array({ minLength: size, maxLength: size, min: 0, max: 1 }),
+            codes: fc.uint8Array({ minLength: size, maxLength: size, min: 0, max: 3 }),
+            dependencies: fc.array(fc.uint8Array({ minLength: size, maxLength: size, min: 0, max: 3 }), {
+              maxLength: 2,
+            }),
+            seed: fc.integer(),
+          }),
+        ),
+        ({ size, levelNodes, rejected, codes, dependencies, seed }) => {
+          const nodes = Int32Array.from(levelNodes);
+          const order = nodes.slice();
+          const rng = seededRng(seed);
+          order.sort(() => rng() - 0.5);
+          const list = new CandidateList(0, 1, order, rejected, codes, dependencies, nodes, size);
+          const expected = eagerCandidates(order, rejected, codes, dependencies);
+          expect(list.length).toBe(expected.length);
+          const taken: number[] = [];
+          while (list.length > 0) taken.push(list.take());
+          expect(taken).toEqual(expected.reverse());
+        },
+      ),
       RUNS,
     );
   });
