@@ -4,10 +4,14 @@
 // 0.1 S3 PUT and at most 1 SQS request per task, from batching), and log throughput to S3 for
 // one task printing 64 MB (goal >= 20 MB/s), next to its baselines measured in the same run (the
 // same output piped to /dev/null; the S3 emulator taking the same bytes as raw PUTs) and the
-// worker's peak memory meanwhile.
+// worker's peak memory and the CPU time the worker and the emulator host spent meanwhile (CPU time
+// per byte is what a loaded machine changes least). After the timing it checks that no line was
+// lost and reads the task's last lines back through the log reader.
 //   npm run bench:worker [-- --tasks 1000] [-- --logs-only]
+// The worker runs in this process; to profile it:
+//   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/worker.ts --logs-only
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, chmodSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
@@ -17,6 +21,7 @@ import { makeAwsClients, type AwsClients } from "../lib/aws";
 import type { StartMessage } from "../lib/dispatch/messages";
 import { sendBatched } from "../lib/dispatch/sqs";
 import { startEmulators } from "../lib/local/emulators";
+import { readLogs } from "../lib/logs/reader";
 import { LogWriter } from "../lib/logs/writer";
 import { ensureTable } from "../lib/store/table";
 import { InProcessControlPlane } from "../lib/worker/control-plane";
@@ -25,7 +30,8 @@ import { startWorker, type WorkerEvent } from "../lib/worker/daemon";
 const tasks = Number(process.argv[process.argv.indexOf("--tasks") + 1] || 1000) || 1000;
 const logsOnly = process.argv.includes("--logs-only");
 const LOUD_MB = 64;
-const LOUD_OUTPUT = `head -c ${LOUD_MB * 1024 * 1024} /dev/zero | tr "\\0" x | fold -w 99`;
+const LOUD_LINE_CHARS = 99;
+const LOUD_OUTPUT = `head -c ${LOUD_MB * 1024 * 1024} /dev/zero | tr "\\0" x | fold -w ${LOUD_LINE_CHARS}`;
 const DEMO = join(__dirname, "..", "events", "bistro", "demo_bistro_task.sh");
 
 /** Counts every request each client sends, by command name. */
@@ -58,6 +64,22 @@ function startOrder(i: number, attempt: string): StartMessage {
   };
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc; NaN where there is none. */
+function processCpuSeconds(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks; 100 a second on Linux
+  } catch {
+    return NaN;
+  }
+}
+
+const ownCpuSeconds = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
+
 const percentile = (values: number[], p: number) =>
   [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) * p)] ?? NaN;
 
@@ -74,6 +96,37 @@ async function main(): Promise<void> {
   const { QueueUrl: statusQueue } = await aws.sqs.send(new CreateQueueCommand({ QueueName: "bench-status" }));
   const store = { doc: aws.doc, tableName };
   const logs = new LogWriter({ s3: aws.s3, doc: aws.doc, tableName, bucket, workerId: "bench-worker" });
+
+  /** Fails the run unless every line of the loud task was stored and its last lines read back. */
+  const checkLoudOutput = async (before: ReturnType<LogWriter["stats"]>): Promise<void> => {
+    const after = logs.stats();
+    const lost = after.linesLost - before.linesLost + after.droppedLines - before.droppedLines;
+    const outputBytes = LOUD_MB * 1024 * 1024;
+    const lineCount = Math.ceil(outputBytes / LOUD_LINE_CHARS);
+    const lastLine = "x".repeat(outputBytes % LOUD_LINE_CHARS || LOUD_LINE_CHARS);
+    const page = await readLogs(
+      {
+        s3: aws.s3,
+        doc: aws.doc,
+        tableName,
+        bucket,
+        attemptTokens: () => Promise.resolve(({ attempt }) => `token-${attempt}`),
+      },
+      { logType: "stdout", jobs: ["bench"], nodes: ["shard-0"], attempt: "loud", sort: "desc", limit: 2 },
+    );
+    const texts = page.lines.map((row) => row[3]);
+    if (
+      lost > 0 ||
+      after.lines - before.lines < lineCount ||
+      texts[0] !== lastLine ||
+      texts[1] !== "x".repeat(LOUD_LINE_CHARS)
+    ) {
+      process.exitCode = 1;
+      console.log(
+        `loud task output NOT stored whole: ${lost} lines lost, last lines read back ${JSON.stringify(texts)}`,
+      );
+    }
+  };
 
   const started = new Map<string, number>();
   const ended = new Set<string>();
@@ -172,6 +225,7 @@ async function main(): Promise<void> {
     // The emulator's own ceiling: the same bytes PUT as 2 MiB objects, 4 at a time, with no worker.
     const object = Buffer.alloc(2 * 1024 * 1024, "x");
     const putStart = performance.now();
+    const putEmulatorCpu = processCpuSeconds(emulators.pid);
     for (let sent = 0; sent < LOUD_MB / 2; sent += 4) {
       await Promise.all(
         [0, 1, 2, 3].map((i) =>
@@ -180,9 +234,13 @@ async function main(): Promise<void> {
       );
     }
     const putSeconds = (performance.now() - putStart) / 1000;
+    const putEmulatorCpuSeconds = processCpuSeconds(emulators.pid) - putEmulatorCpu;
     counts.clear();
-    let peakRss = process.memoryUsage().rss;
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
+    const statsBefore = logs.stats();
+    const emulatorCpu = processCpuSeconds(emulators.pid);
+    const workerCpu = ownCpuSeconds();
+    let peakRss = process.memoryUsage.rss();
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 20);
     const t1 = performance.now();
     await sendBatched(aws.sqs, worker.queueUrl, [
       JSON.stringify({ ...startOrder(0, "loud"), command: [loud], maxLogLinesPerPollInterval: 0 }),
@@ -191,9 +249,12 @@ async function main(): Promise<void> {
     await logs.flush();
     await logs.uploadsSettled();
     const loudSeconds = (performance.now() - t1) / 1000;
+    const workerCpuSeconds = ownCpuSeconds() - workerCpu;
+    const emulatorCpuSeconds = processCpuSeconds(emulators.pid) - emulatorCpu;
     clearInterval(sampler);
     const throughput = LOUD_MB / loudSeconds;
     if (throughput < 20) process.exitCode = 1;
+    await checkLoudOutput(statsBefore);
     console.log(
       `log throughput to S3: ${throughput.toFixed(1)} MB/s (goal >= 20; ${LOUD_MB} MB in ${loudSeconds.toFixed(1)} s, ` +
         `${get("S3Client.PutObjectCommand")} PUTs); baseline, the same output to /dev/null: ` +
@@ -201,6 +262,11 @@ async function main(): Promise<void> {
         `S3 emulator alone, the same bytes as raw 2 MiB PUTs: ${(LOUD_MB / putSeconds).toFixed(1)} MB/s ` +
         `(ratio ${(putSeconds / loudSeconds).toFixed(2)}); ` +
         `worker peak RSS ${(peakRss / 1024 / 1024).toFixed(0)} MB`,
+    );
+    console.log(
+      `CPU time meanwhile: worker ${workerCpuSeconds.toFixed(2)} s, emulator host ${emulatorCpuSeconds.toFixed(2)} s ` +
+        `(the raw PUTs: ${putEmulatorCpuSeconds.toFixed(2)} s); ${LOUD_MB} MB of output took ` +
+        `${(logs.stats().s3PutBytes / 1024 / 1024).toFixed(1)} MB of segments`,
     );
   } finally {
     await worker.stop({ graceful: false });

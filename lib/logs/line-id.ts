@@ -14,6 +14,8 @@ export const COUNTER_BITS = 20;
 const SALT_MASK = (1 << SALT_BITS) - 1;
 /** Lines one writer can number within one second before it borrows the next second. */
 export const COUNTER_LIMIT = 1 << COUNTER_BITS;
+/** The difference between consecutive ids of one writer within one second. */
+export const ID_STEP = 1 << SALT_BITS;
 const LOW_32 = 0xffffffffn;
 
 /** Width of the zero-padded decimal form: ids sort as strings in DynamoDB sort keys. */
@@ -83,6 +85,23 @@ export class LineIdGenerator {
     }
     this.lastLow = ((this.counter << SALT_BITS) | this.salt) >>> 0;
     this.counter += 1;
+  }
+
+  /**
+   * Makes up to `count` consecutive ids of one second at once (fewer when the second's counter runs
+   * out) and returns how many: the first is `sec`/`low` as `advance` leaves them, and each next one
+   * is ID_STEP higher. A read of a pipe is numbered this way, with no work per line.
+   */
+  advanceRun(timeMs: number, count: number): number {
+    this.advance(timeMs);
+    const taken = Math.min(count, COUNTER_LIMIT - this.counter + 1);
+    this.counter += taken - 1;
+    return taken;
+  }
+
+  /** The low half of the last id of a run of `count` from `advanceRun`. */
+  lastLowOfRun(count: number): number {
+    return this.lastLow + (count - 1) * ID_STEP;
   }
 
   next(timeMs: number): bigint {

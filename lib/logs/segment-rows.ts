@@ -1,9 +1,8 @@
-// The bytes of segment rows: `["<line id>",<time ms>,<JSON string of the text>]\n`, encoded
-// straight into a growing list of buffers. Task output arrives as bytes (LineSlices) and is copied
-// and JSON-escaped byte by byte, with no string per line; the result is byte for byte what
-// JSON.stringify of the decoded text gives. Group layout and indexes: ./segment.ts.
-
-import { isUtf8 } from "node:buffer";
+// The bytes of segment rows, encoded straight into a growing list of buffers. A line given as a
+// string is a row `["<line id>",<time ms>,<JSON string of the text>]\n`. Task output arrives as
+// bytes (LineSlices), a pipe read at a time, and is stored as a run: one head row
+// `["<first id>",<time ms>,<count>,<id step>]\n`, then the lines' bytes as they are, each ending
+// in "\n" (one copy per read, no work per byte). Group layout and indexes: ./segment.ts.
 
 /** Lines held in one buffer: line i is `data[bounds[2i], bounds[2i + 1])`, without its "\n". */
 export interface LineSlices {
@@ -23,29 +22,15 @@ export function sliceTexts(slices: LineSlices): string[] {
 /** Chunks start small (a short task's few lines stay small) and double up to this size. */
 const MAX_CHUNK_BYTES = 64 * 1024;
 const MIN_CHUNK_BYTES = 256;
-/** Room kept for a row's head (`["` + 20-digit id + `",` + time + `,"`) and for one escape. */
+/** Raw bytes from this size on may be kept as a slice of the caller's buffer rather than copied. */
+const MIN_SHARED_BYTES = 1024;
+/** Room kept for a row's head (`["` + 20-digit id + `",` + time + `,` + count + `,` + step + `]\n`). */
 const HEAD_ROOM = 64;
-const ESCAPE_ROOM = 6;
 const TEN_DIGITS = 1e10;
 
 const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-/** For bytes below 0x80: 0 copies as is, else the byte JSON.stringify escapes it with (`u` = \u00XX). */
-const ESCAPES = new Uint8Array(0x80);
-for (let b = 0; b < 0x20; b++) ESCAPES[b] = 0x75; // u
-ESCAPES[0x08] = 0x62; // \b
-ESCAPES[0x09] = 0x74; // \t
-ESCAPES[0x0a] = 0x6e; // \n
-ESCAPES[0x0c] = 0x66; // \f
-ESCAPES[0x0d] = 0x72; // \r
-ESCAPES[QUOTE] = QUOTE;
-ESCAPES[BACKSLASH] = BACKSLASH;
-/** 1 for bytes the copy loop stops at: those JSON escapes, and non-ASCII until the line is known valid UTF-8. */
-const SPECIAL_UTF8 = new Uint8Array(0x100);
-for (let b = 0; b < 0x80; b++) SPECIAL_UTF8[b] = ESCAPES[b] === 0 ? 0 : 1;
-const SPECIAL_ASCII = new Uint8Array(0x100).fill(1);
-SPECIAL_ASCII.set(SPECIAL_UTF8.subarray(0, 0x80));
-const HEX = Buffer.from("0123456789abcdef", "latin1");
+const COMMA = 0x2c;
+const NEWLINE = 0x0a;
 const ROW_END = Buffer.from('"]\n', "latin1");
 
 /** The time of a row as JSON (`JSON.stringify(timeMs)`), encoded once for many rows. */
@@ -68,58 +53,36 @@ export class RowChunks {
     return this.pos === 0 ? this.full : [...this.full, this.chunk.subarray(0, this.pos)];
   }
 
-  /** Appends a row whose text is `data[start, end)`, escaped as JSON; returns the bytes written. */
-  appendBytes(sec: number, low: number, time: Buffer, data: Buffer, start: number, end: number): number {
-    let written = this.head(sec, low, time);
-    let special = SPECIAL_ASCII;
-    let i = start;
-    while (i < end) {
-      if (this.chunk.length - this.pos <= ESCAPE_ROOM) this.roll(ESCAPE_ROOM + end - i);
-      // The hot loop: copy bytes that need nothing, up to the next special one or the chunk's end.
-      const chunk = this.chunk;
-      let pos = this.pos;
-      const stop = Math.min(end, i + chunk.length - ESCAPE_ROOM - pos);
-      while (i < stop) {
-        const b = data[i] ?? 0;
-        if (special[b] !== 0) break;
-        chunk[pos++] = b;
-        i++;
+  /**
+   * Appends lines `from` to `to` (exclusive) of `lines` as one run: a head row
+   * `["<first id>",<time>,<count>,<id step>]` and then each line's bytes as they are, each ending
+   * in "\n" (lines that follow each other in `data` are copied at once, with their newlines). The
+   * ids are `(sec << 32) + low + k * step` for the k-th line. Lines must not hold a "\n" (as
+   * LineSplitter gives them). Returns the bytes written.
+   */
+  appendRun(sec: number, low: number, step: number, time: Buffer, lines: LineSlices, from: number, to: number): number {
+    const { data, bounds } = lines;
+    let written = this.runHead(sec, low, step, time, to - from);
+    let i = from;
+    while (i < to) {
+      const start = bounds[2 * i] ?? 0;
+      let end = bounds[2 * i + 1] ?? 0;
+      i += 1;
+      while (i < to && data[end] === NEWLINE && bounds[2 * i] === end + 1) {
+        end = bounds[2 * i + 1] ?? 0;
+        i += 1;
       }
-      written += pos - this.pos;
-      this.pos = pos;
-      if (i === stop) continue;
-      const b = data[i] ?? 0;
-      if (b >= 0x80) {
-        // Everything before `i` was ASCII: if the rest is valid UTF-8 it is copied as is (JSON.stringify
-        // leaves such characters alone); else the rest goes the string way, which decodes bad bytes as U+FFFD.
-        if (!isUtf8(data.subarray(i, end))) {
-          written += this.appendString(JSON.stringify(data.toString("utf8", i, end)).slice(1, -1));
-          return written + this.appendBuffer(ROW_END);
-        }
-        special = SPECIAL_UTF8;
-        continue;
+      if (data[end] === NEWLINE) {
+        written += this.appendRaw(data, start, end + 1);
+      } else {
+        // The last line of a read, or a piece of a line cut at the length cap: its "\n" is added.
+        written += this.appendRaw(data, start, end);
+        if (this.pos === this.chunk.length) this.roll(1);
+        this.chunk[this.pos++] = NEWLINE;
+        written += 1;
       }
-      written += this.escape(b);
-      i++;
     }
-    return written + this.appendBuffer(ROW_END);
-  }
-
-  /** Writes JSON.stringify's escape of ASCII byte `b` (there is room for it). */
-  private escape(b: number): number {
-    const chunk = this.chunk;
-    const escape = ESCAPES[b] ?? 0;
-    chunk[this.pos++] = BACKSLASH;
-    if (escape !== 0x75) {
-      chunk[this.pos++] = escape;
-      return 2;
-    }
-    chunk[this.pos++] = 0x75;
-    chunk[this.pos++] = 0x30;
-    chunk[this.pos++] = 0x30;
-    chunk[this.pos++] = HEX[b >> 4] ?? 0;
-    chunk[this.pos++] = HEX[b & 15] ?? 0;
-    return 6;
+    return written;
   }
 
   /** Appends a row holding `text` (a JS string, escaped by JSON.stringify); returns the bytes written. */
@@ -128,8 +91,27 @@ export class RowChunks {
     return written + this.appendBuffer(ROW_END);
   }
 
+  /** `["<id>",<time>,<count>,<step>]\n`: the head of a run. */
+  private runHead(sec: number, low: number, step: number, time: Buffer, count: number): number {
+    const start = this.headStart(sec, low, time);
+    const chunk = this.chunk;
+    this.writeDigits(count, 0);
+    chunk[this.pos++] = COMMA;
+    this.writeDigits(step, 0);
+    chunk[this.pos++] = 0x5d; // ]
+    chunk[this.pos++] = NEWLINE;
+    return this.pos - start;
+  }
+
   /** `["<id>",<time>,"`: everything up to the text. */
   private head(sec: number, low: number, time: Buffer): number {
+    const start = this.headStart(sec, low, time);
+    this.chunk[this.pos++] = QUOTE;
+    return this.pos - start;
+  }
+
+  /** `["<id>",<time>,`, with room after it for the rest of a head; returns where it started. */
+  private headStart(sec: number, low: number, time: Buffer): number {
     if (this.chunk.length - this.pos < HEAD_ROOM + time.length) this.roll(HEAD_ROOM + time.length);
     const start = this.pos;
     const chunk = this.chunk;
@@ -137,11 +119,10 @@ export class RowChunks {
     chunk[this.pos++] = QUOTE;
     this.writeId(sec, low);
     chunk[this.pos++] = QUOTE;
-    chunk[this.pos++] = 0x2c; // ,
+    chunk[this.pos++] = COMMA;
     for (let i = 0; i < time.length; i++) chunk[this.pos++] = time[i] ?? 0;
-    chunk[this.pos++] = 0x2c;
-    chunk[this.pos++] = QUOTE;
-    return this.pos - start;
+    chunk[this.pos++] = COMMA;
+    return start;
   }
 
   /** The decimal digits of `(sec << 32) | low` (what BigInt#toString gives), without a bigint. */
@@ -186,6 +167,30 @@ export class RowChunks {
       v = next;
     }
     this.pos += digits;
+  }
+
+  /**
+   * Appends `data[start, end)` as it is. A slice that is most of its buffer is kept, not copied
+   * (the segment's one copy is `build`'s); a smaller one is copied, so it does not keep its buffer.
+   */
+  private appendRaw(data: Buffer, start: number, end: number): number {
+    if (end - start >= MIN_SHARED_BYTES && 2 * (end - start) >= data.buffer.byteLength) {
+      if (this.pos > 0) {
+        this.full.push(this.chunk.subarray(0, this.pos));
+        this.chunk = this.chunk.subarray(this.pos);
+        this.pos = 0;
+      }
+      this.full.push(data.subarray(start, end));
+      return end - start;
+    }
+    let offset = start;
+    while (offset < end) {
+      if (this.pos === this.chunk.length) this.roll(end - offset);
+      const n = data.copy(this.chunk, this.pos, offset, end);
+      this.pos += n;
+      offset += n;
+    }
+    return end - start;
   }
 
   private appendString(text: string): number {

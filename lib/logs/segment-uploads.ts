@@ -8,6 +8,7 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { retryOnError, type RetryEnv } from "../retry";
 import { batchWrite, type WriteRequest } from "../store/batch";
 import { segmentIndexRequests } from "./index-items";
+import { SegmentBodies } from "./segment-bodies";
 import { segmentObjectKey } from "./keys";
 import type { BuiltSegment } from "./segment";
 import type { LogClock, LogWriterDeps, LogWriterOptions, LogWriterStats } from "./writer-options";
@@ -27,8 +28,11 @@ interface SealedSegment {
 
 export type UploadCounts = Pick<
   LogWriterStats,
-  "segmentsWritten" | "s3Puts" | "indexItems" | "segmentsDropped" | "linesLost"
+  "segmentsWritten" | "s3Puts" | "s3PutBytes" | "indexItems" | "segmentsDropped" | "linesLost"
 >;
+
+/** A segment is sealed once past its size, so it may hold one more read of a pipe (64 KiB) or line. */
+const BODY_SLACK_BYTES = 256 * 1024;
 
 /** Waits between tries of a PUT or an index write: 200 ms, doubling, at most 5 s (with jitter). */
 const WRITE_BACKOFF = { baseMs: 200, capMs: 5000 } as const;
@@ -44,7 +48,16 @@ export class SegmentUploads {
   private readonly roomWaiters: (() => void)[] = [];
   private readonly idleWaiters: (() => void)[] = [];
   private readonly retryEnv: RetryEnv;
-  readonly counts: UploadCounts = { segmentsWritten: 0, s3Puts: 0, indexItems: 0, segmentsDropped: 0, linesLost: 0 };
+  /** Where sealed segments' bodies are built; a body goes back once its PUT has ended. */
+  readonly bodies: SegmentBodies;
+  readonly counts: UploadCounts = {
+    segmentsWritten: 0,
+    s3Puts: 0,
+    s3PutBytes: 0,
+    indexItems: 0,
+    segmentsDropped: 0,
+    linesLost: 0,
+  };
 
   constructor(
     private readonly deps: LogWriterDeps,
@@ -52,6 +65,7 @@ export class SegmentUploads {
     clock: LogClock,
     private readonly onError: (error: unknown) => void,
   ) {
+    this.bodies = new SegmentBodies(options.segmentBytes + BODY_SLACK_BYTES, options.maxConcurrentUploads);
     this.retryEnv = {
       random: deps.rng ?? Math.random,
       sleep: (ms) => new Promise<void>((resolve) => clock.setTimeout(resolve, ms)),
@@ -120,6 +134,7 @@ export class SegmentUploads {
     } catch (error) {
       this.dropped(segment, error);
     } finally {
+      if (segment.built !== undefined) this.bodies.give(segment.built.body);
       segment.built = undefined;
       this.uploading -= 1;
       this.buffered -= segment.bufferedBytes;
@@ -158,6 +173,7 @@ export class SegmentUploads {
         }),
       );
       this.counts.s3Puts += 1;
+      this.counts.s3PutBytes += built.body.length;
     });
     return segmentIndexRequests(key, segment.name, built, this.options.retentionDays);
   }

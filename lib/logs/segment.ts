@@ -1,6 +1,10 @@
 // The segment object format: one S3 object holding the lines of many tasks written by one worker
-// within a few seconds. It is JSON lines, in groups: a header object naming the task and stream,
-// then that task's lines of that stream as `["<line id>", <time ms>, "<text>"]` rows in id order.
+// within a few seconds. It is lines, in groups: a JSON header object naming the task and stream,
+// then that task's lines of that stream in id order, each either a JSON row
+// `["<line id>", <time ms>, "<text>"]` or part of a run: a JSON head `["<first id>", <time ms>,
+// <count>, <id step>]` followed by `count` lines of task output as they were read, each ending in
+// "\n" (./segment-rows.ts). Runs came in with format 2 (docs/logs.md); format-1 segments are JSON
+// rows only and read the same.
 // The header also carries the attempt's token (`tok`), which readers check against the dispatch
 // key, so a worker can only add lines to attempts it was sent (docs/adr/0004-trust-boundaries.md).
 // Groups are sorted by (stream, job, node, attempt), so each stream is one contiguous section, each
@@ -8,7 +12,7 @@
 // it needs with a ranged GET, and every range starts at a header.
 
 import { lineIdFromParts, parseLineId } from "./line-id";
-import { RowChunks, timeBytes } from "./segment-rows";
+import { RowChunks, timeBytes, type LineSlices } from "./segment-rows";
 
 export const LOG_STREAMS = ["stdout", "stderr", "statuses"] as const;
 export type LogStream = (typeof LOG_STREAMS)[number];
@@ -144,25 +148,32 @@ export class SegmentBuilder {
     const sec = Number(id >> 32n);
     const low = Number(id & 0xffffffffn);
     const group = this.group(task, stream, sec, low);
-    return this.added(group, sec, low, group.rows.appendText(sec, low, timeBytes(timeMs), text));
+    const rowBytes = group.rows.appendText(sec, low, timeBytes(timeMs), text);
+    this.addedFirst(sec, low);
+    return this.added(group, sec, low, rowBytes);
   }
 
   /**
-   * Adds line `data[start, end)` given as bytes (`time` from `timeBytes`); returns the bytes it
-   * added. Stores what `add` would store for the decoded text.
+   * Adds lines `from` to `to` (exclusive) of `lines`, given as bytes, as one run (./segment-rows.ts):
+   * their ids are `sec`/`low` and then each `step` higher, all within second `sec`; `time` from
+   * `timeBytes`. Reads back as what `add` would store for each decoded line. Returns the bytes it
+   * added.
    */
-  addBytes(
+  addRun(
     task: TokenedAttempt,
     stream: LogStream,
     sec: number,
     low: number,
+    step: number,
     time: Buffer,
-    data: Buffer,
-    start: number,
-    end: number,
+    lines: LineSlices,
+    from: number,
+    to: number,
   ): number {
     const group = this.group(task, stream, sec, low);
-    return this.added(group, sec, low, group.rows.appendBytes(sec, low, time, data, start, end));
+    const rowBytes = group.rows.appendRun(sec, low, step, time, lines, from, to);
+    this.addedFirst(sec, low);
+    return this.added(group, sec, low + (to - from - 1) * step, rowBytes, to - from);
   }
 
   /** The group of this task stream; a new one (its header counted in `size`) for the first line. */
@@ -202,33 +213,41 @@ export class SegmentBuilder {
     return group;
   }
 
-  private added(group: Group, sec: number, low: number, rowBytes: number): number {
-    group.lines += 1;
-    group.bytes += rowBytes;
-    group.lastSec = sec;
-    group.lastLow = low;
+  /** Keeps the smallest id added; call before `added`. */
+  private addedFirst(sec: number, low: number): void {
     if (this.count === 0 || isAfter(this.firstSecond, this.firstLow, sec, low)) {
       this.firstSecond = sec;
       this.firstLow = low;
     }
+  }
+
+  /** Counts `lines` rows of `group` (`rowBytes` encoded) whose last id is `sec`/`low`. */
+  private added(group: Group, sec: number, low: number, rowBytes: number, lines = 1): number {
+    const isNewGroup = group.lines === 0;
+    group.lines += lines;
+    group.bytes += rowBytes;
+    group.lastSec = sec;
+    group.lastLow = low;
     if (this.count === 0 || isAfter(sec, low, this.lastSecond, this.lastLow)) {
       this.lastSecond = sec;
       this.lastLow = low;
     }
     this.size += rowBytes;
-    this.count += 1;
-    // A new group's header was counted in `size` already; callers count it with this row.
-    return rowBytes + (group.lines === 1 ? Buffer.byteLength(group.header) : 0);
+    this.count += lines;
+    // A new group's header was counted in `size` already; callers count it with these rows.
+    return rowBytes + (isNewGroup ? Buffer.byteLength(group.header) : 0);
   }
 
   /** The object body and the byte ranges the index records. Throws if nothing was added. */
-  build(): BuiltSegment {
+  build(allocate: (length: number) => Buffer = (length) => Buffer.allocUnsafe(length)): BuiltSegment {
     if (this.count === 0) throw new Error("Cannot build an empty segment");
+    // The body is written straight into memory from `allocate` (the writer reuses written bodies').
+    const body = allocate(this.size);
+    let written = 0;
     const groups = [...this.groups.values()].sort(compareGroups);
     const sections: StreamRanges = {};
     const jobs = new Map<string, StreamRanges>();
     const tasks = new Map<string, { task: TaskAttempt; ranges: StreamRanges }>();
-    const parts: Buffer[] = [];
     let offset = 0;
     for (const group of groups) {
       extend(sections, group, offset);
@@ -240,11 +259,13 @@ export class SegmentBuilder {
       const taskEntry = tasks.get(taskKey) ?? { task, ranges: {} };
       tasks.set(taskKey, taskEntry);
       extend(taskEntry.ranges, group, offset);
-      parts.push(Buffer.from(group.header, "utf8"), ...group.rows.buffers());
+      written += body.write(group.header, written, "utf8");
+      for (const rows of group.rows.buffers()) written += rows.copy(body, written);
       offset += group.bytes;
     }
-    const body = Buffer.concat(parts);
-    if (body.length !== offset) throw new Error(`Segment size mismatch: ${body.length} != ${offset}`);
+    if (written !== offset || offset !== body.length) {
+      throw new Error(`Segment size mismatch: ${written} written, ${offset} counted, ${body.length} allocated`);
+    }
     return {
       body,
       firstId: lineIdFromParts(this.firstSecond, this.firstLow),
@@ -274,6 +295,8 @@ export function parseSegmentText(text: string): StoredLine[] {
   const lines: StoredLine[] = [];
   let header: (TaskAttempt & { token?: string; stream: LogStream }) | undefined;
   const rows = text.split(NEWLINE);
+  // Rows that ended in a newline: a run's lines must be among them.
+  const complete = text.endsWith(NEWLINE) ? rows.length - 1 : rows.length;
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     if (row === undefined || row === "") continue;
@@ -296,12 +319,32 @@ export function parseSegmentText(text: string): StoredLine[] {
     if (!Array.isArray(value) || header === undefined) {
       throw new SegmentFormatError(`Segment line ${i + 1} is not a line of a group`);
     }
-    const [idText, timeMs, lineText] = value as unknown[];
+    const [idText, timeMs, third, step] = value as unknown[];
     const id = typeof idText === "string" ? parseLineId(idText) : undefined;
-    if (id === undefined || typeof timeMs !== "number" || typeof lineText !== "string") {
+    if (id === undefined || typeof timeMs !== "number") {
       throw new SegmentFormatError(`Segment line ${i + 1} is not a valid log line`);
     }
-    lines.push({ ...header, id, timeMs, text: lineText });
+    if (value.length === 3 && typeof third === "string") {
+      lines.push({ ...header, id, timeMs, text: third });
+      continue;
+    }
+    // A run: `count` lines follow as they are, ids `step` apart.
+    if (
+      value.length !== 4 ||
+      !Number.isSafeInteger(third) ||
+      !Number.isSafeInteger(step) ||
+      (third as number) < 1 ||
+      (step as number) < 1 ||
+      i + (third as number) >= complete
+    ) {
+      throw new SegmentFormatError(`Segment line ${i + 1} is not a valid log line or run`);
+    }
+    const count = third as number;
+    const idStep = BigInt(step as number);
+    for (let k = 0; k < count; k++) {
+      lines.push({ ...header, id: id + BigInt(k) * idStep, timeMs, text: rows[i + 1 + k] ?? "" });
+    }
+    i += count;
   }
   return lines;
 }

@@ -112,6 +112,8 @@ export interface LogWriterStats {
   truncatedStreams: number;
   segmentsWritten: number;
   s3Puts: number;
+  /** Bytes of the segment objects written. */
+  s3PutBytes: number;
   indexItems: number;
   /** Segments given up after `maxWriteAttempts` tries, and their lines. */
   segmentsDropped: number;

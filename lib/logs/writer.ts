@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { SegmentUploads } from "./segment-uploads";
 import { timeBytes, type LineSlices } from "./segment-rows";
 import { MAX_SEGMENT_SPAN_SEC } from "./keys";
-import { LineIdGenerator, lineIdFromParts, SALT_BITS } from "./line-id";
+import { ID_STEP, LineIdGenerator, lineIdFromParts, SALT_BITS } from "./line-id";
 import {
   LogWriterClosedError,
   systemLogClock,
@@ -48,6 +48,13 @@ interface TaskStreamState {
   lastLineMs: number;
 }
 
+/** The bytes of lines `from` to `to` (exclusive) of `bounds`. */
+function textBytes(bounds: number[], from: number, to: number): number {
+  let bytes = 0;
+  for (let i = from; i < to; i++) bytes += (bounds[2 * i + 1] ?? 0) - (bounds[2 * i] ?? 0);
+  return bytes;
+}
+
 const taskStreamKey = (task: TaskAttempt, stream: LogStream) =>
   JSON.stringify([task.job, task.node, task.attempt, stream]);
 
@@ -66,6 +73,7 @@ export class LogWriter {
   private readonly taskStreams = new Map<string, TaskStreamState>();
   private lastStream: (TaskAttempt & { stream: LogStream; key: string; state: TaskStreamState }) | undefined;
   private closed = false;
+  private lastTime: { ms: number; bytes: Buffer } = { ms: NaN, bytes: Buffer.alloc(0) };
   private readonly counts: Pick<LogWriterStats, "lines" | "droppedLines" | "truncatedStreams"> = {
     lines: 0,
     droppedLines: 0,
@@ -109,34 +117,56 @@ export class LogWriter {
 
   /**
    * Takes the lines of one read of a task's output, as bytes, all read at `timeMs`: what `append`
-   * does for each, without a string per line. The caps count bytes as read. The whole read is
-   * taken, so the buffer may pass its bound by one read per task stream; then the returned promise
-   * waits for room, as `append`'s does.
+   * does for each, stored as runs (one copy of the read, no string per line). The caps count bytes
+   * as read. The whole read is taken, so the buffer may pass its bound by one read per task stream;
+   * then the returned promise waits for room, as `append`'s does. Lines must not hold a "\n", and
+   * `lines.data` must not change afterwards: the writer may keep slices of it until they are written.
    */
   appendLines(task: TokenedAttempt, stream: LogStream, lines: LineSlices, timeMs: number): Promise<void> | undefined {
     if (this.closed) return Promise.reject(new LogWriterClosedError("LogWriter is closed"));
     if (!isLogStream(stream)) return Promise.reject(new TypeError(`Unknown log stream: ${String(stream)}`));
     const state = this.taskStreamState(task, stream);
     state.lastLineMs = this.clock.now();
-    const { data, bounds } = lines;
-    const time = timeBytes(timeMs);
-    for (let i = 0; i < bounds.length; i += 2) {
-      const start = bounds[i] ?? 0;
-      const end = bounds[i + 1] ?? 0;
+    const { bounds } = lines;
+    const count = bounds.length / 2;
+    let time: Buffer | undefined;
+    let i = 0;
+    while (i < count) {
       if (state.truncated) {
-        this.counts.droppedLines += (bounds.length - i) / 2;
+        this.counts.droppedLines += count - i;
         break;
       }
-      if (state.bytes + end - start > this.options.maxTaskStreamBytes) {
+      // The lines from i on that fit under the cap.
+      let fit = i;
+      let bytes = state.bytes;
+      while (fit < count) {
+        const lineBytes = (bounds[2 * fit + 1] ?? 0) - (bounds[2 * fit] ?? 0);
+        if (bytes + lineBytes > this.options.maxTaskStreamBytes) break;
+        bytes += lineBytes;
+        fit += 1;
+      }
+      if (fit === i) {
         this.truncate(state, task, stream, timeMs);
+        i += 1;
         continue;
       }
-      state.bytes += end - start;
-      this.ids.advance(timeMs);
+      // One run per second of ids (a read rarely spans two: only past 2^20 lines in one second).
+      const taken = this.ids.advanceRun(timeMs, fit - i);
       this.sealIfTooLong();
-      this.added(this.open.addBytes(task, stream, this.ids.sec, this.ids.low, time, data, start, end));
+      time ??= this.timeBytes(timeMs);
+      const end = i + taken;
+      state.bytes = taken === fit - i ? bytes : state.bytes + textBytes(bounds, i, end);
+      const added = this.open.addRun(task, stream, this.ids.sec, this.ids.low, ID_STEP, time, lines, i, end);
+      this.added(added, taken);
+      i = end;
     }
     return this.sealIfFull();
+  }
+
+  /** `timeBytes(timeMs)`, kept for the next read: reads come faster than the clock ticks. */
+  private timeBytes(timeMs: number): Buffer {
+    if (timeMs !== this.lastTime.ms) this.lastTime = { ms: timeMs, bytes: timeBytes(timeMs) };
+    return this.lastTime.bytes;
   }
 
   /** Writes everything appended so far; resolves when those segments are written (or dropped). */
@@ -237,11 +267,11 @@ export class LogWriter {
     if (first !== undefined && this.ids.sec - first >= MAX_SEGMENT_SPAN_SEC) this.seal();
   }
 
-  /** Counts a line the open segment took (`bytes` encoded) and seals the segment when it is due. */
-  private added(bytes: number): void {
+  /** Counts lines the open segment took (`bytes` encoded) and seals the segment when it is due. */
+  private added(bytes: number, lines = 1): void {
     this.uploads.add(bytes);
-    this.counts.lines += 1;
-    if (this.open.lines === 1) {
+    this.counts.lines += lines;
+    if (this.open.lines === lines) {
       this.openTimer = this.clock.setTimeout(() => {
         this.openTimer = undefined;
         this.seal();
@@ -264,7 +294,7 @@ export class LogWriter {
     }
     if (this.open.lines === 0) return;
     const bufferedBytes = this.open.bytes;
-    const built = this.open.build();
+    const built = this.open.build((length) => this.uploads.bodies.take(length));
     this.open = new SegmentBuilder();
     const name = `${this.segmentNamePrefix}-${(this.sequence++).toString(36).padStart(5, "0")}`;
     this.uploads.enqueue(name, built, bufferedBytes);

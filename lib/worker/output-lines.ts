@@ -36,11 +36,22 @@ export class LineSplitter {
   constructor(private readonly maxBytes: number = MAX_LINE_BYTES) {}
 
   /**
-   * The lines completed by `chunk`, as slices of one buffer (no object per line). What is left
-   * (always at most `maxBytes`) waits for more input.
+   * The lines completed by `chunk`, as slices of at most two buffers (no object per line): the
+   * line begun in an earlier chunk joined with its end (a small copy), then the rest of `chunk`
+   * itself, not copied. What is left (always at most `maxBytes`) waits for more input.
    */
-  push(chunk: Buffer): LineSlices {
-    const data = this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]);
+  push(chunk: Buffer): LineSlices[] {
+    if (this.carry.length === 0) return this.split(chunk);
+    // Only the unfinished line is joined with its end; the rest of the chunk is split in place.
+    const newline = chunk.indexOf(NEWLINE);
+    const headEnd = newline === -1 ? chunk.length : newline + 1;
+    const head = this.split(Buffer.concat([this.carry, chunk.subarray(0, headEnd)]));
+    if (headEnd === chunk.length) return head;
+    return [...head, ...this.split(chunk.subarray(headEnd))];
+  }
+
+  /** Splits `data`, which starts at a line start when the carry is empty, and keeps its rest. */
+  private split(data: Buffer): LineSlices[] {
     const bounds: number[] = [];
     let start = 0;
     for (;;) {
@@ -58,7 +69,7 @@ export class LineSplitter {
     }
     // Copy, so that a small rest does not keep a whole 64 KB read buffer alive.
     this.carry = start === data.length ? NO_BYTES : Buffer.from(data.subarray(start));
-    return { data, bounds };
+    return bounds.length === 0 ? [] : [{ data, bounds }];
   }
 
   /** The unterminated last line at end of input, if any. */
@@ -88,10 +99,10 @@ export async function forEachLines(
 ): Promise<void> {
   const splitter = new LineSplitter(maxLineBytes);
   for await (const chunk of stream as AsyncIterable<Buffer>) {
-    const lines = splitter.push(chunk);
-    if (lines.bounds.length === 0) continue;
-    const pending = onLines(lines);
-    if (pending) await pending;
+    for (const lines of splitter.push(chunk)) {
+      const pending = onLines(lines);
+      if (pending) await pending;
+    }
   }
   const rest = splitter.end();
   if (rest !== undefined) await onLines(rest);

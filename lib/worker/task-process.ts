@@ -1,31 +1,22 @@
-// Runs ONE task as a subprocess with Bistro's task protocol (see
-// docs/task-protocol.md): argv, working directory, environment, the status pipe, line-by-line
-// stdout/stderr with backpressure and the line quota, kills, and the end-of-task rule. It returns the
-// RAW status line; turning it into a Bistro status (and "killed without status" into
-// incomplete_backoff) is lib/scheduler's job.
+// Runs ONE task as a subprocess with Bistro's task protocol (see docs/task-protocol.md): it starts
+// the task (argv, environment and working directory from ./task-launch.ts, the status pipe, its
+// cgroup), reads its pipes through ./task-output.ts, signals it through ./task-kills.ts, and keeps
+// the end-of-task rule. It returns the RAW status line; turning it into a Bistro status (and
+// "killed without status" into incomplete_backoff) is lib/scheduler's job.
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { finished } from "node:stream/promises";
 
 import type { KillRequest, TaskSubprocessOptions } from "../model/config";
-import type { LineSlices } from "../logs/segment-rows";
-import { forEachLines, LineQuota, oneLine } from "./output-lines";
+import { errorMessage } from "./error-text";
 import { executableProblem, parentDeathPrefix } from "./parent-death";
-import { killProcessGroup, signalProcessGroup } from "./process-group";
-import { closeQuietly, openStatusPipe, readStatusPipe, STATUS_PIPE_PATH } from "./status-pipe";
+import { killProcessGroup } from "./process-group";
+import { closeQuietly, openStatusPipe, STATUS_PIPE_PATH } from "./status-pipe";
 import type { TaskCgroup } from "./task-cgroups";
-
-export type OutputStreamName = "stdout" | "stderr";
-
-/**
- * Receives the lines of one read of a pipe, as bytes, each without its "\n" (a line over 65000
- * bytes comes as several), read at `timeMs` (`now()`). While its promise is pending, that pipe is
- * not read (backpressure); none: go on.
- */
-export type TaskOutputSink = (stream: OutputStreamName, lines: LineSlices, timeMs: number) => void | Promise<void>;
+import { TaskKills } from "./task-kills";
+import { cgroupJoinPrefix, jobWorkingDir, taskArgv, taskEnv } from "./task-launch";
+import { canaryClosed, TaskOutput, type TaskOutputSink } from "./task-output";
 
 export interface RunTaskOptions {
   jobName: string;
@@ -94,81 +85,8 @@ export interface TaskHandle {
   kill(request: KillRequest): boolean;
 }
 
-/**
- * The argv prefix that moves the task into its cgroup before it runs any of its own code, so even
- * what it forks at once is inside. A failure is said on the task's stderr (it then has no status).
- */
-export function cgroupJoinPrefix(procsFile: string): string[] {
-  const script =
-    'echo $$ 2>/dev/null >"$0" || { echo "sous: cannot move the task into its cgroup ($0)" >&2; exit 125; }; exec "$@"';
-  return ["/bin/sh", "-c", script, procsFile];
-}
-
 /** The fd of the canary pipe: nobody writes it; any process holding it keeps the task running. */
 const CANARY_FD = 4;
-
-/** argv exactly as Bistro builds it: the command, then node, status pipe path, job JSON. No shell. */
-export function taskArgv(
-  jobCommand: readonly string[],
-  workerCommand: string,
-  nodeName: string,
-  statusPipePath: string,
-  jobJson: string,
-): string[] {
-  const command = jobCommand.length > 0 ? jobCommand : [workerCommand];
-  return [...command, nodeName, statusPipePath, jobJson];
-}
-
-/**
- * The worker's AWS credentials, which tasks do not inherit (docs/security.md): static keys, the
- * ECS container-credentials endpoint and web-identity settings. Region and endpoints stay.
- */
-export const WORKER_CREDENTIAL_VARIABLES: readonly string[] = [
-  "AWS_ACCESS_KEY_ID",
-  "AWS_SECRET_ACCESS_KEY",
-  "AWS_SESSION_TOKEN",
-  "AWS_SECURITY_TOKEN",
-  "AWS_CREDENTIAL_EXPIRATION",
-  "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-  "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-  "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-  "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-  "AWS_WEB_IDENTITY_TOKEN_FILE",
-  "AWS_ROLE_ARN",
-  "AWS_ROLE_SESSION_NAME",
-];
-
-/** Environment variables Sous adds to the worker's own, less its credentials (docs/task-protocol.md). */
-export function taskEnv(
-  base: NodeJS.ProcessEnv,
-  task: Pick<RunTaskOptions, "jobName" | "nodeName" | "attempt" | "workerId">,
-): NodeJS.ProcessEnv {
-  const inherited = Object.fromEntries(
-    Object.entries(base).filter(([name]) => !WORKER_CREDENTIAL_VARIABLES.includes(name)),
-  );
-  return {
-    ...inherited,
-    SOUS_JOB: task.jobName,
-    SOUS_NODE: task.nodeName,
-    SOUS_ATTEMPT: task.attempt,
-    SOUS_WORKER_ID: task.workerId,
-  };
-}
-
-/**
- * `<dataDir>/jobs/<jobName>`, as in Bistro (a "/" in a job name nests directories). A name that could
- * leave `<dataDir>/jobs` is refused.
- */
-export function jobWorkingDir(dataDir: string, jobName: string): string {
-  if (jobName === "" || jobName.includes("\0") || jobName.split("/").some((part) => part === "..")) {
-    throw new Error(`Job name ${JSON.stringify(jobName)} cannot be used as a working directory`);
-  }
-  return join(dataDir, "jobs", jobName);
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** Starts the task and returns at once; see `TaskHandle`. */
 export function runTask(options: RunTaskOptions): TaskHandle {
@@ -192,11 +110,7 @@ class TaskRun {
   private killedWhileStarting(): boolean {
     return this.cancelledBeforeSpawn;
   }
-  private killed = false;
-  private sigkillTimer: NodeJS.Timeout | undefined;
-  private sigkillDueMs = Infinity;
-  private runtimeTimer: NodeJS.Timeout | undefined;
-  private timedOut = false;
+  private kills: TaskKills | undefined;
   private readonly now: () => number;
   private cgroup: TaskCgroup | undefined;
 
@@ -206,70 +120,11 @@ class TaskRun {
 
   kill(request: KillRequest): boolean {
     if (this.finished) return false;
-    if (this.pid === null) {
+    if (this.kills === undefined) {
       this.cancelledBeforeSpawn = true;
       return true;
     }
-    switch (request.method) {
-      case "kill":
-        this.clearSigkillTimer(); // SIGKILL now beats any scheduled one
-        return this.signalGroup("SIGKILL");
-      case "term":
-        return this.signalGroup("SIGTERM");
-      case "term_wait_kill": {
-        const delivered = this.signalGroup("SIGTERM");
-        // As Bistro implements it: a wait shorter than one poll tick (including <= 0) sends no SIGKILL.
-        if (request.killWaitMs >= Math.max(1, this.options.subprocess.pollMs)) {
-          this.scheduleSigkill(request.killWaitMs);
-        }
-        return delivered;
-      }
-    }
-  }
-
-  /** Of several pending term_wait_kill requests, the earliest SIGKILL wins (as in Bistro). */
-  private scheduleSigkill(waitMs: number): void {
-    const dueMs = performance.now() + waitMs;
-    if (dueMs >= this.sigkillDueMs) return;
-    this.clearSigkillTimer();
-    this.sigkillDueMs = dueMs;
-    this.sigkillTimer = setTimeout(() => {
-      this.sigkillTimer = undefined;
-      this.sigkillDueMs = Infinity;
-      if (!this.finished) this.signalGroup("SIGKILL");
-    }, waitMs);
-  }
-
-  private armRuntimeLimit(): void {
-    const { maxRuntimeMs, timeoutKillWaitMs = 0 } = this.options;
-    if (maxRuntimeMs === undefined) return;
-    this.runtimeTimer = setTimeout(() => {
-      this.runtimeTimer = undefined;
-      if (this.finished) return;
-      this.timedOut = true;
-      this.kill(
-        timeoutKillWaitMs > 0
-          ? { method: "term_wait_kill", killWaitMs: timeoutKillWaitMs }
-          : { method: "kill", killWaitMs: 0 },
-      );
-    }, maxRuntimeMs);
-  }
-
-  private clearSigkillTimer(): void {
-    if (this.sigkillTimer !== undefined) clearTimeout(this.sigkillTimer);
-    this.sigkillTimer = undefined;
-    this.sigkillDueMs = Infinity;
-  }
-
-  /**
-   * The task leads its own process group (spawned detached), so `-pid` reaches its descendants too,
-   * including after the main process exited while descendants still hold its pipes.
-   */
-  private signalGroup(signal: NodeJS.Signals): boolean {
-    if (this.pid === null) return false;
-    if (!signalProcessGroup(this.pid, signal)) return false;
-    this.killed = true;
-    return true;
+    return this.kills.kill(request);
   }
 
   async execute(): Promise<TaskResult> {
@@ -388,104 +243,43 @@ class TaskRun {
       return notStarted(errorMessage(error));
     }
     this.pid = child.pid;
-    this.armRuntimeLimit();
-    return this.supervise(child, child.pid, pipe.readFd, exited, startedAtMs);
+    const kills = new TaskKills(child.pid, options.subprocess.pollMs);
+    this.kills = kills;
+    kills.armRuntimeLimit(options.maxRuntimeMs, options.timeoutKillWaitMs ?? 0);
+    return this.supervise(child, child.pid, kills, pipe.readFd, exited, startedAtMs);
   }
 
   /** Waits for the end of the task: the main process exited AND every pipe is closed. */
   private async supervise(
     child: ChildProcess,
     pid: number,
+    kills: TaskKills,
     statusReadFd: number,
     exited: Promise<[number | null, NodeJS.Signals | null]>,
     startedAtMs: number,
   ): Promise<TaskResult> {
     const { options } = this;
-    const quota = new LineQuota(options.subprocess.maxLogLinesPerPollInterval, options.subprocess.pollMs);
-    let outputError: string | undefined;
-    const noteError = (what: string, error: unknown) => {
-      outputError ??= `${what}: ${errorMessage(error)}`;
-    };
-
-    const forwardLines = async (stream: Readable | null, name: OutputStreamName): Promise<void> => {
-      if (stream === null) return;
-      const deliver = (lines: LineSlices): void | Promise<void> => {
-        try {
-          const pending = options.onOutput(name, lines, this.now());
-          // A sink with room answers at once: no promise per read on the fast path.
-          if (pending) {
-            return pending.catch((error: unknown) => {
-              noteError("Output sink failed", error);
-            });
-          }
-        } catch (error) {
-          noteError("Output sink failed", error);
-        }
-      };
-      const forward = async (lines: LineSlices): Promise<void> => {
-        for (let i = 0; i < lines.bounds.length / 2; i++) {
-          // After a sink failure the pipe is still drained (a full pipe would block the task), unthrottled.
-          if (outputError !== undefined) return;
-          await quota.take();
-          await deliver(oneLine(lines, i));
-        }
-      };
-      try {
-        // Without a quota, a whole read goes to the sink at once.
-        await forEachLines(stream, (lines) =>
-          outputError !== undefined ? undefined : quota.enabled ? forward(lines) : deliver(lines),
-        );
-      } catch (error) {
-        noteError(`Reading ${name} failed`, error);
-        stream.destroy();
-      }
-    };
-
-    // Only the last non-empty status line is kept, so a chatty status pipe costs no memory; it is
-    // read without quota or backpressure (no disk I/O, as in Bistro).
-    let rawStatus: string | undefined;
-    const statusStream = readStatusPipe(statusReadFd);
-    const readStatus = forEachLines(statusStream, ({ data, bounds }) => {
-      for (let i = bounds.length - 2; i >= 0; i -= 2) {
-        if ((bounds[i + 1] ?? 0) > (bounds[i] ?? 0)) {
-          rawStatus = data.toString("utf8", bounds[i], bounds[i + 1]);
-          return;
-        }
-      }
-    }).catch((error: unknown) => {
-      noteError("Reading the status pipe failed", error);
-      statusStream.destroy();
-    });
-
-    const canary = child.stdio[CANARY_FD] as Readable | null | undefined;
-    const canaryClosed = async (): Promise<void> => {
-      if (canary == null) return;
-      canary.resume(); // whatever a task writes there is discarded
-      // Only our read side matters; the socket's write side is never used.
-      await finished(canary, { writable: false }).catch(() => undefined);
-    };
-
+    const output = new TaskOutput(options.onOutput, options.subprocess, this.now);
     const [[exitCode, signal]] = await Promise.all([
       exited,
-      forwardLines(child.stdout, "stdout"),
-      forwardLines(child.stderr, "stderr"),
-      readStatus,
-      canaryClosed(),
+      output.forward(child.stdout, "stdout"),
+      output.forward(child.stderr, "stderr"),
+      output.readStatus(statusReadFd),
+      canaryClosed(child.stdio[CANARY_FD] as Readable | null | undefined),
     ]);
     this.finished = true;
-    this.clearSigkillTimer();
-    clearTimeout(this.runtimeTimer);
+    kills.end();
     // Descendants that closed every pipe (e.g. `cmd >/dev/null 2>&1 3>&- &`) would outlive the task;
     // the task is over, so they go, and the result waits until they are gone. Ones that left the
     // group (setsid) are reaped with the task's cgroup, where it has one (execute).
     await killProcessGroup(pid, options.subprocess.pollMs);
     return {
-      ...(rawStatus === undefined ? {} : { rawStatus }),
-      killed: this.killed,
+      ...(output.rawStatus === undefined ? {} : { rawStatus: output.rawStatus }),
+      killed: kills.killed,
       exitCode,
       signal,
-      ...(outputError === undefined ? {} : { outputError }),
-      ...(this.timedOut && options.maxRuntimeMs !== undefined ? { timedOutAfterMs: options.maxRuntimeMs } : {}),
+      ...(output.error === undefined ? {} : { outputError: output.error }),
+      ...(kills.timedOut && options.maxRuntimeMs !== undefined ? { timedOutAfterMs: options.maxRuntimeMs } : {}),
       startedAtMs,
       endedAtMs: this.now(),
       pid,

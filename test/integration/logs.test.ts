@@ -354,7 +354,8 @@ describe("LogWriter + readLogs", () => {
       Buffer.alloc(0),
       ...Array.from({ length: 20 }, (_, i) => Buffer.from(`line ${i}`)),
     ];
-    const read = new LineSplitter().push(Buffer.concat(raw.flatMap((line) => [line, Buffer.from("\n")])));
+    const [read] = new LineSplitter().push(Buffer.concat(raw.flatMap((line) => [line, Buffer.from("\n")])));
+    if (read === undefined) throw new Error("no lines");
     expect(read.bounds).toHaveLength(raw.length * 2);
     await w.appendLines({ ...task, token: TEST_TOKENS(task) }, "stdout", read, clock.now());
     await w.flush();

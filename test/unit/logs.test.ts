@@ -15,7 +15,14 @@ import {
   SALT_BITS,
 } from "../../lib/logs/line-id";
 import { LogQueryError, parseLogQuery } from "../../lib/logs/reader";
-import { LOG_STREAMS, parseSegmentText, SegmentBuilder, type LogStream } from "../../lib/logs/segment";
+import {
+  LOG_STREAMS,
+  parseSegmentText,
+  SegmentBuilder,
+  SegmentFormatError,
+  type LogStream,
+  type StreamRanges,
+} from "../../lib/logs/segment";
 import { timeBytes } from "../../lib/logs/segment-rows";
 
 const T0_MS = Date.UTC(2026, 10, 23, 12, 0, 0);
@@ -59,6 +66,26 @@ describe("line ids", () => {
     const borrowed = ids.next(T0_MS);
     expect(borrowed > last).toBe(true);
     expect(lineIdTimeSec(borrowed)).toBe(T0_MS / 1000 + 1);
+  });
+
+  test("a run of ids is what as many single ids would be, and stops at the end of the second's counter", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 5 }), { maxLength: 20 }), (runs) => {
+        const single = new LineIdGenerator(9);
+        const batched = new LineIdGenerator(9);
+        for (const [i, count] of runs.entries()) {
+          const timeMs = T0_MS + i * 300;
+          expect(batched.advanceRun(timeMs, count)).toBe(count);
+          for (let k = 0; k < count; k++) {
+            expect(lineIdFromParts(batched.sec, batched.low + k * (1 << SALT_BITS))).toBe(single.next(timeMs));
+          }
+        }
+      }),
+    );
+    const ids = new LineIdGenerator(1);
+    ids.advanceRun(T0_MS, COUNTER_LIMIT - 2);
+    expect(ids.advanceRun(T0_MS, 5)).toBe(2);
+    expect(lineIdTimeSec(ids.next(T0_MS))).toBe(T0_MS / 1000 + 1);
   });
 
   test("writers with different salts never share an id", () => {
@@ -219,47 +246,118 @@ describe("segments", () => {
     );
   });
 
-  test("lines given as bytes are stored exactly as their decoded text would be (property)", () => {
-    // Bytes that exercise every path: JSON escapes, quotes, valid and invalid UTF-8, long runs.
+  test("lines given as bytes read back as their decoded text, as lines given as strings do (property)", () => {
+    // Bytes that exercise every path: JSON-looking text, quotes, control bytes, valid and invalid UTF-8.
     const byteArb = fc.oneof(
-      fc.integer({ min: 0, max: 255 }),
-      fc.constantFrom(0x22, 0x5c, 0x09, 0x00, 0x1f, 0x7f, 0x78),
+      fc.integer({ min: 0, max: 255 }).filter((b) => b !== 0x0a),
+      fc.constantFrom(0x22, 0x5c, 0x09, 0x00, 0x0d, 0x1f, 0x7f, 0x78, 0x5b, 0x7b),
       fc.constantFrom(0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80, 0xed, 0xa0),
     );
     const textArb = fc.oneof(
       { arbitrary: fc.array(byteArb, { maxLength: 40 }).map((bytes) => Buffer.from(bytes)), weight: 5 },
-      { arbitrary: fc.string({ unit: "binary", maxLength: 40 }).map((text) => Buffer.from(text, "utf8")), weight: 5 },
-      // Longer than a chunk of the builder, so rows span chunks.
+      {
+        arbitrary: fc
+          .string({ unit: "binary", maxLength: 40 })
+          .map((text) => Buffer.from(text.replace(/\n/g, ""), "utf8")),
+        weight: 3,
+      },
+      // Text that looks like a group header or a row, and empty lines.
+      {
+        arbitrary: fc.constantFrom(
+          '{"job":"x","node":"y","attempt":"z","stream":"stdout"}',
+          '["1",2,"x"]',
+          '["1",2,3,4]',
+          "",
+        ),
+        weight: 2,
+      },
+      // Longer than a chunk of the builder, so runs span chunks.
       { arbitrary: fc.integer({ min: 100, max: 70_000 }).map((n) => Buffer.alloc(n, "é\t\u0001")), weight: 1 },
     );
-    const idArb = fc.record({
-      sec: fc.oneof(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.constant(T0_MS / 1000)),
-      low: fc.oneof(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.constantFrom(0, 2 ** 32 - 1)),
+    // A read: lines with their "\n", and whether its last line is unterminated (the end of a pipe).
+    const readArb = fc.record({
+      lines: fc.array(textArb, { minLength: 1, maxLength: 12 }),
+      unterminated: fc.boolean(),
+      stream: fc.constantFrom<LogStream>(...LOG_STREAMS),
     });
-    const lineArb = fc.record({ text: textArb, id: idArb, stream: fc.constantFrom<LogStream>(...LOG_STREAMS) });
     fc.assert(
-      fc.property(fc.array(lineArb, { minLength: 1, maxLength: 30 }), fc.double({ noNaN: true }), (lines, timeMs) => {
-        const task = { job: "j", node: "n", attempt: "a", token: "t" };
-        const asText = new SegmentBuilder();
-        const asBytes = new SegmentBuilder();
-        // Several lines in one buffer, as a read of a pipe gives them.
-        const data = Buffer.concat(lines.flatMap(({ text }) => [Buffer.from("\n"), text]));
-        let offset = 0;
-        for (const { text, id, stream } of lines) {
-          const start = offset + 1;
-          offset = start + text.length;
-          const lineId = lineIdFromParts(id.sec, id.low);
-          const textBytes = asText.add(task, stream, lineId, timeMs, text.toString("utf8"));
-          const rawBytes = asBytes.addBytes(task, stream, id.sec, id.low, timeBytes(timeMs), data, start, offset);
-          expect(rawBytes).toBe(textBytes);
-        }
-        const expected = asText.build();
-        const built = asBytes.build();
-        expect(built.body.equals(expected.body)).toBe(true);
-        expect({ ...built, body: undefined }).toEqual({ ...expected, body: undefined });
-      }),
+      fc.property(
+        fc.array(readArb, { minLength: 1, maxLength: 8 }),
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        (reads, timeMs) => {
+          const task = { job: "j", node: "n", attempt: "a", token: "t" };
+          const asText = new SegmentBuilder();
+          const asBytes = new SegmentBuilder();
+          const textIds = new LineIdGenerator(7);
+          const byteIds = new LineIdGenerator(7);
+          const nowMs = T0_MS + 1500;
+          for (const { lines: texts, unterminated, stream } of reads) {
+            const parts = texts.map((text) => (typeof text === "string" ? Buffer.from(text) : text));
+            const data = Buffer.concat(
+              parts.flatMap((part, i) => (unterminated && i === parts.length - 1 ? [part] : [part, Buffer.from("\n")])),
+            );
+            const bounds: number[] = [];
+            let offset = 0;
+            for (const part of parts) {
+              bounds.push(offset, offset + part.length);
+              offset += part.length + 1;
+            }
+            let textBytes = 0;
+            for (const part of parts)
+              textBytes += asText.add(task, stream, textIds.next(nowMs), timeMs, part.toString("utf8"));
+            const taken = byteIds.advanceRun(nowMs, parts.length);
+            expect(taken).toBe(parts.length);
+            const step = 1 << SALT_BITS;
+            const runBytes = asBytes.addRun(
+              task,
+              stream,
+              byteIds.sec,
+              byteIds.low,
+              step,
+              timeBytes(timeMs),
+              { data, bounds },
+              0,
+              parts.length,
+            );
+            expect(runBytes).toBeGreaterThan(0);
+            expect(textBytes).toBeGreaterThan(0);
+          }
+          const expected = asText.build();
+          const built = asBytes.build();
+          expect(built.body.length).toBe(asBytes.bytes);
+          const parse = (body: Buffer) => parseSegmentText(body.toString("utf8"));
+          expect(parse(built.body)).toEqual(parse(expected.body));
+          const { body: _b, sections, jobs, tasks, ...rest } = built;
+          const { body: _e, sections: eSections, jobs: eJobs, tasks: eTasks, ...eRest } = expected;
+          expect(rest).toEqual(eRest);
+          // Same ids and line counts per range (offsets differ: runs are smaller).
+          const idsOf = (ranges: StreamRanges) =>
+            Object.fromEntries(Object.entries(ranges).map(([stream, r]) => [stream, [r.firstId, r.lastId, r.lines]]));
+          expect(idsOf(sections)).toEqual(idsOf(eSections));
+          expect(jobs.map((j) => idsOf(j.ranges))).toEqual(eJobs.map((j) => idsOf(j.ranges)));
+          expect(tasks.map((t) => idsOf(t.ranges))).toEqual(eTasks.map((t) => idsOf(t.ranges)));
+          for (const { ranges } of tasks) {
+            for (const range of Object.values(ranges)) {
+              const lines = parse(built.body.subarray(range.offset, range.offset + range.length));
+              expect(lines).toHaveLength(range.lines);
+            }
+          }
+        },
+      ),
       { numRuns: 200 },
     );
+  });
+
+  test("a run that claims more lines than the range holds is a format error", () => {
+    const header = '{"job":"j","node":"n","attempt":"a","stream":"stdout","tok":"t"}\n';
+    expect(parseSegmentText(`${header}["4294967296",5,2,4096]\nonly one\n\n`)).toHaveLength(2); // "only one" and ""
+    expect(() => parseSegmentText(`${header}["4294967296",5,2,4096]\nonly one\n`)).toThrow(SegmentFormatError);
+    expect(() => parseSegmentText(`${header}["4294967296",5,0,4096]\n`)).toThrow(SegmentFormatError);
+    expect(() => parseSegmentText(`${header}["4294967296",5,1,0]\nx\n`)).toThrow(SegmentFormatError);
+    expect(parseSegmentText(`${header}["4294967296",5,2,4096]\n{"job":"x"}\n\n`).map((l) => [l.id, l.text])).toEqual([
+      [4294967296n, '{"job":"x"}'],
+      [4294971392n, ""],
+    ]);
   });
 });
 

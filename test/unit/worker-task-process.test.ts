@@ -1,4 +1,4 @@
-// lib/worker/task-process.ts and its helpers: Bistro's task protocol run against real bash tasks
+// lib/worker/task-process.ts and its helpers (task-launch.ts, task-output.ts, output-lines.ts): Bistro's task protocol run against real bash tasks
 // (test/fixtures/tasks/*.sh); no AWS. Nothing here asserts on how long anything took.
 import fc from "fast-check";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -8,16 +8,8 @@ import { join } from "node:path";
 import { sliceTexts } from "../../lib/logs/segment-rows";
 import { LineQuota, LineSplitter, MAX_LINE_BYTES } from "../../lib/worker/output-lines";
 import { STATUS_PIPE_PATH } from "../../lib/worker/status-pipe";
-import {
-  jobWorkingDir,
-  runTask,
-  taskArgv,
-  taskEnv,
-  WORKER_CREDENTIAL_VARIABLES,
-  type RunTaskOptions,
-  type TaskHandle,
-  type TaskResult,
-} from "../../lib/worker/task-process";
+import { jobWorkingDir, taskArgv, taskEnv, WORKER_CREDENTIAL_VARIABLES } from "../../lib/worker/task-launch";
+import { runTask, type RunTaskOptions, type TaskHandle, type TaskResult } from "../../lib/worker/task-process";
 
 jest.setTimeout(60_000); // the machine is shared; these only bound a hang
 
@@ -159,7 +151,7 @@ describe("task command line, environment and working directory", () => {
 describe("LineSplitter", () => {
   const split = (chunks: string[], max = MAX_LINE_BYTES) => {
     const splitter = new LineSplitter(max);
-    const out = chunks.flatMap((chunk) => sliceTexts(splitter.push(Buffer.from(chunk))));
+    const out = chunks.flatMap((chunk) => splitter.push(Buffer.from(chunk)).flatMap(sliceTexts));
     const rest = splitter.end();
     return rest === undefined ? out : [...out, ...sliceTexts(rest)];
   };
@@ -189,8 +181,9 @@ describe("LineSplitter", () => {
           let offset = 0;
           for (let i = 0; offset < input.length; i++) {
             const size = cuts[i % cuts.length] ?? 1;
-            const { data, bounds } = splitter.push(input.subarray(offset, offset + size));
-            for (let j = 0; j < bounds.length; j += 2) out.push(data.subarray(bounds[j], bounds[j + 1]));
+            for (const { data, bounds } of splitter.push(input.subarray(offset, offset + size))) {
+              for (let j = 0; j < bounds.length; j += 2) out.push(data.subarray(bounds[j], bounds[j + 1]));
+            }
             offset += size;
           }
           expect(splitter.end()).toBeUndefined();
