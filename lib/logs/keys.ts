@@ -85,5 +85,5 @@ export function dayBuckets(fromSec: number, toSec: number, ascending: boolean): 
  */
 export function segmentObjectKey(prefix: string, owner: string, segment: string): string {
   const safeOwner = owner.replace(/[^A-Za-z0-9_.:@=,+-]/g, "_") || "_";
-  return `${prefix}${safeOwner}/${segment}.jsonl`;
+  return `${prefix}${safeOwner}/${segment}.seg`;
 }

@@ -169,7 +169,7 @@ export class SegmentUploads {
           Bucket: this.deps.bucket,
           Key: key,
           Body: built.body,
-          ContentType: "application/x-ndjson",
+          ContentType: "application/octet-stream",
         }),
       );
       this.counts.s3Puts += 1;

@@ -125,7 +125,7 @@ describe("a line that becomes readable late", () => {
   test("one writer's lines become readable in id order: paging on from the last line shown skips none", async () => {
     const w = writer("w1", 1);
     // The first segment's PUT is slow; the second one's is not.
-    const release = holdPuts("-00000.jsonl");
+    const release = holdPuts("-00000.seg");
     await writeLine(w, "r1.0", "first, slow to upload");
     clock.advance(1000);
     clock.advance(1000);

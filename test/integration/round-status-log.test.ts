@@ -98,7 +98,7 @@ describe("the round's statuses lines", () => {
     ]);
     const keys = await segmentKeys();
     expect(keys).toHaveLength(1);
-    expect(keys[0]).toMatch(new RegExp(`^${DEFAULT_LOG_KEY_PREFIX}${SCHEDULER_LOG_OWNER}/[^/]+\\.jsonl$`));
+    expect(keys[0]).toMatch(new RegExp(`^${DEFAULT_LOG_KEY_PREFIX}${SCHEDULER_LOG_OWNER}/[^/]+\\.seg$`));
     expect(errors).toEqual([]);
   });
 

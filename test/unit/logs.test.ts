@@ -122,12 +122,12 @@ describe("keys", () => {
   test("a segment goes in its owner's folder; an IAM user id is kept as IAM writes it", () => {
     // The worker policy allows `task-logs/${aws:userid}/*`: the folder must be the id unchanged.
     expect(segmentObjectKey("task-logs/", "AROAEXAMPLE:ecs_task-1@a=b,c+d.e", "s1")).toBe(
-      "task-logs/AROAEXAMPLE:ecs_task-1@a=b,c+d.e/s1.jsonl",
+      "task-logs/AROAEXAMPLE:ecs_task-1@a=b,c+d.e/s1.seg",
     );
-    expect(segmentObjectKey("task-logs/", "AIDAEXAMPLE", "s1")).toBe("task-logs/AIDAEXAMPLE/s1.jsonl");
+    expect(segmentObjectKey("task-logs/", "AIDAEXAMPLE", "s1")).toBe("task-logs/AIDAEXAMPLE/s1.seg");
     // Worker ids (local, no IAM) lose characters that would make other folders or odd keys.
-    expect(segmentObjectKey("task-logs/", "../w 1/x", "s1")).toBe("task-logs/.._w_1_x/s1.jsonl");
-    expect(segmentObjectKey("task-logs/", "", "s1")).toBe("task-logs/_/s1.jsonl");
+    expect(segmentObjectKey("task-logs/", "../w 1/x", "s1")).toBe("task-logs/.._w_1_x/s1.seg");
+    expect(segmentObjectKey("task-logs/", "", "s1")).toBe("task-logs/_/s1.seg");
   });
 
   test("an escaped node name never contains '#', so '<node>#' is an exact prefix", () => {
