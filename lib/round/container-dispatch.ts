@@ -35,6 +35,14 @@ export interface LaunchedStart extends ContainerLaunch {
   tokenHash?: string;
 }
 
+/** What the round's container steps (launches, upkeep) need of the round. */
+export interface ContainerRoundDeps {
+  store: StoreContext;
+  containers: ContainerLauncher;
+  clock: () => number;
+  log?: (e: Record<string, unknown>) => void;
+}
+
 /** The launcher as the planner sees it: room for any amount of every worker-level resource. */
 export function launcherSnapshot(settings: Settings): WorkerSnapshot {
   const capacity: ResourceAmounts = {};
@@ -50,12 +58,7 @@ export function launcherSnapshot(settings: Settings): WorkerSnapshot {
 
 /** Launches the committed container starts; ends the ones RunTask did not take. Returns how many failed. */
 export async function launchContainerStarts(
-  deps: {
-    store: StoreContext;
-    containers: ContainerLauncher;
-    clock: () => number;
-    log?: (e: Record<string, unknown>) => void;
-  },
+  deps: ContainerRoundDeps,
   launches: readonly LaunchedStart[],
 ): Promise<number> {
   if (launches.length === 0) return 0;

@@ -14,10 +14,9 @@ import { finishTask } from "../scheduler/backoff";
 import type { TaskKill } from "../scheduler/snapshot";
 import { containerLost, errorBackoff } from "../scheduler/status";
 import { deleteContainerKills, listContainerKills } from "../store/container-kills";
-import type { StoreContext } from "../store/context";
 import type { Lease } from "../store/lease";
 import { applyFinishes, type FinishWrite, type TaskItem } from "../store/tasks";
-import { CONTAINER_LAUNCHER_ID, type ContainerLauncher } from "./container-dispatch";
+import { CONTAINER_LAUNCHER_ID, type ContainerLauncher, type ContainerRoundDeps } from "./container-dispatch";
 import { stateOfStatus } from "../scheduler/task-state";
 import { endedAttempt, type EndedAttempt } from "./round-status-log";
 
@@ -75,15 +74,7 @@ export function endOfStoppedTask(state: ContainerTaskState, nowMs: number): Repo
 }
 
 /** Stops what must stop and ends what stopped unseen. Never throws for ECS's sake (logs instead). */
-export async function containerUpkeep(
-  deps: {
-    store: StoreContext;
-    containers: ContainerLauncher;
-    clock: () => number;
-    log?: (e: Record<string, unknown>) => void;
-  },
-  input: UpkeepInput,
-): Promise<UpkeepResult> {
+export async function containerUpkeep(deps: ContainerRoundDeps, input: UpkeepInput): Promise<UpkeepResult> {
   const result: UpkeepResult = { stopped: [], lost: [] };
   const running = input.items.filter((item) => item.running?.worker === CONTAINER_LAUNCHER_ID);
   if (running.length === 0 && input.kills.length === 0) return result;
