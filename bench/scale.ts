@@ -4,7 +4,8 @@
 // set and a change-sequence bump, as the commit protocol leaves them); rounds read them exactly
 // as production does. It measures:
 //   - an idle round (nothing changed, no timer due) at 10k and at F finished tasks;
-//   - a cold start (a fresh process, no caches) loading that state: one full round;
+//   - a cold start (a fresh process, no caches) loading that state: one full round, from the
+//     checkpoint the warm process wrote (ADR 0003 step 3), and, for comparison, without one;
 //   - a warm round after 1% of the N x J tasks changed (finished) since the last round.
 // The peak JS heap is taken over the rounds: sampled every 10 ms and read before every garbage
 // collection (V8's GC profiler), so it is the true peak, not a sample after the round.
@@ -13,6 +14,7 @@ import { randomUUID } from "node:crypto";
 import { loadavg } from "node:os";
 import { makeAwsClients } from "../lib/aws";
 import { startEmulators } from "../lib/local/emulators";
+import { memoryCheckpointStore } from "../lib/round/checkpoint";
 import { runRounds, type RoundDeps } from "../lib/round/run-round";
 import { bumpChangeSequence } from "../lib/store/change-sequence";
 import { putConfig } from "../lib/store/config-store";
@@ -117,7 +119,9 @@ async function main(): Promise<void> {
       owner: `bench-${randomUUID().slice(0, 8)}`,
       instanceName: "scheduler",
     });
-    const warm = deps();
+    // Checkpoints kept in memory: what they cost in S3 is a GET and a PUT, not read units.
+    const checkpoints = memoryCheckpointStore();
+    const warm: RoundDeps = { ...deps(), checkpoints };
     let peakHeap = 0;
     let peakOutside = 0;
     const round = async (d: RoundDeps, label: string) => {
@@ -165,15 +169,22 @@ async function main(): Promise<void> {
     console.log(
       `seeding ${rest} more finished tasks: ${(await seed(ctx, SMALL, rest, nowMs / 1000)).toFixed(1)} s, ${load()}`,
     );
-    await round(warm, `full round, ${FINISHED} finished`);
+    // The warm process checkpoints its state in this round, as it would within 3 hours.
+    delete warm.checkpointAtMs;
+    await round(warm, `full round, ${FINISHED} finished (checkpoint)`);
+    const checkpointBytes = checkpoints.body?.length ?? 0;
     nowMs += 1000;
     const large = await round(warm, `idle round, ${FINISHED} finished`);
-    // A change (as a status would make) so the fresh process must load the state: a full round.
+    // A change (as a status would make) so a fresh process must load the state: a full round.
     await bumpChangeSequence(ctx);
-    const cold = await round(deps(), `cold start (fresh process), ${FINISHED} finished`);
+    const cold = await round({ ...deps(), checkpoints }, `cold start from the checkpoint, ${FINISHED} finished`);
+    await bumpChangeSequence(ctx);
+    const full = await round(deps(), `cold start reading every item, ${FINISHED} finished`);
     console.log(
       `scale: cold-start load of ${FINISHED} finished tasks over ${NODES} nodes x ${JOBS} jobs: ` +
-        `${cold.wallSec.toFixed(1)} s wall, ${cold.readUnits.toFixed(0)} read units (${cold.idle ? "idle" : "full round"})`,
+        `${cold.wallSec.toFixed(1)} s wall, ${cold.readUnits.toFixed(0)} read units from a checkpoint of ` +
+        `${(checkpointBytes / 1024 / 1024).toFixed(1)} MB (${cold.idle ? "idle" : "full round"}); reading every item instead: ` +
+        `${full.wallSec.toFixed(1)} s, ${full.readUnits.toFixed(0)} read units`,
     );
 
     console.log(

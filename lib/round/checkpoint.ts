@@ -7,7 +7,7 @@
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { TaskItem } from "../store/tasks";
-import type { TaskCache } from "./task-cache";
+import type { TaskCache, TaskStateHolder } from "./task-cache";
 
 /** Where checkpoints are kept; the round's role may read and write this key and no other. */
 export interface CheckpointStore {
@@ -136,15 +136,7 @@ function* allItems(document: CheckpointDocument): Generator<TaskItem> {
  * sequence, before a round changes anything in it. Never throws: a failure is logged, and the
  * next round tries again.
  */
-export async function writeCheckpointIfDue(
-  holder: {
-    taskCache?: TaskCache;
-    checkpoints?: CheckpointStore;
-    checkpointAtMs?: number;
-    log?: (event: Record<string, unknown>) => void;
-  },
-  nowMs: number,
-): Promise<void> {
+export async function writeCheckpointIfDue(holder: TaskStateHolder, nowMs: number): Promise<void> {
   const { taskCache: cache, checkpoints } = holder;
   if (!cache || !checkpoints) return;
   if (holder.checkpointAtMs !== undefined && nowMs - holder.checkpointAtMs < CHECKPOINT_EVERY_MS) return;
