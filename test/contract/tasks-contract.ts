@@ -1,0 +1,380 @@
+// The tasks port's part of the store contract (test/contract/store-contract.ts declares it for
+// every adapter): what calls return and what later reads show, never how many writes it took.
+import { counterDrift, usageOfRunningTasks } from "../../lib/store/counters";
+import { LeaseLostError } from "../../lib/store/errors";
+import type { Lease } from "../../lib/store/lease";
+import type { StorePorts } from "../../lib/store/ports";
+import { applyChange } from "../../lib/round/task-cache";
+import { taskId } from "../../lib/model/task";
+import type {
+  FinishWrite,
+  LimitedCharge,
+  StartCommitResult,
+  StartWrite,
+  TaskItem,
+  TaskPageQuery,
+} from "../../lib/store/tasks";
+
+const NOW = 1_000_000;
+
+function start(job: string, node: string, charges: LimitedCharge[], expectedVersion: number | null = null): StartWrite {
+  return {
+    job,
+    node,
+    attempt: `${job}/${node}/${expectedVersion ?? 0}`,
+    tokenHash: `hash-of-${job}/${node}/${expectedVersion ?? 0}`,
+    worker: "w1",
+    workerInstance: "w1-a",
+    charges,
+    nextBackoff: { seconds: 15, noMoreBackoffs: false },
+    expectedVersion,
+  };
+}
+const host = (name: string, amount: number, limit: number): LimitedCharge => ({
+  level: "host",
+  name,
+  resource: "host_concurrency",
+  amount,
+  limit,
+});
+const slot = (amount: number, limit: number): LimitedCharge => ({
+  level: "instance",
+  name: "inst",
+  resource: "concurrency",
+  amount,
+  limit,
+});
+const done = { bits: 4, timeSec: 100, backoffSec: 0 };
+function finishOf(s: StartWrite, overrides: Partial<FinishWrite> = {}): FinishWrite {
+  return {
+    job: s.job,
+    node: s.node,
+    attempt: s.attempt,
+    status: done,
+    state: "done",
+    charges: s.charges.map(({ level, name, resource, amount }) => ({ level, name, resource, amount })),
+    tokenHash: s.tokenHash,
+    ...overrides,
+  };
+}
+const nodesOf = (starts: readonly { start: StartWrite }[] | readonly StartWrite[]) =>
+  starts.map((s) => ("start" in s ? s.start.node : s.node)).sort();
+
+/** Every requested start comes back once, in one of the three lists. */
+function expectAccounted(requested: readonly StartWrite[], result: StartCommitResult): void {
+  const returned = [...result.committed, ...result.rejected.map((r) => r.start), ...result.refused.map((r) => r.start)];
+  expect(returned.map((s) => s.node).sort()).toEqual(requested.map((s) => s.node).sort());
+  expect(result.transactions).toBeGreaterThanOrEqual(0);
+}
+
+/** Declares the tasks tests; `ports()` is the current test's fresh store. */
+export function describeTasksContract(ports: () => StorePorts): void {
+  describe("tasks", () => {
+    let store: StorePorts;
+    let lease: Lease;
+    beforeEach(async () => {
+      store = ports();
+      lease = (await store.lease.acquire("round", NOW, 60_000))!;
+    });
+    const commit = async (starts: StartWrite[]) => {
+      const result = await store.tasks.commitStarts(lease, starts, NOW);
+      expectAccounted(starts, result);
+      return result;
+    };
+    const task = async (job: string, node: string) => (await store.tasks.getTasks([{ job, node }]))[0];
+    /** Counters hold exactly the charges of the running tasks of `jobs`. */
+    const expectCountersMatch = async (jobs: string[]) => {
+      const running = usageOfRunningTasks(await store.tasks.readTasks(jobs));
+      expect(counterDrift(await store.tasks.readCounters(), running)).toEqual([]);
+    };
+
+    it("is empty at first", async () => {
+      expect(await store.tasks.readJobsWithTasks()).toEqual([]);
+      expect(await store.tasks.readJobTasks("j")).toEqual([]);
+      expect(await store.tasks.getTasks([{ job: "j", node: "a" }])).toEqual([]);
+      expect(await store.tasks.readCounters()).toEqual(new Map());
+      expect(await store.tasks.listTaskPage({ jobs: ["j"], limit: 10 })).toEqual({ tasks: [] });
+    });
+
+    it("starts tasks: running at version 1 with the attempt and round, charges summed per counter", async () => {
+      const starts = [
+        start("j", "a", [slot(1, 10), host("h1", 1, 2)]),
+        start("j", "b", [slot(2, 10), host("h1", 1, 2)]),
+      ];
+      const result = await commit(starts);
+      expect(nodesOf(result.committed)).toEqual(["a", "b"]);
+      expect(await store.tasks.readJobTasks("j")).toEqual([
+        {
+          job: "j",
+          node: "a",
+          state: "running",
+          version: 1,
+          running: {
+            attempt: "j/a/0",
+            tokenHash: "hash-of-j/a/0",
+            worker: "w1",
+            workerInstance: "w1-a",
+            startedAtMs: NOW,
+            round: lease.round,
+            charges: [
+              { level: "instance", name: "inst", resource: "concurrency", amount: 1 },
+              { level: "host", name: "h1", resource: "host_concurrency", amount: 1 },
+            ],
+            nextBackoff: { seconds: 15, noMoreBackoffs: false },
+          },
+        },
+        expect.objectContaining({ node: "b", state: "running", version: 1 }),
+      ]);
+      const counters = await store.tasks.readCounters();
+      expect(counters.get("node#inst")?.get("concurrency")).toBe(3);
+      expect(counters.get("node#h1")?.get("host_concurrency")).toBe(2);
+      expect(await store.tasks.readJobsWithTasks()).toEqual(["j"]);
+    });
+
+    it("restarts a task only from the version the plan read; a stale version changes nothing", async () => {
+      const first = start("j", "a", [slot(1, 10)]);
+      await commit([first]);
+      // Running: neither its version nor "no item" lets it start again.
+      const whileRunning = await commit([start("j", "a", [slot(1, 10)], 1), start("j", "a", [slot(1, 10)])]);
+      expect(whileRunning.committed).toEqual([]);
+      await store.tasks.applyFinishes([finishOf(first)]);
+      const before = await task("j", "a");
+      expect(before).toMatchObject({ state: "done", version: 2, status: done, lastAttempt: first.attempt });
+      const stale = await commit([start("j", "a", [slot(1, 10)], 1), start("j", "a", [slot(1, 10)], null)]);
+      expect(stale.committed).toEqual([]);
+      expect(stale.rejected).toHaveLength(2);
+      expect(await task("j", "a")).toEqual(before);
+      await expectCountersMatch(["j"]);
+      const fresh = await commit([start("j", "a", [slot(1, 10)], 2)]);
+      expect(fresh.committed).toHaveLength(1);
+      // The last finished status stays while it runs again (it is prev_status).
+      expect(await task("j", "a")).toMatchObject({
+        state: "running",
+        version: 3,
+        status: done,
+        running: { attempt: "j/a/2" },
+      });
+      await expectCountersMatch(["j"]);
+    });
+
+    it("never takes a counter past its limit: such starts are rejected, the others commit", async () => {
+      await commit([start("j", "a", [host("h1", 1, 1)])]);
+      const result = await commit([
+        start("j", "b", [host("h1", 1, 1)]),
+        start("j", "c", [host("h2", 1, 1)]),
+        start("j", "d", [host("h3", 3, 2)]),
+      ]);
+      expect(nodesOf(result.committed)).toEqual(["c"]);
+      expect(nodesOf(result.rejected)).toEqual(["b", "d"]);
+      expect((await store.tasks.readJobTasks("j")).map((t) => t.node)).toEqual(["a", "c"]);
+      const counters = await store.tasks.readCounters();
+      expect(counters.get("node#h1")?.get("host_concurrency")).toBe(1);
+      expect(counters.get("node#h3")?.get("host_concurrency") ?? 0).toBe(0);
+    });
+
+    it("never takes a counter past its limit by summing starts of one call, even on its first use", async () => {
+      const starts = ["a", "b", "c"].map((node) => start("j", node, [host("fresh", 1, 2)]));
+      const result = await commit(starts);
+      expect(result.committed.length).toBeLessThanOrEqual(2);
+      expect((await store.tasks.readCounters()).get("node#fresh")?.get("host_concurrency") ?? 0).toBeLessThanOrEqual(2);
+      expect((await store.tasks.readJobTasks("j")).map((t) => t.node)).toEqual(nodesOf(result.committed));
+      await expectCountersMatch(["j"]);
+    });
+
+    it("refuses a start it cannot hold (a key over the size limit) and commits the others", async () => {
+      const long = start("j", "n".repeat(1025), [slot(1, 10)]);
+      const result = await commit([long, start("j", "ok", [slot(1, 10)])]);
+      expect(nodesOf(result.committed)).toEqual(["ok"]);
+      expect(result.refused.map((r) => r.start)).toEqual([long]);
+      expect((await store.tasks.readJobTasks("j")).map((t) => t.node)).toEqual(["ok"]);
+      await expectCountersMatch(["j"]);
+    });
+
+    it("commits nothing under a lost lease, starts or fenced finishes", async () => {
+      const running = start("j", "a", [slot(1, 10)]);
+      await commit([running]);
+      const sequence = await store.schedulerState.readChangeSequence();
+      const usurper = (await store.lease.acquire("usurper", NOW + 120_000, 60_000))!;
+      expect(usurper.epoch).toBeGreaterThan(lease.epoch);
+      await expect(store.tasks.commitStarts(lease, [start("k", "b", [slot(1, 10)])], NOW)).rejects.toBeInstanceOf(
+        LeaseLostError,
+      );
+      await expect(store.tasks.applyFinishes([finishOf(running)], lease)).rejects.toBeInstanceOf(LeaseLostError);
+      expect(await store.tasks.readJobsWithTasks()).toEqual(["j"]);
+      expect(await store.tasks.readJobTasks("k")).toEqual([]);
+      expect(await task("j", "a")).toMatchObject({ state: "running", version: 1 });
+      expect((await store.tasks.readCounters()).get("node#inst")?.get("concurrency")).toBe(1);
+      expect(await store.schedulerState.readChangeSequence()).toBe(sequence);
+      // The holder's own finish, and a worker's (unfenced), still apply.
+      expect((await store.tasks.applyFinishes([finishOf(running)], usurper)).applied).toHaveLength(1);
+    });
+
+    it("applies a finish once: the status is recorded, the charges released; a duplicate is stale", async () => {
+      const a = start("j", "a", [slot(1, 10), host("h1", 1, 2)]);
+      const b = start("j", "b", [slot(1, 10), host("h1", 1, 2)]);
+      await commit([a, b]);
+      const first = await store.tasks.applyFinishes([finishOf(a), finishOf(a)]);
+      expect(first.applied).toHaveLength(1);
+      expect(first.stale).toHaveLength(1);
+      const again = await store.tasks.applyFinishes([finishOf(a)]);
+      expect(again).toMatchObject({ applied: [], stale: [finishOf(a)], refused: [] });
+      expect(again.transactions).toBeGreaterThanOrEqual(0);
+      const ended = await task("j", "a");
+      expect(ended).toEqual({
+        job: "j",
+        node: "a",
+        state: "done",
+        version: 2,
+        status: done,
+        lastAttempt: a.attempt,
+        lastTokenHash: a.tokenHash,
+      });
+      const counters = await store.tasks.readCounters();
+      expect(counters.get("node#inst")?.get("concurrency")).toBe(1);
+      expect(counters.get("node#h1")?.get("host_concurrency")).toBe(1);
+      await expectCountersMatch(["j"]);
+    });
+
+    it("ends only its own attempt with its token: another attempt or token is stale and changes nothing", async () => {
+      const a = start("j", "a", [slot(1, 10)]);
+      await commit([a]);
+      const before = await task("j", "a");
+      const result = await store.tasks.applyFinishes([
+        finishOf(a, { attempt: "some-other-attempt" }),
+        finishOf(a, { tokenHash: "forged" }),
+        finishOf(start("j", "never-started", [slot(1, 10)])),
+      ]);
+      expect(result.applied).toEqual([]);
+      expect(result.stale).toHaveLength(3);
+      expect(await task("j", "a")).toEqual(before);
+      expect((await store.tasks.readCounters()).get("node#inst")?.get("concurrency")).toBe(1);
+      expect((await store.tasks.applyFinishes([finishOf(a)])).applied).toHaveLength(1);
+    });
+
+    it("releases a finished task's charges so a start that did not fit now does", async () => {
+      const a = start("j", "a", [host("h1", 1, 1)]);
+      await commit([a]);
+      expect((await commit([start("j", "b", [host("h1", 1, 1)])])).committed).toEqual([]);
+      await store.tasks.applyFinishes([finishOf(a)]);
+      expect((await commit([start("j", "b", [host("h1", 1, 1)])])).committed).toHaveLength(1);
+      expect((await store.tasks.readCounters()).get("node#h1")?.get("host_concurrency")).toBe(1);
+      await expectCountersMatch(["j"]);
+    });
+
+    it("logs every applied write: a follower of the change log holds what a full read returns", async () => {
+      const a = start("j", "a", [slot(1, 10)]);
+      await commit([a, start("k", "x", [slot(1, 10)])]);
+      const sequence = await store.schedulerState.readChangeSequence();
+      const followed = new Map((await store.tasks.readTasks(["j", "k"])).map((t) => [taskId(t.job, t.node), t]));
+      await store.tasks.applyFinishes([finishOf(a), finishOf(a, { attempt: "stale" })]);
+      await commit([
+        start("j", "a", [slot(1, 10)], 2),
+        start("j", "b", [slot(1, 10)]),
+        start("j", "c", [slot(11, 10)]),
+      ]);
+      await store.schedulerState.bumpChangeSequence();
+      await commit([start("k", "x", [slot(1, 10)], 0)]); // stale
+      const now = await store.schedulerState.readChangeSequence();
+      expect(now).toBeGreaterThan(sequence + 2);
+      const entries = await store.tasks.readChanges(sequence, now);
+      expect(entries.map((e) => e.seq)).toEqual(Array.from({ length: now - sequence }, (_, i) => sequence + i + 1));
+      for (const entry of entries) for (const change of entry.changes) applyChange(followed, change);
+      const read = await store.tasks.readTasks(["j", "k"]);
+      expect([...followed.values()].sort(byKey)).toEqual(read.sort(byKey));
+      expect(read.find((t) => t.node === "c")).toBeUndefined();
+      expect(await store.tasks.readChanges(now, now)).toEqual([]);
+    });
+
+    it("reads tasks by key (missing left out, repeats once) and by job, in job then node order", async () => {
+      await commit([start("k", "b", []), start("j", "b", []), start("j", "a", []), start("m", "z", [])]);
+      const byKey = await store.tasks.getTasks([
+        { job: "j", node: "b" },
+        { job: "j", node: "b" },
+        { job: "j", node: "missing" },
+        { job: "k", node: "b" },
+      ]);
+      expect(byKey.map((t) => taskId(t.job, t.node)).sort()).toEqual([taskId("j", "b"), taskId("k", "b")]);
+      expect(byKey.find((t) => t.job === "j")).toEqual((await store.tasks.readJobTasks("j"))[1]);
+      expect((await store.tasks.readTasks(["k", "j", "nobody"], 1)).map((t) => `${t.job}/${t.node}`)).toEqual([
+        "k/b",
+        "j/a",
+        "j/b",
+      ]);
+      expect(await store.tasks.readJobsWithTasks()).toEqual(["j", "k", "m"]);
+    });
+
+    it("hands out copies: changing a read item changes nothing stored", async () => {
+      await commit([start("j", "a", [slot(1, 10)])]);
+      const [read] = await store.tasks.readJobTasks("j");
+      read!.state = "failed";
+      read!.running!.charges.length = 0;
+      expect(await task("j", "a")).toMatchObject({ state: "running", running: { charges: [{ amount: 1 }] } });
+    });
+
+    describe("listTaskPage", () => {
+      const jobs = ["j1", "j2", "j3"];
+      beforeEach(async () => {
+        const starts = jobs.flatMap((job) => ["a", "b", "c", "d"].map((node) => start(job, node, [])));
+        await commit(starts);
+        // Done: a and c of every job.
+        await store.tasks.applyFinishes(starts.filter((s) => s.node === "a" || s.node === "c").map((s) => finishOf(s)));
+      });
+      const keysOf = (tasks: TaskItem[]) => tasks.map((t) => `${t.job}/${t.node}`);
+      async function allPages(query: TaskPageQuery): Promise<string[]> {
+        const seen: string[] = [];
+        let after: TaskPageQuery["after"];
+        for (let page = 0; page < 100; page++) {
+          const result = await store.tasks.listTaskPage({ ...query, ...(after ? { after } : {}) });
+          expect(result.tasks.length).toBeLessThanOrEqual(query.limit);
+          seen.push(...keysOf(result.tasks));
+          if (!result.next) return seen;
+          after = result.next;
+        }
+        throw new Error("paging did not end");
+      }
+
+      it("pages in job then node order, each item once, with a cursor while more follow", async () => {
+        const first = await store.tasks.listTaskPage({ jobs, limit: 5 });
+        expect(keysOf(first.tasks)).toEqual(["j1/a", "j1/b", "j1/c", "j1/d", "j2/a"]);
+        expect(first.next).toEqual({ job: "j2", node: "a" });
+        const all = jobs.flatMap((job) => ["a", "b", "c", "d"].map((node) => `${job}/${node}`));
+        expect(await allPages({ jobs, limit: 5 })).toEqual(all);
+        expect(await allPages({ jobs, limit: 12 })).toEqual(all);
+        expect(await allPages({ jobs: ["j2"], limit: 3 })).toEqual(all.filter((k) => k.startsWith("j2/")));
+      });
+
+      it("filters by state and by node, paging the same way", async () => {
+        expect(await allPages({ jobs, limit: 2, state: "running" })).toEqual([
+          "j1/b",
+          "j1/d",
+          "j2/b",
+          "j2/d",
+          "j3/b",
+          "j3/d",
+        ]);
+        expect(await allPages({ jobs, limit: 2, node: "c" })).toEqual(["j1/c", "j2/c", "j3/c"]);
+        expect(await allPages({ jobs, limit: 1, node: "c", state: "running" })).toEqual([]);
+        expect(await allPages({ jobs, limit: 2, node: "b", state: "running" })).toEqual(["j1/b", "j2/b", "j3/b"]);
+        const page = await store.tasks.listTaskPage({ jobs, limit: 2, node: "a" });
+        expect(page.tasks.map((t) => t.state)).toEqual(["done", "done"]);
+        expect(page.next).toEqual({ job: "j2", node: "a" });
+      });
+
+      it("ends a page early past its read budget, and the cursor still visits every match once", async () => {
+        const early = await store.tasks.listTaskPage({ jobs, limit: 10, state: "failed", scanBudget: 3 });
+        expect(early.tasks).toEqual([]);
+        expect(early.next).toBeDefined();
+        expect(await allPages({ jobs, limit: 10, state: "running", scanBudget: 3 })).toEqual([
+          "j1/b",
+          "j1/d",
+          "j2/b",
+          "j2/d",
+          "j3/b",
+          "j3/d",
+        ]);
+      });
+    });
+  });
+}
+
+const byKey = (x: TaskItem, y: TaskItem) => (taskId(x.job, x.node) < taskId(y.job, y.node) ? -1 : 1);
