@@ -217,15 +217,15 @@ export class MemoryTasks implements TasksPort {
       if (lease && !this.lease.holds(lease)) {
         throw new LeaseLostError("The scheduler lease was taken over; this round commits nothing more.");
       }
+      const changed = new Set(left.filter((unit) => !itemAllows(unit, this.item(unit.job, unit.node))));
+      // A task written twice in one call: the first write that holds wins; the later one finds its item changed.
       const seen = new Set<string>();
-      const changed = new Set(
-        left.filter((unit) => {
-          const id = taskId(unit.job, unit.node);
-          const repeated = seen.has(id);
-          seen.add(id);
-          return repeated || !itemAllows(unit, this.item(unit.job, unit.node));
-        }),
-      );
+      for (const unit of left) {
+        const id = taskId(unit.job, unit.node);
+        if (changed.has(unit)) continue;
+        if (seen.has(id)) changed.add(unit);
+        seen.add(id);
+      }
       for (const unit of changed) onDrop(unit, "item", "its task item changed since it was read");
       if (changed.size > 0) {
         left = left.filter((unit) => !changed.has(unit));

@@ -239,16 +239,31 @@ export function describeTasksContract(ports: () => StorePorts): void {
       const a = start("j", "a", [slot(1, 10)]);
       await commit([a]);
       const before = await task("j", "a");
-      const result = await store.tasks.applyFinishes([
+      for (const other of [
         finishOf(a, { attempt: "some-other-attempt" }),
         finishOf(a, { tokenHash: "forged" }),
         finishOf(start("j", "never-started", [slot(1, 10)])),
-      ]);
-      expect(result.applied).toEqual([]);
-      expect(result.stale).toHaveLength(3);
+      ]) {
+        expect(await store.tasks.applyFinishes([other])).toMatchObject({ applied: [], stale: [other] });
+      }
       expect(await task("j", "a")).toEqual(before);
       expect((await store.tasks.readCounters()).get("node#inst")?.get("concurrency")).toBe(1);
-      expect((await store.tasks.applyFinishes([finishOf(a)])).applied).toHaveLength(1);
+      // In one call, the stale ones do not keep the real end from applying.
+      const together = await store.tasks.applyFinishes([finishOf(a, { tokenHash: "forged" }), finishOf(a)]);
+      expect(together.applied).toEqual([finishOf(a)]);
+      expect(together.stale).toEqual([finishOf(a, { tokenHash: "forged" })]);
+      expect(await task("j", "a")).toMatchObject({ state: "done", lastTokenHash: a.tokenHash });
+    });
+
+    it("never releases more than a counter holds: such a finish is refused and the counter kept", async () => {
+      const a = start("j", "a", [slot(1, 10)]);
+      await commit([a]);
+      const result = await store.tasks.applyFinishes([
+        finishOf(a, { charges: [{ level: "instance", name: "inst", resource: "concurrency", amount: 5 }] }),
+      ]);
+      expect(result.refused.map((r) => r.finish.node)).toEqual(["a"]);
+      expect(result.applied).toEqual([]);
+      expect((await store.tasks.readCounters()).get("node#inst")?.get("concurrency")).toBe(1);
     });
 
     it("releases a finished task's charges so a start that did not fit now does", async () => {
