@@ -14,8 +14,8 @@ import type { Lease } from "./lease";
 import type { TasksPort } from "./ports";
 import { changedItem, changeKey } from "./tasks/changes";
 import { counterId, sumCharges } from "./tasks/counter-updates";
+import { byBytes, pageOfItems } from "./memory-task-page";
 import type { TaskPage, TaskPageQuery } from "./tasks/list-page";
-import { TASK_PAGE_SCAN_BUDGET } from "./tasks/list-page";
 import type {
   CounterCharge,
   FinishApplyResult,
@@ -29,7 +29,10 @@ import type {
 const copy = <T>(value: T): T => structuredClone(value);
 
 /** The promise of `run()`'s result, rejected with what it throws (as a store's call would be). */
-const promised = <T>(run: () => T): Promise<T> => new Promise((resolve) => resolve(run()));
+const promised = <T>(run: () => T): Promise<T> =>
+  new Promise((resolve) => {
+    resolve(run());
+  });
 
 /** DynamoDB's key size limits (bytes of UTF-8): a task or counter past them cannot be stored. */
 const PARTITION_KEY_BYTES = 2048;
@@ -41,9 +44,6 @@ function oversizedKey(unit: { job: string; node: string; charges: readonly Count
   const sortKeys = [unit.node, ...unit.charges.map((c) => counterSk(counterKindOf(c.level), c.name))];
   return sortKeys.some((key) => Buffer.byteLength(key) > SORT_KEY_BYTES) ? "a sort key is over 1024 bytes" : undefined;
 }
-
-/** Sort keys in the table's order (UTF-8 bytes, not UTF-16 code units). */
-const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 /** The change sequence and its entries (ADR 0003): dense, one entry per write. */
 export class MemoryChangeLog {
@@ -270,12 +270,12 @@ export class MemoryTasks implements TasksPort {
       const next = changedItem(this.item(job, node), change);
       if (!next) continue;
       let items = this.items.get(job);
-      if (!items) this.items.set(job, (items = new Map()));
+      if (!items) this.items.set(job, (items = new Map<string, TaskItem>()));
       items.set(node, next);
     }
     for (const [counter, resources] of sums) {
       let usage = this.counters.get(counter);
-      if (!usage) this.counters.set(counter, (usage = new Map()));
+      if (!usage) this.counters.set(counter, (usage = new Map<string, number>()));
       for (const { resource, amount } of resources.values()) {
         usage.set(resource, (usage.get(resource) ?? 0) + sign * amount);
       }
@@ -283,41 +283,7 @@ export class MemoryTasks implements TasksPort {
   }
 
   listTaskPage(query: TaskPageQuery): Promise<TaskPage> {
-    const want = query.limit + 1;
-    const found: TaskItem[] = [];
-    const after = query.after;
-    const jobs = after ? query.jobs.filter((job) => job >= after.job) : query.jobs;
-    const matches = (item: TaskItem | undefined): item is TaskItem =>
-      item !== undefined && (query.state === undefined || item.state === query.state);
-    if (query.node !== undefined) {
-      const node = query.node;
-      for (const job of jobs) {
-        const item = this.item(job, node);
-        if (!matches(item) || (after && job === after.job && byBytes(node, after.node) <= 0)) continue;
-        found.push(copy(item));
-        if (found.length >= want) break;
-      }
-    } else {
-      // As the table's queries: past the read budget the page ends early, with a cursor at the last item read.
-      const budget = query.scanBudget ?? TASK_PAGE_SCAN_BUDGET;
-      let scanned = 0;
-      for (const job of jobs) {
-        const items = this.items.get(job) ?? new Map<string, TaskItem>();
-        const nodes = [...items.keys()].sort(byBytes);
-        for (const node of after && job === after.job ? nodes.filter((n) => byBytes(n, after.node) > 0) : nodes) {
-          const item = items.get(node);
-          if (matches(item)) found.push(copy(item));
-          if (found.length >= want) break;
-          if (++scanned >= budget) return Promise.resolve({ tasks: found, next: { job, node } });
-        }
-        if (found.length >= want) break;
-      }
-    }
-    const tasks = found.slice(0, query.limit);
-    const last = tasks.at(-1);
-    return Promise.resolve(
-      found.length > query.limit && last ? { tasks, next: { job: last.job, node: last.node } } : { tasks },
-    );
+    return Promise.resolve(copy(pageOfItems(this.items, query)));
   }
 
   readCounters(): Promise<CounterUsage> {

@@ -6,6 +6,7 @@ import type { WorkerRecord } from "../../lib/model/worker";
 import { ConflictError, LeaseLostError, NotFoundError } from "../../lib/store/errors";
 import type { StorePorts } from "../../lib/store/ports";
 import { EMPTY_SCHEDULER_STATE, type SchedulerState } from "../../lib/store/scheduler-state";
+import { describeTaskReadsContract } from "./task-reads-contract";
 import { describeTasksContract } from "./tasks-contract";
 
 export interface ContractSubject {
@@ -243,5 +244,6 @@ export function describeStoreContract(adapter: string, subject: () => Promise<Co
     });
 
     describeTasksContract(() => store);
+    describeTaskReadsContract(() => store);
   });
 }

@@ -1,100 +1,30 @@
-// The tasks port's part of the store contract (test/contract/store-contract.ts declares it for
+// The tasks port's writes in the store contract (test/contract/store-contract.ts declares it for
 // every adapter): what calls return and what later reads show, never how many writes it took.
+import { taskId } from "../../lib/model/task";
+import { applyChange } from "../../lib/round/task-cache";
 import { counterDrift, usageOfRunningTasks } from "../../lib/store/counters";
 import { LeaseLostError } from "../../lib/store/errors";
 import type { Lease } from "../../lib/store/lease";
 import type { StorePorts } from "../../lib/store/ports";
-import { applyChange } from "../../lib/round/task-cache";
-import { taskId } from "../../lib/model/task";
-import type {
-  FinishWrite,
-  LimitedCharge,
-  StartCommitResult,
-  StartWrite,
-  TaskItem,
-  TaskPageQuery,
-} from "../../lib/store/tasks";
+import type { StartWrite, TaskItem } from "../../lib/store/tasks";
+import { commitAccounted, done, finishOf, host, nodesOf, NOW, roundLease, slot, start } from "./task-fixtures";
 
-const NOW = 1_000_000;
-
-function start(job: string, node: string, charges: LimitedCharge[], expectedVersion: number | null = null): StartWrite {
-  return {
-    job,
-    node,
-    attempt: `${job}/${node}/${expectedVersion ?? 0}`,
-    tokenHash: `hash-of-${job}/${node}/${expectedVersion ?? 0}`,
-    worker: "w1",
-    workerInstance: "w1-a",
-    charges,
-    nextBackoff: { seconds: 15, noMoreBackoffs: false },
-    expectedVersion,
-  };
-}
-const host = (name: string, amount: number, limit: number): LimitedCharge => ({
-  level: "host",
-  name,
-  resource: "host_concurrency",
-  amount,
-  limit,
-});
-const slot = (amount: number, limit: number): LimitedCharge => ({
-  level: "instance",
-  name: "inst",
-  resource: "concurrency",
-  amount,
-  limit,
-});
-const done = { bits: 4, timeSec: 100, backoffSec: 0 };
-function finishOf(s: StartWrite, overrides: Partial<FinishWrite> = {}): FinishWrite {
-  return {
-    job: s.job,
-    node: s.node,
-    attempt: s.attempt,
-    status: done,
-    state: "done",
-    charges: s.charges.map(({ level, name, resource, amount }) => ({ level, name, resource, amount })),
-    tokenHash: s.tokenHash,
-    ...overrides,
-  };
-}
-const nodesOf = (starts: readonly { start: StartWrite }[] | readonly StartWrite[]) =>
-  starts.map((s) => ("start" in s ? s.start.node : s.node)).sort();
-
-/** Every requested start comes back once, in one of the three lists. */
-function expectAccounted(requested: readonly StartWrite[], result: StartCommitResult): void {
-  const returned = [...result.committed, ...result.rejected.map((r) => r.start), ...result.refused.map((r) => r.start)];
-  expect(returned.map((s) => s.node).sort()).toEqual(requested.map((s) => s.node).sort());
-  expect(result.transactions).toBeGreaterThanOrEqual(0);
-}
-
-/** Declares the tasks tests; `ports()` is the current test's fresh store. */
+/** Declares the tests of starts and finishes; `ports()` is the current test's fresh store. */
 export function describeTasksContract(ports: () => StorePorts): void {
-  describe("tasks", () => {
+  describe("tasks: starts and finishes", () => {
     let store: StorePorts;
     let lease: Lease;
     beforeEach(async () => {
       store = ports();
-      lease = (await store.lease.acquire("round", NOW, 60_000))!;
+      lease = await roundLease(store);
     });
-    const commit = async (starts: StartWrite[]) => {
-      const result = await store.tasks.commitStarts(lease, starts, NOW);
-      expectAccounted(starts, result);
-      return result;
-    };
+    const commit = (starts: StartWrite[]) => commitAccounted(store, lease, starts);
     const task = async (job: string, node: string) => (await store.tasks.getTasks([{ job, node }]))[0];
     /** Counters hold exactly the charges of the running tasks of `jobs`. */
     const expectCountersMatch = async (jobs: string[]) => {
       const running = usageOfRunningTasks(await store.tasks.readTasks(jobs));
       expect(counterDrift(await store.tasks.readCounters(), running)).toEqual([]);
     };
-
-    it("is empty at first", async () => {
-      expect(await store.tasks.readJobsWithTasks()).toEqual([]);
-      expect(await store.tasks.readJobTasks("j")).toEqual([]);
-      expect(await store.tasks.getTasks([{ job: "j", node: "a" }])).toEqual([]);
-      expect(await store.tasks.readCounters()).toEqual(new Map());
-      expect(await store.tasks.listTaskPage({ jobs: ["j"], limit: 10 })).toEqual({ tasks: [] });
-    });
 
     it("starts tasks: running at version 1 with the attempt and round, charges summed per counter", async () => {
       const starts = [
@@ -298,96 +228,6 @@ export function describeTasksContract(ports: () => StorePorts): void {
       expect([...followed.values()].sort(byKey)).toEqual(read.sort(byKey));
       expect(read.find((t) => t.node === "c")).toBeUndefined();
       expect(await store.tasks.readChanges(now, now)).toEqual([]);
-    });
-
-    it("reads tasks by key (missing left out, repeats once) and by job, in job then node order", async () => {
-      await commit([start("k", "b", []), start("j", "b", []), start("j", "a", []), start("m", "z", [])]);
-      const byKey = await store.tasks.getTasks([
-        { job: "j", node: "b" },
-        { job: "j", node: "b" },
-        { job: "j", node: "missing" },
-        { job: "k", node: "b" },
-      ]);
-      expect(byKey.map((t) => taskId(t.job, t.node)).sort()).toEqual([taskId("j", "b"), taskId("k", "b")]);
-      expect(byKey.find((t) => t.job === "j")).toEqual((await store.tasks.readJobTasks("j"))[1]);
-      expect((await store.tasks.readTasks(["k", "j", "nobody"], 1)).map((t) => `${t.job}/${t.node}`)).toEqual([
-        "k/b",
-        "j/a",
-        "j/b",
-      ]);
-      expect(await store.tasks.readJobsWithTasks()).toEqual(["j", "k", "m"]);
-    });
-
-    it("hands out copies: changing a read item changes nothing stored", async () => {
-      await commit([start("j", "a", [slot(1, 10)])]);
-      const [read] = await store.tasks.readJobTasks("j");
-      read!.state = "failed";
-      read!.running!.charges.length = 0;
-      expect(await task("j", "a")).toMatchObject({ state: "running", running: { charges: [{ amount: 1 }] } });
-    });
-
-    describe("listTaskPage", () => {
-      const jobs = ["j1", "j2", "j3"];
-      beforeEach(async () => {
-        const starts = jobs.flatMap((job) => ["a", "b", "c", "d"].map((node) => start(job, node, [])));
-        await commit(starts);
-        // Done: a and c of every job.
-        await store.tasks.applyFinishes(starts.filter((s) => s.node === "a" || s.node === "c").map((s) => finishOf(s)));
-      });
-      const keysOf = (tasks: TaskItem[]) => tasks.map((t) => `${t.job}/${t.node}`);
-      async function allPages(query: TaskPageQuery): Promise<string[]> {
-        const seen: string[] = [];
-        let after: TaskPageQuery["after"];
-        for (let page = 0; page < 100; page++) {
-          const result = await store.tasks.listTaskPage({ ...query, ...(after ? { after } : {}) });
-          expect(result.tasks.length).toBeLessThanOrEqual(query.limit);
-          seen.push(...keysOf(result.tasks));
-          if (!result.next) return seen;
-          after = result.next;
-        }
-        throw new Error("paging did not end");
-      }
-
-      it("pages in job then node order, each item once, with a cursor while more follow", async () => {
-        const first = await store.tasks.listTaskPage({ jobs, limit: 5 });
-        expect(keysOf(first.tasks)).toEqual(["j1/a", "j1/b", "j1/c", "j1/d", "j2/a"]);
-        expect(first.next).toEqual({ job: "j2", node: "a" });
-        const all = jobs.flatMap((job) => ["a", "b", "c", "d"].map((node) => `${job}/${node}`));
-        expect(await allPages({ jobs, limit: 5 })).toEqual(all);
-        expect(await allPages({ jobs, limit: 12 })).toEqual(all);
-        expect(await allPages({ jobs: ["j2"], limit: 3 })).toEqual(all.filter((k) => k.startsWith("j2/")));
-      });
-
-      it("filters by state and by node, paging the same way", async () => {
-        expect(await allPages({ jobs, limit: 2, state: "running" })).toEqual([
-          "j1/b",
-          "j1/d",
-          "j2/b",
-          "j2/d",
-          "j3/b",
-          "j3/d",
-        ]);
-        expect(await allPages({ jobs, limit: 2, node: "c" })).toEqual(["j1/c", "j2/c", "j3/c"]);
-        expect(await allPages({ jobs, limit: 1, node: "c", state: "running" })).toEqual([]);
-        expect(await allPages({ jobs, limit: 2, node: "b", state: "running" })).toEqual(["j1/b", "j2/b", "j3/b"]);
-        const page = await store.tasks.listTaskPage({ jobs, limit: 2, node: "a" });
-        expect(page.tasks.map((t) => t.state)).toEqual(["done", "done"]);
-        expect(page.next).toEqual({ job: "j2", node: "a" });
-      });
-
-      it("ends a page early past its read budget, and the cursor still visits every match once", async () => {
-        const early = await store.tasks.listTaskPage({ jobs, limit: 10, state: "failed", scanBudget: 3 });
-        expect(early.tasks).toEqual([]);
-        expect(early.next).toBeDefined();
-        expect(await allPages({ jobs, limit: 10, state: "running", scanBudget: 3 })).toEqual([
-          "j1/b",
-          "j1/d",
-          "j2/b",
-          "j2/d",
-          "j3/b",
-          "j3/d",
-        ]);
-      });
     });
   });
 }
