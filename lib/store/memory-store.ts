@@ -2,7 +2,8 @@
 // DynamoDB adapter (fencing epochs, versions, conditional writes, the same domain errors), held
 // in plain maps, for unit tests and for anything that wants a store without a table. It passes
 // the same contract suite (test/contract/store-contract.ts). Values are copied in and out, as a
-// real store would, so callers never share objects with it.
+// real store would, so callers never share objects with it. Task items, counters and the change
+// log are in lib/store/memory-tasks.ts.
 import { decodeNodes, encodeNodes, type EncodedNodes } from "../nodes/codec";
 import type { WorkerRecord } from "../model/worker";
 import type { NodeSpec } from "../model/tree";

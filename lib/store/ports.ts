@@ -1,9 +1,9 @@
 // The store as ports (ADR 0007): what the scheduler, the API and the worker control plane ask of
 // their state, with no word of DynamoDB. Adapters: lib/store/dynamo-store.ts (the real table)
-// and lib/store/memory-store.ts (in memory, same semantics); test/contract/store-contract.ts is
-// the one suite both must pass. Failures are domain errors (lib/store/errors.ts): a lost lease
-// is LeaseLostError, a lost optimistic race ConflictError, an unknown caller NotFoundError;
-// no SDK exception crosses a port.
+// and lib/store/memory-store.ts (in memory, same semantics; its tasks in memory-tasks.ts);
+// test/contract/store-contract.ts is the one suite both must pass. Failures are domain errors
+// (lib/store/errors.ts): a lost lease is LeaseLostError, a lost optimistic race ConflictError,
+// an unknown caller NotFoundError; no SDK exception crosses a port.
 import type { NodeSpec } from "../model/tree";
 import type { RunningList, WorkerRecord } from "../model/worker";
 import type { EncodedNodes } from "../nodes/codec";
@@ -102,7 +102,7 @@ export interface SchedulerStatePort {
 export interface TasksPort {
   /** Every job that ever had a task started (deleted jobs too), sorted. */
   readJobsWithTasks(): Promise<string[]>;
-  /** All items of one job, in node order. */
+  /** All items of one job, in node order (by UTF-8 bytes, as the table sorts). */
   readJobTasks(job: string): Promise<TaskItem[]>;
   /** The items of several jobs, in the order of `jobs` (each job's in node order). */
   readTasks(jobs: readonly string[], parallel?: number): Promise<TaskItem[]>;
@@ -117,6 +117,8 @@ export interface TasksPort {
    * - A counter never passes a limit: a start that would take one past is `rejected` (as may
    *   other starts of the same call charging that counter); the others commit.
    * - A start the store cannot hold (a key over its size limits) is `refused`; the others commit.
+   * - ConflictError: a write the store could not settle (conflicts past its retries); nothing of
+   *   that write applied.
    * Every requested start comes back in exactly one of committed, rejected and refused.
    * A committed task is `running` at version expected + 1 with the attempt, `lease.round` and
    * `nowMs` recorded, its job in `readJobsWithTasks`.
