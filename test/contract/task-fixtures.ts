@@ -61,9 +61,10 @@ export function expectAccounted(requested: readonly StartWrite[], result: StartC
   expect(result.transactions).toBeGreaterThanOrEqual(0);
 }
 
-/** The lease a test's round holds. */
-export async function roundLease(store: StorePorts): Promise<Lease> {
-  return (await store.lease.acquire("round", NOW, 60_000))!;
+/** A test's fresh store, and the lease its round holds. */
+export async function storeWithLease(ports: () => StorePorts): Promise<{ store: StorePorts; lease: Lease }> {
+  const store = ports();
+  return { store, lease: (await store.lease.acquire("round", NOW, 60_000))! };
 }
 
 /** Commits `starts` at NOW, checking that each comes back once. */

@@ -7,17 +7,14 @@ import { LeaseLostError } from "../../lib/store/errors";
 import type { Lease } from "../../lib/store/lease";
 import type { StorePorts } from "../../lib/store/ports";
 import type { StartWrite, TaskItem } from "../../lib/store/tasks";
-import { commitAccounted, done, finishOf, host, nodesOf, NOW, roundLease, slot, start } from "./task-fixtures";
+import { commitAccounted, done, finishOf, host, nodesOf, NOW, storeWithLease, slot, start } from "./task-fixtures";
 
 /** Declares the tests of starts and finishes; `ports()` is the current test's fresh store. */
 export function describeTasksContract(ports: () => StorePorts): void {
   describe("tasks: starts and finishes", () => {
     let store: StorePorts;
     let lease: Lease;
-    beforeEach(async () => {
-      store = ports();
-      lease = await roundLease(store);
-    });
+    beforeEach(async () => ({ store, lease } = await storeWithLease(ports)));
     const commit = (starts: StartWrite[]) => commitAccounted(store, lease, starts);
     const task = async (job: string, node: string) => (await store.tasks.getTasks([{ job, node }]))[0];
     /** Counters hold exactly the charges of the running tasks of `jobs`. */
