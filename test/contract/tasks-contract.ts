@@ -115,6 +115,11 @@ export function describeTasksContract(ports: () => StorePorts): void {
       expect(result.refused.map((r) => r.start)).toEqual([long]);
       expect((await store.tasks.readJobTasks("j")).map((t) => t.node)).toEqual(["ok"]);
       await expectCountersMatch(["j"]);
+      // A finish of such a task is refused the same way; the others apply.
+      const ended = await store.tasks.applyFinishes([finishOf(long), finishOf(start("j", "ok", [slot(1, 10)]))]);
+      expect(ended.refused.map((r) => r.finish.node)).toEqual([long.node]);
+      expect(ended.applied.map((f) => f.node)).toEqual(["ok"]);
+      await expectCountersMatch(["j"]);
     });
 
     it("commits nothing under a lost lease, starts or fenced finishes", async () => {
