@@ -38,10 +38,11 @@ const promised = <T>(run: () => T): Promise<T> =>
 const PARTITION_KEY_BYTES = 2048;
 const SORT_KEY_BYTES = 1024;
 
-/** Why the table would refuse a unit's keys (its task's or a counter's), if it would. */
+/** Why the table would refuse a unit's keys (its task's or a counter's: too long, or empty), if it would. */
 function oversizedKey(unit: { job: string; node: string; charges: readonly CounterCharge[] }): string | undefined {
   if (Buffer.byteLength(taskPk(unit.job)) > PARTITION_KEY_BYTES) return "the job's key is over 2048 bytes";
   const sortKeys = [unit.node, ...unit.charges.map((c) => counterSk(counterKindOf(c.level), c.name))];
+  if (sortKeys.includes("")) return "a sort key is empty";
   return sortKeys.some((key) => Buffer.byteLength(key) > SORT_KEY_BYTES) ? "a sort key is over 1024 bytes" : undefined;
 }
 

@@ -116,7 +116,7 @@ export interface TasksPort {
    *   a task written since, or running, is `rejected` and nothing of it changes.
    * - A counter never passes a limit: a start that would take one past is `rejected` (as may
    *   other starts of the same call charging that counter); the others commit.
-   * - A start the store cannot hold (a key over its size limits) is `refused`; the others commit.
+   * - A start the store cannot hold (a key empty or over its size limits) is `refused`; the others commit.
    * - ConflictError: a write the store could not settle (conflicts past its retries); nothing of
    *   that write applied.
    * Every requested start comes back in exactly one of committed, rejected and refused.

@@ -108,11 +108,12 @@ export function describeTasksContract(ports: () => StorePorts): void {
       await expectCountersMatch(["j"]);
     });
 
-    it("refuses a start it cannot hold (a key over the size limit) and commits the others", async () => {
+    it("refuses a start it cannot hold (a key empty or over the size limit) and commits the others", async () => {
       const long = start("j", "n".repeat(1025), [slot(1, 10)]);
-      const result = await commit([long, start("j", "ok", [slot(1, 10)])]);
+      const empty = start("j", "", [slot(1, 10)]);
+      const result = await commit([long, start("j", "ok", [slot(1, 10)]), empty]);
       expect(nodesOf(result.committed)).toEqual(["ok"]);
-      expect(result.refused.map((r) => r.start)).toEqual([long]);
+      expect(nodesOf(result.refused)).toEqual(nodesOf([long, empty]));
       expect((await store.tasks.readJobTasks("j")).map((t) => t.node)).toEqual(["ok"]);
       await expectCountersMatch(["j"]);
       // A finish of such a task is refused the same way; the others apply.
