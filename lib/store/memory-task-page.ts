@@ -17,22 +17,20 @@ export const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), 
 export function pageOfItems(items: ReadonlyMap<string, ReadonlyMap<string, TaskItem>>, query: TaskPageQuery): TaskPage {
   const node = query.node;
   if (node !== undefined) return nodePage({ ...query, node }, (job) => items.get(job)?.get(node));
-  const want = query.limit + 1;
-  const found: TaskItem[] = [];
-  const after = query.after;
-  // Past the read budget the page ends early, with a cursor at the last item read.
+  // As the table's queries walk partitions: from the cursor on; past the read budget the page
+  // ends early, with a cursor at the last item read.
   const budget = query.scanBudget ?? TASK_PAGE_SCAN_BUDGET;
+  const found: TaskItem[] = [];
   let scanned = 0;
   for (const job of jobsFrom(query)) {
     const held = items.get(job) ?? new Map<string, TaskItem>();
-    const nodes = [...held.keys()].sort(byBytes);
-    for (const node of after && job === after.job ? nodes.filter((n) => byBytes(n, after.node) > 0) : nodes) {
-      const item = held.get(node);
-      if (item && (query.state === undefined || item.state === query.state)) found.push(item);
-      if (found.length >= want) break;
+    const from = query.after?.job === job ? query.after.node : undefined;
+    for (const node of [...held.keys()].sort(byBytes).filter((n) => from === undefined || byBytes(n, from) > 0)) {
+      const item = held.get(node) as TaskItem;
+      if (query.state === undefined || item.state === query.state) found.push(item);
+      if (found.length > query.limit) return pageOf(found, query.limit);
       if (++scanned >= budget) return { tasks: found, next: { job, node } };
     }
-    if (found.length >= want) break;
   }
   return pageOf(found, query.limit);
 }
