@@ -3,20 +3,14 @@
 // (`runTask`), streams output lines to the log sink, reports every task end to the status queue
 // (batched, retried until accepted), and exits on request or when its liveness gives up (killing its
 // tasks before the scheduler may call it lost). Its parts: options (worker-options.ts), liveness
-// (liveness.ts), the inbox (inbox.ts), start admission (admission.ts). docs/worker.md describes the
+// (liveness.ts), the inbox (inbox.ts), start admission (admission.ts), the table of running and
+// settled attempts (running-tasks.ts), end messages (task-ends.ts). docs/worker.md describes the
 // message flow and the safety argument.
 import type { SQSClient } from "@aws-sdk/client-sqs";
 
-import {
-  parseMessage,
-  workerMessageSchema,
-  type KillMessage,
-  type StartMessage,
-  type TaskEnd,
-} from "../dispatch/messages";
+import { parseMessage, workerMessageSchema, type KillMessage, type StartMessage } from "../dispatch/messages";
 import { sendBatched } from "../dispatch/sqs";
 import type { KillRequest, MachineResources } from "../model/config";
-import { taskId } from "../model/task";
 import { admitStart } from "./admission";
 import { MAX_ATTEMPT_ID_CHARS, MAX_LISTED_ATTEMPTS, type ControlPlane } from "./control-plane";
 import { EndSender, type SendBodies } from "./end-sender";
@@ -26,7 +20,9 @@ import { Liveness } from "./liveness";
 import { detectMachineResources } from "./machine-resources";
 import type { LogSink } from "./log-sink";
 import { selfDeadlines } from "./lost-safety";
-import { runTask, type TaskHandle, type TaskResult } from "./task-process";
+import { RunningTasks, type RunningTask } from "./running-tasks";
+import { endOfTask, notRunningEnd } from "./task-ends";
+import { runTask, type TaskResult } from "./task-process";
 import { TaskStatusLog } from "./task-statuses";
 import { hostCgroupFs, setUpTaskCgroups, TaskCgroups } from "./task-cgroups";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./worker-options";
@@ -77,17 +73,8 @@ const DEFAULT_PARENT_DEATH_SIGNAL = 9;
 export const IGNORED_SETTINGS_WARNINGS = [
   "task_subprocess.process_group_leader is ignored: every task always leads its own process group",
 ];
-/** Finished and refused attempts remembered, so late duplicates are recognised (oldest forgotten first). */
-const REMEMBERED_ATTEMPTS = 100_000;
 /** How long to wait for tasks that survive SIGKILL (a descendant outside the group holding a pipe). */
 const STUCK_TASK_WAIT_MS = 10_000;
-
-interface RunningTask {
-  message: StartMessage;
-  handle: TaskHandle;
-  /** Resolves once the task ended and its end is queued. */
-  ended: Promise<void>;
-}
 
 /** SIGTERM-to-SIGKILL wait for an attempt past its runtime limit: the job's own, else the worker's. */
 export function timeoutKillWaitMs(message: StartMessage, workerKillWaitMs: number): number {
@@ -131,10 +118,7 @@ class WorkerDaemon {
   private readonly statusLog: TaskStatusLog;
   private cgroups!: TaskCgroups;
 
-  private readonly running = new Map<string, RunningTask>();
-  private readonly runningByTask = new Map<string, string>();
-  /** Attempts that ended or were refused here, oldest first; a start for one of them is a duplicate. */
-  private readonly settled = new Map<string, "ended" | "refused">();
+  private readonly running = new RunningTasks();
   /** When the newest attempt list sent with a heartbeat was made (admission refuses orders it overtook). */
   private lastListMadeAtMs: number | undefined;
 
@@ -253,7 +237,7 @@ class WorkerDaemon {
 
   /** What a heartbeat says this instance holds: attempts running, and ended ones whose end is unsent. */
   private listedAttempts(sentAtMs: number): { running?: string[]; sentAtMs?: number } {
-    const attempts = [...new Set([...this.running.keys(), ...this.endSender.unsent().map((end) => end.attempt)])];
+    const attempts = [...new Set([...this.running.attempts(), ...this.endSender.unsent().map((end) => end.attempt)])];
     // Too many (or too long) ids for one heartbeat: say nothing rather than something partial.
     if (attempts.length > MAX_LISTED_ATTEMPTS || attempts.some((a) => a.length > MAX_ATTEMPT_ID_CHARS)) return {};
     this.lastListMadeAtMs = Math.max(this.lastListMadeAtMs ?? sentAtMs, sentAtMs);
@@ -261,7 +245,7 @@ class WorkerDaemon {
   }
 
   runningAttempts(): string[] {
-    return [...this.running.keys()];
+    return this.running.attempts();
   }
 
   stop(graceful: boolean): Promise<WorkerExit> {
@@ -285,7 +269,7 @@ class WorkerDaemon {
     this.emit({ type: "suicide", atMs: this.clock(), reason, detail, lastAckSentAtMs: this.liveness.lastAckSentAtMs });
     this.liveness.stop();
     this.receiveAbort.abort();
-    for (const task of this.running.values()) {
+    for (const task of this.running.tasks()) {
       this.statusLog.write(task.message, { event: "lost", reason: `worker gave up (${reason}): ${detail}` });
     }
     const { killWaitMs } = this.options;
@@ -298,10 +282,10 @@ class WorkerDaemon {
     this.phase = "stopping";
     this.emit({ type: "stopping", atMs: this.clock(), graceful, running: this.running.size });
     this.receiveAbort.abort();
-    if (graceful) await this.waitForTasks(this.options.shutdownWaitMs);
+    if (graceful) await this.running.waitAll(this.options.shutdownWaitMs);
     if (!this.stillStopping()) return; // the worker died meanwhile; `die` finishes
     // Each task is killed its job's way; one that ignores it is SIGKILLed after the kill wait.
-    for (const task of this.running.values()) {
+    for (const task of this.running.tasks()) {
       this.statusLog.write(task.message, {
         event: "killed",
         request: task.message.killRequest,
@@ -326,32 +310,16 @@ class WorkerDaemon {
   ): Promise<void> {
     if (this.running.size === 0) return;
     this.emit({ type: "kill_all", atMs: this.clock(), why, running: this.running.size });
-    for (const task of this.running.values()) task.handle.kill(requestFor(task));
-    if (await this.waitForTasks(waitMs)) return;
+    this.running.killEach(requestFor);
+    if (await this.running.waitAll(waitMs)) return;
     this.killAll({ method: "kill", killWaitMs: 0 }, `${why}: still running after ${waitMs} ms`);
-    await this.waitForTasks(STUCK_TASK_WAIT_MS);
+    await this.running.waitAll(STUCK_TASK_WAIT_MS);
   }
 
   private killAll(request: KillRequest, why: string): void {
     if (this.running.size === 0) return;
     this.emit({ type: "kill_all", atMs: this.clock(), why, running: this.running.size });
-    for (const task of this.running.values()) task.handle.kill(request);
-  }
-
-  /** True if every running task ended within `timeoutMs`. */
-  private async waitForTasks(timeoutMs: number): Promise<boolean> {
-    if (this.running.size === 0) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const ended = await Promise.race([
-      Promise.all([...this.running.values()].map((t) => t.ended)).then(() => true),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => {
-          resolve(false);
-        }, timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    return ended && this.running.size === 0;
+    this.running.killEach(() => request);
   }
 
   private async finish(reason: ExitReason, detail: string): Promise<void> {
@@ -392,8 +360,8 @@ class WorkerDaemon {
       accepting: this.phase === "running",
       instanceId: this.options.instanceId,
       registeredAtMs: this.registeredAtMs,
-      knownAttempts: { has: (a) => this.running.has(a) || this.settled.has(a) },
-      runningAttemptOf: (j, n) => this.runningByTask.get(taskId(j, n)),
+      knownAttempts: { has: (a) => this.running.knows(a) },
+      runningAttemptOf: (j, n) => this.running.attemptOf(j, n),
       lastListMadeAtMs: this.lastListMadeAtMs,
     });
     switch (admission.decision) {
@@ -401,8 +369,8 @@ class WorkerDaemon {
         this.emit({ type: "start_ignored", job, node, attempt, reason: admission.reason });
         return;
       case "refuse":
-        this.settle(attempt, "refused");
-        this.endSender.add(this.notRunningEnd(message));
+        this.running.refused(attempt);
+        this.endSender.add(notRunningEnd(message, this.options.id, this.clock()));
         this.statusLog.write(message, { event: "refused", reason: admission.reason });
         this.emit({ type: "start_refused", job, node, attempt, reason: admission.reason });
         return;
@@ -442,8 +410,7 @@ class WorkerDaemon {
     const ended = handle.result.then((result) => {
       this.taskEnded(message, result);
     });
-    this.running.set(attempt, { message, handle, ended });
-    this.runningByTask.set(taskId(job, node), attempt);
+    this.running.add({ message, handle, ended });
     this.statusLog.write(message, {
       event: "running",
       command: message.command.length > 0 ? message.command : [options.command],
@@ -453,29 +420,14 @@ class WorkerDaemon {
 
   private taskEnded(message: StartMessage, result: TaskResult): void {
     const { job, node, attempt } = message;
-    this.running.delete(attempt);
-    if (this.runningByTask.get(taskId(job, node)) === attempt) this.runningByTask.delete(taskId(job, node));
-    this.settle(attempt, "ended");
+    this.running.ended(message);
     this.statusLog.ended(message, result);
     try {
       this.deps.logs.endTask?.({ job, node, attempt });
     } catch (error) {
       this.emit({ type: "log_sink_error", error: errorText(error) });
     }
-    const end: TaskEnd = {
-      job,
-      node,
-      attempt,
-      worker: this.options.id,
-      token: message.token, // proves to status ingest that this worker holds the attempt
-      ...(result.rawStatus === undefined ? {} : { rawStatus: result.rawStatus }),
-      killed: result.killed,
-      ...(result.spawnError === undefined ? {} : { spawnError: result.spawnError }),
-      ...(result.timedOutAfterMs === undefined ? {} : { timedOutAfterMs: result.timedOutAfterMs }),
-      exitCode: result.exitCode,
-      signal: result.signal,
-      endedAtMs: result.endedAtMs,
-    };
+    const end = endOfTask(message, result, this.options.id);
     this.endSender.add(end);
     this.emit({
       type: "task_ended",
@@ -495,33 +447,10 @@ class WorkerDaemon {
     }
     // An attempt that ended here already has (or will have) its real end sent: a notRunning end
     // beside it could be applied first and the real status lost.
-    if (this.settled.has(attempt)) return;
+    if (this.running.settledHere(attempt)) return;
     // Never seen: not running here. Remember it, so a start arriving after this kill (SQS does not
     // keep order) is not run for an attempt the scheduler has cleared.
-    this.settle(attempt, "refused");
-    this.endSender.add(this.notRunningEnd(message));
-  }
-
-  private notRunningEnd(message: { job: string; node: string; attempt: string; token: string }): TaskEnd {
-    return {
-      job: message.job,
-      node: message.node,
-      attempt: message.attempt,
-      worker: this.options.id,
-      token: message.token,
-      killed: false,
-      notRunning: true,
-      exitCode: null,
-      signal: null,
-      endedAtMs: this.clock(),
-    };
-  }
-
-  private settle(attempt: string, how: "ended" | "refused"): void {
-    this.settled.set(attempt, how);
-    if (this.settled.size > REMEMBERED_ATTEMPTS) {
-      const oldest = this.settled.keys().next();
-      if (!oldest.done) this.settled.delete(oldest.value);
-    }
+    this.running.refused(attempt);
+    this.endSender.add(notRunningEnd(message, this.options.id, this.clock()));
   }
 }
