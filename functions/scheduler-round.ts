@@ -21,6 +21,7 @@ import {
   DEPLOYMENT_DIMENSION,
   ROUND_SERVICE_NAME,
 } from "../lib/round/backlog-metrics";
+import { s3CheckpointStore } from "../lib/round/checkpoint";
 import { BISTRO_NODE_TIMINGS } from "../lib/round/node-refresh";
 import { roundStatusLog } from "../lib/round/round-status-log";
 import { runRounds, type RoundDeps, type RoundReport } from "../lib/round/run-round";
@@ -84,7 +85,7 @@ const retrigger = once(async () => {
   return (functionName: string) => lambdaRoundTrigger(lambda, functionName);
 });
 // Kept across warm invocations: the parsed config is reused while its version is unchanged.
-const cache: Pick<RoundDeps, "cache" | "nodeCache" | "taskCache"> = {};
+const cache: Pick<RoundDeps, "cache" | "nodeCache" | "taskCache" | "checkpointAtMs"> = {};
 
 /** A period from the environment (ms); the default when unset. */
 function periodMs(name: string, fallback: number): number {
@@ -130,12 +131,15 @@ export async function roundHandler(
           }),
         }
       : {}),
+    // A cold function starts from the last checkpoint of the task state, not from every task item.
+    ...(process.env.LOG_BUCKET ? { checkpoints: s3CheckpointStore(s3, process.env.LOG_BUCKET) } : {}),
     // Timers (backoffs, orphan kills, add_time slots) wake a round through the status queue.
     ...(process.env.STATUS_QUEUE_URL ? { waker: sqsRoundWaker(sqs(), process.env.STATUS_QUEUE_URL) } : {}),
   };
   if (cache.cache) deps.cache = cache.cache;
   if (cache.nodeCache) deps.nodeCache = cache.nodeCache;
   if (cache.taskCache) deps.taskCache = cache.taskCache;
+  if (cache.checkpointAtMs !== undefined) deps.checkpointAtMs = cache.checkpointAtMs;
   const store = deps.store;
   const reports = await runRounds(deps, 10, {
     ...(context.getRemainingTimeInMillis ? { timeLeftMs: context.getRemainingTimeInMillis } : {}),
@@ -146,6 +150,7 @@ export async function roundHandler(
   if (deps.cache) cache.cache = deps.cache;
   if (deps.nodeCache) cache.nodeCache = deps.nodeCache;
   if (deps.taskCache) cache.taskCache = deps.taskCache;
+  if (deps.checkpointAtMs !== undefined) cache.checkpointAtMs = deps.checkpointAtMs;
   publishBacklog(metrics, reports.at(-1));
   return {
     rounds: reports.length,

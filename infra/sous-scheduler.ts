@@ -27,6 +27,7 @@ import { SousFunction } from "./lambda";
 import { SousMonitoring } from "./monitoring";
 import { checkQueuePrefix, defaultQueuePrefix, workerQueueArnPattern } from "./names";
 import { acknowledge, wildcardResourceFinding } from "./nag";
+import { CHECKPOINT_KEY } from "../lib/round/checkpoint";
 import { SousContainerJobs, type ContainerJobDefinition } from "./container-jobs";
 import { SousWorkerHosts, type SousWorkerHostsProps } from "./worker-hosts";
 import { WorkerPolicy } from "./worker-policy";
@@ -287,6 +288,15 @@ export class SousScheduler extends Construct {
         sid: "SchedulerStatusLines",
         actions: ["s3:PutObject"],
         resources: [schedulerLogObjects],
+      }),
+    );
+    // Checkpoints of the task state (cold starts read one object instead of every task item): that
+    // one object, read and written; nothing else of the bucket is readable.
+    this.roundFunction.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: "TaskStateCheckpoint",
+        actions: ["s3:GetObject", "s3:PutObject"],
+        resources: [this.logBucket.arnForObjects(CHECKPOINT_KEY)],
       }),
     );
     round.addEnvironment("LOG_BUCKET", this.logBucket.bucketName);

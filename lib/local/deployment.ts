@@ -24,6 +24,7 @@ import { createScriptSource } from "../nodes";
 import { ingestStatuses } from "../round/apply-statuses";
 import { requestRound, type RoundTrigger } from "../round/poke";
 import { runRounds, type RoundDeps, type RoundReport } from "../round/run-round";
+import { s3CheckpointStore } from "../round/checkpoint";
 import { roundStatusLog } from "../round/round-status-log";
 import { sqsRoundWaker } from "../round/wake-sqs";
 import type { WorkerTimings } from "../scheduler/worker-health";
@@ -183,6 +184,8 @@ export async function startLocalDeployment(options: LocalOptions): Promise<Local
     ...(options.workerTimings ? { timings: options.workerTimings } : {}),
     // Timers wake rounds the way they do on AWS: a delayed message on the status queue.
     waker: sqsRoundWaker(aws.sqs, statusQueueUrl),
+    // A restarted `sous local` starts from the last checkpoint of the task state, as on AWS.
+    checkpoints: s3CheckpointStore(() => aws.s3, bucket),
     // Attempts the round ends unseen get their `statuses` line, as on AWS.
     statusLog: roundStatusLog({
       s3: () => aws.s3,

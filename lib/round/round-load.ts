@@ -1,6 +1,7 @@
 // The round's first step: everything it plans with, read from the store (config parsed and
 // cached per version, scheduler state, workers, counters, the dispatch key, and the task items:
-// from the warm state and the change entries since, or read in full).
+// from the warm state or the last checkpoint and the change entries since, or read in full),
+// then a new checkpoint when one is due.
 import { parseConfig } from "../config";
 import type { Config } from "../model/config";
 import { readChangeSequence } from "../store/change-sequence";
@@ -13,6 +14,7 @@ import { readJobsWithTasks, type TaskItem } from "../store/tasks";
 import { listWorkers, type WorkerRecord } from "../store/workers";
 import type { RoundDeps } from "./round-types";
 import type { DoneTasks } from "./done-tasks";
+import { writeCheckpointIfDue } from "./checkpoint";
 import { loadTaskState } from "./task-cache";
 
 export interface RoundInputs {
@@ -61,6 +63,9 @@ export async function loadRound(deps: RoundDeps): Promise<RoundInputs | null> {
   ]);
   if (!config) return null;
   const jobs = [...new Set([...Object.keys(config.jobs), ...jobsWithTasks])];
-  const { items, done } = await loadTaskState(deps.store, deps, sequence, jobs, deps.clock());
+  const nowMs = deps.clock();
+  const { items, done } = await loadTaskState(deps.store, deps, sequence, jobs, nowMs);
+  // Now, while the warm state is exact for `sequence` and the round has changed nothing in it.
+  await writeCheckpointIfDue(deps, nowMs);
   return { sequence, config, state, workerRecords, counters, tokenOf, items, done };
 }

@@ -7,6 +7,7 @@ import type { Rng } from "../scheduler/random";
 import type { Plan, PlanReason } from "../scheduler/snapshot";
 import type { DueTimer } from "../scheduler/timers";
 import type { StoreContext } from "../store/context";
+import type { CheckpointStore } from "./checkpoint";
 import type { ContainerLauncher } from "./container-dispatch";
 import type { NodeRefreshTimings, NodeTreeCache } from "./node-refresh";
 import type { RoundStatusLog } from "./round-status-log";
@@ -45,6 +46,10 @@ export interface RoundDeps {
   beforeCommit?: (plan: Plan) => Promise<void>;
   /** Task items kept across rounds by a warm process (lib/round/task-cache.ts). */
   taskCache?: TaskCache;
+  /** Checkpoints of the warm task state (lib/round/checkpoint.ts); without it a cold process reads every task item. */
+  checkpoints?: CheckpointStore;
+  /** The read time of the newest checkpoint this process wrote or loaded (kept with `taskCache`). */
+  checkpointAtMs?: number;
   /** Parsed-config cache kept across rounds by a warm process. */
   cache?: { version: number; config: Config };
   log?: (event: Record<string, unknown>) => void;

@@ -3,12 +3,14 @@
 // them, instead of every task item. Applying is idempotent (a change already contained in the
 // held item is skipped), so a full read that overlaps entries it then applies stays exact.
 // Done tasks that are not running are held compactly (lib/round/done-tasks.ts): a round walks
-// only the other items, and learns the done ones as per-job bytes over the node tree.
+// only the other items, and learns the done ones as per-job bytes over the node tree. A cold
+// process starts from the last checkpoint of a warm state (./checkpoint.ts) when there is one.
 import { taskId } from "../model/task";
 import { CHANGE_ENTRY_TTL_SEC, readChangeEntries } from "../store/change-sequence";
 import type { StoreContext } from "../store/context";
 import { readTasks, type TaskChange, type TaskItem } from "../store/tasks";
 import { changedItem, changeKey } from "../store/tasks/changes";
+import { CheckpointFormatError, decodeCheckpoint, type CheckpointStore } from "./checkpoint";
 import { DoneTasks, isCompactDone } from "./done-tasks";
 
 export interface TaskCache {
@@ -83,25 +85,40 @@ export function promoteDone(cache: TaskCache, tasks: Iterable<{ job: string; nod
   return promoted;
 }
 
+/** What keeps the warm state between rounds, and where a cold one may start from. */
+export interface TaskStateHolder {
+  taskCache?: TaskCache;
+  /** Checkpoints of the warm state (./checkpoint.ts): a cold process loads the last one. */
+  checkpoints?: CheckpointStore;
+  /** The read time of the newest checkpoint this process wrote or loaded. */
+  checkpointAtMs?: number;
+  log?: (event: Record<string, unknown>) => void;
+}
+
 /**
  * The task state as of `sequence` (read before this call, before any task item): from the warm
- * state plus the entries since when it is complete and young enough, else by reading every item
- * of `jobs` (which then becomes the warm state, in `holder.taskCache`).
+ * state (or, in a cold process, the last checkpoint) plus the entries since, when those are
+ * complete and it is young enough; else by reading every item of `jobs`. The result becomes the
+ * warm state, in `holder.taskCache`.
  */
 export async function loadTaskState(
   store: StoreContext,
-  holder: { taskCache?: TaskCache; log?: (event: Record<string, unknown>) => void },
+  holder: TaskStateHolder,
   sequence: number,
   jobs: readonly string[],
   nowMs: number,
 ): Promise<TaskState> {
-  const cache = holder.taskCache;
+  let cache = holder.taskCache;
+  const cold = cache === undefined;
+  if (cold && holder.checkpoints) cache = await checkpointCache(holder, nowMs);
   if (cache && cache.sequence <= sequence && nowMs - cache.readAtMs < TASK_CACHE_MAX_AGE_MS) {
     const entries = await readChangeEntries(store, cache.sequence, sequence);
     if (entries.length === sequence - cache.sequence) {
       for (const entry of entries) for (const change of entry.changes) applyToCache(cache, change);
+      if (cold) holder.log?.({ event: "task-cache-from-checkpoint", from: cache.sequence, to: sequence });
       cache.sequence = sequence;
       cache.readAtMs = nowMs;
+      holder.taskCache = cache;
       return { items: [...cache.items.values()], done: cache.done };
     }
     holder.log?.({ event: "task-cache-reload", reason: "change entries missing", from: cache.sequence, to: sequence });
@@ -111,10 +128,37 @@ export async function loadTaskState(
   return { items: [...loaded.items.values()], done: loaded.done };
 }
 
+/** The stored checkpoint as a warm state; undefined when there is none, or none this process can use. */
+async function checkpointCache(holder: TaskStateHolder, nowMs: number): Promise<TaskCache | undefined> {
+  const log = holder.log;
+  let body: Buffer | undefined;
+  try {
+    body = await holder.checkpoints?.read();
+  } catch (error) {
+    // A cold start can always read every item instead.
+    log?.({ event: "checkpoint-unreadable", error: error instanceof Error ? error.message : String(error) });
+    return undefined;
+  }
+  if (body === undefined) return undefined;
+  try {
+    const { sequence, readAtMs, items } = decodeCheckpoint(body);
+    if (nowMs - readAtMs >= TASK_CACHE_MAX_AGE_MS) {
+      log?.({ event: "checkpoint-too-old", sequence, readAtMs });
+      return undefined;
+    }
+    holder.checkpointAtMs = readAtMs;
+    return taskCacheOf(items, sequence, readAtMs);
+  } catch (error) {
+    if (!(error instanceof CheckpointFormatError)) throw error;
+    log?.({ event: "checkpoint-unreadable", error: error.message });
+    return undefined;
+  }
+}
+
 /** Every task item as of `sequence`, done ones included (see `loadTaskState`). */
 export async function loadTaskItems(
   store: StoreContext,
-  holder: { taskCache?: TaskCache; log?: (event: Record<string, unknown>) => void },
+  holder: TaskStateHolder,
   sequence: number,
   jobs: readonly string[],
   nowMs: number,

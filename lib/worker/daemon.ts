@@ -2,29 +2,27 @@
 // orders from its inbox (its own SQS queue), runs each admitted task with Bistro's protocol
 // (`runTask`), streams output lines to the log sink, reports every task end to the status queue
 // (batched, retried until accepted), and exits on request or when its liveness gives up (killing its
-// tasks before the scheduler may call it lost). Its parts: options (worker-options.ts), liveness
-// (liveness.ts), the inbox (inbox.ts), start admission (admission.ts), the table of running and
-// settled attempts (running-tasks.ts), end messages (task-ends.ts). docs/worker.md describes the
-// message flow and the safety argument.
+// tasks before the scheduler may call it lost). Its parts: options (worker-options.ts),
+// registration (registration.ts), liveness (liveness.ts), the inbox (inbox.ts), start admission
+// (admission.ts), the table of running and settled attempts (running-tasks.ts), end messages
+// (task-ends.ts). docs/worker.md describes the message flow and the safety argument.
 import type { SQSClient } from "@aws-sdk/client-sqs";
 
 import { parseMessage, workerMessageSchema, type KillMessage, type StartMessage } from "../dispatch/messages";
-import { sendBatched } from "../dispatch/sqs";
 import type { KillRequest, MachineResources } from "../model/config";
 import { admitStart } from "./admission";
 import { MAX_ATTEMPT_ID_CHARS, MAX_LISTED_ATTEMPTS, type ControlPlane } from "./control-plane";
-import { EndSender, type SendBodies } from "./end-sender";
+import type { EndSender, SendBodies } from "./end-sender";
 import { errorText } from "./error-text";
-import { pollInbox, SqsInbox, type InboxMessage, type WorkerInbox } from "./inbox";
-import { Liveness } from "./liveness";
-import { detectMachineResources } from "./machine-resources";
+import { pollInbox, type InboxMessage, type WorkerInbox } from "./inbox";
+import type { Liveness } from "./liveness";
 import type { LogSink } from "./log-sink";
-import { selfDeadlines } from "./lost-safety";
+import { registerWorker } from "./registration";
 import { RunningTasks, type RunningTask } from "./running-tasks";
 import { endOfTask, notRunningEnd } from "./task-ends";
 import { runTask, type TaskResult } from "./task-process";
 import { TaskStatusLog } from "./task-statuses";
-import { hostCgroupFs, setUpTaskCgroups, TaskCgroups } from "./task-cgroups";
+import type { TaskCgroups } from "./task-cgroups";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./worker-options";
 import type { ExitReason, WorkerEvent, WorkerExit } from "./worker-events";
 
@@ -69,10 +67,7 @@ export interface WorkerHandle {
 
 /** Bistro's `parent_death_signal` default: SIGKILL. */
 const DEFAULT_PARENT_DEATH_SIGNAL = 9;
-/** Said at every start: Bistro settings the worker does not apply. */
-export const IGNORED_SETTINGS_WARNINGS = [
-  "task_subprocess.process_group_leader is ignored: every task always leads its own process group",
-];
+export { IGNORED_SETTINGS_WARNINGS } from "./registration";
 /** How long to wait for tasks that survive SIGKILL (a descendant outside the group holding a pipe). */
 const STUCK_TASK_WAIT_MS = 10_000;
 
@@ -150,73 +145,20 @@ class WorkerDaemon {
   }
 
   async register(): Promise<string> {
-    const { options, deps } = this;
-    // Taken before the call, so it is never later than the control plane's own record of it.
-    this.cgroups = await (deps.taskCgroups ?? (() => this.defaultTaskCgroups()))();
-    const sentAtMs = this.clock();
-    const answer = await deps.controlPlane.register({
-      id: options.id,
-      hostname: options.hostname,
-      instanceId: options.instanceId,
-      resources: options.resources,
-      machine: await (deps.machine ?? detectMachineResources)(),
-      heartbeatPeriodSec: options.heartbeatPeriodSec,
+    const registration = await registerWorker(this.deps, this.options, {
+      clock: this.clock,
+      emit: this.emit,
+      listedAttempts: (sentAtMs) => this.listedAttempts(sentAtMs),
+      onGiveUp: (reason, detail) => void this.die(reason, detail),
     });
-    const deadlines = selfDeadlines(answer.timings, options.heartbeatPeriodSec, options.killWaitMs);
-    this.registeredAtMs = sentAtMs;
-    const sqs = deps.sqs;
-    this.inbox =
-      deps.inbox?.(answer.queueUrl) ?? new SqsInbox(sqs as SQSClient, answer.queueUrl, options.receiveWaitSec);
-    this.liveness = new Liveness(
-      {
-        heartbeat: () =>
-          deps.controlPlane.heartbeat({
-            id: options.id,
-            instanceId: options.instanceId,
-            secret: answer.heartbeatSecret,
-            ...this.listedAttempts(this.clock()),
-          }),
-        clock: this.clock,
-        emit: this.emit,
-        onGiveUp: (reason, detail) => void this.die(reason, detail),
-      },
-      {
-        heartbeatPeriodMs: options.heartbeatPeriodSec * 1000,
-        suicideAfterMs: deadlines.suicideAfterMs,
-        registeredAtMs: sentAtMs, // a registration counts as the first heartbeat
-      },
-    );
-    this.endSender = new EndSender({
-      queueUrl: answer.statusQueueUrl,
-      send: deps.sendBodies ?? ((url, bodies) => sendBatched(sqs as SQSClient, url, bodies)),
-      windowMs: options.endBatchWindowMs,
-      onSendFailed: (failure) => {
-        this.emit({ type: "ends_send_failed", ...failure });
-      },
-    });
-    this.emit({
-      type: "registered",
-      atMs: sentAtMs,
-      id: options.id,
-      instanceId: options.instanceId,
-      queueUrl: answer.queueUrl,
-      timings: answer.timings,
-      ...deadlines,
-      taskLimits: this.cgroups.describe(),
-    });
-    if (!this.cgroups.support.enforced) this.emit({ type: "warning", message: this.cgroups.describe() });
-    for (const message of IGNORED_SETTINGS_WARNINGS) this.emit({ type: "warning", message });
-    return answer.queueUrl;
-  }
-
-  private defaultTaskCgroups(): Promise<TaskCgroups> {
-    const { cgroupRoot, taskPidsMax } = this.options;
-    if (cgroupRoot === null) {
-      return Promise.resolve(
-        new TaskCgroups({ enforced: false, reason: "turned off (--no-cgroups)" }, hostCgroupFs, undefined),
-      );
-    }
-    return setUpTaskCgroups({ root: cgroupRoot, ...(taskPidsMax === undefined ? {} : { pidsMax: taskPidsMax }) });
+    ({
+      registeredAtMs: this.registeredAtMs,
+      inbox: this.inbox,
+      liveness: this.liveness,
+      endSender: this.endSender,
+      cgroups: this.cgroups,
+    } = registration);
+    return registration.queueUrl;
   }
 
   start(): void {

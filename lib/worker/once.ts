@@ -11,6 +11,7 @@ import { sendBatched } from "../dispatch/sqs";
 import type { KillRequest } from "../model/config";
 import { timeoutKillWaitMs, type LogSink } from "./daemon";
 import { EndSender } from "./end-sender";
+import { endOfTask } from "./task-ends";
 import { runTask } from "./task-process";
 import { TaskStatusLog } from "./task-statuses";
 
@@ -105,20 +106,8 @@ export async function runOnce(deps: OnceDeps, options: OnceOptions): Promise<{ e
   unsubscribe?.();
   statusLog.ended(order, result);
   deps.logs.endTask?.({ job, node, attempt });
-  const end: TaskEnd = {
-    job,
-    node,
-    attempt,
-    worker: options.workerId,
-    token: order.token, // proves to status ingest that this task holds the attempt
-    ...(result.rawStatus === undefined ? {} : { rawStatus: result.rawStatus }),
-    killed: result.killed,
-    ...(result.spawnError === undefined ? {} : { spawnError: result.spawnError }),
-    ...(result.timedOutAfterMs === undefined ? {} : { timedOutAfterMs: result.timedOutAfterMs }),
-    exitCode: result.exitCode,
-    signal: result.signal,
-    endedAtMs: result.endedAtMs,
-  };
+  // The token proves to status ingest that this task holds the attempt.
+  const end = endOfTask(order, result, options.workerId);
   // Output first: the status that makes the task done should find its logs already stored.
   await deps.logs.flush();
   await deps.logs.close();

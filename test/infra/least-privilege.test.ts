@@ -5,6 +5,7 @@ import { Stack } from "aws-cdk-lib";
 
 import { workerQueuePolicy } from "../../lib/dispatch/sqs";
 import { DEFAULT_LOG_KEY_PREFIX, SCHEDULER_LOG_OWNER } from "../../lib/logs/keys";
+import { CHECKPOINT_KEY } from "../../lib/round/checkpoint";
 import { asList, iamStatements, resourcesOfType, synthSous, type Statement } from "./synth";
 
 const { stack, template } = synthSous();
@@ -138,10 +139,18 @@ describe("function roles", () => {
       new RegExp(`"/${DEFAULT_LOG_KEY_PREFIX}${SCHEDULER_LOG_OWNER}/\\*"\\]\\]\\}$`),
     );
     expect(statement.Condition).toBeUndefined();
-    const s3Actions = roleStatements(scheduler.roundFunction.role)
-      .flatMap((s) => asList(s.Action))
-      .filter((a) => a.startsWith("s3:"));
-    expect(s3Actions).toEqual(["s3:PutObject"]);
+    const s3Statements = roleStatements(scheduler.roundFunction.role).filter((s) =>
+      asList(s.Action).some((a) => a.startsWith("s3:")),
+    );
+    expect(s3Statements.map((s) => s.Sid).sort()).toEqual(["SchedulerStatusLines", "TaskStateCheckpoint"]);
+  });
+
+  test("the round reads and writes its task-state checkpoint, one object and nothing else of the bucket", () => {
+    const statement = bySid(roleStatements(scheduler.roundFunction.role), "TaskStateCheckpoint");
+    expect(asList(statement.Action).sort()).toEqual(["s3:GetObject", "s3:PutObject"]);
+    expect(asList(statement.Resource)).toHaveLength(1);
+    expect(resolve(statement.Resource)).toMatch(new RegExp(`"/${CHECKPOINT_KEY.replace(/\./g, "\\.")}"\\]\\]\\}$`));
+    expect(statement.Condition).toBeUndefined();
   });
 
   test("no statement anywhere allows every action or every resource of a service", () => {

@@ -7,6 +7,7 @@
 // from the change entries equals a full read of the task items.
 import type { KillMessage, StartMessage, TaskEnd } from "../../lib/dispatch/messages";
 import { applyStatuses } from "../../lib/round/apply-statuses";
+import { memoryCheckpointStore } from "../../lib/round/checkpoint";
 import { runRounds, type RoundDeps } from "../../lib/round/run-round";
 import { loadTaskItems } from "../../lib/round/task-cache";
 import { readChangeSequence } from "../../lib/store/change-sequence";
@@ -93,12 +94,21 @@ describe.each([1, 2, 3])("randomized rounds, statuses and config changes (seed %
         applied += result.applied;
         delivered.push(...ends);
       };
-      // The rounds' warm state, shared by every round of the test (racing ones included).
-      const warm: Pick<RoundDeps, "taskCache"> = {};
+      // The rounds' warm state, shared by every round of the test (racing ones included), and
+      // their checkpoints: a round often forgets when it last wrote one, so most rounds write one.
+      const checkpoints = memoryCheckpointStore();
+      const warm: Pick<RoundDeps, "taskCache" | "checkpointAtMs"> = {};
       const round = async (owner: string) => {
-        const deps: RoundDeps = { ...h.deps, owner, ...(warm.taskCache ? { taskCache: warm.taskCache } : {}) };
+        const deps: RoundDeps = {
+          ...h.deps,
+          owner,
+          checkpoints,
+          ...(warm.taskCache ? { taskCache: warm.taskCache } : {}),
+          ...(warm.checkpointAtMs !== undefined && rng() < 0.5 ? { checkpointAtMs: warm.checkpointAtMs } : {}),
+        };
         await runRounds(deps, 2);
         if (deps.taskCache) warm.taskCache = deps.taskCache;
+        if (deps.checkpointAtMs !== undefined) warm.checkpointAtMs = deps.checkpointAtMs;
       };
       const byKey = (items: TaskItem[]) =>
         items.map((t) => ({ ...t })).sort((a, b) => `${a.job}/${a.node}`.localeCompare(`${b.job}/${b.node}`));
@@ -110,6 +120,11 @@ describe.each([1, 2, 3])("randomized rounds, statuses and config changes (seed %
         const items = await loadTaskItems(h.store, holder, sequence, JOBS, h.now());
         expect(holder.taskCache).toBe(warm.taskCache);
         expect(byKey(items)).toEqual(byKey(full));
+        // A cold process starting from the last checkpoint and the entries since sees the same.
+        const events: Record<string, unknown>[] = [];
+        const cold = { checkpoints, log: (event: Record<string, unknown>) => events.push(event) };
+        expect(byKey(await loadTaskItems(h.store, cold, sequence, JOBS, h.now()))).toEqual(byKey(full));
+        if (checkpoints.body) expect(events.map((e) => e.event)).toEqual(["task-cache-from-checkpoint"]);
       };
       const checkCounters = async () => {
         for (const [counter, resources] of await readCounters(h.store)) {
@@ -146,6 +161,8 @@ describe.each([1, 2, 3])("randomized rounds, statuses and config changes (seed %
           await h.setConfig(config(hostLimit, scrapeEnabled));
         } else {
           h.advance(Math.floor(rng() * 3000));
+          // The round process goes cold: its next round starts from the checkpoint.
+          if (rng() < 0.5) delete warm.taskCache;
         }
         await checkCounters();
         await checkWarmState();
