@@ -9,6 +9,7 @@ import { taskId } from "../model/task";
 import { CHANGE_ENTRY_TTL_SEC, readChangeEntries } from "../store/change-sequence";
 import type { StoreContext } from "../store/context";
 import { readTasks, type TaskChange, type TaskItem } from "../store/tasks";
+import { changedItem, changeKey } from "../store/tasks/changes";
 import { CheckpointFormatError, decodeCheckpoint, type CheckpointStore } from "./checkpoint";
 import { DoneTasks, isCompactDone } from "./done-tasks";
 
@@ -32,38 +33,6 @@ export interface TaskState {
 
 /** A warm state older than this reloads in full (the entries it needs may have expired). */
 export const TASK_CACHE_MAX_AGE_MS = (CHANGE_ENTRY_TTL_SEC * 1000) / 2;
-
-/** The held item after one logged change, exactly as its write changed the stored item; undefined: no change. */
-export function changedItem(held: TaskItem | undefined, change: TaskChange): TaskItem | undefined {
-  switch (change.kind) {
-    case "put":
-      return !held || held.version < change.item.version ? { ...change.item } : undefined;
-    case "start": {
-      if (held && held.version >= change.version) return undefined;
-      const base: TaskItem = held ?? { job: change.job, node: change.node, state: "running", version: 0 };
-      return { ...base, state: "running", version: change.version, running: change.running };
-    }
-    case "finish": {
-      // Attempt ids never repeat: a held item no longer running this attempt already has the end.
-      if (!held || held.running?.attempt !== change.attempt) return undefined;
-      const { running: _ended, lastTokenHash: _previous, ...rest } = held;
-      return {
-        ...rest,
-        state: change.state,
-        status: change.status,
-        version: held.version + 1,
-        lastAttempt: change.attempt,
-        ...(change.tokenHash === undefined ? {} : { lastTokenHash: change.tokenHash }),
-      };
-    }
-    case "replace":
-      if (!held || held.version >= change.version) return undefined;
-      return { ...held, state: change.state, status: change.status, version: change.version };
-  }
-}
-
-const changeKey = (change: TaskChange) =>
-  change.kind === "put" ? { job: change.item.job, node: change.item.node } : { job: change.job, node: change.node };
 
 /** Applies one logged change to held items (all of them in `items`). */
 export function applyChange(items: Map<string, TaskItem>, change: TaskChange): void {

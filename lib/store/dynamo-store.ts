@@ -1,11 +1,12 @@
 // The DynamoDB adapter of the store ports (lib/store/ports.ts): each port method is the store
 // module's function on one table. The modules already turn condition failures into domain
 // errors; this adapter is where any left over is mapped, so no SDK exception crosses a port.
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { bumpChangeSequence, readChangeSequence } from "./change-sequence";
+import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import { bumpChangeSequence, readChangeEntries, readChangeSequence } from "./change-sequence";
 import { getConfig, getCurrentConfigVersion, listConfigVersions, putConfig } from "./config-store";
 import type { StoreContext } from "./context";
-import { LeaseLostError } from "./errors";
+import { readCounters } from "./counters";
+import { ConflictError, LeaseLostError } from "./errors";
 import {
   acquireLease,
   clearRoundWanted,
@@ -17,10 +18,43 @@ import {
 import { readNodeSet, readNodeSetBody, readNodeSetHead, writeNodeSet } from "./node-sets";
 import type { StorePorts } from "./ports";
 import { readSchedulerState, writeSchedulerState } from "./scheduler-state";
+import {
+  applyFinishes,
+  commitStarts,
+  getTasks,
+  listTaskPage,
+  readJobsWithTasks,
+  readJobTasks,
+  readTasks,
+} from "./tasks";
 import { getWorker, listWorkers, markWorkerLost, recordHeartbeat, registerWorker } from "./workers";
+
+/**
+ * A task write the commit protocol could not settle (conflicts past its retries, a cancellation
+ * it does not read): nothing of that write applied, which is what a lost race is.
+ */
+function unsettledTaskWrite(error: unknown): never {
+  if (error instanceof TransactionCanceledException || error instanceof ConditionalCheckFailedException) {
+    throw new ConflictError(`A task write was cancelled and nothing of it applied: ${error.message}`, {
+      cause: error,
+    });
+  }
+  throw error;
+}
 
 export function dynamoStorePorts(ctx: StoreContext): StorePorts {
   return {
+    tasks: {
+      readJobsWithTasks: () => readJobsWithTasks(ctx),
+      readJobTasks: (job) => readJobTasks(ctx, job),
+      readTasks: (jobs, parallel) => readTasks(ctx, jobs, parallel),
+      getTasks: (wanted) => getTasks(ctx, wanted),
+      commitStarts: (lease, requested, nowMs) => commitStarts(ctx, lease, requested, nowMs).catch(unsettledTaskWrite),
+      applyFinishes: (finishes, lease) => applyFinishes(ctx, finishes, lease).catch(unsettledTaskWrite),
+      listTaskPage: (query) => listTaskPage(ctx, query),
+      readCounters: () => readCounters(ctx),
+      readChanges: (after, through) => readChangeEntries(ctx, after, through),
+    },
     lease: {
       acquire: (owner, nowMs, ttlMs, previous) => acquireLease(ctx, owner, nowMs, ttlMs, previous),
       markRoundWanted: () => markRoundWanted(ctx),

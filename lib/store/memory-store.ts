@@ -2,13 +2,15 @@
 // DynamoDB adapter (fencing epochs, versions, conditional writes, the same domain errors), held
 // in plain maps, for unit tests and for anything that wants a store without a table. It passes
 // the same contract suite (test/contract/store-contract.ts). Values are copied in and out, as a
-// real store would, so callers never share objects with it.
+// real store would, so callers never share objects with it. Task items, counters and the change
+// log are in lib/store/memory-tasks.ts.
 import { decodeNodes, encodeNodes, type EncodedNodes } from "../nodes/codec";
 import type { WorkerRecord } from "../model/worker";
 import type { NodeSpec } from "../model/tree";
 import { configConflict, splitDocument, VERSIONS_KEPT, type StoredConfig } from "./config-store";
 import { LeaseLostError } from "./errors";
 import type { Lease } from "./lease";
+import { MemoryChangeLog, MemoryTasks } from "./memory-tasks";
 import { NODE_SET_PART_BYTES, nodeSetConflict, type NodeSetHead } from "./node-sets";
 import type { ConfigPort, LeasePort, NodeSetsPort, SchedulerStatePort, StorePorts, WorkersPort } from "./ports";
 import { EMPTY_SCHEDULER_STATE, type SchedulerState } from "./scheduler-state";
@@ -224,9 +226,11 @@ class MemoryNodeSets implements NodeSetsPort {
 
 class MemorySchedulerState implements SchedulerStatePort {
   private state: SchedulerState | undefined;
-  private sequence = 0;
 
-  constructor(private readonly lease: MemoryLease) {}
+  constructor(
+    private readonly lease: MemoryLease,
+    private readonly log: MemoryChangeLog,
+  ) {}
 
   read(): Promise<SchedulerState> {
     return Promise.resolve(copy({ ...EMPTY_SCHEDULER_STATE, ...this.state }));
@@ -243,11 +247,11 @@ class MemorySchedulerState implements SchedulerStatePort {
   }
 
   readChangeSequence(): Promise<number> {
-    return Promise.resolve(this.sequence);
+    return Promise.resolve(this.log.sequence);
   }
 
   bumpChangeSequence(): Promise<void> {
-    this.sequence++;
+    this.log.append([]);
     return Promise.resolve();
   }
 }
@@ -255,11 +259,13 @@ class MemorySchedulerState implements SchedulerStatePort {
 /** A fresh, empty in-memory store. */
 export function memoryStorePorts(): StorePorts {
   const lease = new MemoryLease();
+  const log = new MemoryChangeLog();
   return {
     lease,
+    tasks: new MemoryTasks(lease, log),
     config: new MemoryConfig(),
     workers: new MemoryWorkers(),
     nodeSets: new MemoryNodeSets(),
-    schedulerState: new MemorySchedulerState(lease),
+    schedulerState: new MemorySchedulerState(lease, log),
   };
 }

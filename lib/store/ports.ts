@@ -1,9 +1,9 @@
 // The store as ports (ADR 0007): what the scheduler, the API and the worker control plane ask of
 // their state, with no word of DynamoDB. Adapters: lib/store/dynamo-store.ts (the real table)
-// and lib/store/memory-store.ts (in memory, same semantics); test/contract/store-contract.ts is
-// the one suite both must pass. Failures are domain errors (lib/store/errors.ts): a lost lease
-// is LeaseLostError, a lost optimistic race ConflictError, an unknown caller NotFoundError;
-// no SDK exception crosses a port.
+// and lib/store/memory-store.ts (in memory, same semantics; its tasks in memory-tasks.ts);
+// test/contract/store-contract.ts is the one suite both must pass. Failures are domain errors
+// (lib/store/errors.ts): a lost lease is LeaseLostError, a lost optimistic race ConflictError,
+// an unknown caller NotFoundError; no SDK exception crosses a port.
 import type { NodeSpec } from "../model/tree";
 import type { RunningList, WorkerRecord } from "../model/worker";
 import type { EncodedNodes } from "../nodes/codec";
@@ -11,14 +11,16 @@ import type { StoredConfig } from "./config-store";
 import type { Lease } from "./lease";
 import type { NodeSetHead, NodeSetWrite } from "./node-sets";
 import type { SchedulerState } from "./scheduler-state";
+import type { ChangeEntry } from "./change-sequence";
+import type { CounterUsage } from "./counters";
 import type {
-  applyFinishes,
-  commitStarts,
-  getTasks,
-  listTaskPage,
-  readJobsWithTasks,
-  readJobTasks,
-  readTasks,
+  FinishApplyResult,
+  FinishWrite,
+  StartCommitResult,
+  StartWrite,
+  TaskItem,
+  TaskPage,
+  TaskPageQuery,
 } from "./tasks";
 
 /** The scheduler lease: one round commits at a time; every takeover raises the fencing epoch. */
@@ -90,25 +92,63 @@ export interface SchedulerStatePort {
   bumpChangeSequence(): Promise<void>;
 }
 
-type WithoutContext<F> = F extends (ctx: never, ...args: infer A) => infer R ? (...args: A) => R : never;
-
 /**
- * Task items and their resource counters (lib/store/tasks.ts). Declared here so the ports are
- * complete; its adapters come with the split of lib/store/tasks.ts by operation.
+ * Task items, their resource counters and the change log (ADR 0002, 0003). The functions of
+ * lib/store/tasks with the table bound. Every write that applies is logged: the change
+ * sequence (`SchedulerStatePort.readChangeSequence`) moves on and `readChanges` returns the
+ * written states, so a follower holding the items as of sequence s that applies the entries
+ * (s, now] (lib/store/tasks/changes.ts) holds what a full read returns.
  */
 export interface TasksPort {
-  readJobsWithTasks: WithoutContext<typeof readJobsWithTasks>;
-  readJobTasks: WithoutContext<typeof readJobTasks>;
-  readTasks: WithoutContext<typeof readTasks>;
-  getTasks: WithoutContext<typeof getTasks>;
-  commitStarts: WithoutContext<typeof commitStarts>;
-  applyFinishes: WithoutContext<typeof applyFinishes>;
-  listTaskPage: WithoutContext<typeof listTaskPage>;
+  /** Every job that ever had a task started (deleted jobs too), sorted. */
+  readJobsWithTasks(): Promise<string[]>;
+  /** All items of one job, in node order (by UTF-8 bytes, as the table sorts). */
+  readJobTasks(job: string): Promise<TaskItem[]>;
+  /** The items of several jobs, in the order of `jobs` (each job's in node order). */
+  readTasks(jobs: readonly string[], parallel?: number): Promise<TaskItem[]>;
+  /** Items by key, strongly consistent; missing ones are left out, a repeated key read once; no order. */
+  getTasks(wanted: readonly { job: string; node: string }[]): Promise<TaskItem[]>;
+  /**
+   * Marks tasks running for new attempts, under `lease`, taking their charges.
+   * - Fenced: LeaseLostError once `lease` was taken over, and nothing of the call is committed
+   *   (of a call split into several writes, the ones before stand: their starts were valid).
+   * - Each start is conditional on the version the plan read (`expectedVersion`, null: no item);
+   *   a task written since, or running, is `rejected` and nothing of it changes.
+   * - A counter never passes a limit: a start that would take one past is `rejected` (as may
+   *   other starts of the same call charging that counter); the others commit.
+   * - A start the store cannot hold (a key empty or over its size limits) is `refused`; the others commit.
+   * - ConflictError: a write the store could not settle (conflicts past its retries); nothing of
+   *   that write applied.
+   * Every requested start comes back in exactly one of committed, rejected and refused.
+   * A committed task is `running` at version expected + 1 with the attempt, `lease.round` and
+   * `nowMs` recorded, its job in `readJobsWithTasks`.
+   */
+  commitStarts(lease: Lease, requested: readonly StartWrite[], nowMs: number): Promise<StartCommitResult>;
+  /**
+   * Ends attempts: the task takes the finish's state and status (version + 1), records the
+   * attempt (and token hash) as its last, and the charges are released. A finish applies once
+   * and only to its own running attempt, with its token when it names one: a duplicate, a finish
+   * of another attempt or with another token is `stale` and changes nothing. A counter holding
+   * less than the finish releases refuses it (`refused`: counters need repair).
+   * With `lease` (a round ending attempts itself), fenced like commitStarts.
+   */
+  applyFinishes(finishes: readonly FinishWrite[], lease?: Lease): Promise<FinishApplyResult>;
+  /**
+   * One page of items of `query.jobs` in (job, node) order, at most `limit`, filtered by node
+   * and state; `next` is set when more may follow, and following it visits every match once.
+   * A page may end early (even empty, with `next`) after reading `scanBudget` items.
+   */
+  listTaskPage(query: TaskPageQuery): Promise<TaskPage>;
+  /** The resources in use per counter (`node#<name>`, `worker#<name>`); a released counter may stay at 0. */
+  readCounters(): Promise<CounterUsage>;
+  /** The change entries (after, through], in order; dense while they have not expired. */
+  readChanges(after: number, through: number): Promise<ChangeEntry[]>;
 }
 
-/** Every port but tasks, from one adapter (they share the lease that fences writes). */
+/** Every port, from one adapter (they share the lease that fences writes, and the change sequence). */
 export interface StorePorts {
   lease: LeasePort;
+  tasks: TasksPort;
   config: ConfigPort;
   workers: WorkersPort;
   nodeSets: NodeSetsPort;

@@ -6,6 +6,8 @@ import type { WorkerRecord } from "../../lib/model/worker";
 import { ConflictError, LeaseLostError, NotFoundError } from "../../lib/store/errors";
 import type { StorePorts } from "../../lib/store/ports";
 import { EMPTY_SCHEDULER_STATE, type SchedulerState } from "../../lib/store/scheduler-state";
+import { describeTaskReadsContract } from "./task-reads-contract";
+import { describeTasksContract } from "./tasks-contract";
 
 export interface ContractSubject {
   ports: StorePorts;
@@ -240,5 +242,8 @@ export function describeStoreContract(adapter: string, subject: () => Promise<Co
         expect(await store.schedulerState.readChangeSequence()).toBe(2);
       });
     });
+
+    describeTasksContract(() => store);
+    describeTaskReadsContract(() => store);
   });
 }

@@ -8,7 +8,7 @@ import type { CounterCharge } from "./types";
 export const counterId = (c: CounterCharge) => `${counterKindOf(c.level)}#${c.name}`;
 
 /** Sums charges per counter and resource, dropping zero amounts (they need no write). */
-function sumCharges<C extends CounterCharge>(charges: readonly C[]): Map<string, Map<string, C>> {
+export function sumCharges<C extends CounterCharge>(charges: readonly C[]): Map<string, Map<string, C>> {
   const byCounter = new Map<string, Map<string, C>>();
   for (const charge of charges) {
     if (charge.amount === 0) continue;
@@ -43,7 +43,10 @@ export function counterUpdates(
         values[`:max${i}`] = limit - charge.amount;
         values[":zero"] = 0;
         sets.push(`${n} = if_not_exists(${n}, :zero) + :a${i}`);
-        conditions.push(`(attribute_not_exists(${n}) OR ${n} <= :max${i})`);
+        // Summed amounts over the limit refuse even a counter's first use (nothing to compare yet).
+        conditions.push(
+          limit >= charge.amount ? `(attribute_not_exists(${n}) OR ${n} <= :max${i})` : `${n} <= :max${i}`,
+        );
       } else {
         sets.push(`${n} = ${n} - :a${i}`);
         conditions.push(`${n} >= :a${i}`);
