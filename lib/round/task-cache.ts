@@ -115,7 +115,11 @@ export async function loadTaskState(
     const entries = await readChangeEntries(store, cache.sequence, sequence);
     if (entries.length === sequence - cache.sequence) {
       for (const entry of entries) for (const change of entry.changes) applyToCache(cache, change);
-      if (cold) holder.log?.({ event: "task-cache-from-checkpoint", from: cache.sequence, to: sequence });
+      if (cold) {
+        // The checkpoint served: the next one is due CHECKPOINT_EVERY_MS after it was made.
+        holder.checkpointAtMs = cache.readAtMs;
+        holder.log?.({ event: "task-cache-from-checkpoint", from: cache.sequence, to: sequence });
+      }
       cache.sequence = sequence;
       cache.readAtMs = nowMs;
       holder.taskCache = cache;
@@ -146,7 +150,6 @@ async function checkpointCache(holder: TaskStateHolder, nowMs: number): Promise<
       log?.({ event: "checkpoint-too-old", sequence, readAtMs });
       return undefined;
     }
-    holder.checkpointAtMs = readAtMs;
     return taskCacheOf(items, sequence, readAtMs);
   } catch (error) {
     if (!(error instanceof CheckpointFormatError)) throw error;

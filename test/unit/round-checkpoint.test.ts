@@ -1,5 +1,6 @@
 // Checkpoints of the warm task state (lib/round/checkpoint.ts): a body holds the state exactly,
 // an unreadable one counts as none, and a round writes one only when it is due.
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import fc from "fast-check";
 import { hashSecret } from "../../lib/dispatch/tokens";
 import { StatusBits, StatusValues } from "../../lib/model/status";
@@ -190,6 +191,20 @@ describe("a cold load", () => {
     const late = { checkpoints, log: (e: Record<string, unknown>) => events.push(e.event) };
     await expect(loadTaskItems(store, late, 7, ["j"], 1_000 + 12 * 3600_000)).rejects.toThrow();
     expect(events.at(-1)).toBe("checkpoint-too-old");
+  });
+
+  it("reads every item when the entries since the checkpoint are gone, and leaves it due for rewriting", async () => {
+    // A table where every query finds nothing: the two entries after the checkpoint are missing.
+    const doc = Object.create(DynamoDBDocumentClient.prototype) as DynamoDBDocumentClient;
+    doc.send = (() => Promise.resolve({ Items: [] })) as unknown as DynamoDBDocumentClient["send"];
+    const checkpoints = memoryCheckpointStore();
+    checkpoints.body = encodeCheckpoint(taskCacheOf([], 7, 1_000));
+    const events: unknown[] = [];
+    const holder: TaskStateHolder = { checkpoints, log: (e) => events.push(e.event) };
+    expect(await loadTaskItems({ doc, tableName: "t" }, holder, 9, ["j"], 2_000)).toEqual([]);
+    expect(events).toEqual(["task-cache-reload"]);
+    expect(holder.checkpointAtMs).toBeUndefined();
+    expect(holder.taskCache?.sequence).toBe(9);
   });
 
   it("counts an unreadable checkpoint as none", async () => {
