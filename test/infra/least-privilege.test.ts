@@ -151,6 +151,11 @@ describe("function roles", () => {
     expect(asList(statement.Resource)).toHaveLength(1);
     expect(resolve(statement.Resource)).toMatch(new RegExp(`"/${CHECKPOINT_KEY.replace(/\./g, "\\.")}"\\]\\]\\}$`));
     expect(statement.Condition).toBeUndefined();
+    // Nobody else may write it: every other PutObject grant is under the task-logs prefix.
+    for (const { statement: other } of iamStatements(template)) {
+      if (other.Sid === "TaskStateCheckpoint" || !asList(other.Action).includes("s3:PutObject")) continue;
+      expect(resolve(other.Resource)).toContain(`/${DEFAULT_LOG_KEY_PREFIX}`);
+    }
   });
 
   test("no statement anywhere allows every action or every resource of a service", () => {
