@@ -8,7 +8,8 @@
 //   WORKER                 <worker id>             registration, queue, resources, heartbeat
 //   SCHEDULER              LEASE                   the round lease with its fencing epoch
 //   SCHEDULER              STATE                   round cursor, orphan timers, dispatch mark
-//   SCHEDULER              JOBS                    every job that has task items
+//   SCHEDULER              JOBS                    jobs with task items, as one set (written before markers; read only)
+//   JOB_WITH_TASKS         <job>                   a job that has task items (one marker per job, never removed)
 //   SCHEDULER              CHANGES                 the change sequence, advanced by every task write (ADR 0003)
 //   CHANGE                 <sequence, 15 digits>   the tasks one advance wrote (expire after a day)
 //   SCHEDULER              DISPATCH_KEY            the key attempt tokens derive from (ADR 0004)
@@ -40,8 +41,11 @@ export const workerKey = (id: string) => ({ pk: WORKER_PK, sk: id });
 
 export const LEASE_KEY = { pk: "SCHEDULER", sk: "LEASE" } as const;
 export const SCHEDULER_STATE_KEY = { pk: "SCHEDULER", sk: "STATE" } as const;
-/** The set of jobs that have task items, grown inside each start commit. */
+/** The set one item held before markers; still read, so jobs recorded in it are not forgotten. */
 export const JOBS_WITH_TASKS_KEY = { pk: "SCHEDULER", sk: "JOBS" } as const;
+/** One marker per job with task items: no single item grows with the number of jobs. */
+export const JOB_MARKER_PK = "JOB_WITH_TASKS";
+export const jobMarkerKey = (job: string) => ({ pk: JOB_MARKER_PK, sk: job });
 /** The change sequence: bumped in every transaction that writes task items (ADR 0003). */
 export const CHANGE_SEQUENCE_KEY = { pk: "SCHEDULER", sk: "CHANGES" } as const;
 /** Change entry `seq` (ADR 0003): zero-padded so entries sort by number. */

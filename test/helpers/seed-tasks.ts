@@ -1,13 +1,13 @@
 // Seeding finished tasks in bulk (tests and benches of large states): done task items written
-// with BatchWriteItem, the jobs added to the jobs-with-tasks set and the items logged as change
+// with BatchWriteItem, the job's marker put (lib/store/tasks/job-markers.ts) and the items logged as change
 // entries (a few thousand per entry), as the commit protocol would leave them. Rounds then read
 // them exactly as they read any: in full when cold, through the entries when warm.
-import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { StatusValues } from "../../lib/model/status";
 import { batchWrite, type WriteRequest } from "../../lib/store/batch";
 import { transactWithSequence } from "../../lib/store/change-sequence";
 import type { StoreContext } from "../../lib/store/context";
-import { JOBS_WITH_TASKS_KEY, taskKey } from "../../lib/store/keys";
+import { jobMarkerKey, taskKey } from "../../lib/store/keys";
 import type { TaskChange, TaskItem } from "../../lib/store/tasks";
 
 const SEED_ENTRY_TASKS = 1000;
@@ -36,15 +36,8 @@ export async function seedFinishedTasks(
   await Promise.all(
     Array.from({ length: parallel }, (_, p) => batchWrite(ctx, requests.slice(p * slice, (p + 1) * slice))),
   );
-  await ctx.doc.send(
-    new UpdateCommand({
-      TableName: ctx.tableName,
-      Key: JOBS_WITH_TASKS_KEY,
-      UpdateExpression: "ADD #jobs :jobs",
-      ExpressionAttributeNames: { "#jobs": "jobs" },
-      ExpressionAttributeValues: { ":jobs": new Set([job]) },
-    }),
-  );
+  await ctx.doc.send(new PutCommand({ TableName: ctx.tableName, Item: jobMarkerKey(job) }));
+
   // Entries stay well under DynamoDB's 400 KB item limit.
   for (let i = 0; i < items.length; i += SEED_ENTRY_TASKS) {
     const changes = items.slice(i, i + SEED_ENTRY_TASKS).map((item): TaskChange => ({ kind: "put", item }));

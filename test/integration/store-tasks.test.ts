@@ -1,4 +1,6 @@
 // Contract of the commit protocol (lib/store/tasks.ts, counters.ts) on DynamoDB Local.
+import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { jobMarkerKey, JOBS_WITH_TASKS_KEY } from "../../lib/store/keys";
 import { acquireLease, type Lease } from "../../lib/store/lease";
 import { LeaseLostError } from "../../lib/store/errors";
 import { counterDrift, readCounters, repairCounters, usageOfRunningTasks } from "../../lib/store/counters";
@@ -84,6 +86,39 @@ describe("commitStarts", () => {
       ["db2", "running", 1, lease.round],
       ["db3", "running", 1, lease.round],
     ]);
+  });
+
+  it("records jobs with one marker each, so any number of jobs (and 1 KB names) can start", async () => {
+    // 500 names of 1,000 bytes: one set item holding them would pass DynamoDB's 400 KB item limit.
+    const names = Array.from({ length: 500 }, (_, i) => `${String(i).padStart(4, "0")}${"j".repeat(996)}`);
+    const result = await commitStarts(
+      store,
+      lease,
+      names.map((job) => start(job, "db1", [instance(1, 1000)])),
+      clockMs,
+    );
+    expect(result.rejected).toEqual([]);
+    expect(result.refused).toEqual([]);
+    expect(result.committed).toHaveLength(500);
+    expect(await readJobsWithTasks(store)).toEqual(names);
+    const marker = await store.doc.send(
+      new GetCommand({ TableName: store.tableName, Key: jobMarkerKey(names[0]!), ConsistentRead: true }),
+    );
+    expect(marker.Item).toEqual(jobMarkerKey(names[0]!));
+  });
+
+  it("still finds the jobs an older version recorded in one set item", async () => {
+    await store.doc.send(
+      new UpdateCommand({
+        TableName: store.tableName,
+        Key: JOBS_WITH_TASKS_KEY,
+        UpdateExpression: "ADD #jobs :jobs",
+        ExpressionAttributeNames: { "#jobs": "jobs" },
+        ExpressionAttributeValues: { ":jobs": new Set(["old-a", "old-b"]) },
+      }),
+    );
+    await commitStarts(store, lease, [start("new", "db1", [instance(1, 10)])], clockMs);
+    expect(await readJobsWithTasks(store)).toEqual(["new", "old-a", "old-b"]);
   });
 
   it("refuses a start that would pass a limit, and a start of a task that changed, keeping the rest", async () => {

@@ -1,11 +1,13 @@
-// Starting tasks (ADR 0002): per transaction, a fence on the lease epoch, the jobs-with-tasks
-// set, the change sequence's advance and entry (ADR 0003), one update per touched counter with the batch's summed amounts,
-// and one conditional put or update per task.
+// Starting tasks (ADR 0002): per transaction, a fence on the lease epoch, the change sequence's
+// advance and entry (ADR 0003), one update per touched counter with the batch's summed amounts,
+// and one conditional put or update per task, and the marker of a job this process has not seen
+// recorded (./job-markers.ts).
 import { sequenceAdvance, sequenceCursor } from "../change-sequence";
 import type { StoreContext } from "../context";
-import { JOBS_WITH_TASKS_KEY, taskKey } from "../keys";
+import { taskKey } from "../keys";
 import { leaseFence, type Lease } from "../lease";
 import { counterId, counterUpdates } from "./counter-updates";
+import { jobMarkerPut, markJobsRecorded } from "./job-markers";
 import { packBatches, transactWithDrops, type TransactItem } from "./transact";
 import type { StartCommitResult, StartWrite, StoredTask, TaskChange, TaskItem } from "./types";
 
@@ -77,9 +79,15 @@ export async function commitStarts(
   const fits = (s: StartWrite) => s.charges.every((c) => c.amount <= c.limit);
   for (const start of starts) if (!fits(start)) result.rejected.push({ start, reason: "a charge exceeds its limit" });
   starts = starts.filter(fits);
-  // Reserved per transaction: the lease fence, the jobs-with-tasks set, the sequence and its entry.
+  // A job's marker is an item of the transaction like a counter: one per distinct new job.
+  const itemsOf = (s: StartWrite) => {
+    const items = countersOf(s);
+    if (jobMarkerPut(ctx, s.job)) items.add(`job#${s.job}`);
+    return items;
+  };
+  // Reserved per transaction: the lease fence, the sequence and its entry.
   const cursor = sequenceCursor(ctx);
-  for (const batch of packBatches(starts, countersOf, 4)) {
+  for (const batch of packBatches(starts, itemsOf, 3)) {
     const { applied, transactions } = await transactWithDrops(
       ctx,
       cursor,
@@ -93,18 +101,10 @@ export async function commitStarts(
         const [advance, entry] = sequenceAdvance(ctx, cursor, changes, nowMs);
         return [
           { item: leaseFence(ctx, lease), owner: { fence: true } },
-          {
-            item: {
-              Update: {
-                TableName: ctx.tableName,
-                Key: JOBS_WITH_TASKS_KEY,
-                UpdateExpression: "ADD #jobs :jobs",
-                ExpressionAttributeNames: { "#jobs": "jobs" },
-                ExpressionAttributeValues: { ":jobs": new Set(units.map((u) => u.job)) },
-              },
-            },
-            owner: { jobs: true },
-          },
+          ...[...new Set(units.map((u) => u.job))].flatMap((job) => {
+            const item = jobMarkerPut(ctx, job);
+            return item ? [{ item, owner: { jobs: true } as const }] : [];
+          }),
           { item: advance, owner: { sequence: true } },
           { item: entry, owner: { entry: true } },
           ...counters.map(({ counter, item }) => ({ item, owner: { counter } })),
@@ -115,6 +115,10 @@ export async function commitStarts(
     );
     result.committed.push(...applied);
     result.transactions += transactions;
+    markJobsRecorded(
+      ctx,
+      applied.map((s) => s.job),
+    );
   }
   return result;
 }

@@ -11,7 +11,8 @@ export type {
   TaskItem,
   TaskState,
 } from "./types";
-export { readJobsWithTasks, readJobTasks, readTasks } from "./read-tasks";
+export { readJobTasks, readTasks } from "./read-tasks";
+export { readJobsWithTasks } from "./job-markers";
 export { getTasks } from "./get-tasks";
 export { commitStarts } from "./commit-starts";
 export { applyFinishes } from "./apply-finishes";

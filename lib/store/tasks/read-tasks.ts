@@ -1,17 +1,8 @@
-// Whole-partition reads of task items: every job with items, and all items of some jobs.
-import { GetCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
+// Whole-partition reads of task items: all items of some jobs (which jobs have items: ./job-markers.ts).
+import { paginateQuery } from "@aws-sdk/lib-dynamodb";
 import type { StoreContext } from "../context";
-import { JOBS_WITH_TASKS_KEY, taskPk } from "../keys";
+import { taskPk } from "../keys";
 import { toTaskItem, type TaskItem } from "./types";
-
-/** Every job that has task items (including jobs since deleted from the config). */
-export async function readJobsWithTasks(ctx: StoreContext): Promise<string[]> {
-  const result = await ctx.doc.send(
-    new GetCommand({ TableName: ctx.tableName, Key: JOBS_WITH_TASKS_KEY, ConsistentRead: true }),
-  );
-  const jobs = result.Item?.jobs as Set<string> | undefined;
-  return jobs ? [...jobs].sort() : [];
-}
 
 /** All task items of one job, paginated. */
 export async function readJobTasks(ctx: StoreContext, job: string): Promise<TaskItem[]> {
