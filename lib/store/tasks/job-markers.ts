@@ -1,8 +1,9 @@
-// Which jobs have task items: one marker item per job (JOB_WITH_TASKS/<job>), put by the start
-// commit that first writes a task of the job (inside its fenced transaction) and never removed, so a round reading every item
-// also reads the jobs since deleted from the config. Markers replace one set item that every start
-// commit grew: at about 20,000 names (or 400 names of 1 KB) it would have passed DynamoDB's 400 KB
-// item limit and refused every start. That set is still read, for the jobs recorded before markers.
+// Which jobs have task items: one marker item per job (JOB_WITH_TASKS/<job>), put inside the
+// fenced transaction of the start commit that first writes a task of the job, and never removed,
+// so a round reading every item also reads the jobs since deleted from the config. Markers replace
+// one set item that every start commit grew: at about 20,000 names (or 400 names of 1 KB) it would
+// have passed DynamoDB's 400 KB item limit and refused every start. That set is still read, for
+// the jobs recorded before markers.
 import { GetCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
 import type { StoreContext } from "../context";
 import { JOB_MARKER_PK, jobMarkerKey, JOBS_WITH_TASKS_KEY } from "../keys";
@@ -17,7 +18,7 @@ function recordedOf(ctx: StoreContext): Set<string> {
   return jobs;
 }
 
-/** The marker items a start commit must put for `job`: none once this process knows it is recorded. */
+/** The marker a start commit must put for `job`: none once this process knows it is recorded. */
 export function jobMarkerPut(ctx: StoreContext, job: string): TransactItem | undefined {
   if (recordedOf(ctx).has(job)) return undefined;
   return { Put: { TableName: ctx.tableName, Item: jobMarkerKey(job) } };
