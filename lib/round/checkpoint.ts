@@ -21,7 +21,9 @@ export const CHECKPOINT_EVERY_MS = 3 * 3600_000;
 /** S3 key of the checkpoint, beside the task logs in the deployment's bucket. */
 export const CHECKPOINT_KEY = "round-state/task-state.json.gz";
 
-const FORMAT = 1;
+/** 2 added `retired`; a format-1 checkpoint (no retired jobs) still loads. */
+const FORMAT = 2;
+const READABLE_FORMATS = new Set([1, FORMAT]);
 
 interface DoneColumns {
   node: string[];
@@ -42,6 +44,8 @@ interface CheckpointDocument {
   items: TaskItem[];
   /** Done tasks by job, as columns (most of a large deployment's tasks: names and numbers). */
   done: Record<string, DoneColumns>;
+  /** Jobs not configured, of which only running items are held (absent in format 1: none). */
+  retired?: string[];
 }
 
 export class CheckpointFormatError extends Error {
@@ -80,15 +84,18 @@ export function encodeCheckpoint(cache: TaskCache): Buffer {
     readAtMs: cache.readAtMs,
     items: [...cache.items.values()],
     done,
+    retired: [...cache.retired],
   };
   return gzipSync(JSON.stringify(document));
 }
 
-/** What a checkpoint holds: every task item as of `sequence` (read at `readAtMs`). */
+/** What a checkpoint holds: every held task item as of `sequence` (read at `readAtMs`). */
 export interface DecodedCheckpoint {
   sequence: number;
   readAtMs: number;
   items: Iterable<TaskItem>;
+  /** Jobs of which only the running items are held. */
+  retired: string[];
 }
 
 /** A checkpoint body's content; CheckpointFormatError when it is not one this version reads. */
@@ -99,12 +106,16 @@ export function decodeCheckpoint(body: Buffer): DecodedCheckpoint {
   } catch (error) {
     throw new CheckpointFormatError("The checkpoint is not gzipped JSON", { cause: error });
   }
-  if (document.format !== FORMAT)
+  if (!READABLE_FORMATS.has(document.format))
     throw new CheckpointFormatError(`Unknown checkpoint format ${String(document.format)}`);
   if (!Number.isInteger(document.sequence) || !Number.isFinite(document.readAtMs) || !Array.isArray(document.items)) {
     throw new CheckpointFormatError("The checkpoint has no sequence, read time or items");
   }
-  return { sequence: document.sequence, readAtMs: document.readAtMs, items: allItems(document) };
+  const retired = document.retired ?? [];
+  if (!Array.isArray(retired) || !retired.every((job) => typeof job === "string")) {
+    throw new CheckpointFormatError("The checkpoint's retired jobs are not a list of names");
+  }
+  return { sequence: document.sequence, readAtMs: document.readAtMs, items: allItems(document), retired };
 }
 
 function* allItems(document: CheckpointDocument): Generator<TaskItem> {

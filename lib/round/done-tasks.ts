@@ -216,6 +216,16 @@ export class DoneTasks {
     for (const job of this.jobs.values()) yield* job.items();
   }
 
+  /** The jobs with done tasks held. */
+  jobNames(): IterableIterator<string> {
+    return this.jobs.keys();
+  }
+
+  /** Drops every done task of `job`. */
+  deleteJob(job: string): void {
+    this.jobs.delete(job);
+  }
+
   /**
    * Per job, one byte per node of `tree`: TASK_DONE where the job is done on that node's name
    * (its first copy, for a replicated name), 0 elsewhere. Owned by this set: read, never write.

@@ -25,7 +25,10 @@ export interface RoundInputs {
   workerRecords: WorkerRecord[];
   counters: CounterUsage;
   tokenOf: AttemptTokens;
-  /** Every task item except the done ones that are not running (those are in `done`). */
+  /**
+   * Every held task item except the done ones that are not running (those are in `done`). Of jobs
+   * the config no longer has, only the running items.
+   */
   items: TaskItem[];
   done: DoneTasks;
 }
@@ -62,7 +65,8 @@ export async function loadRound(deps: RoundDeps): Promise<RoundInputs | null> {
     readAttemptTokens(deps.store),
   ]);
   if (!config) return null;
-  const jobs = [...new Set([...Object.keys(config.jobs), ...jobsWithTasks])];
+  const planned = new Set(Object.keys(config.jobs));
+  const jobs = { all: [...new Set([...planned, ...jobsWithTasks])], planned };
   const nowMs = deps.clock();
   const { items, done } = await loadTaskState(deps.store, deps, sequence, jobs, nowMs);
   // Now, while the warm state is exact for `sequence` and the round has changed nothing in it.

@@ -5,6 +5,9 @@
 // Done tasks that are not running are held compactly (lib/round/done-tasks.ts): a round walks
 // only the other items, and learns the done ones as per-job bytes over the node tree. A cold
 // process starts from the last checkpoint of a warm state (./checkpoint.ts) when there is one.
+// Jobs the config no longer has are retired: only their running tasks are held (their charges
+// count and their ends still arrive), as Bistro drops a deleted job's statuses unless it runs;
+// their items stay stored and are read back if the job is configured again.
 import { taskId } from "../model/task";
 import { CHANGE_ENTRY_TTL_SEC, readChangeEntries } from "../store/change-sequence";
 import type { StoreContext } from "../store/context";
@@ -22,6 +25,16 @@ export interface TaskCache {
   done: DoneTasks;
   /** When the sequence was read: entries after it were all written since, and live a day. */
   readAtMs: number;
+  /** Jobs not configured: of these only running items are held (the rest stay stored). */
+  retired: Set<string>;
+}
+
+/** The jobs a round loads: those with task items or configured, and which of them it plans. */
+export interface TaskStateJobs {
+  /** Every job with task items, and every configured one. */
+  all: readonly string[];
+  /** The configured jobs (enabled or not); the others are retired. */
+  planned: ReadonlySet<string>;
 }
 
 /** The round's view of the task items: the ones it walks, and the done ones as per-job bytes. */
@@ -49,6 +62,12 @@ export function applyToCache(cache: TaskCache, change: TaskChange): void {
   const live = cache.items.get(id);
   const next = changedItem(live ?? cache.done.get(job, node), change);
   if (!next) return;
+  if (cache.retired.has(job) && next.state !== "running") {
+    // A retired job's task that stops running is no longer held (a late start cannot come: only
+    // configured jobs start, and a round retires a job only after reading a config without it).
+    if (live) cache.items.delete(id);
+    return;
+  }
   hold(cache, id, next, live !== undefined);
 }
 
@@ -62,11 +81,44 @@ function hold(cache: TaskCache, id: string, item: TaskItem, wasLive: boolean): v
   }
 }
 
-/** A warm state holding `items`, exact for `sequence`. */
-export function taskCacheOf(items: Iterable<TaskItem>, sequence: number, readAtMs: number): TaskCache {
-  const cache: TaskCache = { sequence, items: new Map(), done: new DoneTasks(), readAtMs };
+/** A warm state holding `items`, exact for `sequence`; `retired` jobs' items must all be running. */
+export function taskCacheOf(
+  items: Iterable<TaskItem>,
+  sequence: number,
+  readAtMs: number,
+  retired: Iterable<string> = [],
+): TaskCache {
+  const cache: TaskCache = { sequence, items: new Map(), done: new DoneTasks(), readAtMs, retired: new Set(retired) };
   for (const item of items) hold(cache, taskId(item.job, item.node), item, false);
   return cache;
+}
+
+/**
+ * Brings the held jobs in line with the config: a job no longer planned is retired (its items
+ * that are not running are dropped); a retired job planned again has its items read back.
+ */
+async function followJobs(store: StoreContext, cache: TaskCache, jobs: TaskStateJobs): Promise<void> {
+  const held = new Set([...jobs.all, ...cache.done.jobNames()]);
+  for (const item of cache.items.values()) held.add(item.job);
+  for (const job of held) {
+    if (jobs.planned.has(job) || cache.retired.has(job)) continue;
+    cache.retired.add(job);
+    cache.done.deleteJob(job);
+  }
+  for (const [id, item] of cache.items) {
+    if (cache.retired.has(item.job) && item.state !== "running") cache.items.delete(id);
+  }
+  const returning = [...cache.retired].filter((job) => jobs.planned.has(job));
+  if (returning.length === 0) return;
+  // Read after `sequence`, like a full read: the entries the next round applies that these items
+  // already contain are skipped.
+  for (const item of await readTasks(store, returning)) {
+    const id = taskId(item.job, item.node);
+    const live = cache.items.get(id);
+    if (live && live.version >= item.version) continue;
+    hold(cache, id, item, live !== undefined);
+  }
+  for (const job of returning) cache.retired.delete(job);
 }
 
 /**
@@ -105,7 +157,7 @@ export async function loadTaskState(
   store: StoreContext,
   holder: TaskStateHolder,
   sequence: number,
-  jobs: readonly string[],
+  jobs: TaskStateJobs,
   nowMs: number,
 ): Promise<TaskState> {
   let cache = holder.taskCache;
@@ -122,12 +174,14 @@ export async function loadTaskState(
       }
       cache.sequence = sequence;
       cache.readAtMs = nowMs;
+      await followJobs(store, cache, jobs);
       holder.taskCache = cache;
       return { items: [...cache.items.values()], done: cache.done };
     }
     holder.log?.({ event: "task-cache-reload", reason: "change entries missing", from: cache.sequence, to: sequence });
   }
-  const loaded = taskCacheOf(await readTasks(store, jobs), sequence, nowMs);
+  const loaded = taskCacheOf(await readTasks(store, jobs.all), sequence, nowMs);
+  await followJobs(store, loaded, jobs);
   holder.taskCache = loaded;
   return { items: [...loaded.items.values()], done: loaded.done };
 }
@@ -145,12 +199,12 @@ async function checkpointCache(holder: TaskStateHolder, nowMs: number): Promise<
   }
   if (body === undefined) return undefined;
   try {
-    const { sequence, readAtMs, items } = decodeCheckpoint(body);
+    const { sequence, readAtMs, items, retired } = decodeCheckpoint(body);
     if (nowMs - readAtMs >= TASK_CACHE_MAX_AGE_MS) {
       log?.({ event: "checkpoint-too-old", sequence, readAtMs });
       return undefined;
     }
-    return taskCacheOf(items, sequence, readAtMs);
+    return taskCacheOf(items, sequence, readAtMs, retired);
   } catch (error) {
     if (!(error instanceof CheckpointFormatError)) throw error;
     log?.({ event: "checkpoint-unreadable", error: error.message });
@@ -158,12 +212,12 @@ async function checkpointCache(holder: TaskStateHolder, nowMs: number): Promise<
   }
 }
 
-/** Every task item as of `sequence`, done ones included (see `loadTaskState`). */
+/** Every held task item as of `sequence`, done ones included (see `loadTaskState`). */
 export async function loadTaskItems(
   store: StoreContext,
   holder: TaskStateHolder,
   sequence: number,
-  jobs: readonly string[],
+  jobs: TaskStateJobs,
   nowMs: number,
 ): Promise<TaskItem[]> {
   const state = await loadTaskState(store, holder, sequence, jobs, nowMs);

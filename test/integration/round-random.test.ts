@@ -17,7 +17,9 @@ import { roundHarness, seededRng } from "../helpers/round";
 
 const JOBS = ["backup", "scrape", "verify"];
 
-function config(hostLimit: number, scrapeEnabled: boolean): Record<string, unknown> {
+/** `scrapeEnabled` null: the scrape job is deleted (its items stay stored; rounds retire it). */
+function config(hostLimit: number, scrapeEnabled: boolean | null): Record<string, unknown> {
+  const scrape = { owner: "stats", enabled: scrapeEnabled, resources: { host_concurrency: 0 } };
   return {
     bistro_settings: {
       enabled: true,
@@ -38,7 +40,7 @@ function config(hostLimit: number, scrapeEnabled: boolean): Record<string, unkno
       },
     },
     "bistro_job->backup": { owner: "dba", priority: 3 },
-    "bistro_job->scrape": { owner: "stats", enabled: scrapeEnabled, resources: { host_concurrency: 0 } },
+    ...(scrapeEnabled === null ? {} : { "bistro_job->scrape": scrape }),
     "bistro_job->verify": { owner: "dba", depends_on: ["backup"] },
   };
 }
@@ -51,7 +53,7 @@ describe.each([1, 2, 3])("randomized rounds, statuses and config changes (seed %
     const pick = <T>(items: readonly T[]): T => items[Math.floor(rng() * items.length)]!;
     try {
       let hostLimit = 2;
-      let scrapeEnabled = true;
+      let scrapeEnabled: boolean | null = true;
       await h.setConfig(config(hostLimit, scrapeEnabled));
       for (const w of ["w1", "w2", "w3"]) await h.addWorker(w);
 
@@ -115,15 +117,20 @@ describe.each([1, 2, 3])("randomized rounds, statuses and config changes (seed %
       const checkWarmState = async () => {
         if (!warm.taskCache) return;
         const sequence = await readChangeSequence(h.store);
-        const full = (await Promise.all(JOBS.map((job) => readJobTasks(h.store, job)))).flat();
+        // A deleted job's items stay stored, but only its running ones are held.
+        const planned = new Set(scrapeEnabled === null ? JOBS.filter((job) => job !== "scrape") : JOBS);
+        const jobs = { all: JOBS, planned };
+        const full = (await Promise.all(JOBS.map((job) => readJobTasks(h.store, job))))
+          .flat()
+          .filter((t) => planned.has(t.job) || t.state === "running");
         const holder = { taskCache: warm.taskCache };
-        const items = await loadTaskItems(h.store, holder, sequence, JOBS, h.now());
+        const items = await loadTaskItems(h.store, holder, sequence, jobs, h.now());
         expect(holder.taskCache).toBe(warm.taskCache);
         expect(byKey(items)).toEqual(byKey(full));
         // A cold process starting from the last checkpoint and the entries since sees the same.
         const events: Record<string, unknown>[] = [];
         const cold = { checkpoints, log: (event: Record<string, unknown>) => events.push(event) };
-        expect(byKey(await loadTaskItems(h.store, cold, sequence, JOBS, h.now()))).toEqual(byKey(full));
+        expect(byKey(await loadTaskItems(h.store, cold, sequence, jobs, h.now()))).toEqual(byKey(full));
         if (checkpoints.body) expect(events.map((e) => e.event)).toEqual(["task-cache-from-checkpoint"]);
       };
       const checkCounters = async () => {
@@ -157,7 +164,9 @@ describe.each([1, 2, 3])("randomized rounds, statuses and config changes (seed %
           await deliver([...batch, ...duplicates, ...stale].sort(() => rng() - 0.5));
         } else if (action < 0.8) {
           hostLimit = hostLimit === 2 ? 1 : 2;
-          if (rng() < 0.5) scrapeEnabled = !scrapeEnabled;
+          const change = rng();
+          if (change < 0.25) scrapeEnabled = scrapeEnabled === null ? true : null;
+          else if (change < 0.5) scrapeEnabled = scrapeEnabled === false;
           await h.setConfig(config(hostLimit, scrapeEnabled));
         } else {
           h.advance(Math.floor(rng() * 3000));

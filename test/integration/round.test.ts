@@ -5,7 +5,7 @@ import { acquireLease } from "../../lib/store/lease";
 import { readCounters, repairCounters } from "../../lib/store/counters";
 import { readJobTasks } from "../../lib/store/tasks";
 import { requestRound } from "../../lib/round/poke";
-import { runRound, runRounds } from "../../lib/round/run-round";
+import { runRound, runRounds, type RoundReport } from "../../lib/round/run-round";
 import { bistroFixture, roundHarness } from "../helpers/round";
 
 type Harness = Awaited<ReturnType<typeof roundHarness>>;
@@ -235,6 +235,48 @@ describe("pokes", () => {
     await requestRound(h.store, trigger);
     const after = (await Promise.all(triggered)).flat();
     expect(after).toHaveLength(1);
+  });
+});
+
+type Started = RoundReport["started"][number];
+
+describe("a deleted job", () => {
+  it("keeps its running tasks charged, drops the rest from the round's state, and gets its statuses back when re-added", async () => {
+    const config = bistroFixture("simple.json");
+    const { "bistro_job->simple_job": _job, ...withoutJob } = config;
+    await h.setConfig(config);
+    await h.addWorker("w1");
+    const first = await h.round();
+    expect(first.started).toHaveLength(3);
+    const [a, b, c] = first.started as [Started, Started, Started];
+    await h.finish([a, b].map(({ job, node, attempt }) => ({ job, node, attempt, rawStatus: "done" })));
+
+    await h.setConfig(withoutJob);
+    const afterDelete = await h.round();
+    expect(afterDelete.started).toEqual([]);
+    expect(afterDelete.repairedCounters).toBe(0);
+    const cache = h.deps.taskCache!;
+    expect([...cache.retired]).toEqual(["simple_job"]);
+    // Only the running task is held; the done ones stay stored.
+    expect([...cache.items.values()].map((t) => [t.node, t.state])).toEqual([[c.node, "running"]]);
+    expect(cache.done.size).toBe(0);
+    expect((await readCounters(h.store)).get("node#scheduler")?.get("concurrency")).toBe(1);
+    expect((await readJobTasks(h.store, "simple_job")).filter((t) => t.state === "done")).toHaveLength(2);
+
+    // Its last task ends: applied, released, and no longer held.
+    expect((await h.finish([{ job: c.job, node: c.node, attempt: c.attempt, rawStatus: "done" }])).applied).toBe(1);
+    await h.round();
+    expect(h.deps.taskCache!.items.size).toBe(0);
+    expect((await readCounters(h.store)).get("node#scheduler")?.get("concurrency")).toBe(0);
+
+    // Configured again: its done tasks are read back, so only the task that never ran starts.
+    await h.setConfig(config);
+    const readded = await h.round();
+    expect(readded.refused).toBe(0);
+    const never = ["node11", "node12", "node21", "node22"].filter((n) => ![a, b, c].some((s) => s.node === n));
+    expect(readded.started.map((s) => s.node)).toEqual(never);
+    expect([...h.deps.taskCache!.retired]).toEqual([]);
+    expect(h.deps.taskCache!.done.size).toBe(3);
   });
 });
 

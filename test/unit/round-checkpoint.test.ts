@@ -12,7 +12,13 @@ import {
   memoryCheckpointStore,
   writeCheckpointIfDue,
 } from "../../lib/round/checkpoint";
-import { loadTaskItems, taskCacheOf, type TaskCache, type TaskStateHolder } from "../../lib/round/task-cache";
+import {
+  loadTaskItems,
+  taskCacheOf,
+  type TaskCache,
+  type TaskStateHolder,
+  type TaskStateJobs,
+} from "../../lib/round/task-cache";
 import type { StoreContext } from "../../lib/store/context";
 import type { TaskItem } from "../../lib/store/tasks";
 
@@ -89,11 +95,12 @@ describe("a checkpoint body", () => {
     fc.assert(
       fc.property(fc.array(arbitraryItem, { maxLength: 60 }), (records) => {
         const unique = new Map(records.map((r) => [`${r.job}\u0000${r.node}`, toItem(r)]));
-        const cache = taskCacheOf(unique.values(), 42, 1_000);
+        const cache = taskCacheOf(unique.values(), 42, 1_000, ["gone", "gone too"]);
         const decoded = decodeCheckpoint(encodeCheckpoint(cache));
         expect(decoded.sequence).toBe(42);
         expect(decoded.readAtMs).toBe(1_000);
-        const again = taskCacheOf(decoded.items, decoded.sequence, decoded.readAtMs);
+        expect(decoded.retired).toEqual(["gone", "gone too"]);
+        const again = taskCacheOf(decoded.items, decoded.sequence, decoded.readAtMs, decoded.retired);
         expect(itemsOf(again)).toEqual(itemsOf(cache));
         // Done tasks come back held compactly, the others walked, as in the state written.
         expect(again.done.size).toBe(cache.done.size);
@@ -109,8 +116,14 @@ describe("a checkpoint body", () => {
     const body = encodeCheckpoint(cache);
     const { gunzipSync, gzipSync } = jest.requireActual<typeof import("node:zlib")>("node:zlib");
     const document = JSON.parse(gunzipSync(body).toString()) as Record<string, unknown>;
-    expect(() => decodeCheckpoint(gzipSync(JSON.stringify({ ...document, format: 2 })))).toThrow(
-      /Unknown checkpoint format 2/,
+    expect(() => decodeCheckpoint(gzipSync(JSON.stringify({ ...document, format: 3 })))).toThrow(
+      /Unknown checkpoint format 3/,
+    );
+    // Format 1 had no retired jobs: it still loads, with none.
+    const { retired: _none, ...formatOne } = document;
+    expect(decodeCheckpoint(gzipSync(JSON.stringify({ ...formatOne, format: 1 }))).retired).toEqual([]);
+    expect(() => decodeCheckpoint(gzipSync(JSON.stringify({ ...document, retired: "j" })))).toThrow(
+      /retired jobs are not a list of names/,
     );
     const done = { j: { node: ["a", "b"], version: [1], bits: [StatusBits.DONE], timeSec: [1], backoffSec: [0] } };
     const torn = gzipSync(JSON.stringify({ ...document, done }));
@@ -168,6 +181,8 @@ describe("writeCheckpointIfDue", () => {
   });
 });
 
+const jobsJ: TaskStateJobs = { all: ["j"], planned: new Set(["j"]) };
+
 describe("a cold load", () => {
   // No entry is needed (the checkpoint is at the current sequence), so no store call is made.
   const store = {} as StoreContext;
@@ -184,12 +199,12 @@ describe("a cold load", () => {
     checkpoints.body = encodeCheckpoint(taskCacheOf([item], 7, 1_000));
     const events: unknown[] = [];
     const holder = { checkpoints, log: (e: Record<string, unknown>) => events.push(e.event) };
-    expect(await loadTaskItems(store, holder, 7, ["j"], 2_000)).toEqual([item]);
+    expect(await loadTaskItems(store, holder, 7, jobsJ, 2_000)).toEqual([item]);
     expect(events).toEqual(["task-cache-from-checkpoint"]);
 
     // Twelve hours later the entries it needs may have expired: a full read (here: a store that fails).
     const late = { checkpoints, log: (e: Record<string, unknown>) => events.push(e.event) };
-    await expect(loadTaskItems(store, late, 7, ["j"], 1_000 + 12 * 3600_000)).rejects.toThrow();
+    await expect(loadTaskItems(store, late, 7, jobsJ, 1_000 + 12 * 3600_000)).rejects.toThrow();
     expect(events.at(-1)).toBe("checkpoint-too-old");
   });
 
@@ -201,7 +216,7 @@ describe("a cold load", () => {
     checkpoints.body = encodeCheckpoint(taskCacheOf([], 7, 1_000));
     const events: unknown[] = [];
     const holder: TaskStateHolder = { checkpoints, log: (e) => events.push(e.event) };
-    expect(await loadTaskItems({ doc, tableName: "t" }, holder, 9, ["j"], 2_000)).toEqual([]);
+    expect(await loadTaskItems({ doc, tableName: "t" }, holder, 9, jobsJ, 2_000)).toEqual([]);
     expect(events).toEqual(["task-cache-reload"]);
     expect(holder.checkpointAtMs).toBeUndefined();
     expect(holder.taskCache?.sequence).toBe(9);
@@ -213,7 +228,7 @@ describe("a cold load", () => {
       checkpoints: { read: () => Promise.resolve(Buffer.from("junk")), write: () => Promise.resolve() },
       log: (e: Record<string, unknown>) => events.push(e.event),
     };
-    await expect(loadTaskItems(store, holder, 7, ["j"], 2_000)).rejects.toThrow();
+    await expect(loadTaskItems(store, holder, 7, jobsJ, 2_000)).rejects.toThrow();
     expect(events).toEqual(["checkpoint-unreadable"]);
   });
 });

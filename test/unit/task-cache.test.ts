@@ -173,3 +173,26 @@ describe("the warm state's compact done tasks", () => {
     expect(cache.items.get(taskId("j", "h2"))).toEqual(doneItem("h2"));
   });
 });
+
+describe("a retired job (not configured) in the warm state", () => {
+  it("holds only its running tasks: one that ends is dropped, a late change to a dropped one adds nothing", () => {
+    const runningItem: TaskItem = { job: "old", node: "n1", state: "running", version: 1, running: running("r1.0") };
+    const cache = taskCacheOf([runningItem], 7, 0, ["old"]);
+    applyToCache(cache, {
+      kind: "finish",
+      job: "old",
+      node: "n1",
+      attempt: "r1.0",
+      state: "done",
+      status: done,
+      tokenHash: "hash-r1.0",
+    });
+    expect(cache.items.size).toBe(0);
+    expect(cache.done.size).toBe(0);
+    applyToCache(cache, { kind: "put", item: { job: "old", node: "n2", state: "failed", version: 4, status: done } });
+    expect(cache.items.size).toBe(0);
+    // A configured job's changes are held as before.
+    applyToCache(cache, { kind: "put", item: { job: "new", node: "n2", state: "done", version: 4, status: done } });
+    expect(cache.done.has("new", "n2")).toBe(true);
+  });
+});
