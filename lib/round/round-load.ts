@@ -55,18 +55,16 @@ export async function loadRound(deps: RoundDeps): Promise<RoundInputs | null> {
   // Counters are read before task items: a release landing between the two reads then makes
   // a repair's condition fail instead of inflating a counter (starts cannot land: we hold the lease).
   // The change sequence is read before any task item: a write landing after it bumps it again.
-  const [sequence, config, state, workerRecords, jobsWithTasks, counters, tokenOf] = await Promise.all([
+  const [sequence, config, state, workerRecords, counters, tokenOf] = await Promise.all([
     readChangeSequence(deps.store),
     loadConfig(deps),
     readSchedulerState(deps.store),
     listWorkers(deps.store),
-    readJobsWithTasks(deps.store),
     readCounters(deps.store),
     readAttemptTokens(deps.store),
   ]);
   if (!config) return null;
-  const planned = new Set(Object.keys(config.jobs));
-  const jobs = { all: [...new Set([...planned, ...jobsWithTasks])], planned };
+  const jobs = { planned: new Set(Object.keys(config.jobs)), withTasks: () => readJobsWithTasks(deps.store) };
   const nowMs = deps.clock();
   const { items, done } = await loadTaskState(deps.store, deps, sequence, jobs, nowMs);
   // Now, while the warm state is exact for `sequence` and the round has changed nothing in it.

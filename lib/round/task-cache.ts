@@ -29,12 +29,16 @@ export interface TaskCache {
   retired: Set<string>;
 }
 
-/** The jobs a round loads: those with task items or configured, and which of them it plans. */
+/** The jobs a round plans, and where to learn the others when it must read every item. */
 export interface TaskStateJobs {
-  /** Every job with task items, and every configured one. */
-  all: readonly string[];
   /** The configured jobs (enabled or not); the others are retired. */
   planned: ReadonlySet<string>;
+  /**
+   * Every job with task items, deleted ones too. Asked only for a full read: a warm state already
+   * holds or has retired every job with items (new ones arrive in start entries), and the list
+   * grows with every job ever started.
+   */
+  withTasks: () => Promise<readonly string[]>;
 }
 
 /** The round's view of the task items: the ones it walks, and the done ones as per-job bytes. */
@@ -97,18 +101,23 @@ export function taskCacheOf(
  * Brings the held jobs in line with the config: a job no longer planned is retired (its items
  * that are not running are dropped); a retired job planned again has its items read back.
  */
-async function followJobs(store: StoreContext, cache: TaskCache, jobs: TaskStateJobs): Promise<void> {
-  const held = new Set([...jobs.all, ...cache.done.jobNames()]);
+async function followJobs(
+  store: StoreContext,
+  cache: TaskCache,
+  planned: ReadonlySet<string>,
+  withTasks: readonly string[] = [],
+): Promise<void> {
+  const held = new Set([...withTasks, ...cache.done.jobNames()]);
   for (const item of cache.items.values()) held.add(item.job);
   for (const job of held) {
-    if (jobs.planned.has(job) || cache.retired.has(job)) continue;
+    if (planned.has(job) || cache.retired.has(job)) continue;
     cache.retired.add(job);
     cache.done.deleteJob(job);
   }
   for (const [id, item] of cache.items) {
     if (cache.retired.has(item.job) && item.state !== "running") cache.items.delete(id);
   }
-  const returning = [...cache.retired].filter((job) => jobs.planned.has(job));
+  const returning = [...cache.retired].filter((job) => planned.has(job));
   if (returning.length === 0) return;
   // Read after `sequence`, like a full read: the entries the next round applies that these items
   // already contain are skipped.
@@ -150,8 +159,8 @@ export interface TaskStateHolder {
 /**
  * The task state as of `sequence` (read before this call, before any task item): from the warm
  * state (or, in a cold process, the last checkpoint) plus the entries since, when those are
- * complete and it is young enough; else by reading every item of `jobs`. The result becomes the
- * warm state, in `holder.taskCache`.
+ * complete and it is young enough; else by reading every item of every job with items. The result
+ * becomes the warm state, in `holder.taskCache`.
  */
 export async function loadTaskState(
   store: StoreContext,
@@ -174,14 +183,16 @@ export async function loadTaskState(
       }
       cache.sequence = sequence;
       cache.readAtMs = nowMs;
-      await followJobs(store, cache, jobs);
+      await followJobs(store, cache, jobs.planned);
       holder.taskCache = cache;
       return { items: [...cache.items.values()], done: cache.done };
     }
     holder.log?.({ event: "task-cache-reload", reason: "change entries missing", from: cache.sequence, to: sequence });
   }
-  const loaded = taskCacheOf(await readTasks(store, jobs.all), sequence, nowMs);
-  await followJobs(store, loaded, jobs);
+  const withTasks = await jobs.withTasks();
+  const all = [...new Set([...jobs.planned, ...withTasks])];
+  const loaded = taskCacheOf(await readTasks(store, all), sequence, nowMs);
+  await followJobs(store, loaded, jobs.planned, withTasks);
   holder.taskCache = loaded;
   return { items: [...loaded.items.values()], done: loaded.done };
 }

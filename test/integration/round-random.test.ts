@@ -119,7 +119,7 @@ describe.each([1, 2, 3])("randomized rounds, statuses and config changes (seed %
         const sequence = await readChangeSequence(h.store);
         // A deleted job's items stay stored, but only its running ones are held.
         const planned = new Set(scrapeEnabled === null ? JOBS.filter((job) => job !== "scrape") : JOBS);
-        const jobs = { all: JOBS, planned };
+        const jobs = { planned, withTasks: () => Promise.resolve(JOBS) };
         const full = (await Promise.all(JOBS.map((job) => readJobTasks(h.store, job))))
           .flat()
           .filter((t) => planned.has(t.job) || t.state === "running");

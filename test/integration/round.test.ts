@@ -1,6 +1,7 @@
 // The scheduling round on DynamoDB Local + fauxqs: commit, dispatch, statuses, fencing, crashes.
 import type { StartMessage } from "../../lib/dispatch/messages";
 import { LeaseLostError } from "../../lib/store/errors";
+import { JOB_MARKER_PK } from "../../lib/store/keys";
 import { acquireLease } from "../../lib/store/lease";
 import { readCounters, repairCounters } from "../../lib/store/counters";
 import { readJobTasks } from "../../lib/store/tasks";
@@ -277,6 +278,30 @@ describe("a deleted job", () => {
     expect(readded.started.map((s) => s.node)).toEqual(never);
     expect([...h.deps.taskCache!.retired]).toEqual([]);
     expect(h.deps.taskCache!.done.size).toBe(3);
+  });
+
+  it("makes warm rounds skip the list of jobs with items, which grows with every job ever started", async () => {
+    await h.setConfig(bistroFixture("simple.json"));
+    await h.addWorker("w1");
+    const queried: unknown[] = [];
+    h.store.doc.middlewareStack.add(
+      (next) => async (args) => {
+        const input = args.input as { ExpressionAttributeValues?: Record<string, unknown> };
+        queried.push(input.ExpressionAttributeValues?.[":pk"]);
+        return next(args);
+      },
+      { step: "initialize", name: "recordQueriedPartitions" },
+    );
+    const [started] = (await h.round()).started;
+    expect(queried).toContain(JOB_MARKER_PK); // the first round reads every item
+    queried.length = 0;
+    await h.finish([{ job: started!.job, node: started!.node, attempt: started!.attempt, rawStatus: "done" }]);
+    expect((await h.round()).started).toHaveLength(1);
+    expect(queried).not.toContain(JOB_MARKER_PK);
+    delete h.deps.taskCache; // a cold process without a checkpoint
+    await h.advance(1);
+    await h.round();
+    expect(queried).toContain(JOB_MARKER_PK);
   });
 });
 

@@ -181,7 +181,7 @@ describe("writeCheckpointIfDue", () => {
   });
 });
 
-const jobsJ: TaskStateJobs = { all: ["j"], planned: new Set(["j"]) };
+const jobsJ: TaskStateJobs = { planned: new Set(["j"]), withTasks: () => Promise.resolve(["j"]) };
 
 describe("a cold load", () => {
   // No entry is needed (the checkpoint is at the current sequence), so no store call is made.
