@@ -1,8 +1,6 @@
 // The round's commits before it plans, each fenced by the lease: counter repairs, lost-worker
 // marks and the ends of attempts that ended without their end reaching the round.
-import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { counterDrift, repairCounters, usageOfRunningTasks, type CounterDrift } from "../store/counters";
-import { LeaseLostError } from "../store/errors";
 import type { Lease } from "../store/lease";
 import { applyFinishes, type FinishWrite, type TaskItem } from "../store/tasks";
 import { markWorkerLost } from "../store/workers";
@@ -29,14 +27,8 @@ export async function repairDrift(round: RoundContext, inputs: RoundInputs): Pro
   const drift = counterDrift(inputs.counters, usageOfRunningTasks(inputs.items));
   if (drift.length === 0) return drift;
   deps.log?.({ event: "counter-drift", drift });
-  try {
-    await repairCounters(deps.store, lease, drift);
-    report.repairedCounters = drift.length;
-  } catch (error) {
-    // A release raced the repair: the next round looks again.
-    if (!(error instanceof TransactionCanceledException)) throw error;
-    if (error.CancellationReasons?.[0]?.Code === "ConditionalCheckFailed") throw new LeaseLostError("lease lost");
-  }
+  // False: a release raced the repair, and the next round looks again.
+  if (await repairCounters(deps.store, lease, drift)) report.repairedCounters = drift.length;
   return drift;
 }
 

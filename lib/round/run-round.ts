@@ -4,7 +4,6 @@
 // counter drift, refreshes nodes when due, fails over the tasks of lost workers and repeats any
 // dispatch an earlier round did not finish. `runRounds` repeats rounds while pokes arrive, so a
 // burst of submissions costs few rounds and none is lost.
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import type { NodeTree } from "../model/tree";
 import { deploymentNodeSources } from "../nodes/deployment-sources";
 import { planRound } from "../scheduler/plan";
@@ -275,9 +274,7 @@ export async function runRounds(
   let wantedAgain = false;
   try {
     while (lease) {
-      await clearRoundWanted(deps.store, lease).catch((error: unknown) => {
-        throw error instanceof ConditionalCheckFailedException ? new LeaseLostError("lease lost") : error;
-      });
+      await clearRoundWanted(deps.store, lease);
       const report = await runRound(deps, lease);
       reports.push(report);
       deps.onRound?.(report);

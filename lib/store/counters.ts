@@ -1,10 +1,13 @@
 // Resource counters: one item per data node or worker that has charges, holding the amount
 // of each resource in use (ADR 0002). Reading them all, and repairing them from the charges
 // of running tasks when the two disagree (they only can through a bug or a manual edit).
+import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { TransactWriteCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
 import type { StoreContext } from "./context";
+import { LeaseLostError } from "./errors";
 import { COUNTER_PK, counterKey, counterKindOf, usedAttribute, type CounterKind } from "./keys";
 import { leaseFence, type Lease } from "./lease";
+import { RETRYABLE_CANCELLATIONS } from "./tasks/transact";
 import type { TaskItem } from "./tasks/types";
 
 const USED_PREFIX = usedAttribute("");
@@ -71,13 +74,23 @@ export function counterDrift(stored: CounterUsage, expected: CounterUsage): Coun
   return drift;
 }
 
+/** Counter items per repair transaction (the lease fence takes the 100th place). */
+const REPAIRS_PER_TRANSACTION = 99;
+
 /**
  * Sets drifted counters to the expected amounts, under the lease and only if each still holds
  * the amount that was read (so a concurrent finish makes the repair fail, not go wrong). One
  * update per counter item, whatever number of its resources drifted (a transaction may not
- * touch an item twice).
+ * touch an item twice), 99 counter items per transaction. Returns false when a counter no longer
+ * held its amount, or another write on it was in flight: nothing of that transaction applied
+ * (earlier ones stand: each was right).
+ * LeaseLostError once `lease` was taken over.
  */
-export async function repairCounters(ctx: StoreContext, lease: Lease, drift: readonly CounterDrift[]): Promise<void> {
+export async function repairCounters(
+  ctx: StoreContext,
+  lease: Lease,
+  drift: readonly CounterDrift[],
+): Promise<boolean> {
   const byCounter = new Map<string, CounterDrift[]>();
   for (const d of drift) byCounter.set(d.counter, [...(byCounter.get(d.counter) ?? []), d]);
   const updates = [...byCounter].map(([counter, entries]) => {
@@ -106,9 +119,21 @@ export async function repairCounters(ctx: StoreContext, lease: Lease, drift: rea
       },
     };
   });
-  for (let i = 0; i < updates.length; i += 99) {
-    await ctx.doc.send(
-      new TransactWriteCommand({ TransactItems: [leaseFence(ctx, lease), ...updates.slice(i, i + 99)] }),
-    );
+  for (let i = 0; i < updates.length; i += REPAIRS_PER_TRANSACTION) {
+    const batch = updates.slice(i, i + REPAIRS_PER_TRANSACTION);
+    try {
+      await ctx.doc.send(new TransactWriteCommand({ TransactItems: [leaseFence(ctx, lease), ...batch] }));
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const [fence, ...counters] = error.CancellationReasons ?? [];
+      if (fence?.Code === "ConditionalCheckFailed") {
+        throw new LeaseLostError("The scheduler lease was taken over; no counter was repaired.", { cause: error });
+      }
+      // A counter changed since it was read, or a release is in flight on it: look again later.
+      const raced = (code = "") => code === "ConditionalCheckFailed" || RETRYABLE_CANCELLATIONS.has(code);
+      if (counters.some((reason) => raced(reason.Code))) return false;
+      throw error;
+    }
   }
+  return true;
 }

@@ -5,8 +5,8 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from "@
 import { bumpChangeSequence, readChangeEntries, readChangeSequence } from "./change-sequence";
 import { getConfig, getCurrentConfigVersion, listConfigVersions, putConfig } from "./config-store";
 import type { StoreContext } from "./context";
-import { readCounters } from "./counters";
-import { ConflictError, LeaseLostError } from "./errors";
+import { readCounters, repairCounters } from "./counters";
+import { ConflictError } from "./errors";
 import {
   acquireLease,
   clearRoundWanted,
@@ -53,17 +53,13 @@ export function dynamoStorePorts(ctx: StoreContext): StorePorts {
       applyFinishes: (finishes, lease) => applyFinishes(ctx, finishes, lease).catch(unsettledTaskWrite),
       listTaskPage: (query) => listTaskPage(ctx, query),
       readCounters: () => readCounters(ctx),
+      repairCounters: (lease, drift) => repairCounters(ctx, lease, drift),
       readChanges: (after, through) => readChangeEntries(ctx, after, through),
     },
     lease: {
       acquire: (owner, nowMs, ttlMs, previous) => acquireLease(ctx, owner, nowMs, ttlMs, previous),
       markRoundWanted: () => markRoundWanted(ctx),
-      clearRoundWanted: (lease) =>
-        clearRoundWanted(ctx, lease).catch((error: unknown) => {
-          throw error instanceof ConditionalCheckFailedException
-            ? new LeaseLostError("The scheduler lease was taken over; the wanted mark was not cleared.")
-            : error;
-        }),
+      clearRoundWanted: (lease) => clearRoundWanted(ctx, lease),
       releaseUnlessWanted: (lease) => releaseLeaseUnlessWanted(ctx, lease),
       release: (lease) => releaseLease(ctx, lease),
       recordWake: (lease, wakeAtMs) => recordWake(ctx, lease, wakeAtMs),

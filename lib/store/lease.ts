@@ -6,6 +6,7 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { UpdateCommand, type TransactWriteCommandInput } from "@aws-sdk/lib-dynamodb";
 import type { StoreContext } from "./context";
+import { LeaseLostError } from "./errors";
 import { LEASE_KEY } from "./keys";
 
 export interface Lease {
@@ -113,18 +114,26 @@ export function recordWake(ctx: StoreContext, lease: Lease, wakeAtMs: number): P
   });
 }
 
-/** Clears the dirty mark (the holder is about to read state that includes every earlier poke). */
+/**
+ * Clears the dirty mark (the holder is about to read state that includes every earlier poke);
+ * LeaseLostError when `lease` no longer holds.
+ */
 export async function clearRoundWanted(ctx: StoreContext, lease: Lease): Promise<void> {
-  await ctx.doc.send(
-    new UpdateCommand({
-      TableName: ctx.tableName,
-      Key: LEASE_KEY,
-      UpdateExpression: "SET #dirty = :no",
-      ConditionExpression: "#owner = :owner AND #epoch = :epoch",
-      ExpressionAttributeNames: { "#dirty": "dirty", "#owner": "owner", "#epoch": "epoch" },
-      ExpressionAttributeValues: { ":no": false, ":owner": lease.owner, ":epoch": lease.epoch },
-    }),
-  );
+  try {
+    await ctx.doc.send(
+      new UpdateCommand({
+        TableName: ctx.tableName,
+        Key: LEASE_KEY,
+        UpdateExpression: "SET #dirty = :no",
+        ConditionExpression: "#owner = :owner AND #epoch = :epoch",
+        ExpressionAttributeNames: { "#dirty": "dirty", "#owner": "owner", "#epoch": "epoch" },
+        ExpressionAttributeValues: { ":no": false, ":owner": lease.owner, ":epoch": lease.epoch },
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    throw new LeaseLostError("The scheduler lease was taken over; the wanted mark was not cleared.", { cause: error });
+  }
 }
 
 /** Ends the lease (expiry 0) if `lease` still holds it and `extra` holds too; false otherwise. */

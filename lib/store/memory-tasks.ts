@@ -7,7 +7,7 @@
 // says and what is stored cannot differ.
 import { taskId } from "../model/task";
 import type { ChangeEntry } from "./change-sequence";
-import type { CounterUsage } from "./counters";
+import type { CounterDrift, CounterUsage } from "./counters";
 import { LeaseLostError } from "./errors";
 import { counterKindOf, counterSk, taskPk } from "./keys";
 import type { Lease } from "./lease";
@@ -289,6 +289,21 @@ export class MemoryTasks implements TasksPort {
 
   readCounters(): Promise<CounterUsage> {
     return Promise.resolve(copy(this.counters));
+  }
+
+  repairCounters(lease: Lease, drift: readonly CounterDrift[]): Promise<boolean> {
+    return promised(() => {
+      if (!this.lease.holds(lease)) {
+        throw new LeaseLostError("The scheduler lease was taken over; no counter was repaired.");
+      }
+      if (drift.some((d) => (this.used(d.counter, d.resource) ?? 0) !== d.stored)) return false;
+      for (const { counter, resource, expected } of drift) {
+        let usage = this.counters.get(counter);
+        if (!usage) this.counters.set(counter, (usage = new Map<string, number>()));
+        usage.set(resource, expected);
+      }
+      return true;
+    });
   }
 
   readChanges(after: number, through: number): Promise<ChangeEntry[]> {

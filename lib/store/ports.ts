@@ -12,7 +12,7 @@ import type { Lease } from "./lease";
 import type { NodeSetHead, NodeSetWrite } from "./node-sets";
 import type { SchedulerState } from "./scheduler-state";
 import type { ChangeEntry } from "./change-sequence";
-import type { CounterUsage } from "./counters";
+import type { CounterDrift, CounterUsage } from "./counters";
 import type {
   FinishApplyResult,
   FinishWrite,
@@ -141,6 +141,13 @@ export interface TasksPort {
   listTaskPage(query: TaskPageQuery): Promise<TaskPage>;
   /** The resources in use per counter (`node#<name>`, `worker#<name>`); a released counter may stay at 0. */
   readCounters(): Promise<CounterUsage>;
+  /**
+   * Sets drifted counters (`counterDrift` of what was read and the running tasks' charges) to
+   * their expected amounts, each only if it still holds the amount read. False when one no longer
+   * did (a release raced the repair): nothing of that write applied, and the caller looks again
+   * later. Fenced: LeaseLostError once `lease` was taken over, and nothing changes.
+   */
+  repairCounters(lease: Lease, drift: readonly CounterDrift[]): Promise<boolean>;
   /** The change entries (after, through], in order; dense while they have not expired. */
   readChanges(after: number, through: number): Promise<ChangeEntry[]>;
 }

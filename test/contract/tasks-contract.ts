@@ -142,6 +142,34 @@ export function describeTasksContract(ports: () => StorePorts): void {
       expect((await store.tasks.applyFinishes([finishOf(running)], usurper)).applied).toHaveLength(1);
     });
 
+    it("repairs drifted counters to the running tasks' charges, only from the amounts read", async () => {
+      await commit([start("j", "a", [slot(2, 10), host("h1", 1, 2)])]);
+      const running = () => store.tasks.readTasks(["j"]).then(usageOfRunningTasks);
+      // Drift as a lost release leaves it: set two resources (one never used) too high.
+      const raised = [
+        { counter: "node#inst", resource: "concurrency", stored: 2, expected: 5 },
+        { counter: "node#h9", resource: "host_concurrency", stored: 0, expected: 3 },
+      ];
+      expect(await store.tasks.repairCounters(lease, raised)).toBe(true);
+      const driftNow = async () =>
+        counterDrift(await store.tasks.readCounters(), await running()).sort((a, b) =>
+          a.counter.localeCompare(b.counter),
+        );
+      const drift = await driftNow();
+      expect(drift).toEqual([
+        { counter: "node#h9", resource: "host_concurrency", stored: 3, expected: 0 },
+        { counter: "node#inst", resource: "concurrency", stored: 5, expected: 2 },
+      ]);
+      // A counter that no longer holds what was read (a release raced the repair): nothing applies.
+      const stale = drift.map((d) => (d.counter === "node#inst" ? { ...d, stored: 4 } : d));
+      expect(await store.tasks.repairCounters(lease, stale)).toBe(false);
+      expect(await driftNow()).toEqual(drift);
+      // Under a lost lease nothing applies either.
+      await store.lease.acquire("usurper", NOW + 120_000, 60_000);
+      await expect(store.tasks.repairCounters(lease, drift)).rejects.toBeInstanceOf(LeaseLostError);
+      expect(await driftNow()).toEqual(drift);
+    });
+
     it("applies a finish once: the status is recorded, the charges released; a duplicate is stale", async () => {
       const a = start("j", "a", [slot(1, 10), host("h1", 1, 2)]);
       const b = start("j", "b", [slot(1, 10), host("h1", 1, 2)]);

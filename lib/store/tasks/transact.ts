@@ -31,7 +31,12 @@ export function packBatches<T>(work: readonly T[], countersOf: (t: T) => Iterabl
   return batches;
 }
 
-const RETRYABLE = new Set(["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"]);
+/** Cancellation reasons that say nothing about the request: another try may succeed. */
+export const RETRYABLE_CANCELLATIONS: ReadonlySet<string> = new Set([
+  "TransactionConflict",
+  "ThrottlingError",
+  "ProvisionedThroughputExceeded",
+]);
 
 /**
  * A request DynamoDB refuses as a whole, whatever the other items say: a key or item over its
@@ -111,7 +116,7 @@ export async function transactWithDrops<T>(
         const others = failed.filter((f) => f !== moved);
         if (moved && others.length === 0 && ++moves < 100) continue;
         const conflicts = attempt - moves;
-        if (!others.every((f) => RETRYABLE.has(f.code)) || conflicts >= 8) throw error;
+        if (!others.every((f) => RETRYABLE_CANCELLATIONS.has(f.code)) || conflicts >= 8) throw error;
         await pauseBeforeRetry(conflicts + 1, TRANSACTION_CONFLICT_RETRY);
         continue;
       }
