@@ -1,25 +1,18 @@
-// The round's commits before it plans, each fenced by the lease: counter repairs, lost-worker
-// marks and the ends of attempts that ended without their end reaching the round.
+// The round's commits, each fenced by the lease: before it plans, counter repairs, lost-worker
+// marks and the ends of attempts that ended without their end reaching the round; after, the
+// planned starts.
+import type { RefusedTask } from "../store/refused-tasks";
 import { counterDrift, repairCounters, usageOfRunningTasks, type CounterDrift } from "../store/counters";
-import type { Lease } from "../store/lease";
-import { applyFinishes, type FinishWrite, type TaskItem } from "../store/tasks";
+import { applyFinishes, commitStarts, type FinishWrite, type StartCommitResult, type TaskItem } from "../store/tasks";
 import { markWorkerLost } from "../store/workers";
 import { applyFailOver, failOverFinishes } from "./fail-over";
+import { nextRefusals } from "./refused-starts";
 import type { RoundInputs } from "./round-load";
+import { startWrites } from "./round-orders";
+import type { PlannedRound, RoundWorkers } from "./round-plan";
 import { endedAttempt, type EndedAttempt } from "./round-status-log";
-import type { RoundDeps, RoundReport } from "./round-types";
-import type { WorkerTimings, workerSnapshot } from "../scheduler/worker-health";
-
-/** What every step of one round shares. */
-export interface RoundContext {
-  deps: RoundDeps;
-  lease: Lease;
-  nowMs: number;
-  nowSec: number;
-  timings: WorkerTimings;
-  unknownGraceMs: number;
-  report: RoundReport;
-}
+import type { RoundContext } from "./round-types";
+import type { workerSnapshot } from "../scheduler/worker-health";
 
 /** Sets counters right when they disagree with the running tasks; a release racing the repair waits a round. */
 export async function repairDrift(round: RoundContext, inputs: RoundInputs): Promise<CounterDrift[]> {
@@ -84,4 +77,44 @@ function endedAttempts(items: readonly TaskItem[], applied: readonly FinishWrite
     if (attempt) ended.push(attempt);
   }
   return ended;
+}
+
+export interface CommittedStarts {
+  result: StartCommitResult;
+  /** When the commit was made: the start time the items record and the orders carry. */
+  committedAtMs: number;
+  /** The refusals to carry to the next round. */
+  refusedTasks: RefusedTask[];
+}
+
+/**
+ * Commits the plan's starts. The start time recorded is the commit's, not the round's: under
+ * load a round's reads can take seconds, and reconciliation counts an order's age from it (the
+ * deadline in the order agrees).
+ */
+export async function commitPlannedStarts(
+  round: RoundContext,
+  inputs: RoundInputs,
+  planned: PlannedRound,
+  workers: RoundWorkers,
+): Promise<CommittedStarts> {
+  const { deps, lease, report } = round;
+  const writes = startWrites({
+    plan: planned.plan,
+    round: lease.round,
+    settings: inputs.config.settings,
+    items: inputs.items,
+    workersById: workers.byId,
+    capacityOf: new Map([...workers.snapshots, ...workers.launcher].map((w) => [w.id, w.capacity])),
+    tokenOf: inputs.tokenOf,
+  });
+  const committedAtMs = deps.clock();
+  const result = await commitStarts(deps.store, lease, writes, committedAtMs);
+  report.refused = result.rejected.length;
+  report.storeRefused = result.refused.map(({ start, reason }) => ({ job: start.job, node: start.node, reason }));
+  for (const { job, node, reason } of report.storeRefused) {
+    deps.log?.({ event: "start-refused-by-store", job, node: node.slice(0, 256), nodeLength: node.length, reason });
+  }
+  const refusedTasks = nextRefusals(planned.refusals, planned.records, result.committed, result.refused, round.nowSec);
+  return { result, committedAtMs, refusedTasks };
 }

@@ -7,13 +7,14 @@ import type { Rng } from "../scheduler/random";
 import type { Plan, PlanReason } from "../scheduler/snapshot";
 import type { DueTimer } from "../scheduler/timers";
 import type { StoreContext } from "../store/context";
+import type { Lease } from "../store/lease";
 import type { CheckpointStore } from "./checkpoint";
 import type { ContainerLauncher } from "./container-dispatch";
 import type { NodeRefreshTimings, NodeTreeCache } from "./node-refresh";
 import type { RoundStatusLog } from "./round-status-log";
 import type { TaskCache } from "./task-cache";
 import type { RoundWaker, WakeOutcome } from "./wake";
-import type { WorkerTimings } from "../scheduler/worker-health";
+import { BISTRO_WORKER_TIMINGS, type WorkerTimings } from "../scheduler/worker-health";
 
 export interface RoundDeps {
   store: StoreContext;
@@ -110,5 +111,31 @@ export function emptyRoundReport(round: number, nextRoundInSec: number): RoundRe
     nextRoundInSec,
     candidatesEvaluated: 0,
     backlog: { runnablePending: 0, running: 0 },
+  };
+}
+
+/** What every step of one round shares. */
+export interface RoundContext {
+  deps: RoundDeps;
+  lease: Lease;
+  nowMs: number;
+  nowSec: number;
+  timings: WorkerTimings;
+  unknownGraceMs: number;
+  report: RoundReport;
+}
+
+/** The context of a round about to run under `lease`, with an empty report. */
+export function roundContext(deps: RoundDeps, lease: Lease): RoundContext {
+  const nowMs = deps.clock();
+  const timings = deps.timings ?? BISTRO_WORKER_TIMINGS;
+  return {
+    deps,
+    lease,
+    nowMs,
+    nowSec: nowMs / 1000,
+    timings,
+    unknownGraceMs: deps.unknownAttemptGraceMs ?? (timings.heartbeatPeriodSec + timings.heartbeatGraceSec) * 1000,
+    report: emptyRoundReport(lease.round, 5),
   };
 }
