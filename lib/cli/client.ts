@@ -7,7 +7,7 @@ import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentityProvider, Checksum, SourceData } from "@smithy/types";
 import { errorOfAnswer, type ApiHttpError } from "../api/error-answer";
-import { UsageError } from "./local";
+import { UsageError } from "./usage-error";
 
 /** `sous local`'s default address. */
 export const DEFAULT_API_URL = "http://127.0.0.1:6790";

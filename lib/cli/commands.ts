@@ -11,7 +11,8 @@ import type { listWorkersRoute } from "../api/workers";
 import { ApiHttpError, segment, type ApiClient } from "./client";
 import { diffConfigs, formatDiff } from "../config/diff";
 import { printJson, printTable, type CliIo } from "./io";
-import { readConfigFile, UsageError } from "./local";
+import { readConfigFile } from "./local";
+import { UsageError } from "./usage-error";
 
 export interface CommandContext {
   client: ApiClient;

@@ -4,7 +4,7 @@
 import { ApiHttpError, ApiUnreachableError } from "./client";
 import { ConflictError } from "../store/errors";
 import { ControlPlaneHttpError } from "../worker/http-control-plane";
-import { UsageError } from "./local";
+import { UsageError } from "./usage-error";
 
 export const EXIT = {
   ok: 0,

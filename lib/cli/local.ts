@@ -13,6 +13,7 @@ import { BISTRO_NODE_TIMINGS } from "../round/node-refresh";
 import { getConfig } from "../store/config-store";
 import { readJobsWithTasks, readTasks } from "../store/tasks";
 import type { WorkerEvent } from "../worker/daemon";
+import { UsageError } from "./usage-error";
 
 const REPO = join(__dirname, "..", "..");
 export const DEMO_CONFIG = join(REPO, "events", "bistro", "simple.json");
@@ -37,10 +38,6 @@ export interface LocalCommandOptions {
   /** Nodes refresh period and retry (ms). */
   nodesUpdateMs?: number;
   nodesRetryMs?: number;
-}
-
-export class UsageError extends Error {
-  override readonly name = "UsageError";
 }
 
 function time(): string {

@@ -10,7 +10,7 @@ import { scriptPushName } from "../nodes/pushed-script";
 import { segment } from "./client";
 import type { CommandContext } from "./commands";
 import { printJson } from "./io";
-import { UsageError } from "./local";
+import { UsageError } from "./usage-error";
 
 type Answer<F extends (...args: never[]) => unknown> = Awaited<ReturnType<F>>;
 

@@ -9,7 +9,7 @@ import { makeAwsClients, type AwsClients } from "../aws";
 import { LogWriter } from "../logs/writer";
 import type { ControlPlane, Heartbeat, RegistrationAnswer, WorkerRegistration } from "../worker/control-plane";
 import type { LogLine, LogSink } from "../worker/daemon";
-import { UsageError } from "./local";
+import { UsageError } from "./usage-error";
 
 export interface WorkerConnectionOptions {
   workerId: string;

@@ -15,7 +15,7 @@ import { parseStartOrder, runOnce } from "../worker/once";
 import { HttpControlPlane } from "../worker/http-control-plane";
 import type { ApiClient } from "./client";
 import { EXIT, type CliIo } from "./io";
-import { UsageError } from "./local";
+import { UsageError } from "./usage-error";
 import { WorkerConnection } from "./worker-connection";
 
 export interface WorkerCommandOptions {

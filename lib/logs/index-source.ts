@@ -1,7 +1,7 @@
 // Where a log query's lines are: the index partitions to read (per task, per job, or per day) and
 // a paged reader of each, in first-id order, with the frontier the merge in ./reader.ts relies on.
 
-import { QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
 import { parseIndexItem, type IndexEntry } from "./index-items";
 import {
@@ -16,7 +16,14 @@ import {
 } from "./keys";
 import { lineIdFromTime, lineIdTimeSec, MAX_LINE_ID } from "./line-id";
 import type { ParsedLogQuery } from "./query";
-import type { LogReaderDeps } from "./reader";
+
+/** Where the index is, and how far back it reaches. */
+export interface IndexReaderDeps {
+  doc: DynamoDBDocumentClient;
+  tableName: string;
+  /** How far back day partitions are searched; must be at least the writers' retention. Default 30. */
+  retentionDays?: number;
+}
 
 /** Up to this many (job, node) pairs are read through the task index; more go through the job index. */
 const MAX_TASK_SOURCES = 64;
@@ -43,7 +50,7 @@ export class IndexSource {
   private startKey: Record<string, unknown> | undefined;
 
   constructor(
-    private readonly deps: LogReaderDeps,
+    private readonly deps: IndexReaderDeps,
     private readonly partitions: readonly Partition[],
     private readonly ascending: boolean,
   ) {
@@ -87,7 +94,7 @@ export class IndexSource {
 }
 
 /** Which index partitions can hold the query's lines, each with the first-id range to read. */
-export function planSources(deps: LogReaderDeps, query: ParsedLogQuery, nowSec: number): IndexSource[] {
+export function planSources(deps: IndexReaderDeps, query: ParsedLogQuery, nowSec: number): IndexSource[] {
   const retentionSec = (deps.retentionDays ?? DEFAULT_LOG_RETENTION_DAYS) * 86400;
   const oldestSec = nowSec - retentionSec - 86400;
   const oldestId = lineIdFromTime(Math.max(0, oldestSec), true);

@@ -6,11 +6,10 @@
 // returned only once no unread entry can hold a line before it.
 
 import { GetObjectCommand, NoSuchKey, type S3Client } from "@aws-sdk/client-s3";
-import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
 import { tokenMatches, type AttemptTokens } from "../dispatch/tokens";
 import type { IndexEntry } from "./index-items";
-import { planSources, type IndexSource } from "./index-source";
+import { planSources, type IndexReaderDeps, type IndexSource } from "./index-source";
 import { MAX_SEGMENT_SPAN_ID } from "./keys";
 import { formatLineId, lineIdTimeSec, MAX_LINE_ID, NOT_A_LINE_ID } from "./line-id";
 import { parseLogQuery, type LogLineRow, type LogPage, type LogQuery } from "./query";
@@ -27,10 +26,8 @@ export {
   type ParsedLogQuery,
 } from "./query";
 
-export interface LogReaderDeps {
+export interface LogReaderDeps extends IndexReaderDeps {
   s3: S3Client;
-  doc: DynamoDBDocumentClient;
-  tableName: string;
   bucket: string;
   /**
    * The deployment's attempt tokens: a line is shown only when its group's token is the one its
@@ -39,8 +36,6 @@ export interface LogReaderDeps {
   attemptTokens: () => Promise<AttemptTokens>;
   /** Clock for skipping expired index items and choosing day partitions; default Date.now. */
   now?: () => number;
-  /** How far back day partitions are searched; must be at least the writers' retention. Default 30. */
-  retentionDays?: number;
   /**
    * Bytes read from S3 after which a page ends early (with a cursor), once it holds a line or, with a
    * regex filter, once the cursor has moved. Default 32 MiB.

@@ -7,7 +7,6 @@
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { TaskItem } from "../store/tasks";
-import type { TaskCache, TaskStateHolder } from "./task-cache";
 
 /** Where checkpoints are kept; the round's role may read and write this key and no other. */
 export interface CheckpointStore {
@@ -55,10 +54,23 @@ export class CheckpointFormatError extends Error {
   }
 }
 
-/** The warm state as a checkpoint body. */
-export function encodeCheckpoint(cache: TaskCache): Buffer {
+/** What a checkpoint holds: a warm state (lib/round/task-cache.ts) exact as of `sequence`. */
+export interface CheckpointContent {
+  sequence: number;
+  /** When `sequence` was read. */
+  readAtMs: number;
+  /** The items not held as done. */
+  items: Iterable<TaskItem>;
+  /** The done tasks that are not running (each `isCompactDone`). */
+  done: Iterable<TaskItem>;
+  /** Jobs of which only the running items are held. */
+  retired: Iterable<string>;
+}
+
+/** A warm state as a checkpoint body. */
+export function encodeCheckpoint(content: CheckpointContent): Buffer {
   const done: Record<string, DoneColumns> = {};
-  for (const item of cache.done.items()) {
+  for (const item of content.done) {
     const columns = (done[item.job] ??= {
       node: [],
       version: [],
@@ -80,11 +92,11 @@ export function encodeCheckpoint(cache: TaskCache): Buffer {
   }
   const document: CheckpointDocument = {
     format: FORMAT,
-    sequence: cache.sequence,
-    readAtMs: cache.readAtMs,
-    items: [...cache.items.values()],
+    sequence: content.sequence,
+    readAtMs: content.readAtMs,
+    items: [...content.items],
     done,
-    retired: [...cache.retired],
+    retired: [...content.retired],
   };
   return gzipSync(JSON.stringify(document));
 }
@@ -138,26 +150,6 @@ function* allItems(document: CheckpointDocument): Generator<TaskItem> {
         ...(lastTokenHash === null || lastTokenHash === undefined ? {} : { lastTokenHash }),
       };
     }
-  }
-}
-
-/**
- * Writes a checkpoint of `holder.taskCache` when the last one this process wrote or loaded is
- * older than CHECKPOINT_EVERY_MS (or there is none). Call it while the warm state is exact for its
- * sequence, before a round changes anything in it. Never throws: a failure is logged, and the
- * next round tries again.
- */
-export async function writeCheckpointIfDue(holder: TaskStateHolder, nowMs: number): Promise<void> {
-  const { taskCache: cache, checkpoints } = holder;
-  if (!cache || !checkpoints) return;
-  if (holder.checkpointAtMs !== undefined && nowMs - holder.checkpointAtMs < CHECKPOINT_EVERY_MS) return;
-  try {
-    const body = encodeCheckpoint(cache);
-    await checkpoints.write(body);
-    holder.checkpointAtMs = cache.readAtMs;
-    holder.log?.({ event: "checkpoint-written", sequence: cache.sequence, bytes: body.length });
-  } catch (error) {
-    holder.log?.({ event: "checkpoint-failed", error: error instanceof Error ? error.message : String(error) });
   }
 }
 

@@ -14,8 +14,7 @@ import { readJobsWithTasks, type TaskItem } from "../store/tasks";
 import { listWorkers, type WorkerRecord } from "../store/workers";
 import type { RoundDeps } from "./round-types";
 import type { DoneTasks } from "./done-tasks";
-import { writeCheckpointIfDue } from "./checkpoint";
-import { loadTaskState } from "./task-cache";
+import { loadTaskState, writeCheckpointIfDue } from "./task-cache";
 
 export interface RoundInputs {
   /** The change sequence, read before any task item (a write landing after it bumps it again). */

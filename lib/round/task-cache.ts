@@ -13,7 +13,14 @@ import { CHANGE_ENTRY_TTL_SEC, readChangeEntries } from "../store/change-sequenc
 import type { StoreContext } from "../store/context";
 import { readTasks, type TaskChange, type TaskItem } from "../store/tasks";
 import { changedItem, changeKey } from "../store/tasks/changes";
-import { CheckpointFormatError, decodeCheckpoint, type CheckpointStore } from "./checkpoint";
+import {
+  CHECKPOINT_EVERY_MS,
+  CheckpointFormatError,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  type CheckpointContent,
+  type CheckpointStore,
+} from "./checkpoint";
 import { DoneTasks, isCompactDone } from "./done-tasks";
 
 export interface TaskCache {
@@ -233,4 +240,35 @@ export async function loadTaskItems(
 ): Promise<TaskItem[]> {
   const state = await loadTaskState(store, holder, sequence, jobs, nowMs);
   return [...state.items, ...state.done.items()];
+}
+
+/** What a checkpoint of `cache` holds. */
+export function checkpointContent(cache: TaskCache): CheckpointContent {
+  return {
+    sequence: cache.sequence,
+    readAtMs: cache.readAtMs,
+    items: cache.items.values(),
+    done: cache.done.items(),
+    retired: cache.retired,
+  };
+}
+
+/**
+ * Writes a checkpoint of `holder.taskCache` when the last one this process wrote or loaded is
+ * older than CHECKPOINT_EVERY_MS (or there is none). Call it while the warm state is exact for its
+ * sequence, before a round changes anything in it. Never throws: a failure is logged, and the
+ * next round tries again.
+ */
+export async function writeCheckpointIfDue(holder: TaskStateHolder, nowMs: number): Promise<void> {
+  const { taskCache: cache, checkpoints } = holder;
+  if (!cache || !checkpoints) return;
+  if (holder.checkpointAtMs !== undefined && nowMs - holder.checkpointAtMs < CHECKPOINT_EVERY_MS) return;
+  try {
+    const body = encodeCheckpoint(checkpointContent(cache));
+    await checkpoints.write(body);
+    holder.checkpointAtMs = cache.readAtMs;
+    holder.log?.({ event: "checkpoint-written", sequence: cache.sequence, bytes: body.length });
+  } catch (error) {
+    holder.log?.({ event: "checkpoint-failed", error: error instanceof Error ? error.message : String(error) });
+  }
 }

@@ -1,22 +1,20 @@
 // The worker daemon (`sous worker`): registers through the control plane, reads start and kill
 // orders from its inbox (its own SQS queue), runs each admitted task with Bistro's protocol
 // (`runTask`), streams output lines to the log sink, reports every task end to the status queue
-// (batched, retried until accepted), and exits on request or when its liveness gives up (killing its
-// tasks before the scheduler may call it lost). Its parts: options (worker-options.ts),
-// registration (registration.ts), liveness (liveness.ts), the inbox (inbox.ts), start admission
-// (admission.ts), the table of running and settled attempts (running-tasks.ts), end messages
-// (task-ends.ts). docs/worker.md describes the message flow and the safety argument.
-import type { SQSClient } from "@aws-sdk/client-sqs";
-
+// (batched, retried until accepted), and exits on request or when its liveness gives up (killing
+// its tasks before the scheduler may call it lost). Its parts: options (worker-options.ts), its
+// dependencies and handle (worker-deps.ts), registration (registration.ts), liveness
+// (liveness.ts), the inbox (inbox.ts), start admission (admission.ts), the table of running and
+// settled attempts (running-tasks.ts), end messages (task-ends.ts). docs/worker.md describes the
+// message flow and the safety argument.
 import { parseMessage, workerMessageSchema, type KillMessage, type StartMessage } from "../dispatch/messages";
-import type { KillRequest, MachineResources } from "../model/config";
+import type { KillRequest } from "../model/config";
 import { admitStart } from "./admission";
-import { MAX_ATTEMPT_ID_CHARS, MAX_LISTED_ATTEMPTS, type ControlPlane } from "./control-plane";
-import type { EndSender, SendBodies } from "./end-sender";
+import { MAX_ATTEMPT_ID_CHARS, MAX_LISTED_ATTEMPTS } from "./control-plane";
+import type { EndSender } from "./end-sender";
 import { errorText } from "./error-text";
 import { pollInbox, type InboxMessage, type WorkerInbox } from "./inbox";
 import type { Liveness } from "./liveness";
-import type { LogSink } from "./log-sink";
 import { registerWorker } from "./registration";
 import { RunningTasks, type RunningTask } from "./running-tasks";
 import { endOfTask, notRunningEnd } from "./task-ends";
@@ -24,46 +22,13 @@ import { runTask, type TaskResult } from "./task-process";
 import { TaskStatusLog } from "./task-statuses";
 import type { TaskCgroups } from "./task-cgroups";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./worker-options";
+import type { WorkerDeps, WorkerHandle } from "./worker-deps";
 import type { ExitReason, WorkerEvent, WorkerExit } from "./worker-events";
 
 export type { LogLine, LogSink } from "./log-sink";
 export type { WorkerOptions } from "./worker-options";
 export type { ExitReason, WorkerEvent, WorkerExit } from "./worker-events";
-
-export interface WorkerDeps {
-  controlPlane: ControlPlane;
-  /** Receives and deletes the worker's messages, and sends ends, unless `inbox`/`sendBodies` replace it. */
-  sqs?: SQSClient;
-  logs: LogSink;
-  /** The worker's inbox, given its queue URL from the registration. Default: `SqsInbox` over `sqs`. */
-  inbox?: (queueUrl: string) => WorkerInbox;
-  /** How bodies reach the status queue. Default: `sendBatched` over `sqs`. */
-  sendBodies?: SendBodies;
-  /** Measures the machine for registration. Default: `detectMachineResources` (cores, memory, nvidia-smi). */
-  machine?: () => Promise<MachineResources>;
-  /** Sets up per-task cgroups. Default: `setUpTaskCgroups` at the `cgroupRoot` option. */
-  taskCgroups?: () => Promise<TaskCgroups>;
-  /** Wall-clock milliseconds. Default `Date.now`. Also compared with SQS's SentTimestamp. */
-  clock?: () => number;
-  /** Everything the worker decides, as structured events. Default: one JSON line each on stderr. */
-  onEvent?: (event: WorkerEvent) => void;
-}
-
-export interface WorkerHandle {
-  readonly id: string;
-  readonly instanceId: string;
-  readonly queueUrl: string;
-  /** Settles when the worker has exited (never rejects). */
-  readonly done: Promise<WorkerExit>;
-  /**
-   * First call: stop receiving, then (graceful) let running tasks finish for up to `shutdownWaitMs`,
-   * or kill them now per their kill request; send their ends, flush the logs, exit. A second call
-   * SIGKILLs whatever still runs. Returns `done`.
-   */
-  stop(options?: { graceful?: boolean }): Promise<WorkerExit>;
-  /** Attempts running now. */
-  runningAttempts(): string[];
-}
+export type { WorkerDeps, WorkerHandle } from "./worker-deps";
 
 /** Bistro's `parent_death_signal` default: SIGKILL. */
 const DEFAULT_PARENT_DEATH_SIGNAL = 9;

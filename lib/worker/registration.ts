@@ -4,7 +4,7 @@
 // the sender of task ends to the status queue. The daemon (./daemon.ts) runs them.
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { sendBatched } from "../dispatch/sqs";
-import type { WorkerDeps } from "./daemon";
+import type { WorkerDeps } from "./worker-deps";
 import { EndSender } from "./end-sender";
 import { SqsInbox, type WorkerInbox } from "./inbox";
 import { Liveness } from "./liveness";

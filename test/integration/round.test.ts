@@ -299,7 +299,7 @@ describe("a deleted job", () => {
     expect((await h.round()).started).toHaveLength(1);
     expect(queried).not.toContain(JOB_MARKER_PK);
     delete h.deps.taskCache; // a cold process without a checkpoint
-    await h.advance(1);
+    h.advance(1);
     await h.round();
     expect(queried).toContain(JOB_MARKER_PK);
   });

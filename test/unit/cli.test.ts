@@ -10,7 +10,7 @@ import {
 } from "../../lib/cli/client";
 import { diffConfigs, formatDiff } from "../../lib/config/diff";
 import { EXIT, exitCodeOf, formatTable } from "../../lib/cli/io";
-import { UsageError } from "../../lib/cli/local";
+import { UsageError } from "../../lib/cli/usage-error";
 import { parseResources } from "../../lib/cli/worker";
 import { ConflictError } from "../../lib/store/errors";
 import { HttpControlPlane } from "../../lib/worker/http-control-plane";

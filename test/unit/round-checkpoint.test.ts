@@ -10,14 +10,15 @@ import {
   decodeCheckpoint,
   encodeCheckpoint,
   memoryCheckpointStore,
-  writeCheckpointIfDue,
 } from "../../lib/round/checkpoint";
 import {
+  checkpointContent,
   loadTaskItems,
   taskCacheOf,
   type TaskCache,
   type TaskStateHolder,
   type TaskStateJobs,
+  writeCheckpointIfDue,
 } from "../../lib/round/task-cache";
 import type { StoreContext } from "../../lib/store/context";
 import type { TaskItem } from "../../lib/store/tasks";
@@ -96,7 +97,7 @@ describe("a checkpoint body", () => {
       fc.property(fc.array(arbitraryItem, { maxLength: 60 }), (records) => {
         const unique = new Map(records.map((r) => [`${r.job}\u0000${r.node}`, toItem(r)]));
         const cache = taskCacheOf(unique.values(), 42, 1_000, ["gone", "gone too"]);
-        const decoded = decodeCheckpoint(encodeCheckpoint(cache));
+        const decoded = decodeCheckpoint(encodeCheckpoint(checkpointContent(cache)));
         expect(decoded.sequence).toBe(42);
         expect(decoded.readAtMs).toBe(1_000);
         expect(decoded.retired).toEqual(["gone", "gone too"]);
@@ -113,7 +114,7 @@ describe("a checkpoint body", () => {
   it("of another format, or not gzipped JSON, is refused with a CheckpointFormatError", () => {
     expect(() => decodeCheckpoint(Buffer.from("not gzip"))).toThrow(CheckpointFormatError);
     const cache = taskCacheOf([], 1, 1);
-    const body = encodeCheckpoint(cache);
+    const body = encodeCheckpoint(checkpointContent(cache));
     const { gunzipSync, gzipSync } = jest.requireActual<typeof import("node:zlib")>("node:zlib");
     const document = JSON.parse(gunzipSync(body).toString()) as Record<string, unknown>;
     expect(() => decodeCheckpoint(gzipSync(JSON.stringify({ ...document, format: 3 })))).toThrow(
@@ -196,7 +197,7 @@ describe("a cold load", () => {
       version: 2,
       status: { bits: StatusValues.DONE, timeSec: 1, backoffSec: 0 },
     };
-    checkpoints.body = encodeCheckpoint(taskCacheOf([item], 7, 1_000));
+    checkpoints.body = encodeCheckpoint(checkpointContent(taskCacheOf([item], 7, 1_000)));
     const events: unknown[] = [];
     const holder = { checkpoints, log: (e: Record<string, unknown>) => events.push(e.event) };
     expect(await loadTaskItems(store, holder, 7, jobsJ, 2_000)).toEqual([item]);
@@ -213,7 +214,7 @@ describe("a cold load", () => {
     const doc = Object.create(DynamoDBDocumentClient.prototype) as DynamoDBDocumentClient;
     doc.send = () => Promise.resolve({ Items: [] });
     const checkpoints = memoryCheckpointStore();
-    checkpoints.body = encodeCheckpoint(taskCacheOf([], 7, 1_000));
+    checkpoints.body = encodeCheckpoint(checkpointContent(taskCacheOf([], 7, 1_000)));
     const events: unknown[] = [];
     const holder: TaskStateHolder = { checkpoints, log: (e) => events.push(e.event) };
     expect(await loadTaskItems({ doc, tableName: "t" }, holder, 9, jobsJ, 2_000)).toEqual([]);
