@@ -7,10 +7,10 @@
 // Polling that costs by the hour rather than per task (workers' empty long polls, Lambda's
 // pollers on the status queue, the backstop schedule) is priced per day, together with the
 // rounds of a deployment holding 1M finished tasks that nothing changes: a backstop tick a minute
-// that stops at the idle check, and the safety full round every 30 minutes. The bench runs those
-// rounds itself on a client of its own before and after the run, and extrapolates their read
-// units and duration linearly in the finished tasks. The worker flushes logs every 5 s, as
-// workers do unless told otherwise.
+// that stops at the idle check, the safety round every 30 minutes, the checkpoint every 3 hours
+// and the cold starts that load it. The bench runs those rounds itself on a client of its own
+// before and after the run, and extrapolates their read units and duration linearly in the
+// finished tasks. The worker flushes logs every 5 s, as workers do unless told otherwise.
 // Not a gate: exits 0 whatever the figure (the README's bench section says why).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,8 +18,10 @@ import { join } from "node:path";
 import { makeAwsClients } from "../lib/aws";
 import { startLocalDeployment, type LocalDeployment } from "../lib/local/deployment";
 import { deploymentNodeSources } from "../lib/nodes/deployment-sources";
+import { CHECKPOINT_EVERY_MS, s3CheckpointStore } from "../lib/round/checkpoint";
 import { DEFAULT_MAX_IDLE_MS } from "../lib/round/idle-round";
 import { runRounds, type RoundDeps, type RoundReport } from "../lib/round/run-round";
+import { writeCheckpointIfDue } from "../lib/round/task-cache";
 import { sqsRoundWaker } from "../lib/round/wake-sqs";
 import { bumpChangeSequence } from "../lib/store/change-sequence";
 import { getCurrentConfigVersion, putConfig } from "../lib/store/config-store";
@@ -60,6 +62,11 @@ const INGEST_BATCH_SEC = 0.1;
 /** Lambda's SQS pollers: about 5 long polls of 20 s in flight on an idle queue. */
 const ESM_RECEIVES_PER_DAY = 5 * 3 * 60 * 24;
 const BACKSTOP_ROUNDS_PER_DAY = 24 * 60;
+/**
+ * New round functions a day. Lambda keeps a function that runs every minute warm but replaces its
+ * environments from time to time, unannounced; one an hour is assumed, on the high side.
+ */
+const COLD_STARTS_PER_DAY = 24;
 /** A worker's empty long polls on AWS (receiveWaitSec 20). */
 const WORKER_RECEIVES_PER_DAY = 3 * 60 * 24;
 const MILLION = 1e6;
@@ -131,16 +138,21 @@ interface MeasuredRound {
 /**
  * Runs rounds against the deployment's table on a client of its own, so the meter sees that
  * round's requests and nothing else (the deployment's round loop, ingestion and workers keep their
- * own clients). `idle` is the check a backstop tick makes when nothing changed; `full` is the
- * safety round (ADR 0003) that re-reads everything every `DEFAULT_MAX_IDLE_MS`, forced here by a
- * change-sequence bump. If the deployment's own loop consumes the bump first, the bench bumps again.
+ * own clients), keeping a warm task state between them as a warm round function does. `idle` is
+ * the check a backstop tick makes when nothing changed; `full` is the safety round (ADR 0003) that
+ * runs every `DEFAULT_MAX_IDLE_MS`, forced here by a change-sequence bump (if the deployment's own
+ * loop consumes the bump first, the bench bumps again). `checkpoint` writes the warm state as a
+ * checkpoint (timed: its encoding), and `cold` runs a full round in a new process's place: it
+ * loads that checkpoint (one S3 GET) and the entries since.
  */
 function roundProbe(deployment: LocalDeployment) {
   const aws = makeAwsClients({ endpoints: deployment.endpoints });
   const meter = meterRequests(aws.doc);
   const store: StoreContext = { ...deployment.store, doc: aws.doc };
+  const checkpoints = s3CheckpointStore(() => aws.s3, deployment.bucket);
   let idle = false;
-  const deps: RoundDeps = {
+  let checkpointsWritten = 0;
+  const depsFor = (): RoundDeps => ({
     store,
     nodeSources: deploymentNodeSources({ store }),
     sqs: aws.sqs,
@@ -149,11 +161,14 @@ function roundProbe(deployment: LocalDeployment) {
     owner: `bench-cost-${process.pid}`,
     instanceName: deployment.instanceName,
     waker: sqsRoundWaker(aws.sqs, deployment.statusQueueUrl),
+    checkpoints,
     log: (event) => {
       if (event.event === "round-idle") idle = true;
+      if (event.event === "checkpoint-written") checkpointsWritten += 1;
     },
-  };
-  const once = async (): Promise<MeasuredRound> => {
+  });
+  const warm = depsFor();
+  const once = async (deps: RoundDeps): Promise<MeasuredRound> => {
     idle = false;
     meter.reset();
     const started = performance.now();
@@ -165,24 +180,40 @@ function roundProbe(deployment: LocalDeployment) {
       idle,
     };
   };
+  const full = async (deps: () => RoundDeps): Promise<MeasuredRound> => {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      await bumpChangeSequence(store);
+      const round = await once(deps());
+      if (!round.idle && round.readUnits > 0) return round;
+      await sleep(500); // the deployment's loop ran first, or held the lease
+    }
+    throw new Error("bench:cost: no full round in 20 tries");
+  };
   return {
     async idle(): Promise<MeasuredRound> {
       for (let attempt = 0; attempt < 20; attempt++) {
-        const round = await once();
+        const round = await once(warm);
         if (round.idle) return round;
         await sleep(500); // something changed (a late end, a heartbeat list): let it settle
       }
       throw new Error("bench:cost: no idle round in 20 tries");
     },
+    /** A safety round of a warm round function, once it has caught up with every change. */
     async full(): Promise<MeasuredRound> {
-      for (let attempt = 0; attempt < 20; attempt++) {
-        await bumpChangeSequence(store);
-        const round = await once();
-        if (!round.idle && round.readUnits > 0) return round;
-        await sleep(500); // the deployment's loop ran first, or held the lease
-      }
-      throw new Error("bench:cost: no full round in 20 tries");
+      await full(() => warm);
+      return full(() => warm);
     },
+    /** Writes a checkpoint of the warm state now; returns the milliseconds it took. */
+    async checkpoint(): Promise<number> {
+      delete warm.checkpointAtMs;
+      const before = checkpointsWritten;
+      const started = performance.now();
+      await writeCheckpointIfDue(warm, Date.now());
+      if (checkpointsWritten === before) throw new Error("bench:cost: the checkpoint was not written");
+      return performance.now() - started;
+    },
+    /** A safety round of a cold round function: from the checkpoint, not the warm state. */
+    cold: () => full(depsFor),
     destroy: () => {
       aws.destroy();
     },
@@ -228,6 +259,8 @@ async function main(): Promise<void> {
     const probe = roundProbe(deployment);
     const idleBefore = await probe.idle();
     const fullBefore = await probe.full();
+    const encodeBeforeMs = await probe.checkpoint();
+    const coldBefore = await probe.cold();
 
     // The run: one config write (the API's PUT /config) enables the job on N nodes.
     meter.reset();
@@ -265,6 +298,8 @@ async function main(): Promise<void> {
     const lines = price(runCounts, meter, lambda, 1);
     const idleAfter = await probe.idle();
     const fullAfter = await probe.full();
+    const encodeAfterMs = await probe.checkpoint();
+    const coldAfter = await probe.cold();
     probe.destroy();
 
     console.log(
@@ -293,15 +328,18 @@ async function main(): Promise<void> {
       );
     }
 
-    // Idle: a backstop tick a minute that stops at the idle check, and a safety full round every
-    // DEFAULT_MAX_IDLE_MS; each a fixed part plus a part per finished task, from the rounds
-    // measured before and after the run, extrapolated to 1M finished tasks.
+    // Idle: a backstop tick a minute that stops at the idle check; a safety round every
+    // DEFAULT_MAX_IDLE_MS in a warm round function; a checkpoint every CHECKPOINT_EVERY_MS; and
+    // COLD_STARTS_PER_DAY safety rounds in a new function, which loads that checkpoint. Each a fixed
+    // part plus a part per finished task, from the rounds measured before and after the run,
+    // extrapolated to 1M finished tasks. Round time waiting on DynamoDB is priced at AWS's latency;
+    // a cold start's and a checkpoint's (mostly decoding and encoding) as measured.
     const perTask = (a: number, b: number) => Math.max(0, (b - a) / tasks);
     const at1M = (a: number, b: number) => a + perTask(a, b) * MILLION;
-    const roundDollars = (before: MeasuredRound, after: MeasuredRound) => {
+    const roundDollars = (before: MeasuredRound, after: MeasuredRound, timeScale: number) => {
       const read = at1M(before.readUnits, after.readUnits);
       const write = at1M(before.writeUnits, after.writeUnits);
-      const sec = (at1M(before.durationMs, after.durationMs) / 1000) * toAws;
+      const sec = (at1M(before.durationMs, after.durationMs) / 1000) * timeScale;
       const dollars =
         read * PRICES.dynamodbReadUnit +
         write * PRICES.dynamodbWriteUnit +
@@ -309,23 +347,34 @@ async function main(): Promise<void> {
         sec * ROUND_GB * PRICES.lambdaGbSecondArm;
       return { read, write, sec, dollars };
     };
-    const idle = roundDollars(idleBefore, idleAfter);
-    const full = roundDollars(fullBefore, fullAfter);
-    const safetyRoundsPerDay = (24 * 3_600_000) / DEFAULT_MAX_IDLE_MS;
+    const idle = roundDollars(idleBefore, idleAfter, toAws);
+    const full = roundDollars(fullBefore, fullAfter, toAws);
+    const cold = roundDollars(coldBefore, coldAfter, 1);
+    const coldDollars = cold.dollars + PRICES.s3Get;
+    const encodeSec = at1M(encodeBeforeMs, encodeAfterMs) / 1000;
+    const checkpointDollars = PRICES.s3Put + encodeSec * ROUND_GB * PRICES.lambdaGbSecondArm;
+    const day = 24 * 3_600_000;
+    const safetyRoundsPerDay = day / DEFAULT_MAX_IDLE_MS;
+    const checkpointsPerDay = day / CHECKPOINT_EVERY_MS;
     const pollingDollars = ESM_RECEIVES_PER_DAY * PRICES.sqsRequest;
     const idlePerDay =
       BACKSTOP_ROUNDS_PER_DAY * (idle.dollars + PRICES.eventBridgeEvent) +
       safetyRoundsPerDay * full.dollars +
+      COLD_STARTS_PER_DAY * coldDollars +
+      checkpointsPerDay * checkpointDollars +
       pollingDollars;
     const units = (r: MeasuredRound) => `${r.readUnits.toFixed(1)} read / ${r.writeUnits.toFixed(1)} write units`;
     console.log(
       `idle round: ${units(idleBefore)} with 0 finished tasks, ${units(idleAfter)} with ${tasks}; ` +
-        `safety full round: ${units(fullBefore)}, ${units(fullAfter)}`,
+        `warm safety round: ${units(fullBefore)}, ${units(fullAfter)}; ` +
+        `cold safety round: ${units(coldBefore)}, ${units(coldAfter)}`,
     );
     console.log(
-      `idle at 1M finished tasks: ${idle.read.toFixed(0)} read units per idle round, ${full.read.toFixed(0)} per ` +
-        `safety round (${full.sec.toFixed(1)} s); ${BACKSTOP_ROUNDS_PER_DAY} backstop ticks, ${safetyRoundsPerDay} ` +
-        `safety rounds and the status queue's pollers cost $${idlePerDay.toFixed(2)} per day`,
+      `idle at 1M finished tasks: ${idle.read.toFixed(0)} read units per idle round (${BACKSTOP_ROUNDS_PER_DAY} a day), ` +
+        `${full.read.toFixed(0)} per warm safety round (${safetyRoundsPerDay} a day, ${full.sec.toFixed(1)} s), ` +
+        `${cold.read.toFixed(0)} and one S3 GET per cold start (${COLD_STARTS_PER_DAY} a day assumed, ` +
+        `${cold.sec.toFixed(1)} s), a checkpoint ${checkpointsPerDay} times a day (${encodeSec.toFixed(1)} s); ` +
+        `with the status queue's pollers: $${idlePerDay.toFixed(2)} per day`,
     );
     console.log(
       `per worker: $${(WORKER_RECEIVES_PER_DAY * PRICES.sqsRequest).toFixed(4)} per day of empty long polls (20 s)`,
