@@ -15,12 +15,8 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 
 import { DEPLOYMENT_DIMENSION, ROUND_SERVICE_NAME } from "../lib/round/backlog-metrics";
-import {
-  DEFAULT_LOG_KEY_PREFIX,
-  DEFAULT_LOG_RETENTION_DAYS,
-  LOG_TTL_ATTRIBUTE,
-  SCHEDULER_LOG_OWNER,
-} from "../lib/logs/keys";
+import { DEFAULT_LOG_KEY_PREFIX, DEFAULT_LOG_RETENTION_DAYS, SCHEDULER_LOG_OWNER } from "../lib/logs/keys";
+import { TTL_ATTRIBUTE } from "../lib/store/keys";
 import { TABLE_KEY_SCHEMA } from "../lib/store/table";
 import { SousApi, type SousApiAuthorization } from "./api";
 import { SousFunction } from "./lambda";
@@ -156,7 +152,7 @@ export class SousScheduler extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: props.deletionProtection ?? true,
       removalPolicy,
-      timeToLiveAttribute: LOG_TTL_ATTRIBUTE,
+      timeToLiveAttribute: TTL_ATTRIBUTE,
     });
 
     const ingestTimeout = Duration.seconds(30);

@@ -2,7 +2,8 @@
 // ranges, per stream. Built here for each segment the writer writes, read by the reader.
 
 import type { WriteRequest } from "../store/batch";
-import { dayBucket, LOG_TTL_ATTRIBUTE, logJobPk, logSegmentSk, logTaskPk, logTaskSk, logTimePk } from "./keys";
+import { TTL_ATTRIBUTE } from "../store/keys";
+import { dayBucket, logJobPk, logSegmentSk, logTaskPk, logTaskSk, logTimePk } from "./keys";
 import { formatLineId, lineIdTimeSec, parseLineId } from "./line-id";
 import { LOG_STREAMS, type BuiltSegment, type LineRange, type StreamRanges } from "./segment";
 
@@ -46,7 +47,7 @@ export function indexItem(key: { pk: string; sk: string }, entry: IndexEntry): R
     seg: entry.segmentKey,
     first: formatLineId(entry.firstId),
     r: ranges,
-    [LOG_TTL_ATTRIBUTE]: entry.expiresAtSec,
+    [TTL_ATTRIBUTE]: entry.expiresAtSec,
     ...(entry.task ? { node: entry.task.node, attempt: entry.task.attempt } : {}),
   };
 }
@@ -54,7 +55,7 @@ export function indexItem(key: { pk: string; sk: string }, entry: IndexEntry): R
 /** The entry an item holds, or undefined for an item this version cannot read. */
 export function parseIndexItem(item: Record<string, unknown>): IndexEntry | undefined {
   const { seg, first, r, node, attempt } = item;
-  const expiresAt = item[LOG_TTL_ATTRIBUTE];
+  const expiresAt = item[TTL_ATTRIBUTE];
   const firstId = typeof first === "string" ? parseLineId(first) : undefined;
   if (typeof seg !== "string" || firstId === undefined || typeof expiresAt !== "number") return undefined;
   if (typeof r !== "object" || r === null) return undefined;

@@ -16,8 +16,6 @@ export const LOG_TASK_INDEX_PREFIX = "LOGIDX#";
 export const LOG_JOB_INDEX_PREFIX = "LOGJOB#";
 export const LOG_TIME_INDEX_PREFIX = "LOGTIME#";
 
-/** Epoch-seconds attribute of every index item; the table's TTL must name it (infra/). */
-export const LOG_TTL_ATTRIBUTE = "expiresAt";
 /** Bistro's --log_retention default (30 days). */
 export const DEFAULT_LOG_RETENTION_DAYS = 30;
 /** S3 prefix of segment objects; the bucket's lifecycle rule expires objects under it. */

@@ -9,10 +9,9 @@
 import { gunzipSync, gzipSync } from "node:zlib";
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, TransactWriteCommand, paginateQuery, type TransactWriteCommandInput } from "@aws-sdk/lib-dynamodb";
-import { LOG_TTL_ATTRIBUTE } from "../logs/keys";
 import { pauseBeforeRetry, TRANSACTION_CONFLICT_RETRY } from "../retry";
 import type { StoreContext } from "./context";
-import { CHANGE_ENTRY_PK, CHANGE_SEQUENCE_KEY, changeEntryKey, changeEntrySk } from "./keys";
+import { CHANGE_ENTRY_PK, CHANGE_SEQUENCE_KEY, changeEntryKey, changeEntrySk, TTL_ATTRIBUTE } from "./keys";
 import type { TaskChange } from "./tasks/types";
 
 type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
@@ -75,7 +74,7 @@ export function sequenceAdvance(
         Item: {
           ...changeEntryKey(next),
           changes: encodeChanges(changes),
-          [LOG_TTL_ATTRIBUTE]: Math.floor(nowMs / 1000) + CHANGE_ENTRY_TTL_SEC,
+          [TTL_ATTRIBUTE]: Math.floor(nowMs / 1000) + CHANGE_ENTRY_TTL_SEC,
         },
       },
     },

@@ -20,6 +20,12 @@
 // Attribute names are DynamoDB reserved words more often than not (state, status, name,
 // limit...), so every expression goes through ExpressionAttributeNames.
 
+/**
+ * Epoch-seconds attribute after which DynamoDB deletes an item: change entries, and the task
+ * logs' index items (lib/logs/keys.ts). The table's TTL setting names it (infra/).
+ */
+export const TTL_ATTRIBUTE = "expiresAt";
+
 export const CONFIG_HEAD = { pk: "CONFIG", sk: "HEAD" } as const;
 export const configPartsPk = (writeId: string) => `CONFIG#${writeId}`;
 export const configPartKey = (writeId: string, part: number) => ({ pk: configPartsPk(writeId), sk: `PART#${part}` });

@@ -6,7 +6,7 @@
 // state), and the browser's own Origin, cookies and credentials never reach the API.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { RequestSigner } from "../cli/client";
+import type { RequestSigner } from "../aws/request-signer";
 import { MAX_BODY_BYTES } from "../config/limits";
 import { BodyTooLargeError, readBody } from "../local/api-server";
 import { makeRequestGuard } from "../local/request-guard";

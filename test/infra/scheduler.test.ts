@@ -7,7 +7,8 @@ import * as ecs from "aws-cdk-lib/aws-ecs";
 import * as iam from "aws-cdk-lib/aws-iam";
 
 import { workerQueueName } from "../../lib/dispatch/sqs";
-import { DEFAULT_LOG_KEY_PREFIX, LOG_TTL_ATTRIBUTE } from "../../lib/logs/keys";
+import { DEFAULT_LOG_KEY_PREFIX } from "../../lib/logs/keys";
+import { TTL_ATTRIBUTE } from "../../lib/store/keys";
 import { TABLE_DATA_ACTIONS } from "../../infra/sous-scheduler";
 import { SousStack } from "../../infra/sous-stack";
 import { asList, iamStatements, resourcesOfType, synthSous, type Synthesized } from "./synth";
@@ -36,7 +37,7 @@ describe("state", () => {
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         SSESpecification: { SSEEnabled: true },
         DeletionProtectionEnabled: true,
-        TimeToLiveSpecification: { AttributeName: LOG_TTL_ATTRIBUTE, Enabled: true },
+        TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
       },
     });
   });

@@ -4,7 +4,7 @@
 // answer back, and refuses foreign Hosts and cross-site state changes before forwarding anything.
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { RequestSigner } from "../../lib/cli/client";
+import type { RequestSigner } from "../../lib/aws/request-signer";
 import { MAX_PROXY_BODY_BYTES, serveUi, type UiServer } from "../../lib/ui/server";
 
 interface Seen {

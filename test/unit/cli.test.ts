@@ -1,13 +1,7 @@
 // The CLI's pure parts: where the API is, SigV4 signing for non-loopback URLs, error answers and
 // exit codes, the dry-run diff, tables, --resources, and the HTTP control plane's answers.
-import {
-  ApiClient,
-  ApiHttpError,
-  ApiUnreachableError,
-  regionForUrl,
-  resolveApiUrl,
-  sigV4Signer,
-} from "../../lib/cli/client";
+import { ApiClient, ApiHttpError, ApiUnreachableError, regionForUrl, resolveApiUrl } from "../../lib/cli/client";
+import { sigV4Signer } from "../../lib/aws/request-signer";
 import { diffConfigs, formatDiff } from "../../lib/config/diff";
 import { EXIT, exitCodeOf, formatTable } from "../../lib/cli/io";
 import { UsageError } from "../../lib/cli/usage-error";
