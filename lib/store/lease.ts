@@ -119,21 +119,12 @@ export function recordWake(ctx: StoreContext, lease: Lease, wakeAtMs: number): P
  * LeaseLostError when `lease` no longer holds.
  */
 export async function clearRoundWanted(ctx: StoreContext, lease: Lease): Promise<void> {
-  try {
-    await ctx.doc.send(
-      new UpdateCommand({
-        TableName: ctx.tableName,
-        Key: LEASE_KEY,
-        UpdateExpression: "SET #dirty = :no",
-        ConditionExpression: "#owner = :owner AND #epoch = :epoch",
-        ExpressionAttributeNames: { "#dirty": "dirty", "#owner": "owner", "#epoch": "epoch" },
-        ExpressionAttributeValues: { ":no": false, ":owner": lease.owner, ":epoch": lease.epoch },
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    throw new LeaseLostError("The scheduler lease was taken over; the wanted mark was not cleared.", { cause: error });
-  }
+  const cleared = await updateHeldLease(ctx, lease, {
+    set: "#dirty = :no",
+    names: { "#dirty": "dirty" },
+    values: { ":no": false },
+  });
+  if (!cleared) throw new LeaseLostError("The scheduler lease was taken over; the wanted mark was not cleared.");
 }
 
 /** Ends the lease (expiry 0) if `lease` still holds it and `extra` holds too; false otherwise. */
