@@ -10,6 +10,7 @@ import { DEFAULT_CONFIG_UPDATE_MS } from "../local/config-file";
 import { startLocalDeployment, type LocalDeployment } from "../local/deployment";
 import { BISTRO_WORKER_TIMINGS } from "../scheduler/worker-health";
 import { BISTRO_NODE_TIMINGS } from "../round/node-refresh";
+import type { RoundReport } from "../round/round-types";
 import { getConfig } from "../store/config-store";
 import { readJobsWithTasks, readTasks } from "../store/tasks";
 import type { WorkerEvent } from "../worker/daemon";
@@ -72,6 +73,16 @@ async function taskCounts(deployment: LocalDeployment): Promise<Record<string, n
   const counts: Record<string, number> = {};
   for (const task of await readTasks(deployment.store, jobs)) counts[task.state] = (counts[task.state] ?? 0) + 1;
   return counts;
+}
+
+/**
+ * Whether a round saw nothing running and nothing it could start (the demo may then be done). A
+ * round that merely started nothing is not enough: it may have seen tasks running, whose ends the
+ * counts read after it would show, before the next round starts the tasks waiting for room.
+ */
+export function roundLeftNothingToRun(report: RoundReport): boolean {
+  const { running, runnablePending } = report.backlog;
+  return report.started.length === 0 && running === 0 && runnablePending === 0;
 }
 
 function summarize(counts: Record<string, number>): string {
@@ -148,7 +159,7 @@ export async function runLocal(options: LocalCommandOptions, print: (line: strin
       const reasons = report.reasons.map((r) => (r.job ? `${r.job}: ${r.message}` : r.message)).join("; ");
       if (reasons && reasons !== lastReasons && !options.json) print(`${time()}  note   ${reasons}`);
       lastReasons = reasons;
-      if (report.started.length === 0 && started.deployment) {
+      if (roundLeftNothingToRun(report) && started.deployment) {
         void taskCounts(started.deployment).then((counts) => {
           if ((counts.done ?? 0) > 0 && !counts.running && !counts.backoff) finished();
         });

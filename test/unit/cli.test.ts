@@ -4,7 +4,9 @@ import { ApiClient, ApiHttpError, ApiUnreachableError, regionForUrl, resolveApiU
 import { sigV4Signer } from "../../lib/aws/request-signer";
 import { diffConfigs, formatDiff } from "../../lib/config/diff";
 import { EXIT, exitCodeOf, formatTable } from "../../lib/cli/io";
+import { roundLeftNothingToRun } from "../../lib/cli/local";
 import { UsageError } from "../../lib/cli/usage-error";
+import { emptyRoundReport } from "../../lib/round/round-types";
 import { parseResources } from "../../lib/cli/worker";
 import { ConflictError } from "../../lib/store/errors";
 import { HttpControlPlane } from "../../lib/worker/http-control-plane";
@@ -44,6 +46,23 @@ describe("where the API is", () => {
     expect(regionForUrl("https://abc123.execute-api.eu-west-3.amazonaws.com/prod", {})).toBe("eu-west-3");
     expect(regionForUrl("https://sous.example.com", { AWS_REGION: "ap-south-1" })).toBe("ap-south-1");
     expect(() => regionForUrl("https://sous.example.com", {})).toThrow(UsageError);
+  });
+});
+
+describe("sous local's end of the demo", () => {
+  const round = (started: number, running: number, runnablePending: number) => ({
+    ...emptyRoundReport(1, 5),
+    started: Array.from({ length: started }, (_, i) => ({ job: "j", node: `n${i}`, attempt: `r1.${i}`, worker: "w" })),
+    backlog: { running, runnablePending },
+  });
+
+  it("comes only from a round that saw nothing running and nothing it could start", () => {
+    expect(roundLeftNothingToRun(round(0, 0, 0))).toBe(true);
+    // Started nothing because every slot was taken: the tasks waiting for room still run later.
+    expect(roundLeftNothingToRun(round(0, 3, 1))).toBe(false);
+    expect(roundLeftNothingToRun(round(0, 3, 0))).toBe(false);
+    expect(roundLeftNothingToRun(round(0, 0, 1))).toBe(false);
+    expect(roundLeftNothingToRun(round(1, 1, 0))).toBe(false);
   });
 });
 
