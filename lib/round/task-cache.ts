@@ -34,6 +34,8 @@ export interface TaskCache {
   readAtMs: number;
   /** Jobs not configured: of these only running items are held (the rest stay stored). */
   retired: Set<string>;
+  /** The configured jobs the held jobs were last brought in line with (none yet: undefined). */
+  followed?: ReadonlySet<string>;
 }
 
 /** The jobs a round plans, and where to learn the others when it must read every item. */
@@ -114,6 +116,10 @@ async function followJobs(
   planned: ReadonlySet<string>,
   withTasks: readonly string[] = [],
 ): Promise<void> {
+  // Only a config change retires or brings back a job: new jobs' items come from starts, which
+  // only configured jobs get, and a retired job's changes are dropped as they apply.
+  if (withTasks.length === 0 && cache.followed && sameJobs(cache.followed, planned)) return;
+  cache.followed = new Set(planned);
   const held = new Set([...withTasks, ...cache.done.jobNames()]);
   for (const item of cache.items.values()) held.add(item.job);
   for (const job of held) {
@@ -135,6 +141,12 @@ async function followJobs(
     hold(cache, id, item, live !== undefined);
   }
   for (const job of returning) cache.retired.delete(job);
+}
+
+function sameJobs(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const job of a) if (!b.has(job)) return false;
+  return true;
 }
 
 /**
