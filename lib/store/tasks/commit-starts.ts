@@ -7,7 +7,7 @@ import type { StoreContext } from "../context";
 import { taskKey } from "../keys";
 import { leaseFence, type Lease } from "../lease";
 import { counterId, counterUpdates } from "./counter-updates";
-import { jobMarkerPut, markJobsRecorded } from "./job-markers";
+import { isJobRecorded, jobMarkerPut, markJobsRecorded } from "./job-markers";
 import { packBatches, transactWithDrops, type TransactItem } from "./transact";
 import type { StartCommitResult, StartWrite, StoredTask, TaskChange, TaskItem } from "./types";
 
@@ -82,7 +82,7 @@ export async function commitStarts(
   // A job's marker is an item of the transaction like a counter: one per distinct new job.
   const itemsOf = (s: StartWrite) => {
     const items = countersOf(s);
-    if (jobMarkerPut(ctx, s.job)) items.add(`job#${s.job}`);
+    if (!isJobRecorded(ctx, s.job)) items.add(`job#${s.job}`);
     return items;
   };
   // Reserved per transaction: the lease fence, the sequence and its entry.

@@ -18,9 +18,14 @@ function recordedOf(ctx: StoreContext): Set<string> {
   return jobs;
 }
 
+/** Whether this process knows `job` has its marker (a start commit then puts none). */
+export function isJobRecorded(ctx: StoreContext, job: string): boolean {
+  return recordedOf(ctx).has(job);
+}
+
 /** The marker a start commit must put for `job`: none once this process knows it is recorded. */
 export function jobMarkerPut(ctx: StoreContext, job: string): TransactItem | undefined {
-  if (recordedOf(ctx).has(job)) return undefined;
+  if (isJobRecorded(ctx, job)) return undefined;
   return { Put: { TableName: ctx.tableName, Item: jobMarkerKey(job) } };
 }
 
